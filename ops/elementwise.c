@@ -1,0 +1,130 @@
+/* add and mul: out = a op b, elementwise, in a's shape and dtype. b has
+ * a's shape or a suffix of it (b (V) against a (T, V)): it repeats along
+ * a's leading dims. Floats compute in f32 and round once, as torch does
+ * for bf16/f16; integers compute in wrapping 64-bit arithmetic. */
+#include <string.h>
+
+#include "graph.h"
+#include "op.h"
+#include "op_convert.h"
+#include "op_shape.h"
+#include "op_walk.h"
+
+typedef enum ew_kind { EW_ADD, EW_MUL } ew_kind_t;
+
+static sf_status_t ew_infer(const sf_node_t *node, const sf_tensor_t *in, int n_in,
+                            sf_tensor_t *out, int n_out, sf_err_t *err)
+{
+    (void)n_in;
+    (void)n_out;
+    const sf_tensor_t *a = &in[0], *b = &in[1];
+    if (b->dtype != a->dtype)
+        return sf_err_set(err, SF_ERR_GRAPH, &node->pos,
+                          "node '%s': input 'b' has dtype %s, expected %s (the dtype of 'a')",
+                          node->name, sf_dtype_name(b->dtype), sf_dtype_name(a->dtype));
+    bool is_ok = b->ndim <= a->ndim;
+    for (int d = 0; is_ok && d < b->ndim; d++)
+        is_ok = b->shape[d] == a->shape[a->ndim - b->ndim + d];
+    if (!is_ok)
+        return sf_err_set(err, SF_ERR_GRAPH, &node->pos,
+                          "node '%s': input 'b' has shape %s, expected the shape of 'a' %s or "
+                          "a suffix of it",
+                          node->name, sf_op_shape_str(b).s, sf_op_shape_str(a).s);
+    out[0] = sf_tensor_make(a->dtype, a->ndim, a->shape);
+    return SF_OK;
+}
+
+static void ew_run(ew_kind_t kind, sf_dtype_t dt, char *o, int64_t os, const char *x, int64_t xs,
+                   const char *y, int64_t ys, int64_t len)
+{
+    if (dt == SF_DTYPE_F32) {
+        for (int64_t j = 0; j < len; j++, o += os, x += xs, y += ys) {
+            float u, v, r;
+            memcpy(&u, x, 4);
+            memcpy(&v, y, 4);
+            r = kind == EW_ADD ? u + v : u * v;
+            memcpy(o, &r, 4);
+        }
+    } else if (sf_dtype_is_float(dt)) {
+        for (int64_t j = 0; j < len; j++, o += os, x += xs, y += ys) {
+            float u = (float)sf_dtype_load(dt, x), v = (float)sf_dtype_load(dt, y);
+            /* The f32 result is rounded to the dtype exactly once. */
+            float r = kind == EW_ADD ? u + v : u * v;
+            sf_dtype_store(dt, o, r);
+        }
+    } else {
+        size_t esize = sf_dtype_size(dt);
+        for (int64_t j = 0; j < len; j++, o += os, x += xs, y += ys) {
+            /* Unsigned arithmetic wraps instead of overflowing (undefined
+             * for signed); the low bytes are the two's complement result. */
+            uint64_t u = (uint64_t)sf_op_load_int(dt, x), v = (uint64_t)sf_op_load_int(dt, y);
+            uint64_t r = kind == EW_ADD ? u + v : u * v;
+            if (dt == SF_DTYPE_I32) {
+                uint32_t r32 = (uint32_t)r;
+                memcpy(o, &r32, esize);
+            } else if (dt == SF_DTYPE_I64) {
+                memcpy(o, &r, esize);
+            } else {
+                *(uint8_t *)o = (uint8_t)r;
+            }
+        }
+    }
+}
+
+static sf_status_t ew_cpu(const sf_kernel_args_t *args, ew_kind_t kind)
+{
+    const sf_tensor_t *a = &args->in[0], *b = &args->in[1];
+    const sf_tensor_t *o = &args->out[0];
+    if (sf_tensor_numel(o) == 0)
+        return SF_OK;
+    /* b's strides over a's shape: 0 along the leading dims it repeats over. */
+    int64_t b_strides[SF_MAX_DIMS] = {0};
+    int lead = a->ndim - b->ndim;
+    for (int d = 0; d < b->ndim; d++)
+        b_strides[lead + d] = b->strides[d];
+    sf_walk_t w;
+    sf_walk_init(&w, a->ndim, a->shape, a->ndim - 1);
+    int oi = sf_walk_add_tensor(&w, o);
+    int ai = sf_walk_add_tensor(&w, a);
+    int bi = sf_walk_add(&w, b_strides, sf_dtype_size(b->dtype));
+    char *od = sf_tensor_data(o);
+    const char *ad = sf_tensor_data(a), *bd = sf_tensor_data(b);
+    while (sf_walk_next(&w))
+        ew_run(kind, o->dtype, od + w.off[oi], w.step[oi], ad + w.off[ai], w.step[ai],
+               bd + w.off[bi], w.step[bi], w.len);
+    return SF_OK;
+}
+
+static sf_status_t add_cpu(const sf_kernel_args_t *args, sf_err_t *err)
+{
+    (void)err;
+    return ew_cpu(args, EW_ADD);
+}
+
+static sf_status_t mul_cpu(const sf_kernel_args_t *args, sf_err_t *err)
+{
+    (void)err;
+    return ew_cpu(args, EW_MUL);
+}
+
+const sf_op_desc_t sf_op_add = {
+    .name = "add",
+    .doc = "a + b (b: a's shape or a suffix of it, repeated)",
+    .min_inputs = 2,
+    .max_inputs = 2,
+    .min_outputs = 1,
+    .max_outputs = 1,
+    .infer = ew_infer,
+    .kernels = {[SF_DEVICE_CPU] = add_cpu},
+};
+
+const sf_op_desc_t sf_op_mul = {
+    .name = "mul",
+    .doc = "a * b (b: a's shape or a suffix of it, repeated)",
+    .min_inputs = 2,
+    .max_inputs = 2,
+    .min_outputs = 1,
+    .max_outputs = 1,
+    .infer = ew_infer,
+    .kernels = {[SF_DEVICE_CPU] = mul_cpu},
+};

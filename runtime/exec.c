@@ -1,0 +1,267 @@
+/* Executor: walks the plan's order on one device. Buffers are owned here,
+ * in a side array indexed by base value; views borrow their base's buffer
+ * and the plan already keeps the base alive for them. */
+#include "exec.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct sf_exec {
+    const sf_graph_t *g;   /* borrowed */
+    sf_device_t *dev;      /* borrowed */
+    sf_exec_opts_t opts;
+    sf_exec_env_t env;
+    sf_plan_t *plan;       /* owned */
+    sf_mem_t *mem;         /* owned */
+    sf_trace_rank_t trace_ctx;
+    sf_buffer_t **bufs;    /* owned array; per base value, NULL when not live */
+    sf_tensor_t *bound;    /* owned: per value, its layout bound to a buffer */
+    const sf_tensor_t **inputs; /* borrowed host tensors, per value (graph inputs only) */
+    double *node_us;       /* owned: per graph node index */
+    sf_exec_stats_t stats;
+    bool has_run;
+};
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n > 0 ? n : 1, size);
+    SF_ASSERT(p != NULL);
+    return p;
+}
+
+sf_status_t sf_exec_new(const sf_graph_t *g, sf_device_t *dev, const sf_exec_opts_t *opts,
+                        sf_exec_t **out, sf_err_t *err)
+{
+    *out = NULL;
+    /* Refuse before allocating anything: a missing kernel found at step 90
+     * would waste the first 89. */
+    if (sf_device_touches_memory(dev)) {
+        for (int i = 0; i < g->n_nodes; i++) {
+            const sf_node_t *n = &g->nodes[i];
+            if (!n->op->outputs_are_views && n->op->kernels[dev->iface->kind] == NULL)
+                return sf_err_set(err, SF_ERR_UNSUPPORTED, &n->pos,
+                                  "node '%s': op '%s' has no kernel for device '%s'", n->name,
+                                  n->op->name, sf_device_name(dev));
+        }
+    }
+    sf_exec_t *ex = xcalloc(1, sizeof *ex);
+    ex->g = g;
+    ex->dev = dev;
+    ex->opts = *opts;
+    ex->env = (sf_exec_env_t){.rank = opts->rank, .world = opts->world > 0 ? opts->world : 1,
+                              .comm = opts->comm};
+    sf_status_t st = sf_plan_build(g, opts->free_policy, &ex->plan, err);
+    if (st != SF_OK) {
+        free(ex);
+        return st;
+    }
+    ex->mem = sf_mem_new(dev);
+    if (opts->trace != NULL) {
+        ex->trace_ctx = (sf_trace_rank_t){.tr = opts->trace, .rank = opts->rank};
+        sf_mem_set_observer(ex->mem, sf_trace_mem_observer, &ex->trace_ctx);
+    }
+    ex->bufs = xcalloc((size_t)g->n_values, sizeof *ex->bufs);
+    ex->bound = xcalloc((size_t)g->n_values, sizeof *ex->bound);
+    ex->inputs = xcalloc((size_t)g->n_values, sizeof *ex->inputs);
+    ex->node_us = xcalloc((size_t)g->n_nodes, sizeof *ex->node_us);
+    *out = ex;
+    return SF_OK;
+}
+
+sf_status_t sf_exec_set_input(sf_exec_t *ex, const char *name, const sf_tensor_t *host,
+                              sf_err_t *err)
+{
+    int v = sf_graph_find_value(ex->g, name);
+    if (v < 0 || !ex->g->values[v].is_input)
+        return sf_err_set(err, SF_ERR_INPUT, NULL, "'%s' is not an input of graph '%s'", name,
+                          ex->g->name);
+    const sf_tensor_t *want = &ex->g->values[v].layout;
+    if (!sf_tensor_same_shape(want, host)) {
+        char a[128], b[128];
+        sf_shape_format(host->ndim, host->shape, a, sizeof a);
+        sf_shape_format(want->ndim, want->shape, b, sizeof b);
+        return sf_err_set(err, SF_ERR_INPUT, NULL, "input '%s' has shape %s, expected %s", name,
+                          a, b);
+    }
+    bool ints = !sf_dtype_is_float(host->dtype) && !sf_dtype_is_float(want->dtype) &&
+                host->dtype != SF_DTYPE_U8 && want->dtype != SF_DTYPE_U8;
+    if (host->dtype != want->dtype && !ints)
+        return sf_err_set(err, SF_ERR_INPUT, NULL, "input '%s' has dtype %s, expected %s", name,
+                          sf_dtype_name(host->dtype), sf_dtype_name(want->dtype));
+    ex->inputs[v] = host;
+    return SF_OK;
+}
+
+static sf_status_t alloc_value(sf_exec_t *ex, int v, const char *node, sf_err_t *err)
+{
+    const sf_gvalue_t *gv = &ex->g->values[v];
+    sf_alloc_req_t req = {.nbytes = sf_tensor_nbytes(&gv->layout), .tensor = gv->name,
+                          .node = node, .dtype = gv->layout.dtype, .ndim = gv->layout.ndim,
+                          .shape = gv->layout.shape};
+    sf_status_t st = sf_mem_alloc(ex->mem, &req, &ex->bufs[v], err);
+    if (st != SF_OK)
+        return st;
+    ex->bound[v] = gv->layout;
+    ex->bound[v].buf = ex->bufs[v];
+    return SF_OK;
+}
+
+static void release_value(sf_exec_t *ex, int v, const char *node)
+{
+    sf_mem_release(ex->mem, ex->bufs[v], node);
+    ex->bufs[v] = NULL;
+}
+
+static void release_all(sf_exec_t *ex, const char *node)
+{
+    for (int v = 0; v < ex->g->n_values; v++)
+        if (ex->bufs[v] != NULL)
+            release_value(ex, v, node);
+}
+
+static sf_status_t load_inputs(sf_exec_t *ex, sf_err_t *err)
+{
+    const sf_graph_t *g = ex->g;
+    sf_mem_set_current_node(ex->mem, "<inputs>");
+    for (int k = 0; k < g->n_inputs; k++) {
+        int v = g->inputs[k];
+        if (ex->plan->base_of[v] != v)
+            continue;
+        if (sf_device_touches_memory(ex->dev) && ex->inputs[v] == NULL)
+            return sf_err_set(err, SF_ERR_INPUT, &g->values[v].pos,
+                              "graph input '%s' was not given (pass --inputs FILE.safetensors "
+                              "holding it)",
+                              g->values[v].name);
+        sf_status_t st = alloc_value(ex, v, "<inputs>", err);
+        if (st != SF_OK)
+            return st;
+        if (!sf_device_touches_memory(ex->dev))
+            continue;
+        if (ex->dev->iface->kind == SF_DEVICE_CPU) {
+            sf_tensor_copy_host(&ex->bound[v], ex->inputs[v]);
+        } else if (ex->inputs[v]->dtype == ex->bound[v].dtype &&
+                   sf_tensor_is_contiguous(ex->inputs[v])) {
+            st = sf_device_upload(ex->dev, sf_tensor_data(&ex->bound[v]),
+                                  sf_tensor_data(ex->inputs[v]), sf_tensor_nbytes(ex->inputs[v]),
+                                  err);
+            if (st != SF_OK)
+                return st;
+        } else {
+            return sf_err_set(err, SF_ERR_UNSUPPORTED, NULL,
+                              "input '%s': converting dtypes on device '%s' is not supported",
+                              g->values[v].name, sf_device_name(ex->dev));
+        }
+    }
+    return SF_OK;
+}
+
+static sf_status_t run_step(sf_exec_t *ex, int s, sf_err_t *err)
+{
+    const sf_graph_t *g = ex->g;
+    const sf_plan_t *p = ex->plan;
+    const sf_node_t *node = &g->nodes[p->order[s]];
+    sf_mem_set_current_node(ex->mem, node->name);
+    double t0 = sf_mem_now_us(ex->mem);
+    sf_status_t st;
+
+    for (int k = 0; k < node->n_out; k++) {
+        int v = node->out[k];
+        if (p->base_of[v] != v) {
+            ex->bound[v] = g->values[v].layout;
+            ex->bound[v].buf = ex->bufs[p->base_of[v]];
+        } else if ((st = alloc_value(ex, v, node->name, err)) != SF_OK) {
+            return st;
+        }
+    }
+    if (!node->op->outputs_are_views) {
+        enum { MAX_STACK = 16 };
+        sf_tensor_t in_stack[MAX_STACK], out_stack[MAX_STACK];
+        sf_tensor_t *in = node->n_in <= MAX_STACK ? in_stack : xcalloc((size_t)node->n_in, sizeof *in);
+        sf_tensor_t *out = node->n_out <= MAX_STACK ? out_stack
+                                                    : xcalloc((size_t)node->n_out, sizeof *out);
+        for (int k = 0; k < node->n_in; k++) {
+            int v = node->in[k];
+            in[k] = g->values[v].layout;
+            in[k].buf = ex->bufs[p->base_of[v]];
+        }
+        for (int k = 0; k < node->n_out; k++)
+            out[k] = ex->bound[node->out[k]];
+        sf_kernel_args_t args = {.node = node, .in = in, .n_in = node->n_in, .out = out,
+                                 .n_out = node->n_out, .dev = ex->dev, .env = &ex->env};
+        uint64_t scratch_bytes = node->op->scratch_bytes != NULL
+                                     ? node->op->scratch_bytes(node, in, node->n_in, out, node->n_out)
+                                     : 0;
+        sf_buffer_t *scratch = NULL;
+        st = SF_OK;
+        if (scratch_bytes > 0) {
+            sf_alloc_req_t req = {.nbytes = scratch_bytes, .tensor = "<scratch>",
+                                  .node = node->name, .dtype = SF_DTYPE_U8, .ndim = 1,
+                                  .shape = (const int64_t[]){(int64_t)scratch_bytes}};
+            st = sf_mem_alloc(ex->mem, &req, &scratch, err);
+            args.scratch = scratch != NULL ? scratch->data : NULL;
+            args.scratch_bytes = scratch_bytes;
+        }
+        if (st == SF_OK && sf_device_touches_memory(ex->dev))
+            st = node->op->kernels[ex->dev->iface->kind](&args, err);
+        sf_mem_release(ex->mem, scratch, node->name);
+        if (in != in_stack)
+            free(in);
+        if (out != out_stack)
+            free(out);
+        if (st != SF_OK)
+            return st;
+    }
+    for (int f = p->free_start[s]; f < p->free_start[s + 1]; f++)
+        release_value(ex, p->free_vals[f], node->name);
+
+    double t1 = sf_mem_now_us(ex->mem);
+    ex->node_us[p->order[s]] = t1 - t0;
+    if (ex->opts.trace != NULL)
+        sf_trace_node(ex->opts.trace, ex->opts.rank, node->name, node->op->name, t0, t1);
+    return SF_OK;
+}
+
+sf_status_t sf_exec_run(sf_exec_t *ex, sf_err_t *err)
+{
+    SF_ASSERT(!ex->has_run);
+    ex->has_run = true;
+    double t0 = sf_mem_now_us(ex->mem);
+    sf_status_t st = load_inputs(ex, err);
+    for (int s = 0; st == SF_OK && s < ex->plan->n_steps; s++)
+        st = run_step(ex, s, err);
+    if (st != SF_OK) {
+        release_all(ex, "<error>");
+        return st;
+    }
+    ex->stats.peak_bytes = sf_mem_peak_bytes(ex->mem);
+    ex->stats.peak_node = sf_mem_peak_node(ex->mem);
+    ex->stats.end_bytes = sf_mem_live_bytes(ex->mem);
+    ex->stats.n_allocs = sf_mem_total_allocs(ex->mem);
+    ex->stats.wall_s = (sf_mem_now_us(ex->mem) - t0) / 1e6;
+    return SF_OK;
+}
+
+const sf_tensor_t *sf_exec_value(const sf_exec_t *ex, int v)
+{
+    SF_ASSERT(v >= 0 && v < ex->g->n_values);
+    return &ex->bound[v];
+}
+
+sf_exec_stats_t sf_exec_stats(const sf_exec_t *ex) { return ex->stats; }
+double sf_exec_node_us(const sf_exec_t *ex, int i) { return ex->node_us[i]; }
+const sf_plan_t *sf_exec_plan(const sf_exec_t *ex) { return ex->plan; }
+sf_mem_t *sf_exec_mem(sf_exec_t *ex) { return ex->mem; }
+
+void sf_exec_free(sf_exec_t *ex)
+{
+    if (ex == NULL)
+        return;
+    release_all(ex, "<end>");
+    sf_mem_free(ex->mem);
+    sf_plan_free(ex->plan);
+    free(ex->bufs);
+    free(ex->bound);
+    free(ex->inputs);
+    free(ex->node_us);
+    free(ex);
+}

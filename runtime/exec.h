@@ -1,0 +1,56 @@
+/* The executor: runs a plan on one device, allocating each buffer when its
+ * producer runs (inputs before the first step) and releasing it after the
+ * step the plan names. On `meta` no memory is touched and no kernel runs,
+ * but every allocation is counted the same, so plan == run to the byte. */
+#ifndef SF_EXEC_H
+#define SF_EXEC_H
+
+#include "graph.h"
+#include "mem.h"
+#include "plan.h"
+#include "trace.h"
+
+typedef struct sf_exec_opts {
+    sf_free_policy_t free_policy;
+    sf_trace_t *trace; /* borrowed; NULL for none */
+    int rank;
+    int world;
+    void *comm; /* borrowed; collectives backend, NULL on one rank */
+} sf_exec_opts_t;
+
+typedef struct sf_exec_stats {
+    uint64_t peak_bytes;
+    const char *peak_node; /* borrowed from the graph; "" if nothing was allocated */
+    uint64_t end_bytes;    /* live after the last step: outputs and kept buffers */
+    int64_t n_allocs;
+    double wall_s;         /* the steps, from first allocation to last free */
+} sf_exec_stats_t;
+
+typedef struct sf_exec sf_exec_t;
+
+/* Prepare to run g (borrowed, must outlive the executor) on dev. */
+SF_NODISCARD sf_status_t sf_exec_new(const sf_graph_t *g, sf_device_t *dev,
+                                     const sf_exec_opts_t *opts, sf_exec_t **out, sf_err_t *err);
+/* Give the data of graph input `name` (a host tensor, borrowed until
+ * sf_exec_run returns). The shape must match; i32 and i64 convert into each
+ * other, other dtype differences are refused. */
+SF_NODISCARD sf_status_t sf_exec_set_input(sf_exec_t *ex, const char *name,
+                                           const sf_tensor_t *host, sf_err_t *err);
+/* Run every step once. On a device that touches memory every input must
+ * have been given. On failure every buffer is already released. */
+SF_NODISCARD sf_status_t sf_exec_run(sf_exec_t *ex, sf_err_t *err);
+
+/* After a successful run: the bound tensor of value v (outputs stay valid
+ * until sf_exec_free), and the figures. */
+const sf_tensor_t *sf_exec_value(const sf_exec_t *ex, int v);
+sf_exec_stats_t sf_exec_stats(const sf_exec_t *ex);
+/* Wall time of the node at graph index i during the run, in microseconds. */
+double sf_exec_node_us(const sf_exec_t *ex, int i);
+const sf_plan_t *sf_exec_plan(const sf_exec_t *ex);
+sf_mem_t *sf_exec_mem(sf_exec_t *ex);
+
+/* Releases every buffer still held (recorded as freed by "<end>") and the
+ * executor. NULL-safe. */
+void sf_exec_free(sf_exec_t *ex);
+
+#endif

@@ -1,0 +1,91 @@
+/* The graph IR: params, named tensors (edges), nodes, inputs and outputs,
+ * every shape and attr already evaluated. A loaded graph is valid: ops
+ * exist, attrs are typed, every input is defined exactly once, there is no
+ * cycle, and every tensor's layout came from its op's shape rule. */
+#ifndef SF_GRAPH_H
+#define SF_GRAPH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "op.h"
+#include "status.h"
+#include "tensor.h"
+#include "value.h"
+
+typedef struct sf_param {
+    char *name; /* owned */
+    sf_value_t value;
+    sf_pos_t pos; /* where the value came from: a file, or "--set" */
+} sf_param_t;
+
+/* A named tensor: one edge of the graph. */
+typedef struct sf_gvalue {
+    char *name;         /* owned */
+    sf_tensor_t layout; /* dtype, shape, strides, offset; buf is NULL */
+    int producer;       /* node index; -1 for a graph input */
+    int producer_slot;  /* which output of the producer */
+    int view_of;        /* value index this is a view of (producer's input 0), or -1 */
+    bool is_input;
+    bool is_output;
+    sf_pos_t pos;       /* where it is declared (input) or produced (node's out list) */
+} sf_gvalue_t;
+
+struct sf_node {
+    char *name; /* owned */
+    const sf_op_desc_t *op; /* borrowed from the registry */
+    int *in;    /* owned: value indices, n_in of them */
+    int n_in;
+    int *out;   /* owned: value indices, n_out of them */
+    int n_out;
+    sf_attr_t *attrs; /* owned: op->n_attrs entries, in the descriptor's order */
+    sf_pos_t pos;     /* of the node's mapping in the YAML */
+};
+
+typedef struct sf_graph {
+    char *name;           /* owned */
+    sf_param_t *params;   /* owned, n_params, in first-seen order */
+    int n_params;
+    sf_gvalue_t *values;  /* owned: every tensor, inputs first, then in production order */
+    int n_values;
+    sf_node_t *nodes;     /* owned: the active nodes (their `when` held), in file order */
+    int n_nodes;
+    int *inputs;          /* owned: value indices of graph inputs */
+    int n_inputs;
+    int *outputs;         /* owned: value indices of graph outputs */
+    int n_outputs;
+    char **files;         /* owned: every file read (positions point into these) */
+    int n_files;
+} sf_graph_t;
+
+/* A `--set key=value` override. value is parsed like a YAML scalar (int,
+ * float, bool, string, or a flow list "[1,2]"). Both strings borrowed. */
+typedef struct sf_param_set {
+    const char *key;
+    const char *value;
+} sf_param_set_t;
+
+#define SF_GRAPH_MAX_FILE_BYTES (4u << 20)  /* a bigger YAML file is refused */
+#define SF_GRAPH_MAX_ALIAS_NODES 100000     /* YAML alias expansion budget */
+
+/* Load, check and shape-infer a graph from a buffer (which need not be
+ * NUL-terminated). file_name is used in errors and to resolve includes
+ * relative to its folder. sets override params (unknown key: error).
+ * On success *out is owned by the caller (sf_graph_free). On failure *out
+ * is NULL and err names file:line:col. The op registry must be filled. */
+SF_NODISCARD sf_status_t sf_graph_load_buffer(const char *buf, size_t len, const char *file_name,
+                                              const sf_param_set_t *sets, int n_sets,
+                                              sf_graph_t **out, sf_err_t *err);
+/* Same, reading the file (size limit, UTF-8 and NUL checks included). */
+SF_NODISCARD sf_status_t sf_graph_load_file(const char *path, const sf_param_set_t *sets,
+                                            int n_sets, sf_graph_t **out, sf_err_t *err);
+
+void sf_graph_free(sf_graph_t *g); /* NULL-safe */
+
+/* Lookups; -1 / NULL when absent. */
+int sf_graph_find_value(const sf_graph_t *g, const char *name);
+int sf_graph_find_node(const sf_graph_t *g, const char *name);
+const sf_param_t *sf_graph_find_param(const sf_graph_t *g, const char *name);
+
+#endif

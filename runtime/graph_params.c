@@ -1,0 +1,474 @@
+/* Params and typed slots: how a YAML scalar becomes an int, a float, a bool,
+ * a string or a dtype, after ${param} substitution. One rule for params,
+ * --set values, attrs and defaults, so `shardflow` reads "8" the same way
+ * everywhere. */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <string.h>
+
+#include "expr.h"
+#include "graph_load_impl.h"
+
+#define GL_SET_FILE "--set"
+
+void gl_grow(void **arr, int *cap, int need, size_t elem)
+{
+    if (need <= *cap)
+        return;
+    int grown_cap = *cap == 0 ? 8 : *cap;
+    while (grown_cap < need)
+        grown_cap *= 2;
+    void *grown = realloc(*arr, (size_t)grown_cap * elem);
+    SF_ASSERT(grown != NULL);
+    *arr = grown;
+    *cap = grown_cap;
+}
+
+void *gl_xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n == 0 ? 1 : n, size);
+    SF_ASSERT(p != NULL);
+    return p;
+}
+
+char *gl_xstrdup(const char *s)
+{
+    char *d = strdup(s);
+    SF_ASSERT(d != NULL);
+    return d;
+}
+
+/* --- scalar typing ------------------------------------------------------------ */
+
+static bool is_bool_word(const char *s, bool *b)
+{
+    if (strcmp(s, "true") == 0 || strcmp(s, "True") == 0 || strcmp(s, "TRUE") == 0) {
+        *b = true;
+        return true;
+    }
+    if (strcmp(s, "false") == 0 || strcmp(s, "False") == 0 || strcmp(s, "FALSE") == 0) {
+        *b = false;
+        return true;
+    }
+    return false;
+}
+
+/* Decimal int with optional sign. Returns false if s is not one; sets
+ * *is_overflow when it is one but does not fit. */
+static bool parse_int_literal(const char *s, int64_t *out, bool *is_overflow)
+{
+    const char *p = s;
+    *is_overflow = false;
+    if (*p == '-' || *p == '+')
+        p++;
+    if (*p == '\0')
+        return false;
+    for (const char *q = p; *q != '\0'; q++)
+        if (!isdigit((unsigned char)*q))
+            return false;
+    errno = 0;
+    long long v = strtoll(s, NULL, 10);
+    *is_overflow = errno == ERANGE;
+    *out = v;
+    return true;
+}
+
+static bool parse_float_literal(const char *s, double *out)
+{
+    bool has_digit = false;
+    for (const char *q = s; *q != '\0'; q++)
+        has_digit |= isdigit((unsigned char)*q) != 0;
+    if (!has_digit)
+        return false; /* "inf", "nan" and "e" stay strings */
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v))
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Type a plain scalar's text. */
+static sf_status_t type_scalar(const char *text, const sf_pos_t *pos, const char *what,
+                               sf_status_t code, sf_value_t *out, sf_err_t *err)
+{
+    int64_t i;
+    bool is_overflow;
+    memset(out, 0, sizeof *out);
+    out->pos = *pos;
+    if (parse_int_literal(text, &i, &is_overflow)) {
+        if (is_overflow)
+            return sf_err_set(err, code, pos, "%s: %s does not fit in int64", what, text);
+        out->type = SF_VALUE_INT;
+        out->i = i;
+    } else if (is_bool_word(text, &out->b)) {
+        out->type = SF_VALUE_BOOL;
+    } else if (parse_float_literal(text, &out->f)) {
+        out->type = SF_VALUE_FLOAT;
+    } else {
+        out->type = SF_VALUE_STRING;
+        out->s = gl_xstrdup(text);
+    }
+    return SF_OK;
+}
+
+static sf_status_t value_from_ynode(const sf_ynode_t *y, const char *what, sf_status_t code,
+                                    sf_value_t *out, sf_err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    out->pos = y->pos;
+    if (y->kind == SF_YNODE_MAP)
+        return sf_err_set(err, code, &y->pos, "%s is a mapping; params are scalars or lists", what);
+    if (y->kind == SF_YNODE_SCALAR) {
+        if (!y->is_plain) {
+            out->type = SF_VALUE_STRING;
+            out->s = gl_xstrdup(y->text);
+            return SF_OK;
+        }
+        if (sf_ynode_is_null(y))
+            return sf_err_set(err, code, &y->pos, "%s has no value", what);
+        return type_scalar(y->text, &y->pos, what, code, out, err);
+    }
+    out->type = SF_VALUE_LIST;
+    out->items = gl_xcalloc((size_t)y->n_kids, sizeof *out->items);
+    for (int i = 0; i < y->n_kids; i++) {
+        out->n_items = i + 1;
+        sf_status_t st = value_from_ynode(y->kids[i], what, code, &out->items[i], err);
+        if (st != SF_OK) {
+            sf_value_fini(out);
+            return st;
+        }
+    }
+    return SF_OK;
+}
+
+sf_status_t gl_value_from_ynode(gl_ctx_t *c, const sf_ynode_t *y, const char *what,
+                                sf_value_t *out)
+{
+    return value_from_ynode(y, what, SF_ERR_GRAPH, out, c->err);
+}
+
+void gl_param_set(gl_ctx_t *c, const char *name, sf_value_t v, sf_pos_t pos)
+{
+    int i = sf_graph_names_get(&c->param_names, name);
+    if (i >= 0) {
+        sf_value_fini(&c->params[i].value);
+        c->params[i].value = v;
+        c->params[i].pos = pos;
+        return;
+    }
+    sf_param_t *p = &GL_PUSH(c->params, c->n_params, c->cap_params);
+    p->name = gl_xstrdup(name);
+    p->value = v;
+    p->pos = pos;
+    sf_graph_names_put(&c->param_names, p->name, c->n_params - 1);
+}
+
+const sf_value_t *gl_lookup(void *ctx, const char *name, size_t len)
+{
+    gl_ctx_t *c = ctx;
+    char key[256];
+    if (len >= sizeof key)
+        return NULL;
+    memcpy(key, name, len);
+    key[len] = '\0';
+    int i = sf_graph_names_get(&c->param_names, key);
+    return i >= 0 ? &c->params[i].value : NULL;
+}
+
+/* --- --set --------------------------------------------------------------------- */
+
+static void known_params(const gl_ctx_t *c, char *out, size_t n)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (int i = 0; i < c->n_params && used + 1 < n; i++)
+        used += (size_t)snprintf(out + used, n - used, "%s%s", i ? ", " : "", c->params[i].name);
+    if (c->n_params == 0)
+        snprintf(out, n, "none");
+}
+
+static sf_status_t parse_set_value(gl_ctx_t *c, const sf_param_set_t *s, sf_value_t *out)
+{
+    sf_pos_t pos = {GL_SET_FILE, 0, 0};
+    if (s->value[0] != '[')
+        return type_scalar(s->value, &pos, "--set", SF_ERR_INPUT, out, c->err);
+    /* A flow list goes through the YAML parser, so `[1, 2]` here means what
+     * it means in a file. */
+    sf_ydoc_t *doc = NULL;
+    sf_err_t local;
+    sf_err_clear(&local);
+    sf_status_t st = sf_ydoc_parse(s->value, strlen(s->value), GL_SET_FILE, &doc, &local);
+    if (st == SF_OK && (doc->root == NULL || doc->root->kind != SF_YNODE_SEQ))
+        st = sf_err_set(&local, SF_ERR_INPUT, &pos, "not a list");
+    if (st == SF_OK)
+        st = value_from_ynode(doc->root, "--set value", SF_ERR_INPUT, out, &local);
+    sf_ydoc_free(doc);
+    if (st != SF_OK)
+        return sf_err_set(c->err, SF_ERR_INPUT, &pos, "--set %s=%s: %s", s->key, s->value,
+                          local.msg);
+    out->pos = pos;
+    return SF_OK;
+}
+
+sf_status_t gl_apply_sets(gl_ctx_t *c, const sf_param_set_t *sets, int n_sets)
+{
+    sf_pos_t pos = {GL_SET_FILE, 0, 0};
+    for (int k = 0; k < n_sets; k++) {
+        const sf_param_set_t *s = &sets[k];
+        if (s->key == NULL || s->key[0] == '\0' || s->value == NULL)
+            return sf_err_set(c->err, SF_ERR_INPUT, &pos, "--set needs key=value");
+        int i = sf_graph_names_get(&c->param_names, s->key);
+        if (i < 0) {
+            char known[400];
+            known_params(c, known, sizeof known);
+            return sf_err_set(c->err, SF_ERR_INPUT, &pos, "unknown param '%s' in --set (known: %s)",
+                              s->key, known);
+        }
+        sf_value_t v;
+        sf_status_t st = parse_set_value(c, s, &v);
+        if (st != SF_OK)
+            return st;
+        /* A --set must keep the param's type, or the error would surface
+         * far away, where the param is used. Ints widen to floats; a
+         * string param takes the text as written. */
+        sf_value_type_t want = c->params[i].value.type;
+        if (want == SF_VALUE_FLOAT && v.type == SF_VALUE_INT) {
+            v.type = SF_VALUE_FLOAT;
+            v.f = (double)v.i;
+        } else if (want == SF_VALUE_STRING && v.type != SF_VALUE_STRING &&
+                   v.type != SF_VALUE_LIST) {
+            sf_value_fini(&v);
+            v.type = SF_VALUE_STRING;
+            v.s = gl_xstrdup(s->value);
+        } else if (want != v.type) {
+            sf_value_fini(&v);
+            return sf_err_set(c->err, SF_ERR_INPUT, &pos,
+                              "--set %s=%s: param '%s' is a %s (%s:%d), got a %s", s->key, s->value,
+                              s->key, sf_value_type_name(want),
+                              c->params[i].pos.file ? c->params[i].pos.file : "?",
+                              c->params[i].pos.line, sf_value_type_name(v.type));
+        }
+        gl_param_set(c, s->key, v, pos);
+    }
+    return SF_OK;
+}
+
+/* --- substitution ---------------------------------------------------------------- */
+
+/* The param named by a scalar that is exactly "${name}", else NULL. */
+static const sf_value_t *whole_ref(gl_ctx_t *c, const sf_ynode_t *y)
+{
+    if (y->kind != SF_YNODE_SCALAR || y->len < 4 || strncmp(y->text, "${", 2) != 0 ||
+        y->text[y->len - 1] != '}' || memchr(y->text + 2, '}', y->len - 3) != NULL)
+        return NULL;
+    return gl_lookup(c, y->text + 2, y->len - 3);
+}
+
+sf_status_t gl_subst(gl_ctx_t *c, const sf_ynode_t *y, char **out, bool *is_changed)
+{
+    *out = NULL;
+    *is_changed = false;
+    SF_ASSERT(y->kind == SF_YNODE_SCALAR);
+    sf_pos_t base = sf_ynode_text_pos(y);
+    size_t cap = y->len + 1, n = 0;
+    char *s = gl_xcalloc(cap, 1);
+    for (size_t i = 0; i < y->len;) {
+        if (!(y->text[i] == '$' && i + 1 < y->len && y->text[i + 1] == '{')) {
+            s[n++] = y->text[i++];
+            continue;
+        }
+        sf_pos_t pos = base;
+        if (pos.col > 0)
+            pos.col += (int)i;
+        const char *close = memchr(y->text + i + 2, '}', y->len - i - 2);
+        if (close == NULL) {
+            free(s);
+            return sf_err_set(c->err, SF_ERR_GRAPH, &pos, "unterminated '${' (expected '}')");
+        }
+        size_t name_len = (size_t)(close - (y->text + i + 2));
+        const sf_value_t *v = gl_lookup(c, y->text + i + 2, name_len);
+        if (v == NULL) {
+            free(s);
+            return sf_err_set(c->err, SF_ERR_GRAPH, &pos, "unknown param '%.*s' in '${...}'",
+                              (int)name_len, y->text + i + 2);
+        }
+        char text[1024];
+        sf_value_format(v, text, sizeof text);
+        size_t tl = strlen(text);
+        cap += tl;
+        char *grown = realloc(s, cap);
+        SF_ASSERT(grown != NULL);
+        s = grown;
+        memcpy(s + n, text, tl);
+        n += tl;
+        i += name_len + 3;
+        *is_changed = true;
+    }
+    s[n] = '\0';
+    *out = s;
+    return SF_OK;
+}
+
+static sf_status_t want_scalar(gl_ctx_t *c, const sf_ynode_t *y, const char *what,
+                               const char *want)
+{
+    if (y->kind == SF_YNODE_SCALAR)
+        return SF_OK;
+    return sf_err_set(c->err, SF_ERR_GRAPH, &y->pos, "%s: expected %s, found a %s", what, want,
+                      sf_ynode_kind_name(y->kind));
+}
+
+sf_status_t gl_read_string(gl_ctx_t *c, const sf_ynode_t *y, const char *what, char **out)
+{
+    *out = NULL;
+    sf_status_t st = want_scalar(c, y, what, "a string");
+    if (st != SF_OK)
+        return st;
+    bool is_changed;
+    return gl_subst(c, y, out, &is_changed);
+}
+
+/* Evaluate with positions inside the scalar when the text is as written;
+ * after a substitution offsets no longer match the file, so the error
+ * points at the scalar itself. */
+static sf_status_t eval_scalar(gl_ctx_t *c, const sf_ynode_t *y, const char *what, bool is_cond,
+                               int64_t *i_out, bool *b_out)
+{
+    char *text;
+    bool is_changed;
+    sf_status_t st = gl_subst(c, y, &text, &is_changed);
+    if (st != SF_OK)
+        return st;
+    sf_expr_src_t src = {text, strlen(text), sf_ynode_text_pos(y), gl_lookup, c};
+    sf_err_t local;
+    sf_err_clear(&local);
+    st = is_cond ? sf_expr_eval_cond(&src, b_out, &local) : sf_expr_eval_int(&src, i_out, &local);
+    if (st != SF_OK) {
+        sf_pos_t pos = {y->pos.file, local.line, local.col};
+        if (is_changed)
+            pos = sf_ynode_text_pos(y);
+        if (is_changed)
+            st = sf_err_set(c->err, st, &pos, "%s: %s (in '%s', after substitution)", what,
+                            local.msg, text);
+        else
+            st = sf_err_set(c->err, st, &pos, "%s: %s", what, local.msg);
+    }
+    free(text);
+    return st;
+}
+
+sf_status_t gl_read_int(gl_ctx_t *c, const sf_ynode_t *y, const char *what, int64_t *out)
+{
+    sf_status_t st = want_scalar(c, y, what, "an int expression");
+    if (st != SF_OK)
+        return st;
+    return eval_scalar(c, y, what, false, out, NULL);
+}
+
+sf_status_t gl_read_ints(gl_ctx_t *c, const sf_ynode_t *y, const char *what, int64_t **out,
+                         int *n, sf_pos_t **item_pos)
+{
+    *out = NULL;
+    *n = 0;
+    if (item_pos != NULL)
+        *item_pos = NULL;
+    const sf_value_t *ref = whole_ref(c, y);
+    if (ref != NULL && ref->type == SF_VALUE_LIST) {
+        /* `shape: ${dims}` with dims: [2, 3] */
+        int64_t *v = gl_xcalloc((size_t)ref->n_items, sizeof *v);
+        for (int i = 0; i < ref->n_items; i++) {
+            if (ref->items[i].type != SF_VALUE_INT) {
+                free(v);
+                return sf_err_set(c->err, SF_ERR_GRAPH, &y->pos,
+                                  "%s: param list item %d is a %s, expected an int", what, i,
+                                  sf_value_type_name(ref->items[i].type));
+            }
+            v[i] = ref->items[i].i;
+        }
+        if (item_pos != NULL) {
+            *item_pos = gl_xcalloc((size_t)ref->n_items, sizeof **item_pos);
+            for (int i = 0; i < ref->n_items; i++)
+                (*item_pos)[i] = y->pos;
+        }
+        *out = v;
+        *n = ref->n_items;
+        return SF_OK;
+    }
+    if (y->kind != SF_YNODE_SEQ)
+        return sf_err_set(c->err, SF_ERR_GRAPH, &y->pos, "%s: expected a list of ints, found a %s",
+                          what, sf_ynode_kind_name(y->kind));
+    int64_t *v = gl_xcalloc((size_t)y->n_kids, sizeof *v);
+    for (int i = 0; i < y->n_kids; i++) {
+        char item[300];
+        snprintf(item, sizeof item, "%s[%d]", what, i);
+        sf_status_t st = gl_read_int(c, y->kids[i], item, &v[i]);
+        if (st != SF_OK) {
+            free(v);
+            return st;
+        }
+    }
+    if (item_pos != NULL) {
+        *item_pos = gl_xcalloc((size_t)y->n_kids, sizeof **item_pos);
+        for (int i = 0; i < y->n_kids; i++)
+            (*item_pos)[i] = y->kids[i]->pos;
+    }
+    *out = v;
+    *n = y->n_kids;
+    return SF_OK;
+}
+
+sf_status_t gl_read_float(gl_ctx_t *c, const sf_ynode_t *y, const char *what, double *out)
+{
+    char *text;
+    sf_status_t st = gl_read_string(c, y, what, &text);
+    if (st != SF_OK)
+        return st;
+    int64_t i;
+    bool is_overflow;
+    if (parse_int_literal(text, &i, &is_overflow) && !is_overflow)
+        *out = (double)i;
+    else if (!parse_float_literal(text, out))
+        st = sf_err_set(c->err, SF_ERR_GRAPH, &y->pos, "%s: expected a number, found '%s'", what,
+                        text);
+    free(text);
+    return st;
+}
+
+sf_status_t gl_read_bool(gl_ctx_t *c, const sf_ynode_t *y, const char *what, bool *out)
+{
+    char *text;
+    sf_status_t st = gl_read_string(c, y, what, &text);
+    if (st != SF_OK)
+        return st;
+    if (!is_bool_word(text, out))
+        st = sf_err_set(c->err, SF_ERR_GRAPH, &y->pos, "%s: expected true or false, found '%s'",
+                        what, text);
+    free(text);
+    return st;
+}
+
+sf_status_t gl_read_dtype(gl_ctx_t *c, const sf_ynode_t *y, const char *what, sf_dtype_t *out)
+{
+    char *text;
+    sf_status_t st = gl_read_string(c, y, what, &text);
+    if (st != SF_OK)
+        return st;
+    if (!sf_dtype_parse(text, out))
+        st = sf_err_set(c->err, SF_ERR_GRAPH, &y->pos,
+                        "%s: unknown dtype '%s' (expected f32, bf16, f16, i32, i64 or u8)", what,
+                        text);
+    free(text);
+    return st;
+}
+
+sf_status_t gl_read_cond(gl_ctx_t *c, const sf_ynode_t *y, const char *what, bool *out)
+{
+    sf_status_t st = want_scalar(c, y, what, "a condition");
+    if (st != SF_OK)
+        return st;
+    return eval_scalar(c, y, what, true, NULL, out);
+}

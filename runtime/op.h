@@ -1,0 +1,129 @@
+/* What an op is: its descriptor (inputs, outputs, attrs with types and
+ * defaults, a shape/dtype rule, whether its outputs are views, scratch, and
+ * one kernel per device) and the registry that ops/ fills at start-up.
+ * The executor reaches ops only through this header. */
+#ifndef SF_OP_H
+#define SF_OP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "device.h"
+#include "status.h"
+#include "tensor.h"
+
+typedef struct sf_node sf_node_t;
+
+typedef enum sf_attr_type {
+    SF_ATTR_INT = 0, /* an integer expression over params */
+    SF_ATTR_FLOAT,   /* a number (ints accepted) */
+    SF_ATTR_BOOL,
+    SF_ATTR_STRING,
+    SF_ATTR_INTS,    /* a list of integer expressions */
+    SF_ATTR_DTYPE,   /* a dtype name, parsed with sf_dtype_parse */
+} sf_attr_type_t;
+
+const char *sf_attr_type_name(sf_attr_type_t t);
+
+typedef struct sf_op_attr_desc {
+    const char *name;
+    sf_attr_type_t type;
+    /* YAML text of the default, parsed exactly like user input (so "-1",
+     * "[]", "f32", "0.0"); NULL means the attr is required. */
+    const char *default_text;
+    const char *doc; /* one line */
+} sf_op_attr_desc_t;
+
+/* A node's attr after loading: always present (given or defaulted). */
+typedef struct sf_attr {
+    sf_attr_type_t type;
+    int64_t i;
+    double f;
+    bool b;
+    char *s;        /* owned: STRING */
+    int64_t *ints;  /* owned: INTS */
+    int n_ints;
+    sf_dtype_t dtype;
+    bool is_given;  /* written in the YAML (false: the default) */
+    sf_pos_t pos;   /* of the value if given, else of the node */
+} sf_attr_t;
+
+/* Run-time context a kernel may need beyond its tensors. Borrowed. */
+typedef struct sf_exec_env {
+    int rank;
+    int world;
+    void *comm; /* borrowed; the rank's collectives backend, NULL on one rank */
+} sf_exec_env_t;
+
+typedef struct sf_kernel_args {
+    const sf_node_t *node;
+    const sf_tensor_t *in; /* n_in inputs, buffers bound */
+    int n_in;
+    sf_tensor_t *out; /* n_out outputs, buffers bound and allocated */
+    int n_out;
+    void *scratch; /* scratch_bytes of tracked device memory, or NULL */
+    uint64_t scratch_bytes;
+    sf_device_t *dev;
+    const sf_exec_env_t *env;
+} sf_kernel_args_t;
+
+/* Run the node. May block until done. Returns SF_OK or fills err. */
+typedef sf_status_t (*sf_kernel_fn)(const sf_kernel_args_t *a, sf_err_t *err);
+
+/* Shape/dtype rule. in[] hold the input layouts (buf NULL). Fill out[] with
+ * each output's layout: dtype, ndim, shape, strides and offset. For an op
+ * whose outputs are views of input 0, offset and strides describe the view
+ * relative to input 0's buffer (start from in[0].offset/strides); otherwise
+ * contiguous at offset 0 (sf_tensor_make). On a broken rule return
+ * SF_ERR_GRAPH through sf_err_set with &node->pos (or the attr's pos) and a
+ * message naming the node, the tensor, what was found and what was expected. */
+typedef sf_status_t (*sf_op_infer_fn)(const sf_node_t *node, const sf_tensor_t *in, int n_in,
+                                      sf_tensor_t *out, int n_out, sf_err_t *err);
+
+/* Bytes of scratch the kernel needs on the node's device (tracked like any
+ * buffer, allocated just before the kernel, freed just after). */
+typedef uint64_t (*sf_op_scratch_fn)(const sf_node_t *node, const sf_tensor_t *in, int n_in,
+                                     const sf_tensor_t *out, int n_out);
+
+typedef struct sf_op_desc {
+    const char *name;
+    const char *doc; /* one line for `shardflow ops` */
+    int min_inputs;
+    int max_inputs; /* -1: any number */
+    int min_outputs;
+    int max_outputs; /* -1: any number */
+    const sf_op_attr_desc_t *attrs; /* borrowed static table */
+    int n_attrs;
+    sf_op_infer_fn infer; /* required */
+    /* Outputs are views of input 0: nothing is allocated, no kernel runs. */
+    bool outputs_are_views;
+    sf_op_scratch_fn scratch_bytes; /* optional; default 0 */
+    /* Kernels by device kind; NULL = not available there. The meta device
+     * never runs kernels. A view op has none. */
+    sf_kernel_fn kernels[SF_DEVICE_KIND_COUNT];
+} sf_op_desc_t;
+
+/* Registry. Register is for start-up (ops/ calls it from
+ * sf_ops_register_all); a second descriptor with the same name is our bug. */
+void sf_op_register(const sf_op_desc_t *desc);
+const sf_op_desc_t *sf_op_find(const char *name);
+int sf_op_count(void);
+/* Registered ops sorted by name. */
+const sf_op_desc_t *sf_op_at(int i);
+/* Index of attr `name` in desc->attrs, -1 if none. */
+int sf_op_attr_index(const sf_op_desc_t *desc, const char *name);
+
+/* Typed attr access for shape rules and kernels. Asking for an attr the op
+ * does not declare, or with the wrong type, is our bug (asserts). */
+const sf_attr_t *sf_node_attr(const sf_node_t *node, const char *name);
+int64_t sf_node_attr_int(const sf_node_t *node, const char *name);
+double sf_node_attr_float(const sf_node_t *node, const char *name);
+bool sf_node_attr_bool(const sf_node_t *node, const char *name);
+const char *sf_node_attr_str(const sf_node_t *node, const char *name);
+const int64_t *sf_node_attr_ints(const sf_node_t *node, const char *name, int *n);
+sf_dtype_t sf_node_attr_dtype(const sf_node_t *node, const char *name);
+
+/* Filled by ops/ (ops/registry.c); tools call it once at start. Idempotent. */
+void sf_ops_register_all(void);
+
+#endif

@@ -1,0 +1,34 @@
+/* The schedule: a deterministic topological order and, for every buffer,
+ * the step after which nothing reads it. A buffer is a tensor that is not a
+ * view; a view's readers keep its base alive. Graph outputs (and any buffer
+ * an output views) live to the end. */
+#ifndef SF_PLAN_H
+#define SF_PLAN_H
+
+#include "graph.h"
+#include "status.h"
+
+typedef enum sf_free_policy {
+    SF_FREE_EAGER = 0, /* free right after the last reader */
+    SF_FREE_END,       /* free nothing until the graph ends: the no-liveness baseline */
+} sf_free_policy_t;
+
+/* Parse "eager" / "end". */
+bool sf_free_policy_parse(const char *s, sf_free_policy_t *out);
+
+typedef struct sf_plan {
+    int n_steps;      /* = graph's n_nodes */
+    int *order;       /* owned: node index run at each step */
+    int *base_of;     /* owned: per value, the value that owns its buffer (itself unless a view) */
+    int *last_step;   /* owned: per base value, step after which it is freed; n_steps = at the end */
+    int *free_start;  /* owned: n_steps + 1 offsets into free_vals */
+    int *free_vals;   /* owned: base values freed after each step, ascending value index */
+} sf_plan_t;
+
+/* Build the order and liveness for g. Fails only on a cycle (which the
+ * loader already refuses: SF_ERR_GRAPH naming a node on it). */
+SF_NODISCARD sf_status_t sf_plan_build(const sf_graph_t *g, sf_free_policy_t policy,
+                                       sf_plan_t **out, sf_err_t *err);
+void sf_plan_free(sf_plan_t *p); /* NULL-safe */
+
+#endif

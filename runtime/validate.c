@@ -1,0 +1,284 @@
+/* Graph checks and shape inference. Tensors are wired by name (each produced
+ * exactly once among the active nodes), ordered topologically (Kahn, ties
+ * broken by file order so the result is deterministic), numbered inputs
+ * first then in production order, and every layout comes from the op's
+ * infer callback in that order. */
+#include <stdio.h>
+#include <string.h>
+
+#include "graph_load_impl.h"
+
+typedef struct tensor_ref {
+    const char *name; /* borrowed: a value's or a bnode's name */
+    int node;         /* producer, -1 for a graph input */
+    int slot;
+    sf_pos_t pos;
+    int value; /* index in g->values once numbered, else -1 */
+} tensor_ref_t;
+
+typedef struct vctx {
+    gl_ctx_t *c;
+    sf_graph_t *g;
+    const gl_bnode_t *b;
+    sf_graph_names_t names; /* tensor name -> index in refs */
+    tensor_ref_t *refs;     /* owned */
+    int n_refs;
+    int *order; /* owned: node indices in topological order */
+} vctx_t;
+
+static sf_status_t collect_producers(vctx_t *v)
+{
+    sf_graph_t *g = v->g;
+    for (int i = 0; i < g->n_inputs; i++) {
+        const sf_gvalue_t *iv = &g->values[g->inputs[i]];
+        v->refs[v->n_refs] = (tensor_ref_t){iv->name, -1, 0, iv->pos, g->inputs[i]};
+        sf_graph_names_put(&v->names, iv->name, v->n_refs++);
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        const gl_bnode_t *b = &v->b[i];
+        for (int k = 0; k < b->n_out; k++) {
+            int prev = sf_graph_names_get(&v->names, b->out_names[k]);
+            if (prev >= 0) {
+                const tensor_ref_t *p = &v->refs[prev];
+                if (p->node < 0)
+                    return sf_err_set(v->c->err, SF_ERR_GRAPH, &b->out_pos[k],
+                                      "node '%s': tensor '%s' is a graph input (%s:%d:%d) and "
+                                      "cannot also be produced by a node",
+                                      g->nodes[i].name, p->name, p->pos.file, p->pos.line,
+                                      p->pos.col);
+                return sf_err_set(v->c->err, SF_ERR_GRAPH, &b->out_pos[k],
+                                  "node '%s': tensor '%s' is already produced by node '%s' "
+                                  "(%s:%d:%d); a tensor has exactly one producer",
+                                  g->nodes[i].name, p->name, g->nodes[p->node].name, p->pos.file,
+                                  p->pos.line, p->pos.col);
+            }
+            v->refs[v->n_refs] = (tensor_ref_t){b->out_names[k], i, k, b->out_pos[k], -1};
+            sf_graph_names_put(&v->names, b->out_names[k], v->n_refs++);
+        }
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        const gl_bnode_t *b = &v->b[i];
+        for (int k = 0; k < b->n_in; k++)
+            if (sf_graph_names_get(&v->names, b->in_names[k]) < 0)
+                return sf_err_set(v->c->err, SF_ERR_GRAPH, &b->in_pos[k],
+                                  "node '%s': input '%s' is undefined (not a graph input, and no "
+                                  "active node has it in 'out')",
+                                  g->nodes[i].name, b->in_names[k]);
+    }
+    return SF_OK;
+}
+
+static int producer_of(const vctx_t *v, int node, int k)
+{
+    return v->refs[sf_graph_names_get(&v->names, v->b[node].in_names[k])].node;
+}
+
+/* Walk back from a node left over by Kahn: each one still has an unplaced
+ * producer, so the walk must revisit a node, and the loop it closes is a
+ * real cycle. */
+static sf_status_t report_cycle(vctx_t *v, const int *indeg)
+{
+    const sf_graph_t *g = v->g;
+    int n = g->n_nodes;
+    int *step = gl_xcalloc((size_t)n, sizeof *step);
+    int *path = gl_xcalloc((size_t)n + 1, sizeof *path);
+    int start = 0;
+    while (indeg[start] == 0)
+        start++;
+    int len = 0, cur = start;
+    while (step[cur] == 0) {
+        path[len++] = cur;
+        step[cur] = len;
+        int next = -1;
+        for (int k = 0; k < v->b[cur].n_in && next < 0; k++) {
+            int p = producer_of(v, cur, k);
+            if (p >= 0 && indeg[p] > 0)
+                next = p;
+        }
+        SF_ASSERT(next >= 0);
+        cur = next;
+    }
+    /* path[step[cur]-1 .. len-1] goes consumer -> producer; print it in
+     * dataflow order, starting from the node that comes first in the file. */
+    int first = step[cur] - 1, m = len - first;
+    int lead = first;
+    for (int i = first; i < len; i++)
+        if (path[i] < path[lead])
+            lead = i;
+    char msg[400];
+    size_t used = 0;
+    msg[0] = '\0';
+    for (int j = 0; j <= m && used < sizeof msg; j++) {
+        int idx = first + ((lead - first) - j + m * 2) % m;
+        used += (size_t)snprintf(msg + used, sizeof msg - used, "%s%s", j ? " -> " : "",
+                                 g->nodes[path[idx]].name);
+    }
+    sf_status_t st = sf_err_set(v->c->err, SF_ERR_GRAPH, &g->nodes[path[lead]].pos,
+                                "cycle: %s (each node reads an output of the one before it)",
+                                msg);
+    free(step);
+    free(path);
+    return st;
+}
+
+static sf_status_t topo_order(vctx_t *v)
+{
+    int n = v->g->n_nodes;
+    int *indeg = gl_xcalloc((size_t)n, sizeof *indeg);
+    int *n_cons = gl_xcalloc((size_t)n + 1, sizeof *n_cons);
+    int n_edges = 0;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < v->b[i].n_in; k++) {
+            int p = producer_of(v, i, k);
+            if (p >= 0) {
+                indeg[i]++;
+                n_cons[p + 1]++;
+                n_edges++;
+            }
+        }
+    for (int i = 0; i < n; i++)
+        n_cons[i + 1] += n_cons[i]; /* now CSR offsets */
+    int *cons = gl_xcalloc((size_t)n_edges, sizeof *cons);
+    int *fill = gl_xcalloc((size_t)n, sizeof *fill);
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < v->b[i].n_in; k++) {
+            int p = producer_of(v, i, k);
+            if (p >= 0)
+                cons[n_cons[p] + fill[p]++] = i;
+        }
+    v->order = gl_xcalloc((size_t)n, sizeof *v->order);
+    int head = 0, tail = 0;
+    for (int i = 0; i < n; i++)
+        if (indeg[i] == 0)
+            v->order[tail++] = i;
+    while (head < tail) {
+        int u = v->order[head++];
+        for (int e = n_cons[u]; e < n_cons[u + 1]; e++)
+            if (--indeg[cons[e]] == 0)
+                v->order[tail++] = cons[e];
+    }
+    sf_status_t st = tail == n ? SF_OK : report_cycle(v, indeg);
+    free(indeg);
+    free(n_cons);
+    free(cons);
+    free(fill);
+    return st;
+}
+
+static void number_values(vctx_t *v)
+{
+    sf_graph_t *g = v->g;
+    for (int o = 0; o < g->n_nodes; o++) {
+        int i = v->order[o];
+        sf_node_t *node = &g->nodes[i];
+        const gl_bnode_t *b = &v->b[i];
+        for (int k = 0; k < b->n_in; k++)
+            node->in[k] = v->refs[sf_graph_names_get(&v->names, b->in_names[k])].value;
+        for (int k = 0; k < b->n_out; k++) {
+            int idx = g->n_values++;
+            sf_gvalue_t *val = &g->values[idx];
+            memset(val, 0, sizeof *val);
+            val->name = gl_xstrdup(b->out_names[k]);
+            val->producer = i;
+            val->producer_slot = k;
+            val->view_of = node->op->outputs_are_views && node->n_in > 0 ? node->in[0] : -1;
+            val->pos = b->out_pos[k];
+            node->out[k] = idx;
+            v->refs[sf_graph_names_get(&v->names, b->out_names[k])].value = idx;
+        }
+    }
+}
+
+static sf_status_t mark_outputs(vctx_t *v)
+{
+    gl_ctx_t *c = v->c;
+    sf_graph_t *g = v->g;
+    g->outputs = gl_xcalloc((size_t)c->n_outs, sizeof *g->outputs);
+    for (int i = 0; i < c->n_outs; i++) {
+        char *name;
+        sf_status_t st = gl_read_string(c, c->outs[i], "output", &name);
+        if (st != SF_OK)
+            return st;
+        int r = sf_graph_names_get(&v->names, name);
+        if (r < 0)
+            st = sf_err_set(c->err, SF_ERR_GRAPH, &c->outs[i]->pos,
+                            "output '%s' is never produced (no active node has it in 'out', "
+                            "and it is not a graph input)", name);
+        else if (g->values[v->refs[r].value].is_output)
+            st = sf_err_set(c->err, SF_ERR_GRAPH, &c->outs[i]->pos, "output '%s' is listed twice",
+                            name);
+        free(name);
+        if (st != SF_OK)
+            return st;
+        g->values[v->refs[r].value].is_output = true;
+        g->outputs[g->n_outputs++] = v->refs[r].value;
+    }
+    return SF_OK;
+}
+
+static bool is_sane_layout(const sf_tensor_t *t)
+{
+    if (t->ndim < 0 || t->ndim > SF_MAX_DIMS || (unsigned)t->dtype >= SF_DTYPE_COUNT)
+        return false;
+    for (int d = 0; d < t->ndim; d++)
+        if (t->shape[d] < 0 || t->strides[d] < 0)
+            return false;
+    return true;
+}
+
+static sf_status_t infer_all(vctx_t *v)
+{
+    sf_graph_t *g = v->g;
+    sf_status_t st = SF_OK;
+    for (int o = 0; o < g->n_nodes && st == SF_OK; o++) {
+        sf_node_t *node = &g->nodes[v->order[o]];
+        sf_tensor_t *in = gl_xcalloc((size_t)node->n_in, sizeof *in);
+        sf_tensor_t *out = gl_xcalloc((size_t)node->n_out, sizeof *out);
+        for (int k = 0; k < node->n_in; k++)
+            in[k] = g->values[node->in[k]].layout;
+        st = node->op->infer(node, in, node->n_in, out, node->n_out, v->c->err);
+        if (st != SF_OK && v->c->err->code == SF_OK)
+            st = sf_err_set(v->c->err, st, &node->pos, "node '%s': op '%s' rejected its inputs",
+                            node->name, node->op->name);
+        for (int k = 0; k < node->n_out && st == SF_OK; k++) {
+            /* A broken layout is the op author's bug, but it reaches us
+             * through user input, so it is an error, not an assert. */
+            if (!is_sane_layout(&out[k]))
+                st = sf_err_set(v->c->err, SF_ERR_GRAPH, &node->pos,
+                                "node '%s': op '%s' shape rule returned an invalid layout for "
+                                "output %d (a bug in the op)", node->name, node->op->name, k);
+            out[k].buf = NULL;
+            g->values[node->out[k]].layout = out[k];
+        }
+        free(in);
+        free(out);
+    }
+    return st;
+}
+
+sf_status_t gl_validate(gl_ctx_t *c, sf_graph_t *g, const gl_bnode_t *bnodes)
+{
+    vctx_t v;
+    memset(&v, 0, sizeof v);
+    v.c = c;
+    v.g = g;
+    v.b = bnodes;
+    sf_graph_names_init(&v.names);
+    int n_tensors = g->n_inputs;
+    for (int i = 0; i < g->n_nodes; i++)
+        n_tensors += bnodes[i].n_out;
+    v.refs = gl_xcalloc((size_t)n_tensors, sizeof *v.refs);
+    sf_status_t st = collect_producers(&v);
+    if (st == SF_OK)
+        st = topo_order(&v);
+    if (st == SF_OK) {
+        number_values(&v);
+        st = mark_outputs(&v);
+    }
+    if (st == SF_OK)
+        st = infer_all(&v);
+    free(v.refs);
+    free(v.order);
+    sf_graph_names_fini(&v.names);
+    return st;
+}

@@ -1,0 +1,261 @@
+/* The shardflow command end to end: exit codes, --json, --set, --out,
+ * --inputs, --trace, and that bad input writes nothing. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "safetensors.h"
+#include "test_util.h"
+
+static int sf(const char *args, char **out)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s %s", tu_shardflow(), args);
+    return tu_run(cmd, out);
+}
+
+static cJSON *json_of(const char *text)
+{
+    /* The JSON object is the last line that starts with '{'. */
+    const char *p = strrchr(text, '{') ? strstr(text, "{\"graph\"") : NULL;
+    ck_assert_ptr_nonnull(p);
+    cJSON *j = cJSON_Parse(p);
+    ck_assert_ptr_nonnull(j);
+    return j;
+}
+
+static double rank_field(cJSON *j, int r, const char *field)
+{
+    cJSON *ranks = cJSON_GetObjectItem(j, "ranks");
+    cJSON *o = cJSON_GetArrayItem(ranks, r);
+    ck_assert_ptr_nonnull(o);
+    cJSON *f = cJSON_GetObjectItem(o, field);
+    ck_assert_ptr_nonnull(f);
+    return cJSON_GetNumberValue(f);
+}
+
+START_TEST(test_cli_run_json_reports_peak)
+{
+    char *out = NULL;
+    char args[1024];
+    snprintf(args, sizeof args, "run %s --json", tu_src("tests/graphs/chain.yaml"));
+    ck_assert_int_eq(sf(args, &out), 0);
+    cJSON *j = json_of(out);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "graph")), "chain");
+    ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "world")), 1);
+    ck_assert_int_eq((int)rank_field(j, 0, "peak_bytes"), 2048);
+    ck_assert_int_eq((int)rank_field(j, 0, "end_bytes"), 1024);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(
+                         cJSON_GetObjectItem(j, "ranks"), 0), "peak_node")), "make_b");
+    cJSON_Delete(j);
+    free(out);
+}
+END_TEST
+
+START_TEST(test_cli_free_end_and_set)
+{
+    char *out = NULL;
+    char args[1024];
+    /* n=512: 2 KiB tensors; eager peak 4096, end peak 6144. */
+    snprintf(args, sizeof args, "run %s --set n=512 --free end --json",
+             tu_src("tests/graphs/chain.yaml"));
+    ck_assert_int_eq(sf(args, &out), 0);
+    cJSON *j = json_of(out);
+    ck_assert_int_eq((int)rank_field(j, 0, "peak_bytes"), 6144);
+    cJSON_Delete(j);
+    free(out);
+    snprintf(args, sizeof args, "plan %s --set n=512 --world 3 --json",
+             tu_src("tests/graphs/chain.yaml"));
+    ck_assert_int_eq(sf(args, &out), 0);
+    j = json_of(out);
+    ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "world")), 3);
+    for (int r = 0; r < 3; r++) {
+        ck_assert_int_eq((int)rank_field(j, r, "rank"), r);
+        ck_assert_int_eq((int)rank_field(j, r, "peak_bytes"), 4096);
+    }
+    cJSON_Delete(j);
+    free(out);
+}
+END_TEST
+
+START_TEST(test_cli_unknown_set_key_exits_2)
+{
+    char *out = NULL;
+    char args[1024];
+    snprintf(args, sizeof args, "run %s --set bogus=1", tu_src("tests/graphs/chain.yaml"));
+    ck_assert_int_eq(sf(args, &out), 2);
+    ck_assert_ptr_nonnull(strstr(out, "bogus"));
+    free(out);
+}
+END_TEST
+
+START_TEST(test_cli_bad_graph_writes_nothing)
+{
+    const char *dir = tu_tmpdir();
+    char path[512], args[2048], trace[512], outfile[512];
+    snprintf(path, sizeof path, "%s/bad.yaml", dir);
+    ck_assert_int_eq(tu_write_file(path, "name: bad\nnodes:\n  - {name: x, op: no_such_op, out: [y]}\n"
+                                         "outputs: [y]\n"), 0);
+    snprintf(trace, sizeof trace, "%s/t.json", dir);
+    snprintf(args, sizeof args, "run %s --out %s --trace %s", path, dir, trace);
+    char *out = NULL;
+    ck_assert_int_eq(sf(args, &out), 2);
+    /* file:line:col of the op's value */
+    ck_assert_ptr_nonnull(strstr(out, "bad.yaml:3:"));
+    ck_assert_ptr_nonnull(strstr(out, "no_such_op"));
+    snprintf(outfile, sizeof outfile, "%s/rank0.safetensors", dir);
+    ck_assert_int_ne(access(outfile, F_OK), 0);
+    ck_assert_int_ne(access(trace, F_OK), 0);
+    free(out);
+    snprintf(args, sizeof args, "check %s", path);
+    ck_assert_int_eq(sf(args, &out), 2);
+    free(out);
+}
+END_TEST
+
+START_TEST(test_cli_out_refuses_existing_file)
+{
+    const char *dir = tu_tmpdir();
+    char args[2048];
+    snprintf(args, sizeof args, "run %s --out %s", tu_src("tests/graphs/chain.yaml"), dir);
+    char *out = NULL;
+    ck_assert_int_eq(sf(args, &out), 0);
+    free(out);
+    ck_assert_int_eq(sf(args, &out), 2);
+    ck_assert_ptr_nonnull(strstr(out, "--overwrite"));
+    free(out);
+    snprintf(args, sizeof args, "run %s --out %s --overwrite", tu_src("tests/graphs/chain.yaml"), dir);
+    ck_assert_int_eq(sf(args, &out), 0);
+    free(out);
+    char file[512];
+    snprintf(file, sizeof file, "%s/rank0.safetensors", dir);
+    sf_st_file_t *f = NULL;
+    sf_err_t err = {0};
+    ck_assert_int_eq(sf_st_open(file, &f, &err), SF_OK);
+    ck_assert_int_eq(sf_st_count(f), 1);
+    sf_tensor_t t;
+    const void *data;
+    sf_st_get(f, sf_st_find(f, "c"), &t, &data);
+    ck_assert_int_eq(t.shape[0], 256);
+    ck_assert_float_eq(((const float *)data)[255], 5.0625f);
+    sf_st_close(f);
+}
+END_TEST
+
+START_TEST(test_cli_inputs_round_trip)
+{
+    /* y = x*x + x for x = [[1,2,3],[-1,0,0.5]] -> [[2,6,12],[0,0,0.75]]. */
+    const char *dir = tu_tmpdir();
+    float x[6] = {1, 2, 3, -1, 0, 0.5f};
+    sf_buffer_t b = {.data = x};
+    sf_tensor_t t = sf_tensor_make(SF_DTYPE_F32, 2, (int64_t[]){2, 3});
+    t.buf = &b;
+    sf_st_entry_t e = {.name = "x", .tensor = &t};
+    char in[512], args[2048], file[512];
+    snprintf(in, sizeof in, "%s/in.safetensors", dir);
+    sf_err_t err = {0};
+    ck_assert_int_eq(sf_st_write(in, &e, 1, false, &err), SF_OK);
+    snprintf(args, sizeof args, "run %s --inputs %s --out %s",
+             tu_src("tests/graphs/inputs_io.yaml"), in, dir);
+    char *out = NULL;
+    ck_assert_int_eq(sf(args, &out), 0);
+    free(out);
+    snprintf(file, sizeof file, "%s/rank0.safetensors", dir);
+    sf_st_file_t *f = NULL;
+    ck_assert_int_eq(sf_st_open(file, &f, &err), SF_OK);
+    const void *data;
+    sf_st_get(f, sf_st_find(f, "y"), &t, &data);
+    const float want[6] = {2, 6, 12, 0, 0, 0.75f};
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq(((const float *)data)[i], want[i]);
+    sf_st_close(f);
+    /* Without --inputs the run names the missing input. */
+    snprintf(args, sizeof args, "run %s", tu_src("tests/graphs/inputs_io.yaml"));
+    ck_assert_int_eq(sf(args, &out), 2);
+    ck_assert_ptr_nonnull(strstr(out, "'x'"));
+    free(out);
+}
+END_TEST
+
+START_TEST(test_cli_trace_is_chrome_json)
+{
+    const char *dir = tu_tmpdir();
+    char trace[512], args[2048];
+    snprintf(trace, sizeof trace, "%s/chain.json", dir);
+    snprintf(args, sizeof args, "run %s --trace %s", tu_src("tests/graphs/chain.yaml"), trace);
+    char *out = NULL;
+    ck_assert_int_eq(sf(args, &out), 0);
+    free(out);
+    char *text = tu_read_file(trace, NULL);
+    ck_assert_ptr_nonnull(text);
+    cJSON *j = cJSON_Parse(text);
+    ck_assert_ptr_nonnull(j);
+    cJSON *ev = cJSON_GetObjectItem(j, "traceEvents");
+    int spans = 0, begins = 0, ends = 0;
+    cJSON *e;
+    cJSON_ArrayForEach(e, ev)
+    {
+        const char *ph = cJSON_GetStringValue(cJSON_GetObjectItem(e, "ph"));
+        if (strcmp(ph, "X") == 0)
+            spans++;
+        else if (strcmp(ph, "b") == 0)
+            begins++;
+        else if (strcmp(ph, "e") == 0)
+            ends++;
+    }
+    /* 3 nodes; 3 buffers, each begun and ended (c at the end). */
+    ck_assert_int_eq(spans, 3);
+    ck_assert_int_eq(begins, 3);
+    ck_assert_int_eq(ends, 3);
+    cJSON_Delete(j);
+    free(text);
+}
+END_TEST
+
+START_TEST(test_cli_ops_version_help)
+{
+    char *out = NULL;
+    ck_assert_int_eq(sf("ops", &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "concat:"));
+    ck_assert_ptr_nonnull(strstr(out, "matmul:"));
+    free(out);
+    ck_assert_int_eq(sf("--version", &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "ucx:"));
+    free(out);
+    const char *cmds[] = {"run --help", "plan --help", "check --help", "ops --help"};
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(sf(cmds[i], &out), 0);
+        ck_assert_ptr_nonnull(strstr(out, "usage: shardflow"));
+        free(out);
+    }
+    ck_assert_int_eq(sf("frobnicate", &out), 2);
+    free(out);
+    ck_assert_int_eq(sf("run --free sometimes x.yaml", &out), 2);
+    free(out);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("cli");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_cli_run_json_reports_peak);
+    tcase_add_test(tc, test_cli_free_end_and_set);
+    tcase_add_test(tc, test_cli_unknown_set_key_exits_2);
+    tcase_add_test(tc, test_cli_bad_graph_writes_nothing);
+    tcase_add_test(tc, test_cli_out_refuses_existing_file);
+    tcase_add_test(tc, test_cli_inputs_round_trip);
+    tcase_add_test(tc, test_cli_trace_is_chrome_json);
+    tcase_add_test(tc, test_cli_ops_version_help);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}

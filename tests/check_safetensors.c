@@ -1,0 +1,643 @@
+/* safetensors: round trips through our writer and reader, and one test per
+ * way a file can lie. Bad files are built byte by byte here, so each test
+ * shows exactly what is wrong with its file. */
+#include <check.h>
+#include <dirent.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "safetensors.h"
+#include "test_util.h"
+
+/* A host tensor over malloc'd bytes, filled with a pattern that differs
+ * per byte and per tensor (seed), so a swapped or shifted copy shows. */
+typedef struct host {
+    sf_buffer_t buf;
+    sf_tensor_t t;
+} host_t;
+
+static void host_init(host_t *h, sf_dtype_t dt, int ndim, const int64_t *shape, unsigned seed)
+{
+    memset(h, 0, sizeof *h);
+    h->t = sf_tensor_make(dt, ndim, shape);
+    uint64_t n = sf_tensor_nbytes(&h->t);
+    h->buf.data = malloc(n > 0 ? n : 1);
+    ck_assert_ptr_nonnull(h->buf.data);
+    h->buf.nbytes = n;
+    h->buf.dev = sf_device_cpu();
+    for (uint64_t i = 0; i < n; i++)
+        ((uint8_t *)h->buf.data)[i] = (uint8_t)(i * 7 + seed * 31 + 1);
+    h->t.buf = &h->buf;
+}
+
+static void host_fini(host_t *h)
+{
+    free(h->buf.data);
+}
+
+static int count_dir_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            n++;
+    closedir(d);
+    return n;
+}
+
+static const char *join(const char *dir, const char *name)
+{
+    static char slots[4][4096];
+    static int next;
+    char *p = slots[next++ % 4];
+    snprintf(p, 4096, "%s/%s", dir, name);
+    return p;
+}
+
+static void write_bytes(const char *path, const void *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(p, 1, n, f), n);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* A safetensors file with the given header text (its length is written as
+ * is, no padding) followed by data_len bytes of data. */
+static const char *make_st(const char *header, size_t data_len)
+{
+    const char *path = join(tu_tmpdir(), "bad.safetensors");
+    size_t hlen = strlen(header);
+    uint8_t *bytes = calloc(1, 8 + hlen + data_len + 1);
+    for (int i = 0; i < 8; i++)
+        bytes[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
+    memcpy(bytes + 8, header, hlen);
+    write_bytes(path, bytes, 8 + hlen + data_len);
+    free(bytes);
+    return path;
+}
+
+/* Open must fail with code, naming the path (no line), with frag in msg. */
+static void expect_open_error(const char *path, sf_status_t code, const char *frag)
+{
+    sf_err_t err;
+    sf_err_clear(&err);
+    sf_st_file_t *f = (sf_st_file_t *)1;
+    sf_status_t st = sf_st_open(path, &f, &err);
+    ck_assert_msg(st == code, "expected %s, got %s: %s", sf_status_name(code),
+                  sf_status_name(st), err.msg);
+    ck_assert_int_eq(err.code, code);
+    ck_assert_ptr_null(f);
+    ck_assert_str_eq(err.file, path);
+    ck_assert_int_eq(err.line, 0);
+    ck_assert_msg(strstr(err.msg, frag) != NULL, "'%s' not in '%s'", frag, err.msg);
+}
+
+/* ---- round trips ----------------------------------------------------------- */
+
+START_TEST(test_roundtrip_every_dtype)
+{
+    const char *dir = tu_tmpdir();
+    const char *path = join(dir, "all.safetensors");
+    enum { N = 10 };
+    host_t h[N];
+    const char *names[N] = {"f32", "bf16", "f16", "i32", "i64", "u8", "scalar", "empty",
+                            "strided", "name \"with\" quotes\n"};
+    host_init(&h[0], SF_DTYPE_F32, 2, (int64_t[]){2, 3}, 0);
+    host_init(&h[1], SF_DTYPE_BF16, 1, (int64_t[]){5}, 1);
+    host_init(&h[2], SF_DTYPE_F16, 3, (int64_t[]){2, 1, 3}, 2);
+    host_init(&h[3], SF_DTYPE_I32, 1, (int64_t[]){3}, 3);
+    host_init(&h[4], SF_DTYPE_I64, 2, (int64_t[]){1, 2}, 4);
+    host_init(&h[5], SF_DTYPE_U8, 1, (int64_t[]){7}, 5);
+    host_init(&h[6], SF_DTYPE_F32, 0, NULL, 6);
+    host_init(&h[7], SF_DTYPE_I32, 2, (int64_t[]){0, 4}, 7);
+    /* every other column of a 4x6 f32: a view the writer must gather */
+    host_init(&h[8], SF_DTYPE_F32, 2, (int64_t[]){4, 6}, 8);
+    host_init(&h[9], SF_DTYPE_U8, 1, (int64_t[]){1}, 9);
+    sf_tensor_t view;
+    sf_err_t err;
+    sf_err_clear(&err);
+    ck_assert_int_eq(sf_tensor_view_slice(&h[8].t, 1, 1, 6, 2, &view, &err), SF_OK);
+    ck_assert(!sf_tensor_is_contiguous(&view));
+
+    sf_st_entry_t entries[N];
+    for (int i = 0; i < N; i++)
+        entries[i] = (sf_st_entry_t){.name = names[i], .tensor = i == 8 ? &view : &h[i].t};
+    ck_assert_int_eq(sf_st_write(path, entries, N, false, &err), SF_OK);
+    ck_assert_int_eq(count_dir_entries(dir), 1); /* no temporary left behind */
+
+    sf_st_file_t *f = NULL;
+    ck_assert_msg(sf_st_open(path, &f, &err) == SF_OK, "%s", err.msg);
+    ck_assert_int_eq(sf_st_count(f), N);
+    ck_assert_str_eq(sf_st_metadata(f, "format"), "pt");
+    ck_assert_ptr_null(sf_st_metadata(f, "nope"));
+    ck_assert_int_eq(sf_st_find(f, "missing"), -1);
+    for (int i = 0; i < N; i++) {
+        const sf_tensor_t *want = entries[i].tensor;
+        ck_assert_str_eq(sf_st_name(f, i), names[i]); /* header order */
+        ck_assert_int_eq(sf_st_find(f, names[i]), i);
+        sf_tensor_t got;
+        const void *data = NULL;
+        sf_st_get(f, i, &got, &data);
+        ck_assert_ptr_null(got.buf);
+        ck_assert_int_eq(got.dtype, want->dtype);
+        ck_assert_int_eq(got.ndim, want->ndim);
+        for (int d = 0; d < got.ndim; d++)
+            ck_assert_int_eq(got.shape[d], want->shape[d]);
+        ck_assert(sf_tensor_is_contiguous(&got));
+        ck_assert_uint_eq(sf_tensor_nbytes(&got), sf_tensor_nbytes(want));
+        if (i != 8) {
+            ck_assert_mem_eq(data, sf_tensor_data(want), sf_tensor_nbytes(want));
+            continue;
+        }
+        /* strided: element [r][c] of the view is base column 2c+1 */
+        const float *g = data;
+        const float *base = h[8].buf.data;
+        for (int r = 0; r < 4; r++)
+            for (int c = 0; c < 3; c++)
+                ck_assert_mem_eq(&g[r * 3 + c], &base[r * 6 + 2 * c + 1], 4);
+    }
+    sf_st_close(f);
+
+    /* What the reference reader insists on: a header padded with spaces to
+     * a multiple of 8, and data that is exactly the sum of the tensors. */
+    size_t len = 0;
+    char *bytes = tu_read_file(path, &len);
+    ck_assert_ptr_nonnull(bytes);
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--)
+        hlen = (hlen << 8) | (uint8_t)bytes[i];
+    ck_assert_uint_eq(hlen % 8, 0);
+    ck_assert_int_eq(bytes[8], '{');
+    uint64_t data_total = 0;
+    for (int i = 0; i < N; i++)
+        data_total += sf_tensor_nbytes(entries[i].tensor);
+    ck_assert_uint_eq(len, 8 + hlen + data_total);
+    size_t close_brace = 8 + (size_t)hlen - 1;
+    while (bytes[close_brace] == ' ')
+        close_brace--;
+    ck_assert_int_eq(bytes[close_brace], '}');
+    ck_assert_uint_lt(8 + hlen - 1 - close_brace, 8);
+    free(bytes);
+    for (int i = 0; i < N; i++)
+        host_fini(&h[i]);
+}
+END_TEST
+
+START_TEST(test_write_zero_tensors)
+{
+    const char *path = join(tu_tmpdir(), "empty.safetensors");
+    sf_err_t err;
+    sf_err_clear(&err);
+    ck_assert_int_eq(sf_st_write(path, NULL, 0, false, &err), SF_OK);
+    sf_st_file_t *f = NULL;
+    ck_assert_int_eq(sf_st_open(path, &f, &err), SF_OK);
+    ck_assert_int_eq(sf_st_count(f), 0);
+    ck_assert_int_eq(sf_st_find(f, "x"), -1);
+    sf_st_close(f);
+}
+END_TEST
+
+/* BOOL and user metadata come from other writers: read a file built by
+ * hand, laid out the way the reference writer lays it out. */
+START_TEST(test_read_bool_and_metadata)
+{
+    const char *h = "{\"__metadata__\":{\"format\":\"pt\",\"step\":\"12\"},"
+                    "\"mask\":{\"dtype\":\"BOOL\",\"shape\":[2,2],\"data_offsets\":[0,4]},"
+                    "\"w\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[4,8]}}";
+    const char *path = make_st(h, 8);
+    sf_err_t err;
+    sf_err_clear(&err);
+    sf_st_file_t *f = NULL;
+    ck_assert_msg(sf_st_open(path, &f, &err) == SF_OK, "%s", err.msg);
+    ck_assert_int_eq(sf_st_count(f), 2);
+    ck_assert_str_eq(sf_st_metadata(f, "step"), "12");
+    ck_assert_str_eq(sf_st_metadata(f, "format"), "pt");
+    int i = sf_st_find(f, "mask");
+    ck_assert_int_eq(i, 0);
+    sf_tensor_t t;
+    const void *data;
+    sf_st_get(f, i, &t, &data);
+    ck_assert_int_eq(t.dtype, SF_DTYPE_U8);
+    ck_assert_int_eq(t.ndim, 2);
+    sf_st_get(f, sf_st_find(f, "w"), &t, &data);
+    ck_assert_int_eq(t.ndim, 0);
+    ck_assert_uint_eq(sf_tensor_nbytes(&t), 4);
+    sf_st_close(f);
+}
+END_TEST
+
+START_TEST(test_zero_size_tensor_inside_another)
+{
+    /* an empty tensor owns no bytes, so sitting inside another is fine */
+    const char *h = "{\"a\":{\"dtype\":\"U8\",\"shape\":[8],\"data_offsets\":[0,8]},"
+                    "\"e\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[4,4]}}";
+    sf_err_t err;
+    sf_err_clear(&err);
+    sf_st_file_t *f = NULL;
+    ck_assert_msg(sf_st_open(make_st(h, 8), &f, &err) == SF_OK, "%s", err.msg);
+    ck_assert_int_eq(sf_st_count(f), 2);
+    sf_st_close(f);
+}
+END_TEST
+
+START_TEST(test_header_order_differs_from_offsets)
+{
+    /* header order is not offset order; only sorted ranges may be compared */
+    const char *h = "{\"b\":{\"dtype\":\"U8\",\"shape\":[4],\"data_offsets\":[4,8]},"
+                    "\"a\":{\"dtype\":\"U8\",\"shape\":[4],\"data_offsets\":[0,4]}}";
+    sf_err_t err;
+    sf_err_clear(&err);
+    sf_st_file_t *f = NULL;
+    ck_assert_msg(sf_st_open(make_st(h, 8), &f, &err) == SF_OK, "%s", err.msg);
+    ck_assert_str_eq(sf_st_name(f, 0), "b");
+    ck_assert_int_eq(sf_st_find(f, "a"), 1);
+    sf_st_close(f);
+}
+END_TEST
+
+/* A strided view bigger than the 16 MiB staging block goes out in several
+ * blocks of rows, the last one partial: 5 rows of 4 MiB are 4 + 1. */
+START_TEST(test_roundtrip_large_strided_view)
+{
+    const char *path = join(tu_tmpdir(), "big.safetensors");
+    const int64_t cols = 1 << 21;
+    host_t h;
+    host_init(&h, SF_DTYPE_F32, 2, (int64_t[]){5, cols}, 2);
+    sf_tensor_t view;
+    sf_err_t err;
+    sf_err_clear(&err);
+    ck_assert_int_eq(sf_tensor_view_slice(&h.t, 1, 0, cols, 2, &view, &err), SF_OK);
+    sf_st_entry_t e = {.name = "v", .tensor = &view};
+    ck_assert_int_eq(sf_st_write(path, &e, 1, false, &err), SF_OK);
+
+    sf_st_file_t *f = NULL;
+    ck_assert_int_eq(sf_st_open(path, &f, &err), SF_OK);
+    sf_tensor_t got;
+    const void *data;
+    sf_st_get(f, 0, &got, &data);
+    ck_assert_int_eq(got.shape[0], 5);
+    ck_assert_int_eq(got.shape[1], cols / 2);
+    const uint32_t *g = data;
+    const uint32_t *base = h.buf.data;
+    int64_t wrong = 0;
+    for (int64_t r = 0; r < 5; r++)
+        for (int64_t c = 0; c < cols / 2; c++)
+            wrong += g[r * (cols / 2) + c] != base[r * cols + 2 * c];
+    ck_assert_int_eq(wrong, 0);
+    sf_st_close(f);
+    host_fini(&h);
+    unlink(path); /* 20 MiB: not worth leaving in /tmp */
+}
+END_TEST
+
+/* ---- refusing to clobber --------------------------------------------------- */
+
+START_TEST(test_existing_file_refused_then_overwritten)
+{
+    const char *dir = tu_tmpdir();
+    const char *path = join(dir, "out.safetensors");
+    ck_assert_int_eq(tu_write_file(path, "precious"), 0);
+    host_t h;
+    host_init(&h, SF_DTYPE_F32, 1, (int64_t[]){4}, 3);
+    sf_st_entry_t e = {.name = "x", .tensor = &h.t};
+    sf_err_t err;
+    sf_err_clear(&err);
+    ck_assert_int_eq(sf_st_write(path, &e, 1, false, &err), SF_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "output file exists"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "--overwrite"));
+    char *text = tu_read_file(path, NULL);
+    ck_assert_str_eq(text, "precious");
+    free(text);
+    ck_assert_int_eq(count_dir_entries(dir), 1);
+
+    sf_err_clear(&err);
+    ck_assert_int_eq(sf_st_write(path, &e, 1, true, &err), SF_OK);
+    sf_st_file_t *f = NULL;
+    ck_assert_int_eq(sf_st_open(path, &f, &err), SF_OK);
+    ck_assert_int_eq(sf_st_find(f, "x"), 0);
+    sf_st_close(f);
+    ck_assert_int_eq(count_dir_entries(dir), 1);
+    host_fini(&h);
+}
+END_TEST
+
+START_TEST(test_write_duplicate_names_refused)
+{
+    const char *dir = tu_tmpdir();
+    host_t h;
+    host_init(&h, SF_DTYPE_U8, 1, (int64_t[]){2}, 1);
+    sf_st_entry_t e[2] = {{.name = "x", .tensor = &h.t}, {.name = "x", .tensor = &h.t}};
+    sf_err_t err;
+    sf_err_clear(&err);
+    ck_assert_int_eq(sf_st_write(join(dir, "d.safetensors"), e, 2, false, &err), SF_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "tensor 'x' is given twice"));
+    ck_assert_int_eq(count_dir_entries(dir), 0);
+    host_fini(&h);
+}
+END_TEST
+
+START_TEST(test_write_into_missing_folder)
+{
+    const char *dir = tu_tmpdir();
+    char sub[4096];
+    snprintf(sub, sizeof sub, "%s/no/such", dir);
+    const char *path = join(sub, "x.safetensors");
+    host_t h;
+    host_init(&h, SF_DTYPE_U8, 1, (int64_t[]){2}, 1);
+    sf_st_entry_t e = {.name = "x", .tensor = &h.t};
+    sf_err_t err;
+    sf_err_clear(&err);
+    ck_assert_int_eq(sf_st_write(path, &e, 1, false, &err), SF_ERR_IO);
+    ck_assert_str_eq(err.file, path);
+    ck_assert_ptr_nonnull(strstr(err.msg, "No such file or directory"));
+    ck_assert_int_eq(count_dir_entries(dir), 0);
+    host_fini(&h);
+}
+END_TEST
+
+/* A write that fails halfway (the file size limit stands in for a full
+ * disk) must remove its temporary file and leave nothing at path. */
+START_TEST(test_write_failure_leaves_nothing)
+{
+    const char *dir = tu_tmpdir();
+    const char *path = join(dir, "big.safetensors");
+    host_t h;
+    host_init(&h, SF_DTYPE_F32, 1, (int64_t[]){1 << 16}, 1); /* 256 KiB */
+    sf_st_entry_t e = {.name = "x", .tensor = &h.t};
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit old, lim;
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = 64 * 1024;
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    sf_err_t err;
+    sf_err_clear(&err);
+    sf_status_t st = sf_st_write(path, &e, 1, false, &err);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+    ck_assert_int_eq(st, SF_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(err.msg, "File too large"));
+    ck_assert_int_eq(count_dir_entries(dir), 0);
+    host_fini(&h);
+}
+END_TEST
+
+/* ---- bad files ------------------------------------------------------------- */
+
+START_TEST(test_bad_empty_file)
+{
+    const char *path = join(tu_tmpdir(), "empty.safetensors");
+    write_bytes(path, "", 0);
+    expect_open_error(path, SF_ERR_INPUT, "file is 0 bytes, too small");
+}
+END_TEST
+
+START_TEST(test_bad_truncated_length)
+{
+    const char *path = join(tu_tmpdir(), "short.safetensors");
+    write_bytes(path, "\x10\0\0\0\0", 5);
+    expect_open_error(path, SF_ERR_INPUT, "file is 5 bytes, too small");
+}
+END_TEST
+
+START_TEST(test_bad_missing_file)
+{
+    expect_open_error(join(tu_tmpdir(), "nope.safetensors"), SF_ERR_IO,
+                      "cannot open: No such file or directory");
+}
+END_TEST
+
+START_TEST(test_bad_header_past_eof)
+{
+    const char *path = join(tu_tmpdir(), "trunc.safetensors");
+    /* claims a 64-byte header, has 4 bytes after the length */
+    write_bytes(path, "\x40\0\0\0\0\0\0\0{\"a\"", 12);
+    expect_open_error(path, SF_ERR_INPUT, "header length 64 runs past the end of the file");
+}
+END_TEST
+
+START_TEST(test_bad_header_huge)
+{
+    const char *path = join(tu_tmpdir(), "huge.safetensors");
+    write_bytes(path, "\0\0\0\0\0\x01\0\0{}", 10); /* 2^40 */
+    expect_open_error(path, SF_ERR_INPUT, "exceeds the 100 MiB limit");
+}
+END_TEST
+
+START_TEST(test_bad_not_json)
+{
+    expect_open_error(make_st("{\"a\": {\"dtype\": F32}}", 0), SF_ERR_INPUT,
+                      "header is not valid JSON (near byte 16 of the 21-byte header)");
+}
+END_TEST
+
+START_TEST(test_bad_not_object)
+{
+    expect_open_error(make_st("[1,2]   ", 0), SF_ERR_INPUT, "header must be a JSON object");
+}
+END_TEST
+
+START_TEST(test_bad_trailing_bytes)
+{
+    expect_open_error(make_st("{}  xyz ", 0), SF_ERR_INPUT, "trailing bytes");
+}
+END_TEST
+
+START_TEST(test_bad_offsets_past_data)
+{
+    /* a valid header whose data was cut short: 16 bytes promised, 10 there */
+    expect_open_error(
+        make_st("{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", 10),
+        SF_ERR_INPUT, "tensor 'w': data_offsets [0, 16] run past the data (10 bytes)");
+}
+END_TEST
+
+START_TEST(test_bad_offsets_reversed)
+{
+    expect_open_error(
+        make_st("{\"w\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[4,2]}}", 8),
+        SF_ERR_INPUT, "tensor 'w': data_offsets [4, 2] end before they begin");
+}
+END_TEST
+
+START_TEST(test_bad_overlap)
+{
+    expect_open_error(make_st("{\"a\":{\"dtype\":\"U8\",\"shape\":[6],\"data_offsets\":[0,6]},"
+                              "\"b\":{\"dtype\":\"U8\",\"shape\":[4],\"data_offsets\":[4,8]}}",
+                              8),
+                      SF_ERR_INPUT, "tensors 'a' [0, 6] and 'b' [4, 8] overlap");
+}
+END_TEST
+
+START_TEST(test_bad_overlap_out_of_order)
+{
+    /* header order differs from offset order: the check must sort */
+    expect_open_error(make_st("{\"b\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[6,8]},"
+                              "\"c\":{\"dtype\":\"U8\",\"shape\":[4],\"data_offsets\":[0,4]},"
+                              "\"a\":{\"dtype\":\"U8\",\"shape\":[4],\"data_offsets\":[3,7]}}",
+                              8),
+                      SF_ERR_INPUT, "tensors 'c' [0, 4] and 'a' [3, 7] overlap");
+}
+END_TEST
+
+START_TEST(test_bad_size_mismatch)
+{
+    expect_open_error(
+        make_st("{\"w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,20]}}", 24),
+        SF_ERR_INPUT, "tensor 'w': data_offsets [0, 20] hold 20 bytes but shape and dtype F32 "
+                      "need 24");
+}
+END_TEST
+
+START_TEST(test_bad_unknown_dtype)
+{
+    expect_open_error(make_st("{\"x\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]}}",
+                              8),
+                      SF_ERR_INPUT, "unsupported dtype 'F64' for tensor 'x'");
+}
+END_TEST
+
+START_TEST(test_bad_negative_dim)
+{
+    expect_open_error(
+        make_st("{\"x\":{\"dtype\":\"U8\",\"shape\":[2,-3],\"data_offsets\":[0,0]}}", 0),
+        SF_ERR_INPUT, "tensor 'x': negative dimension -3");
+}
+END_TEST
+
+START_TEST(test_bad_fractional_dim)
+{
+    expect_open_error(
+        make_st("{\"x\":{\"dtype\":\"U8\",\"shape\":[2.5],\"data_offsets\":[0,0]}}", 0),
+        SF_ERR_INPUT, "tensor 'x': dimension 0 of \"shape\" is not an integer");
+}
+END_TEST
+
+START_TEST(test_bad_overflowing_dims)
+{
+    /* 2^32 * 2^32 elements: the product wraps to 0 in 64 bits, which would
+     * match data_offsets [0,0] if the multiplication were not checked. */
+    expect_open_error(make_st("{\"x\":{\"dtype\":\"U8\",\"shape\":[4294967296,4294967296],"
+                              "\"data_offsets\":[0,0]}}",
+                              0),
+                      SF_ERR_INPUT, "tensor 'x': \"shape\" has too many elements");
+}
+END_TEST
+
+START_TEST(test_bad_overflow_before_zero)
+{
+    /* empty, but the running product overflows before the 0: refused, as
+     * every numel loop in the runtime would overflow on it */
+    expect_open_error(make_st("{\"x\":{\"dtype\":\"U8\",\"shape\":[4294967296,4294967296,0],"
+                              "\"data_offsets\":[0,0]}}",
+                              0),
+                      SF_ERR_INPUT, "tensor 'x': \"shape\" has too many elements");
+}
+END_TEST
+
+START_TEST(test_bad_overflow_by_elem_size)
+{
+    /* 2^62 elements fit, 2^62 * 4 bytes do not */
+    expect_open_error(make_st("{\"x\":{\"dtype\":\"F32\",\"shape\":[2147483648,2147483648],"
+                              "\"data_offsets\":[0,0]}}",
+                              0),
+                      SF_ERR_INPUT, "tensor 'x': \"shape\" has too many elements");
+}
+END_TEST
+
+START_TEST(test_bad_too_many_dims)
+{
+    expect_open_error(make_st("{\"x\":{\"dtype\":\"U8\",\"shape\":[1,1,1,1,1,1,1,1,1],"
+                              "\"data_offsets\":[0,1]}}",
+                              1),
+                      SF_ERR_INPUT, "tensor 'x': 9 dimensions, at most 8");
+}
+END_TEST
+
+START_TEST(test_bad_missing_fields)
+{
+    expect_open_error(make_st("{\"x\":{\"dtype\":\"U8\",\"shape\":[1]}}", 1), SF_ERR_INPUT,
+                      "tensor 'x': \"data_offsets\" must be [begin, end]");
+}
+END_TEST
+
+START_TEST(test_bad_duplicate_entry)
+{
+    expect_open_error(make_st("{\"x\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
+                              "\"x\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]}}",
+                              2),
+                      SF_ERR_INPUT, "tensor 'x' appears twice");
+}
+END_TEST
+
+START_TEST(test_bad_metadata_value)
+{
+    expect_open_error(make_st("{\"__metadata__\":{\"step\":12}}", 0), SF_ERR_INPUT,
+                      "\"__metadata__\" value of 'step' must be a string");
+}
+END_TEST
+
+static Suite *safetensors_suite(void)
+{
+    Suite *s = suite_create("safetensors");
+    TCase *tc = tcase_create("roundtrip");
+    tcase_add_test(tc, test_roundtrip_every_dtype);
+    tcase_add_test(tc, test_write_zero_tensors);
+    tcase_add_test(tc, test_read_bool_and_metadata);
+    tcase_add_test(tc, test_zero_size_tensor_inside_another);
+    tcase_add_test(tc, test_header_order_differs_from_offsets);
+    tcase_add_test(tc, test_roundtrip_large_strided_view);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("write");
+    tcase_add_test(tc, test_existing_file_refused_then_overwritten);
+    tcase_add_test(tc, test_write_duplicate_names_refused);
+    tcase_add_test(tc, test_write_into_missing_folder);
+    tcase_add_test(tc, test_write_failure_leaves_nothing);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("bad");
+    tcase_add_test(tc, test_bad_empty_file);
+    tcase_add_test(tc, test_bad_truncated_length);
+    tcase_add_test(tc, test_bad_missing_file);
+    tcase_add_test(tc, test_bad_header_past_eof);
+    tcase_add_test(tc, test_bad_header_huge);
+    tcase_add_test(tc, test_bad_not_json);
+    tcase_add_test(tc, test_bad_not_object);
+    tcase_add_test(tc, test_bad_trailing_bytes);
+    tcase_add_test(tc, test_bad_offsets_past_data);
+    tcase_add_test(tc, test_bad_offsets_reversed);
+    tcase_add_test(tc, test_bad_overlap);
+    tcase_add_test(tc, test_bad_overlap_out_of_order);
+    tcase_add_test(tc, test_bad_size_mismatch);
+    tcase_add_test(tc, test_bad_unknown_dtype);
+    tcase_add_test(tc, test_bad_negative_dim);
+    tcase_add_test(tc, test_bad_fractional_dim);
+    tcase_add_test(tc, test_bad_overflowing_dims);
+    tcase_add_test(tc, test_bad_overflow_before_zero);
+    tcase_add_test(tc, test_bad_overflow_by_elem_size);
+    tcase_add_test(tc, test_bad_too_many_dims);
+    tcase_add_test(tc, test_bad_missing_fields);
+    tcase_add_test(tc, test_bad_duplicate_entry);
+    tcase_add_test(tc, test_bad_metadata_value);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(safetensors_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,110 @@
+/* Test helpers; see test_util.h. */
+#include "test_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char *rotate(void)
+{
+    static char slots[8][4096];
+    static int next;
+    return slots[next++ % 8];
+}
+
+const char *tu_src(const char *rel)
+{
+    char *p = rotate();
+    snprintf(p, 4096, "%s/%s", SF_SOURCE_DIR, rel);
+    return p;
+}
+
+const char *tu_tmpdir(void)
+{
+    char *p = rotate();
+    snprintf(p, 4096, "/tmp/sf_test_XXXXXX");
+    if (mkdtemp(p) == NULL) {
+        perror("mkdtemp");
+        abort();
+    }
+    return p;
+}
+
+char *tu_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap + 1);
+    size_t got;
+    while (buf != NULL && (got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap) {
+            cap *= 2;
+            char *grown = realloc(buf, cap + 1);
+            if (grown == NULL) {
+                free(buf);
+                buf = NULL;
+            }
+            buf = grown;
+        }
+    }
+    fclose(f);
+    if (buf == NULL)
+        return NULL;
+    buf[n] = '\0';
+    if (len != NULL)
+        *len = n;
+    return buf;
+}
+
+int tu_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    if (f == NULL)
+        return -1;
+    size_t n = strlen(text);
+    int ok = fwrite(text, 1, n, f) == n;
+    return (fclose(f) == 0 && ok) ? 0 : -1;
+}
+
+int tu_run(const char *cmd, char **out)
+{
+    char full[8192];
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    if (p == NULL)
+        return -1;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap + 1);
+    size_t got;
+    while ((got = fread(buf + n, 1, cap - n, p)) > 0) {
+        n += got;
+        if (n == cap) {
+            cap *= 2;
+            buf = realloc(buf, cap + 1);
+        }
+    }
+    buf[n] = '\0';
+    int st = pclose(p);
+    if (out != NULL)
+        *out = buf;
+    else
+        free(buf);
+    if (WIFEXITED(st))
+        return WEXITSTATUS(st);
+    if (WIFSIGNALED(st))
+        return 128 + WTERMSIG(st);
+    return -1;
+}
+
+const char *tu_shardflow(void)
+{
+    const char *env = getenv("SF_SHARDFLOW");
+    if (env != NULL && env[0] != '\0')
+        return env;
+    return SF_BINARY_DIR "/shardflow";
+}

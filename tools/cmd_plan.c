@@ -1,0 +1,88 @@
+/* shardflow plan: the run on the meta device. Same scheduler, same
+ * allocator, no memory touched: the planned peak equals the measured one. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "graph_session.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: shardflow plan GRAPH.yaml [options]\n"
+            "\n"
+            "  --set KEY=VALUE     override a graph param (repeatable)\n"
+            "  --world N           plan every rank of an N-rank group (default 1)\n"
+            "  --free eager|end    liveness policy, as for run\n"
+            "  --trace FILE.json   Chrome trace of the planned buffer lifetimes\n"
+            "  --json              one JSON object on stdout instead of the table\n"
+            "\n"
+            "exit status: 0 ok, 2 bad input, 1 other failures\n");
+}
+
+int sf_cmd_plan(int argc, char **argv)
+{
+    sf_cli_graph_args_t *a = calloc(1, sizeof *a);
+    SF_ASSERT(a != NULL);
+    sf_err_t err = {0};
+    sf_status_t st = SF_OK; /* err.code holds the first failure; st is only the last */
+    sf_session_opts_t o = {.dev = sf_device_meta(), .free_policy = SF_FREE_EAGER, .world = 1};
+    const char *trace_path = NULL;
+    for (int i = 1; i < argc && err.code == SF_OK; i++) {
+        const char *arg = argv[i];
+        if (sf_cli_take_common(a, argc, argv, &i, &err) != 0)
+            continue;
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            usage(stdout);
+            free(a);
+            return 0;
+        } else if (sf_cli_is_option(arg, "--world")) {
+            const char *v = sf_cli_option_value(argc, argv, &i, &err);
+            char *end = NULL;
+            long w = v != NULL ? strtol(v, &end, 10) : 0;
+            if (v != NULL && (end == v || *end != '\0' || w < 1 || w > 4096))
+                sf_err_set(&err, SF_ERR_INPUT, NULL, "--world expects 1..4096, got '%s'", v);
+            o.world = (int)w;
+        } else if (sf_cli_is_option(arg, "--free")) {
+            const char *v = sf_cli_option_value(argc, argv, &i, &err);
+            if (v != NULL && !sf_free_policy_parse(v, &o.free_policy))
+                sf_err_set(&err, SF_ERR_INPUT, NULL, "--free expects eager or end, got '%s'", v);
+        } else if (sf_cli_is_option(arg, "--trace")) {
+            trace_path = sf_cli_option_value(argc, argv, &i, &err);
+        } else if (arg[0] == '-' && arg[1] != '\0') {
+            sf_err_set(&err, SF_ERR_INPUT, NULL, "plan: unknown option '%s' (see --help)", arg);
+        } else if (a->graph_path == NULL) {
+            a->graph_path = arg;
+        } else {
+            sf_err_set(&err, SF_ERR_INPUT, NULL, "plan: unexpected argument '%s'", arg);
+        }
+    }
+    sf_graph_t *g = NULL;
+    sf_trace_t *trace = NULL;
+    sf_rank_report_t *reports = calloc((size_t)(o.world > 0 ? o.world : 1), sizeof *reports);
+    SF_ASSERT(reports != NULL);
+    if (err.code == SF_OK)
+        st = sf_cli_load_graph(a, &g, &err);
+    if (err.code == SF_OK && trace_path != NULL && sf_trace_open(trace_path, &trace, &err) == SF_OK)
+        o.trace = trace;
+    for (int r = 0; err.code == SF_OK && r < o.world; r++) {
+        o.rank = r;
+        st = sf_session_run(g, &o, false, &reports[r], &err);
+    }
+    if (trace != NULL) {
+        if (err.code == SF_OK)
+            st = sf_trace_close(trace, &err);
+        else
+            sf_trace_abort(trace);
+    }
+    int rc = 0;
+    if (err.code == SF_OK)
+        sf_report_print(g, "meta", o.free_policy, o.world, reports, a->json);
+    else
+        rc = sf_cli_fail(&err);
+    free(reports);
+    sf_graph_free(g);
+    free(a);
+    (void)st;
+    return rc;
+}

@@ -1,0 +1,51 @@
+/* One rank's execution of a loaded graph, as `run` and `plan` both do it:
+ * inputs from a safetensors file, a trace, outputs to DIR/rank<R>.safetensors.
+ * Figures go into an sf_rank_report_t for the shared report printer. */
+#ifndef SF_GRAPH_SESSION_H
+#define SF_GRAPH_SESSION_H
+
+#include <stdbool.h>
+
+#include "exec.h"
+#include "graph.h"
+#include "trace.h"
+
+typedef struct sf_session_opts {
+    sf_device_t *dev;          /* borrowed */
+    sf_free_policy_t free_policy;
+    int rank;
+    int world;
+    const char *inputs_path;   /* NULL: no inputs file */
+    const char *out_dir;       /* NULL: outputs are not written */
+    bool overwrite;
+    sf_trace_t *trace;         /* borrowed, NULL for none */
+} sf_session_opts_t;
+
+typedef struct sf_rank_report {
+    int rank;
+    sf_exec_stats_t stats;
+    char peak_node[256];
+    double *node_us;           /* owned: per graph node, NULL unless asked */
+} sf_rank_report_t;
+
+/* Run g once for one rank. Fills report. want_node_times keeps per-node
+ * times (caller frees report->node_us). */
+SF_NODISCARD sf_status_t sf_session_run(const sf_graph_t *g, const sf_session_opts_t *o,
+                                        bool want_node_times, sf_rank_report_t *report,
+                                        sf_err_t *err);
+
+/* DIR/rank<R>.safetensors into out. */
+void sf_session_output_path(const char *dir, int rank, char *out, size_t n);
+
+/* Refuse early (before anything runs) an output that exists without
+ * --overwrite, or a folder that does not exist. */
+SF_NODISCARD sf_status_t sf_session_check_out(const char *dir, int rank, bool overwrite,
+                                              sf_err_t *err);
+
+/* Print the per-rank table (text) or the JSON object on stdout. */
+void sf_report_print(const sf_graph_t *g, const char *device, sf_free_policy_t policy, int world,
+                     const sf_rank_report_t *reports, bool json);
+/* Per-node wall times of one rank, slowest first. */
+void sf_report_print_profile(const sf_graph_t *g, const sf_rank_report_t *r);
+
+#endif

@@ -1,0 +1,97 @@
+/* The per-rank figures `run` and `plan` print: a table for people, one JSON
+ * object (built with cJSON) for scripts. */
+#include <stdlib.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+#include "graph_session.h"
+
+static const char *policy_name(sf_free_policy_t p)
+{
+    return p == SF_FREE_END ? "end" : "eager";
+}
+
+static void print_json(const sf_graph_t *g, const char *device, sf_free_policy_t policy, int world,
+                       const sf_rank_report_t *reports)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "graph", g->name);
+    cJSON_AddNumberToObject(root, "world", world);
+    cJSON_AddStringToObject(root, "device", device);
+    cJSON_AddStringToObject(root, "free", policy_name(policy));
+    cJSON *ranks = cJSON_AddArrayToObject(root, "ranks");
+    for (int r = 0; r < world; r++) {
+        const sf_rank_report_t *rep = &reports[r];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "rank", rep->rank);
+        cJSON_AddNumberToObject(o, "peak_bytes", (double)rep->stats.peak_bytes);
+        cJSON_AddStringToObject(o, "peak_node", rep->peak_node);
+        cJSON_AddNumberToObject(o, "end_bytes", (double)rep->stats.end_bytes);
+        cJSON_AddNumberToObject(o, "allocs", (double)rep->stats.n_allocs);
+        cJSON_AddNumberToObject(o, "wall_s", rep->stats.wall_s);
+        cJSON_AddItemToArray(ranks, o);
+    }
+    char *text = cJSON_PrintUnformatted(root);
+    SF_ASSERT(text != NULL);
+    printf("%s\n", text);
+    free(text);
+    cJSON_Delete(root);
+}
+
+void sf_report_print(const sf_graph_t *g, const char *device, sf_free_policy_t policy, int world,
+                     const sf_rank_report_t *reports, bool json)
+{
+    if (json) {
+        print_json(g, device, policy, world, reports);
+        return;
+    }
+    printf("graph %s: %d nodes, %d tensors on %s, free %s\n", g->name, g->n_nodes, g->n_values,
+           device, policy_name(policy));
+    printf("%-5s %16s %12s  %-24s %16s %8s %10s\n", "rank", "peak_bytes", "", "peak_node",
+           "end_bytes", "allocs", "wall_s");
+    for (int r = 0; r < world; r++) {
+        const sf_rank_report_t *rep = &reports[r];
+        char human[32];
+        sf_cli_format_bytes(rep->stats.peak_bytes, human, sizeof human);
+        printf("%-5d %16llu %12s  %-24s %16llu %8lld %10.6f\n", rep->rank,
+               (unsigned long long)rep->stats.peak_bytes, human, rep->peak_node,
+               (unsigned long long)rep->stats.end_bytes, (long long)rep->stats.n_allocs,
+               rep->stats.wall_s);
+    }
+}
+
+typedef struct node_time {
+    int node;
+    double us;
+} node_time_t;
+
+static int by_time_desc(const void *a, const void *b)
+{
+    const node_time_t *x = a, *y = b;
+    if (x->us != y->us)
+        return x->us < y->us ? 1 : -1;
+    return x->node - y->node;
+}
+
+void sf_report_print_profile(const sf_graph_t *g, const sf_rank_report_t *r)
+{
+    if (r->node_us == NULL)
+        return;
+    node_time_t *t = calloc((size_t)g->n_nodes + 1, sizeof *t);
+    SF_ASSERT(t != NULL);
+    double total = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        t[i] = (node_time_t){i, r->node_us[i]};
+        total += r->node_us[i];
+    }
+    qsort(t, (size_t)g->n_nodes, sizeof *t, by_time_desc);
+    printf("rank %d: per-node wall time (slowest first, total %.1f us)\n", r->rank, total);
+    printf("  %-32s %-16s %12s %7s\n", "node", "op", "us", "share");
+    for (int i = 0; i < g->n_nodes; i++) {
+        const sf_node_t *n = &g->nodes[t[i].node];
+        printf("  %-32s %-16s %12.1f %6.1f%%\n", n->name, n->op->name, t[i].us,
+               total > 0 ? 100.0 * t[i].us / total : 0.0);
+    }
+    free(t);
+}
