@@ -29,8 +29,8 @@ t0=$(now); "$sf" check "$tmp/g.yaml" >/dev/null; t1=$(now)
 "$sf" run "$tmp/g.yaml" --json > "$tmp/run.json"; t3=$(now)
 
 wall=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ranks"][0]["wall_s"])' "$tmp/run.json")
-awk -v n="$n" -v load="$(echo "$t1 - $t0" | bc)" -v plan="$(echo "$t2 - $t1" | bc)" \
-    -v run="$(echo "$t3 - $t2" | bc)" -v wall="$wall" 'BEGIN {
+awk -v n="$n" -v t0="$t0" -v t1="$t1" -v t2="$t2" -v t3="$t3" -v wall="$wall" 'BEGIN {
+  load = t1 - t0; plan = t2 - t1; run = t3 - t2
   printf "%-44s %10s\n", "measure (" n " nodes)", "value"
   printf "%-44s %10.3f s\n", "shardflow check (load + validate)", load
   printf "%-44s %10.3f s\n", "shardflow plan (load + plan on meta)", plan

@@ -1,0 +1,57 @@
+/* Rank identity and rendezvous. A rank learns who it is from whatever
+ * launcher started it (torchrun, mpirun, srun, or `shardflow run --nproc`),
+ * then meets the others at MASTER_ADDR:MASTER_PORT: rank 0 listens (a UCP
+ * listener), every other rank connects by sockaddr. The hello carries the
+ * protocol version, world size, rank and graph hash; any mismatch is
+ * refused with a clear error on every rank. After the rendezvous the
+ * bootstrap offers small all-gathers and broadcasts for backends to swap
+ * worker addresses or the NCCL unique id. */
+#ifndef SF_BOOTSTRAP_H
+#define SF_BOOTSTRAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "status.h"
+
+#define SF_BOOTSTRAP_PROTOCOL 1
+
+typedef struct sf_rank_info {
+    int rank;
+    int world;
+    int local_rank;
+    char master_addr[256];
+    int master_port;
+    char source[32]; /* "torchrun", "mpirun", "slurm", "single" */
+} sf_rank_info_t;
+
+/* Read identity from the environment: RANK/WORLD_SIZE/LOCAL_RANK/
+ * MASTER_ADDR/MASTER_PORT (torchrun), else OMPI_COMM_WORLD_RANK/SIZE
+ * (mpirun), else SLURM_PROCID/SLURM_NTASKS (srun), else a single rank.
+ * MASTER_ADDR/PORT are required when world > 1 (mpirun/srun included).
+ * Malformed values are SF_ERR_INPUT naming the variable. */
+SF_NODISCARD sf_status_t sf_rank_info_from_env(sf_rank_info_t *out, sf_err_t *err);
+
+typedef struct sf_bootstrap sf_bootstrap_t;
+
+/* Rendezvous. Blocks until all world ranks said hello or timeout_s passed
+ * (SF_ERR_TIMEOUT naming the missing ranks on rank 0, or the address on
+ * the others). graph_hash must match on every rank. */
+SF_NODISCARD sf_status_t sf_bootstrap_new(const sf_rank_info_t *ri, uint64_t graph_hash,
+                                          double timeout_s, sf_bootstrap_t **out, sf_err_t *err);
+void sf_bootstrap_free(sf_bootstrap_t *bs); /* NULL-safe */
+
+int sf_bootstrap_rank(const sf_bootstrap_t *bs);
+int sf_bootstrap_world(const sf_bootstrap_t *bs);
+double sf_bootstrap_timeout(const sf_bootstrap_t *bs);
+
+/* Every rank contributes n bytes; all receives world * n bytes in rank
+ * order. Blocks, bounded by the timeout. */
+SF_NODISCARD sf_status_t sf_bootstrap_allgather(sf_bootstrap_t *bs, const void *mine, size_t n,
+                                                void *all, sf_err_t *err);
+/* root's n bytes land in buf on every rank. */
+SF_NODISCARD sf_status_t sf_bootstrap_bcast(sf_bootstrap_t *bs, void *buf, size_t n, int root,
+                                            sf_err_t *err);
+SF_NODISCARD sf_status_t sf_bootstrap_barrier(sf_bootstrap_t *bs, sf_err_t *err);
+
+#endif

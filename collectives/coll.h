@@ -1,0 +1,123 @@
+/* Collectives: a backend is a read-only table of hooks registered by name
+ * (self, ucx, nccl). Every collective is started, then progressed and
+ * tested until done, as UCC's tasks are; sf_coll_wait is the one place that
+ * blocks, and it has a deadline. Callers use the sf_comm_* wrappers only. */
+#ifndef SF_COLL_H
+#define SF_COLL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dtype.h"
+#include "status.h"
+
+typedef struct sf_bootstrap sf_bootstrap_t;
+
+typedef enum sf_coll_kind {
+    SF_COLL_ALLGATHER = 0,
+    SF_COLL_ALLTOALLV,
+    SF_COLL_ALLREDUCE,
+    SF_COLL_BROADCAST,
+    SF_COLL_BARRIER,
+    SF_COLL_KIND_COUNT,
+} sf_coll_kind_t;
+
+const char *sf_coll_kind_name(sf_coll_kind_t k); /* "all_gather", "all_to_all", ... */
+
+typedef enum sf_reduce_op { SF_REDUCE_SUM = 0, SF_REDUCE_MAX } sf_reduce_op_t;
+
+/* Where the buffers live: decides the backend under --backend auto. */
+typedef enum sf_memkind { SF_MEMKIND_HOST = 0, SF_MEMKIND_CUDA } sf_memkind_t;
+
+/* One collective's arguments. Counts and displacements are in ELEMENTS of
+ * dtype. Buffers and count arrays are borrowed until the request is freed.
+ *   all_gather: send has `count` elements; recv has count * world, rank r's
+ *               piece at r * count.
+ *   all_to_all: send_counts[p]/send_displs[p] = what goes to rank p from
+ *               send; recv_counts[p]/recv_displs[p] = what arrives from p
+ *               into recv. Counts may differ per peer and may be 0.
+ *   all_reduce: send and recv have `count` elements (send == recv allowed).
+ *   broadcast:  recv has `count` elements; root's recv is the source.
+ *   barrier:    no buffers. */
+typedef struct sf_coll_args {
+    sf_coll_kind_t kind;
+    sf_memkind_t mem;
+    sf_dtype_t dtype;
+    const void *send;
+    void *recv;
+    uint64_t count;
+    const uint64_t *send_counts, *send_displs; /* world entries each */
+    const uint64_t *recv_counts, *recv_displs;
+    sf_reduce_op_t op;
+    int root;
+    const char *what; /* borrowed: names the node/tensor in errors; may be NULL */
+} sf_coll_args_t;
+
+typedef struct sf_comm sf_comm_t;
+
+/* The backend table. Every hook gets the comm; `impl` state hangs off it.
+ * Requests are opaque backend objects. */
+typedef struct sf_comm_iface {
+    const char *name; /* "self", "ucx", "nccl" */
+    /* Whether this backend can run kind on mem. Required. */
+    bool (*supports)(sf_coll_kind_t kind, sf_memkind_t mem);
+    /* Create backend state for comm->rank of comm->world, exchanging what
+     * it needs over bs (borrowed; valid until finalize). May block for the
+     * exchange, bounded by comm->timeout_s. Required. */
+    sf_status_t (*init)(sf_comm_t *comm, sf_bootstrap_t *bs, sf_err_t *err);
+    /* Post one collective; returns at once with *req owned by the caller
+     * (release with req_free). Required. */
+    sf_status_t (*start)(sf_comm_t *comm, const sf_coll_args_t *args, void **req, sf_err_t *err);
+    /* Advance all work in flight; never blocks. Optional (default: no-op). */
+    sf_status_t (*progress)(sf_comm_t *comm, sf_err_t *err);
+    /* SF_OK when req is complete, SF_INPROGRESS if not, or an error (a peer
+     * failed: the message names the peer rank and the collective). Never
+     * blocks. Required. */
+    sf_status_t (*test)(sf_comm_t *comm, void *req, sf_err_t *err);
+    /* Release a request (complete or not: an abandoned request is cancelled
+     * as far as the backend can). Required. */
+    void (*req_free)(sf_comm_t *comm, void *req);
+    /* Tear the backend down. Must not block past comm->timeout_s. Required. */
+    void (*finalize)(sf_comm_t *comm);
+} sf_comm_iface_t;
+
+struct sf_comm {
+    const sf_comm_iface_t *iface; /* borrowed: a static table */
+    void *impl;                   /* owned by the backend */
+    int rank;
+    int world;
+    double timeout_s;             /* every wait gives up after this */
+};
+
+/* Backends by name, and the registry the tools fill at start. */
+void sf_comm_register(const sf_comm_iface_t *iface);
+const sf_comm_iface_t *sf_comm_find(const char *name);
+/* Names of the registered backends, comma-separated, for messages. */
+void sf_comm_list(char *out, size_t n);
+/* Fills the registry with every backend built in (self, ucx, nccl when
+ * built). Idempotent. Defined in collectives/registry.c. */
+void sf_comm_register_all(void);
+
+/* Create a communicator with backend `name` over bs. On failure *out is NULL. */
+SF_NODISCARD sf_status_t sf_comm_new(const char *name, sf_bootstrap_t *bs, double timeout_s,
+                                     sf_comm_t **out, sf_err_t *err);
+void sf_comm_free(sf_comm_t *comm); /* NULL-safe; calls finalize */
+
+/* Wrappers: argument checks, then the backend. */
+SF_NODISCARD sf_status_t sf_comm_start(sf_comm_t *comm, const sf_coll_args_t *args, void **req,
+                                       sf_err_t *err);
+SF_NODISCARD sf_status_t sf_comm_test(sf_comm_t *comm, void *req, sf_err_t *err);
+void sf_comm_req_free(sf_comm_t *comm, void *req);
+/* Progress and test until done or comm->timeout_s passes (SF_ERR_TIMEOUT
+ * naming the collective and `what`). The only blocking call. */
+SF_NODISCARD sf_status_t sf_coll_wait(sf_comm_t *comm, void *req, const sf_coll_args_t *args,
+                                      sf_err_t *err);
+/* start + wait + req_free. */
+SF_NODISCARD sf_status_t sf_coll_run(sf_comm_t *comm, const sf_coll_args_t *args, sf_err_t *err);
+
+/* Apply a reduction element-wise: acc[i] = acc[i] op in[i], in dtype
+ * (bf16/f16 through f32, rounded once per step). Used by backends that
+ * reduce on the host. */
+void sf_reduce_host(sf_reduce_op_t op, sf_dtype_t dtype, void *acc, const void *in, uint64_t count);
+
+#endif
