@@ -41,6 +41,10 @@ struct sf_node {
     int n_out;
     sf_attr_t *attrs; /* owned: op->n_attrs entries, in the descriptor's order */
     sf_pos_t pos;     /* of the node's mapping in the YAML */
+    /* The rank this graph was loaded for, of how many: the shape rules of
+     * communication ops need them (a shard's size, an uneven chunk). */
+    int rank;
+    int world;
 };
 
 typedef struct sf_graph {
@@ -57,6 +61,8 @@ typedef struct sf_graph {
     int n_outputs;
     char **files;         /* owned: every file read (positions point into these) */
     int n_files;
+    int rank;             /* loaded for this rank of `world` (builtin params) */
+    int world;
 } sf_graph_t;
 
 /* A `--set key=value` override. value is parsed like a YAML scalar (int,
@@ -80,6 +86,17 @@ SF_NODISCARD sf_status_t sf_graph_load_buffer(const char *buf, size_t len, const
 /* Same, reading the file (size limit, UTF-8 and NUL checks included). */
 SF_NODISCARD sf_status_t sf_graph_load_file(const char *path, const sf_param_set_t *sets,
                                             int n_sets, sf_graph_t **out, sf_err_t *err);
+
+/* The same for one rank of a group: the builtin params `rank` and `world`
+ * take these values (the plain loaders use rank 0 of 1). A graph file may
+ * not define params with those names, and --set may not change them. */
+SF_NODISCARD sf_status_t sf_graph_load_file_ranked(const char *path, const sf_param_set_t *sets,
+                                                   int n_sets, int rank, int world,
+                                                   sf_graph_t **out, sf_err_t *err);
+
+/* A hash of what every rank must agree on: the name, the params (all but
+ * `rank`), the nodes' names, ops and tensors, the inputs and outputs. */
+uint64_t sf_graph_hash(const sf_graph_t *g);
 
 void sf_graph_free(sf_graph_t *g); /* NULL-safe */
 

@@ -258,9 +258,35 @@ static sf_status_t load_text(gl_ctx_t *c, const char *buf, size_t len, const cha
     return SF_OK;
 }
 
+/* `rank` and `world` belong to the runtime: a file that defines them, or a
+ * --set that changes them, would make ranks disagree about shapes. */
+static sf_status_t set_builtins(gl_ctx_t *c, const sf_param_set_t *sets, int n_sets)
+{
+    static const char *const builtins[] = {"rank", "world"};
+    for (int b = 0; b < 2; b++) {
+        int i = sf_graph_names_get(&c->param_names, builtins[b]);
+        if (i >= 0)
+            return sf_err_set(c->err, SF_ERR_GRAPH, &c->params[i].pos,
+                              "param '%s' is reserved: the runtime sets it (rank %d of world %d)",
+                              builtins[b], c->rank, c->world);
+        for (int k = 0; k < n_sets; k++)
+            if (sets[k].key != NULL && strcmp(sets[k].key, builtins[b]) == 0)
+                return sf_err_set(c->err, SF_ERR_INPUT, &(sf_pos_t){"--set", 0, 0},
+                                  "--set %s: '%s' comes from the launcher (--nproc, WORLD_SIZE, "
+                                  "RANK), not from --set",
+                                  builtins[b], builtins[b]);
+    }
+    sf_pos_t pos = {"<runtime>", 0, 0};
+    gl_param_set(c, "rank", (sf_value_t){.type = SF_VALUE_INT, .i = c->rank, .pos = pos}, pos);
+    gl_param_set(c, "world", (sf_value_t){.type = SF_VALUE_INT, .i = c->world, .pos = pos}, pos);
+    return SF_OK;
+}
+
 static sf_status_t build(gl_ctx_t *c, const sf_param_set_t *sets, int n_sets, sf_graph_t **out)
 {
     sf_status_t st;
+    if ((st = set_builtins(c, sets, n_sets)) != SF_OK)
+        return st;
     if ((st = gl_apply_sets(c, sets, n_sets)) != SF_OK)
         return st;
     if (c->name == NULL)
@@ -272,9 +298,16 @@ static sf_status_t build(gl_ctx_t *c, const sf_param_set_t *sets, int n_sets, sf
 
     sf_graph_t *g = gl_xcalloc(1, sizeof *g);
     g->name = name;
+    g->rank = c->rank;
+    g->world = c->world;
     gl_bnode_t *bnodes = NULL;
-    if ((st = gl_build_nodes(c, g, &bnodes)) == SF_OK)
+    if ((st = gl_build_nodes(c, g, &bnodes)) == SF_OK) {
+        for (int i = 0; i < g->n_nodes; i++) {
+            g->nodes[i].rank = c->rank;
+            g->nodes[i].world = c->world;
+        }
         st = gl_validate(c, g, bnodes);
+    }
     gl_bnodes_free(bnodes, g->n_nodes);
     if (st != SF_OK) {
         sf_graph_free(g);
@@ -294,12 +327,14 @@ static sf_status_t build(gl_ctx_t *c, const sf_param_set_t *sets, int n_sets, sf
 }
 
 static sf_status_t load_root(const char *buf, size_t len, const char *file_name,
-                             const sf_param_set_t *sets, int n_sets, sf_graph_t **out,
-                             sf_err_t *err)
+                             const sf_param_set_t *sets, int n_sets, int rank, int world,
+                             sf_graph_t **out, sf_err_t *err)
 {
     gl_ctx_t c;
     memset(&c, 0, sizeof c);
     c.err = err;
+    c.rank = rank;
+    c.world = world;
     sf_graph_names_init(&c.param_names);
     const char *display = file_name != NULL ? file_name : "<buffer>";
     char real[PATH_MAX];
@@ -317,11 +352,17 @@ sf_status_t sf_graph_load_buffer(const char *buf, size_t len, const char *file_n
                                  sf_err_t *err)
 {
     *out = NULL;
-    return load_root(buf, len, file_name, sets, n_sets, out, err);
+    return load_root(buf, len, file_name, sets, n_sets, 0, 1, out, err);
 }
 
 sf_status_t sf_graph_load_file(const char *path, const sf_param_set_t *sets, int n_sets,
                                sf_graph_t **out, sf_err_t *err)
+{
+    return sf_graph_load_file_ranked(path, sets, n_sets, 0, 1, out, err);
+}
+
+sf_status_t sf_graph_load_file_ranked(const char *path, const sf_param_set_t *sets, int n_sets,
+                                      int rank, int world, sf_graph_t **out, sf_err_t *err)
 {
     *out = NULL;
     gl_ctx_t c;
@@ -333,7 +374,7 @@ sf_status_t sf_graph_load_file(const char *path, const sf_param_set_t *sets, int
     sf_status_t st = read_file(&c, path, &at, &buf, &len);
     if (st != SF_OK)
         return st;
-    st = load_root(buf, len, path, sets, n_sets, out, err);
+    st = load_root(buf, len, path, sets, n_sets, rank, world, out, err);
     free(buf);
     return st;
 }

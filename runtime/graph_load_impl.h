@@ -26,6 +26,8 @@ char *gl_xstrdup(const char *s);
 
 typedef struct gl_ctx {
     sf_err_t *err;
+    int rank;  /* the builtin params */
+    int world;
     char **files; /* owned; every file read; handed to the graph on success */
     int n_files, cap_files;
     char **real_paths; /* owned: canonical path per loaded file (include once) */

@@ -324,7 +324,7 @@ END_TEST
 START_TEST(test_loader_set_unknown_key)
 {
     sf_param_set_t set = {"mdoe", "x"};
-    load_bad_buf(WHEN, &set, 1, SF_ERR_INPUT, 0, 0, "unknown param 'mdoe' in --set (known: mode, tp)");
+    load_bad_buf(WHEN, &set, 1, SF_ERR_INPUT, 0, 0, "unknown param 'mdoe' in --set (known: mode, tp, rank, world)");
 }
 END_TEST
 

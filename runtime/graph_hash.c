@@ -1,0 +1,47 @@
+/* The graph's identity for the rendezvous: FNV-1a over a canonical text of
+ * what every rank must agree on. `rank` is left out on purpose (it is the
+ * one param that differs), and so are shapes, which may depend on it. */
+#include <stdio.h>
+#include <string.h>
+
+#include "graph.h"
+
+static uint64_t fnv1a(uint64_t h, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001b3ull;
+    }
+    /* A separator byte, so ("ab","c") and ("a","bc") differ. */
+    h ^= 0xff;
+    h *= 0x100000001b3ull;
+    return h;
+}
+
+uint64_t sf_graph_hash(const sf_graph_t *g)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    h = fnv1a(h, g->name);
+    char text[1024];
+    for (int i = 0; i < g->n_params; i++) {
+        if (strcmp(g->params[i].name, "rank") == 0)
+            continue;
+        h = fnv1a(h, g->params[i].name);
+        sf_value_format(&g->params[i].value, text, sizeof text);
+        h = fnv1a(h, text);
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        const sf_node_t *n = &g->nodes[i];
+        h = fnv1a(h, n->name);
+        h = fnv1a(h, n->op->name);
+        for (int k = 0; k < n->n_in; k++)
+            h = fnv1a(h, g->values[n->in[k]].name);
+        for (int k = 0; k < n->n_out; k++)
+            h = fnv1a(h, g->values[n->out[k]].name);
+    }
+    for (int k = 0; k < g->n_inputs; k++)
+        h = fnv1a(h, g->values[g->inputs[k]].name);
+    for (int k = 0; k < g->n_outputs; k++)
+        h = fnv1a(h, g->values[g->outputs[k]].name);
+    return h;
+}
