@@ -65,8 +65,9 @@ sf_status_t sf_comm_new(const char *name, sf_bootstrap_t *bs, double timeout_s, 
     sf_comm_t *comm = calloc(1, sizeof *comm);
     SF_ASSERT(comm != NULL);
     comm->iface = iface;
-    comm->rank = sf_bootstrap_rank(bs);
-    comm->world = sf_bootstrap_world(bs);
+    /* No bootstrap: a single rank on its own (the self backend). */
+    comm->rank = bs != NULL ? sf_bootstrap_rank(bs) : 0;
+    comm->world = bs != NULL ? sf_bootstrap_world(bs) : 1;
     comm->timeout_s = timeout_s;
     sf_status_t st = iface->init(comm, bs, err);
     if (st != SF_OK) {

@@ -98,7 +98,8 @@ void sf_comm_list(char *out, size_t n);
  * built). Idempotent. Defined in collectives/registry.c. */
 void sf_comm_register_all(void);
 
-/* Create a communicator with backend `name` over bs. On failure *out is NULL. */
+/* Create a communicator with backend `name` over bs (NULL: a single rank,
+ * for the self backend). On failure *out is NULL. */
 SF_NODISCARD sf_status_t sf_comm_new(const char *name, sf_bootstrap_t *bs, double timeout_s,
                                      sf_comm_t **out, sf_err_t *err);
 void sf_comm_free(sf_comm_t *comm); /* NULL-safe; calls finalize */

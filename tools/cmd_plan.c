@@ -61,13 +61,22 @@ int sf_cmd_plan(int argc, char **argv)
     sf_trace_t *trace = NULL;
     sf_rank_report_t *reports = calloc((size_t)(o.world > 0 ? o.world : 1), sizeof *reports);
     SF_ASSERT(reports != NULL);
-    if (err.code == SF_OK)
-        st = sf_cli_load_graph(a, &g, &err);
     if (err.code == SF_OK && trace_path != NULL && sf_trace_open(trace_path, &trace, &err) == SF_OK)
         o.trace = trace;
+    /* Each rank loads its own copy: shapes may depend on `rank` (an uneven
+     * all_to_all), and `world` is the group's size on every rank. */
+    sf_ops_register_all();
     for (int r = 0; err.code == SF_OK && r < o.world; r++) {
+        sf_graph_free(g);
+        g = NULL;
+        if (a->graph_path == NULL)
+            st = sf_err_set(&err, SF_ERR_INPUT, NULL, "plan: no graph file given (see --help)");
+        else
+            st = sf_graph_load_file_ranked(a->graph_path, a->sets, a->n_sets, r, o.world, &g,
+                                           &err);
         o.rank = r;
-        st = sf_session_run(g, &o, false, &reports[r], &err);
+        if (err.code == SF_OK)
+            st = sf_session_run(g, &o, false, &reports[r], &err);
     }
     if (trace != NULL) {
         if (err.code == SF_OK)

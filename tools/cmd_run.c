@@ -1,9 +1,17 @@
-/* shardflow run: execute a graph on the cpu, one process. */
+/* shardflow run: execute a graph, on one rank or as one rank of a group.
+ * With --nproc N this process is only the launcher: it checks the graph
+ * once (bad input fails before any rank starts), starts N ranks of itself,
+ * and prints the report rank 0 leaves in a file, unprefixed, so --json stays
+ * machine-readable. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "graph_session.h"
+#include "launch.h"
+#include "rank_group.h"
+#include "trace_merge.h"
 
 static void usage(FILE *f)
 {
@@ -14,83 +22,242 @@ static void usage(FILE *f)
             "  --inputs FILE       graph inputs from a .safetensors file, by tensor name\n"
             "  --out DIR           write the graph outputs to DIR/rank<R>.safetensors\n"
             "  --overwrite         replace existing output files (refused otherwise)\n"
-            "  --trace FILE.json   Chrome trace of nodes and buffer lifetimes (ui.perfetto.dev)\n"
+            "  --trace FILE.json   Chrome trace of nodes and buffer lifetimes (ui.perfetto.dev);\n"
+            "                      one process per rank\n"
             "  --free eager|end    free each buffer after its last reader (default) or only at\n"
             "                      the end (the no-liveness baseline)\n"
+            "  --nproc N           start N local ranks (one process each); without it a rank\n"
+            "                      reads RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT (torchrun),\n"
+            "                      OMPI_COMM_WORLD_* (mpirun) or SLURM_PROCID/NTASKS (srun)\n"
+            "  --backend NAME      collectives: auto (default), ucx, nccl or self\n"
+            "  --timeout S         give up on a rendezvous or collective after S seconds (300)\n"
             "  --profile           per-node wall times, slowest first\n"
             "  --json              one JSON object on stdout instead of the table\n"
             "\n"
-            "exit status: 0 ok, 2 bad input (graph, flags, files), 1 other failures\n");
+            "exit status: 0 ok, 2 bad input (graph, flags, files), 1 other failures;\n"
+            "with --nproc, the status of the first rank that failed\n");
 }
 
-int sf_cmd_run(int argc, char **argv)
+typedef struct run_args {
+    sf_cli_graph_args_t g;
+    sf_session_opts_t o;
+    const char *trace_path;
+    const char *backend;
+    double timeout_s;
+    bool profile;
+} run_args_t;
+
+/* Parse everything but --nproc (already stripped). Returns 1 if --help. */
+static int parse(run_args_t *a, int argc, char **argv, sf_err_t *err)
 {
-    sf_cli_graph_args_t *a = calloc(1, sizeof *a);
-    SF_ASSERT(a != NULL);
-    sf_err_t err = {0};
-    sf_status_t st = SF_OK; /* err.code holds the first failure; st is only the last */
-    sf_session_opts_t o = {.dev = sf_device_cpu(), .free_policy = SF_FREE_EAGER, .world = 1};
-    const char *trace_path = NULL;
-    bool profile = false;
-    int rc = 0;
-    for (int i = 1; i < argc && err.code == SF_OK; i++) {
+    for (int i = 1; i < argc && err->code == SF_OK; i++) {
         const char *arg = argv[i];
-        int took = sf_cli_take_common(a, argc, argv, &i, &err);
-        if (took != 0)
+        if (sf_cli_take_common(&a->g, argc, argv, &i, err) != 0)
             continue;
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            usage(stdout);
-            free(a);
-            return 0;
+            return 1;
         } else if (sf_cli_is_option(arg, "--inputs")) {
-            o.inputs_path = sf_cli_option_value(argc, argv, &i, &err);
+            a->o.inputs_path = sf_cli_option_value(argc, argv, &i, err);
         } else if (sf_cli_is_option(arg, "--out")) {
-            o.out_dir = sf_cli_option_value(argc, argv, &i, &err);
+            a->o.out_dir = sf_cli_option_value(argc, argv, &i, err);
         } else if (strcmp(arg, "--overwrite") == 0) {
-            o.overwrite = true;
+            a->o.overwrite = true;
         } else if (sf_cli_is_option(arg, "--trace")) {
-            trace_path = sf_cli_option_value(argc, argv, &i, &err);
+            a->trace_path = sf_cli_option_value(argc, argv, &i, err);
         } else if (sf_cli_is_option(arg, "--free")) {
-            const char *v = sf_cli_option_value(argc, argv, &i, &err);
-            if (v != NULL && !sf_free_policy_parse(v, &o.free_policy))
-                sf_err_set(&err, SF_ERR_INPUT, NULL, "--free expects eager or end, got '%s'", v);
+            const char *v = sf_cli_option_value(argc, argv, &i, err);
+            if (v != NULL && !sf_free_policy_parse(v, &a->o.free_policy))
+                sf_err_set(err, SF_ERR_INPUT, NULL, "--free expects eager or end, got '%s'", v);
+        } else if (sf_cli_is_option(arg, "--backend")) {
+            const char *v = sf_cli_option_value(argc, argv, &i, err);
+            if (v != NULL && strcmp(v, "auto") != 0 && strcmp(v, "ucx") != 0 &&
+                strcmp(v, "nccl") != 0 && strcmp(v, "self") != 0)
+                sf_err_set(err, SF_ERR_INPUT, NULL,
+                           "--backend expects auto, ucx, nccl or self, got '%s'", v);
+            a->backend = v;
+        } else if (sf_cli_is_option(arg, "--timeout")) {
+            const char *v = sf_cli_option_value(argc, argv, &i, err);
+            char *end = NULL;
+            double t = v != NULL ? strtod(v, &end) : 0;
+            if (v != NULL && (end == v || *end != '\0' || !(t > 0) || t > 1e6))
+                sf_err_set(err, SF_ERR_INPUT, NULL, "--timeout expects seconds > 0, got '%s'", v);
+            a->timeout_s = t;
         } else if (strcmp(arg, "--profile") == 0) {
-            profile = true;
+            a->profile = true;
         } else if (arg[0] == '-' && arg[1] != '\0') {
-            sf_err_set(&err, SF_ERR_INPUT, NULL, "run: unknown option '%s' (see --help)", arg);
-        } else if (a->graph_path == NULL) {
-            a->graph_path = arg;
+            sf_err_set(err, SF_ERR_INPUT, NULL, "run: unknown option '%s' (see --help)", arg);
+        } else if (a->g.graph_path == NULL) {
+            a->g.graph_path = arg;
         } else {
-            sf_err_set(&err, SF_ERR_INPUT, NULL, "run: unexpected argument '%s'", arg);
+            sf_err_set(err, SF_ERR_INPUT, NULL, "run: unexpected argument '%s'", arg);
         }
     }
+    if (err->code == SF_OK && a->g.graph_path == NULL)
+        sf_err_set(err, SF_ERR_INPUT, NULL, "run: no graph file given (see --help)");
+    return 0;
+}
+
+/* The trace file of one rank when several write: X.json -> X.rank<R>.json. */
+static void rank_trace_path(const char *path, int rank, char *out, size_t n)
+{
+    size_t len = strlen(path);
+    if (len > 5 && strcmp(path + len - 5, ".json") == 0)
+        snprintf(out, n, "%.*s.rank%d.json", (int)(len - 5), path, rank);
+    else
+        snprintf(out, n, "%s.rank%d.json", path, rank);
+}
+
+/* One rank: join the group, run, report. */
+static int run_rank(run_args_t *a)
+{
+    sf_err_t err = {0};
+    sf_status_t st;
+    sf_rank_group_t rg = {0};
     sf_graph_t *g = NULL;
     sf_trace_t *trace = NULL;
-    sf_rank_report_t report = {0};
-    if (err.code == SF_OK)
-        st = sf_cli_load_graph(a, &g, &err);
-    if (err.code == SF_OK && o.out_dir != NULL)
-        st = sf_session_check_out(o.out_dir, o.rank, o.overwrite, &err);
-    if (err.code == SF_OK && trace_path != NULL && sf_trace_open(trace_path, &trace, &err) == SF_OK)
-        o.trace = trace;
-    if (err.code == SF_OK)
-        st = sf_session_run(g, &o, profile, &report, &err);
+    sf_rank_report_t mine = {0};
+    sf_rank_report_t *reports = NULL;
+    char trace_path[4096];
+
+    st = sf_rank_info_from_env(&rg.info, &err);
+    if (st == SF_OK) {
+        sf_ops_register_all();
+        st = sf_graph_load_file_ranked(a->g.graph_path, a->g.sets, a->g.n_sets, rg.info.rank,
+                                       rg.info.world, &g, &err);
+    }
+    if (st == SF_OK && a->o.out_dir != NULL)
+        st = sf_session_check_out(a->o.out_dir, rg.info.rank, a->o.overwrite, &err);
+    if (st == SF_OK)
+        st = sf_rank_group_join(&rg, a->backend, false, sf_graph_hash(g), a->timeout_s, &err);
+    if (st == SF_OK && a->trace_path != NULL) {
+        if (rg.info.world > 1)
+            rank_trace_path(a->trace_path, rg.info.rank, trace_path, sizeof trace_path);
+        else
+            snprintf(trace_path, sizeof trace_path, "%s", a->trace_path);
+        st = sf_trace_open(trace_path, &trace, &err);
+    }
+    if (st == SF_OK) {
+        a->o.rank = rg.info.rank;
+        a->o.world = rg.info.world;
+        a->o.trace = trace;
+        a->o.comm = rg.comm;
+        st = sf_session_run(g, &a->o, a->profile, &mine, &err);
+    }
     if (trace != NULL) {
-        if (err.code == SF_OK)
+        if (st == SF_OK)
             st = sf_trace_close(trace, &err);
         else
             sf_trace_abort(trace);
     }
-    if (err.code == SF_OK) {
-        sf_report_print(g, "cpu", o.free_policy, 1, &report, a->json);
-        if (profile && !a->json)
-            sf_report_print_profile(g, &report);
-    } else {
-        rc = sf_cli_fail(&err);
+    if (st == SF_OK) {
+        reports = calloc((size_t)rg.info.world, sizeof *reports);
+        SF_ASSERT(reports != NULL);
+        st = sf_rank_group_gather_reports(&rg, &mine, reports, &err);
     }
-    free(report.node_us);
+    if (st == SF_OK && rg.info.rank == 0) {
+        /* Under --nproc the launcher prints the report itself, unprefixed. */
+        const char *report_path = getenv("SF_REPORT_PATH");
+        FILE *f = report_path != NULL ? freopen(report_path, "w", stdout) : stdout;
+        if (f == NULL) {
+            st = sf_err_set(&err, SF_ERR_IO, NULL, "cannot write the report to %s", report_path);
+        } else {
+            sf_report_print(g, "cpu", a->o.free_policy, rg.info.world, reports, a->g.json);
+            if (a->profile && !a->g.json)
+                sf_report_print_profile(g, &mine);
+            fflush(stdout);
+        }
+    }
+    sf_rank_group_leave(&rg);
+    free(reports);
+    free(mine.node_us);
     sf_graph_free(g);
+    return st == SF_OK ? 0 : sf_cli_fail(&err);
+}
+
+/* The launcher side of --nproc: check once, start the ranks, print. */
+static int launch(run_args_t *a, int nproc, int argc, char **argv)
+{
+    sf_err_t err = {0};
+    sf_graph_t *g = NULL;
+    sf_ops_register_all();
+    sf_status_t st = sf_graph_load_file_ranked(a->g.graph_path, a->g.sets, a->g.n_sets, 0, nproc,
+                                               &g, &err);
+    for (int r = 0; st == SF_OK && a->o.out_dir != NULL && r < nproc; r++)
+        st = sf_session_check_out(a->o.out_dir, r, a->o.overwrite, &err);
+    sf_graph_free(g);
+    if (st != SF_OK)
+        return sf_cli_fail(&err);
+
+    char report[] = "/tmp/shardflow-report-XXXXXX";
+    int fd = mkstemp(report);
+    if (fd < 0) {
+        perror("shardflow: report file");
+        return 1;
+    }
+    close(fd);
+    setenv("SF_REPORT_PATH", report, 1);
+    /* argv here starts at "run": the ranks re-run the whole command line. */
+    char **full = calloc((size_t)argc + 2, sizeof *full);
+    SF_ASSERT(full != NULL);
+    full[0] = "shardflow";
+    for (int i = 0; i < argc; i++)
+        full[i + 1] = argv[i];
+    int rc = sf_launch_nproc(nproc, argc + 1, full, a->timeout_s);
+    free(full);
+    unsetenv("SF_REPORT_PATH");
+    if (rc == 0 && a->trace_path != NULL) {
+        char **parts = calloc((size_t)nproc, sizeof *parts);
+        SF_ASSERT(parts != NULL);
+        for (int r = 0; r < nproc; r++) {
+            parts[r] = malloc(4096);
+            SF_ASSERT(parts[r] != NULL);
+            rank_trace_path(a->trace_path, r, parts[r], 4096);
+        }
+        if (sf_trace_merge((const char *const *)parts, nproc, a->trace_path, true, &err) != SF_OK)
+            rc = sf_cli_fail(&err);
+        for (int r = 0; r < nproc; r++)
+            free(parts[r]);
+        free(parts);
+    }
+    if (rc == 0) {
+        FILE *f = fopen(report, "rb");
+        if (f != NULL) {
+            char buf[65536];
+            size_t got;
+            while ((got = fread(buf, 1, sizeof buf, f)) > 0)
+                fwrite(buf, 1, got, stdout);
+            fclose(f);
+        }
+    }
+    unlink(report);
+    return rc;
+}
+
+int sf_cmd_run(int argc, char **argv)
+{
+    sf_err_t err = {0};
+    int nproc = 0, ac = 0;
+    char **av = NULL;
+    if (sf_launch_strip_nproc(argc, argv, &nproc, &av, &ac, &err) != SF_OK)
+        return sf_cli_fail(&err);
+    run_args_t *a = calloc(1, sizeof *a);
+    SF_ASSERT(a != NULL);
+    a->o.dev = sf_device_cpu();
+    a->o.world = 1;
+    a->backend = "auto";
+    a->timeout_s = 300;
+    int rc;
+    if (parse(a, ac, av, &err) == 1) {
+        usage(stdout);
+        rc = 0;
+    } else if (err.code != SF_OK) {
+        rc = sf_cli_fail(&err);
+    } else if (nproc > 0 && getenv("SF_LAUNCHED") == NULL) {
+        rc = launch(a, nproc, ac, av);
+    } else {
+        rc = run_rank(a);
+    }
+    free(av);
     free(a);
-    (void)st;
     return rc;
 }

@@ -19,6 +19,7 @@ typedef struct sf_session_opts {
     const char *out_dir;       /* NULL: outputs are not written */
     bool overwrite;
     sf_trace_t *trace;         /* borrowed, NULL for none */
+    void *comm;                /* borrowed sf_comm_t, NULL for none */
 } sf_session_opts_t;
 
 typedef struct sf_rank_report {

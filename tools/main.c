@@ -35,6 +35,7 @@ static void print_usage(FILE *f)
             "  plan GRAPH.yaml   the same on the meta device: peak memory without running\n"
             "  check GRAPH.yaml  load and validate a graph, print nothing else on success\n"
             "  ops               list the registered ops with their attrs\n"
+            "  collbench         time a collective over sizes, nccl-tests table\n"
             "\n"
             "  shardflow <command> --help   options of one command\n"
             "  shardflow --version          version and the optional parts built in\n");
@@ -63,6 +64,8 @@ int main(int argc, char **argv)
         return sf_cmd_check(argc - 1, argv + 1);
     if (strcmp(cmd, "ops") == 0)
         return sf_cmd_ops(argc - 1, argv + 1);
+    if (strcmp(cmd, "collbench") == 0)
+        return sf_cmd_collbench(argc - 1, argv + 1);
     fprintf(stderr, "shardflow: unknown command '%s'\n", cmd);
     print_usage(stderr);
     return 2;

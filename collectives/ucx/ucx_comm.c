@@ -1,0 +1,446 @@
+/* The UCX communicator: one context and worker per rank, an endpoint to
+ * every peer (worker addresses swapped over the bootstrap), peer-mode error
+ * handling, and the tagged point-to-point layer the algorithms post on.
+ * Invariant: a request's status leaves SF_INPROGRESS exactly once; a peer
+ * failure fails every collective still in flight, naming the peer. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bootstrap.h"
+#include "ucx_impl.h"
+
+#define UCX_CLOSE_MAX_S 5.0 /* bound on flushing the endpoints at teardown */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t ucx_tag(uint32_t seq, sf_coll_kind_t kind, int step, int src)
+{
+    const int kind_shift = SF_UCX_TAG_SRC_BITS + SF_UCX_TAG_STEP_BITS;
+    const int seq_shift = kind_shift + SF_UCX_TAG_KIND_BITS;
+    return ((uint64_t)(seq & ((1u << SF_UCX_TAG_SEQ_BITS) - 1u)) << seq_shift) |
+           ((uint64_t)((unsigned)kind & ((1u << SF_UCX_TAG_KIND_BITS) - 1u)) << kind_shift) |
+           ((uint64_t)((unsigned)step & (SF_UCX_MAX_STEPS - 1u)) << SF_UCX_TAG_SRC_BITS) |
+           (uint64_t)((unsigned)src & (SF_UCX_MAX_WORLD - 1u));
+}
+
+const char *ucx_coll_label(const ucx_coll_t *c, char *buf, size_t n)
+{
+    const char *what = c->args.what;
+    if (what != NULL && what[0] != '\0')
+        snprintf(buf, n, "%s '%s'", sf_coll_kind_name(c->args.kind), what);
+    else
+        snprintf(buf, n, "%s", sf_coll_kind_name(c->args.kind));
+    return buf;
+}
+
+/* ---- point to point -------------------------------------------------------- */
+
+static ucx_p2p_t *coll_op_slot(ucx_coll_t *c)
+{
+    if (c->n_ops == c->cap_ops) {
+        int cap = c->cap_ops ? 2 * c->cap_ops : 4;
+        ucx_p2p_t *grown = realloc(c->ops, (size_t)cap * sizeof *grown);
+        if (grown == NULL)
+            return NULL;
+        c->ops = grown;
+        c->cap_ops = cap;
+    }
+    ucx_p2p_t *op = &c->ops[c->n_ops++];
+    memset(op, 0, sizeof *op);
+    return op;
+}
+
+static sf_status_t coll_post(ucx_coll_t *c, int peer, int step, bool is_send, void *buf,
+                             size_t nbytes, sf_err_t *err)
+{
+    char label[128];
+    SF_ASSERT(peer >= 0 && peer < c->comm->world && peer != c->comm->rank);
+    SF_ASSERT(step >= 0 && step < SF_UCX_MAX_STEPS);
+    ucx_p2p_t *op = coll_op_slot(c);
+    if (op == NULL)
+        return sf_err_set(err, SF_ERR_NOMEM, NULL, "%s: out of memory",
+                          ucx_coll_label(c, label, sizeof label));
+    op->peer = peer;
+    op->is_send = is_send;
+    ucp_request_param_t p = {0};
+    p.op_attr_mask = UCP_OP_ATTR_FIELD_MEMORY_TYPE;
+    p.memory_type = UCS_MEMORY_TYPE_HOST;
+    void *r;
+    if (is_send) {
+        uint64_t tag = ucx_tag(c->seq, c->args.kind, step, c->comm->rank);
+        r = ucp_tag_send_nbx(c->ux->peers[peer].ep, buf, nbytes, tag, &p);
+    } else {
+        uint64_t tag = ucx_tag(c->seq, c->args.kind, step, peer);
+        r = ucp_tag_recv_nbx(c->ux->worker, buf, nbytes, tag, UINT64_MAX, &p);
+    }
+    if (UCS_PTR_IS_ERR(r))
+        return sf_err_set(err, SF_ERR_COMM, NULL, "%s: cannot %s rank %d: %s",
+                          ucx_coll_label(c, label, sizeof label),
+                          is_send ? "send to" : "receive from", peer,
+                          ucs_status_string(UCS_PTR_STATUS(r)));
+    op->req = r; /* NULL: completed in place */
+    return SF_OK;
+}
+
+sf_status_t ucx_coll_send(ucx_coll_t *c, int peer, int step, const void *buf, size_t nbytes,
+                          sf_err_t *err)
+{
+    /* UCX takes a non-const pointer for sends; it never writes through it. */
+    return coll_post(c, peer, step, true, (void *)buf, nbytes, err);
+}
+
+sf_status_t ucx_coll_recv(ucx_coll_t *c, int peer, int step, void *buf, size_t nbytes,
+                          sf_err_t *err)
+{
+    return coll_post(c, peer, step, false, buf, nbytes, err);
+}
+
+void *ucx_coll_scratch(ucx_coll_t *c, size_t nbytes)
+{
+    if (c->scratch_bytes >= nbytes && c->scratch != NULL)
+        return c->scratch;
+    void *p = realloc(c->scratch, nbytes > 0 ? nbytes : 1);
+    if (p == NULL)
+        return NULL;
+    c->scratch = p;
+    c->scratch_bytes = nbytes;
+    return p;
+}
+
+/* Drop every request of the current step: cancel receives (so nothing
+ * lands in a buffer the caller is about to free), release the handles. */
+static void coll_ops_drop(ucx_coll_t *c)
+{
+    for (int i = 0; i < c->n_ops; i++) {
+        void *r = c->ops[i].req;
+        if (r == NULL)
+            continue;
+        if (ucp_request_check_status(r) == UCS_INPROGRESS)
+            ucp_request_cancel(c->ux->worker, r);
+        ucp_request_free(r);
+        c->ops[i].req = NULL;
+    }
+    c->n_ops = 0;
+}
+
+static void coll_fail_peer(ucx_coll_t *c, int peer, ucs_status_t s)
+{
+    char label[128];
+    if (s == UCS_ERR_MESSAGE_TRUNCATED)
+        sf_err_set(&c->err, SF_ERR_COMM, NULL,
+                   "%s: rank %d sent more than rank %d expects (%s): the ranks disagree on counts",
+                   ucx_coll_label(c, label, sizeof label), peer, c->comm->rank,
+                   ucs_status_string(s));
+    else
+        sf_err_set(&c->err, SF_ERR_COMM, NULL, "rank %d failed during %s (%s)", peer,
+                   ucx_coll_label(c, label, sizeof label), ucs_status_string(s));
+    c->status = SF_ERR_COMM;
+    coll_ops_drop(c);
+}
+
+/* Advance c as far as it goes without waiting. */
+static void coll_poll(ucx_coll_t *c)
+{
+    while (c->status == SF_INPROGRESS) {
+        int n_left = 0;
+        for (int i = 0; i < c->n_ops; i++) {
+            ucx_p2p_t *op = &c->ops[i];
+            if (op->req == NULL)
+                continue;
+            ucs_status_t s = ucp_request_check_status(op->req);
+            if (s == UCS_INPROGRESS) {
+                n_left++;
+                continue;
+            }
+            ucp_request_free(op->req);
+            op->req = NULL;
+            if (s != UCS_OK) {
+                coll_fail_peer(c, op->peer, s);
+                return;
+            }
+        }
+        /* A dead rank stalls the whole collective even when this rank only
+         * waits on a live neighbour, so any failure fails it. */
+        int dead = c->ux->failed_rank;
+        if (dead >= 0) {
+            coll_fail_peer(c, dead, c->ux->peers[dead].fail_status);
+            return;
+        }
+        if (n_left > 0)
+            return;
+        c->n_ops = 0;
+        sf_status_t st = c->algo->advance(c, &c->err);
+        c->step++;
+        if (st != SF_INPROGRESS) {
+            c->status = st;
+            if (st != SF_OK)
+                coll_ops_drop(c);
+        }
+    }
+}
+
+/* ---- the hooks ------------------------------------------------------------- */
+
+static void ucx_on_ep_error(void *arg, ucp_ep_h ep, ucs_status_t status)
+{
+    (void)ep;
+    ucx_peer_t *peer = arg;
+    /* Only record here: the request that notices decides what it means. */
+    peer->is_failed = true;
+    peer->fail_status = status;
+}
+
+/* The error callback cannot reach the comm, so failures are collected
+ * after each progress call. */
+static void ucx_note_failures(ucx_comm_t *ux, int world)
+{
+    if (ux->failed_rank >= 0)
+        return;
+    for (int p = 0; p < world; p++)
+        if (ux->peers[p].is_failed) {
+            ux->failed_rank = p;
+            return;
+        }
+}
+
+static sf_status_t ucx_status(ucs_status_t s, const char *what, sf_err_t *err)
+{
+    return sf_err_set(err, SF_ERR_COMM, NULL, "ucx backend: %s: %s", what, ucs_status_string(s));
+}
+
+static sf_status_t ucx_open_worker(ucx_comm_t *ux, int world, sf_err_t *err)
+{
+    ucp_config_t *config = NULL;
+    ucs_status_t s = ucp_config_read(NULL, NULL, &config);
+    if (s != UCS_OK)
+        return ucx_status(s, "reading the UCX configuration", err);
+    /* UCX checks peers every 20 s by default; a collective stalled on a
+     * dead rank should fail within seconds. The environment still wins. */
+    if (getenv("UCX_KEEPALIVE_INTERVAL") == NULL)
+        (void)ucp_config_modify(config, "KEEPALIVE_INTERVAL", "1s");
+    ucp_params_t params = {0};
+    params.field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_ESTIMATED_NUM_EPS |
+                        UCP_PARAM_FIELD_NAME;
+    params.features = UCP_FEATURE_TAG;
+    params.estimated_num_eps = (size_t)world;
+    params.name = "shardflow";
+    s = ucp_init(&params, config, &ux->ctx);
+    ucp_config_release(config);
+    if (s != UCS_OK) {
+        ux->ctx = NULL;
+        return ucx_status(s, "ucp_init", err);
+    }
+    ucp_worker_params_t wp = {0};
+    wp.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE;
+    wp.thread_mode = UCS_THREAD_MODE_SINGLE;
+    s = ucp_worker_create(ux->ctx, &wp, &ux->worker);
+    if (s != UCS_OK) {
+        ux->worker = NULL;
+        return ucx_status(s, "ucp_worker_create", err);
+    }
+    return SF_OK;
+}
+
+/* Swap worker addresses over the bootstrap (padded to the longest, since
+ * the bootstrap gathers equal sizes) and connect to every peer. */
+static sf_status_t ucx_connect_all(ucx_comm_t *ux, int rank, int world, sf_err_t *err)
+{
+    ucp_address_t *addr = NULL;
+    size_t addr_len = 0;
+    ucs_status_t s = ucp_worker_get_address(ux->worker, &addr, &addr_len);
+    if (s != UCS_OK)
+        return ucx_status(s, "ucp_worker_get_address", err);
+    uint64_t *lens = calloc((size_t)world, sizeof *lens);
+    uint64_t mine = addr_len;
+    sf_status_t st = lens == NULL ? sf_err_set(err, SF_ERR_NOMEM, NULL, "ucx backend: out of memory")
+                                  : sf_bootstrap_allgather(ux->bs, &mine, sizeof mine, lens, err);
+    uint64_t max_len = 0;
+    for (int p = 0; st == SF_OK && p < world; p++)
+        max_len = lens[p] > max_len ? lens[p] : max_len;
+    char *mine_padded = NULL, *all = NULL;
+    if (st == SF_OK) {
+        mine_padded = calloc(1, max_len);
+        all = calloc((size_t)world, max_len);
+        if (mine_padded == NULL || all == NULL)
+            st = sf_err_set(err, SF_ERR_NOMEM, NULL, "ucx backend: out of memory");
+    }
+    if (st == SF_OK) {
+        memcpy(mine_padded, addr, addr_len);
+        st = sf_bootstrap_allgather(ux->bs, mine_padded, max_len, all, err);
+    }
+    ucp_worker_release_address(ux->worker, addr);
+    for (int p = 0; st == SF_OK && p < world; p++) {
+        if (p == rank)
+            continue;
+        ucp_ep_params_t ep = {0};
+        ep.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
+                        UCP_EP_PARAM_FIELD_ERR_HANDLER;
+        ep.address = (const ucp_address_t *)(all + (size_t)p * max_len);
+        ep.err_mode = UCP_ERR_HANDLING_MODE_PEER;
+        ep.err_handler.cb = ucx_on_ep_error;
+        ep.err_handler.arg = &ux->peers[p];
+        s = ucp_ep_create(ux->worker, &ep, &ux->peers[p].ep);
+        if (s != UCS_OK) {
+            ux->peers[p].ep = NULL;
+            st = sf_err_set(err, SF_ERR_COMM, NULL,
+                            "ucx backend: rank %d cannot create an endpoint to rank %d: %s", rank,
+                            p, ucs_status_string(s));
+        }
+    }
+    free(lens);
+    free(mine_padded);
+    free(all);
+    return st;
+}
+
+sf_status_t ucx_comm_init(sf_comm_t *comm, sf_bootstrap_t *bs, sf_err_t *err)
+{
+    if (comm->world > SF_UCX_MAX_WORLD / 2)
+        return sf_err_set(err, SF_ERR_UNSUPPORTED, NULL,
+                          "ucx backend: world size %d is above the supported %d", comm->world,
+                          SF_UCX_MAX_WORLD / 2);
+    ucx_comm_t *ux = calloc(1, sizeof *ux);
+    if (ux == NULL)
+        return sf_err_set(err, SF_ERR_NOMEM, NULL, "ucx backend: out of memory");
+    ux->bs = bs;
+    ux->failed_rank = -1;
+    ux->peers = calloc((size_t)comm->world, sizeof *ux->peers);
+    comm->impl = ux;
+    sf_status_t st = ux->peers == NULL
+                         ? sf_err_set(err, SF_ERR_NOMEM, NULL, "ucx backend: out of memory")
+                         : SF_OK;
+    for (int p = 0; st == SF_OK && p < comm->world; p++)
+        ux->peers[p].rank = p;
+    if (st == SF_OK)
+        st = ucx_open_worker(ux, comm->world, err);
+    /* A lone rank (bs may be NULL then) has nobody to connect to. */
+    if (st == SF_OK && comm->world > 1)
+        st = ucx_connect_all(ux, comm->rank, comm->world, err);
+    if (st != SF_OK) {
+        ucx_comm_finalize(comm);
+        return st;
+    }
+    ux->is_ready = true;
+    return SF_OK;
+}
+
+sf_status_t ucx_comm_start(sf_comm_t *comm, const sf_coll_args_t *args, void **req,
+                           sf_err_t *err)
+{
+    ucx_comm_t *ux = comm->impl;
+    *req = NULL;
+    ucx_coll_t *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return sf_err_set(err, SF_ERR_NOMEM, NULL, "%s: out of memory",
+                          sf_coll_kind_name(args->kind));
+    c->comm = comm;
+    c->ux = ux;
+    c->algo = ucx_algo_select(args);
+    c->args = *args;
+    c->esize = sf_dtype_size(args->dtype);
+    c->seq = ux->seq++;
+    c->status = SF_INPROGRESS;
+    c->next = ux->active;
+    if (ux->active != NULL)
+        ux->active->prev = c;
+    ux->active = c;
+    (void)ucp_worker_progress(ux->worker);
+    ucx_note_failures(ux, comm->world);
+    coll_poll(c);
+    *req = c;
+    return SF_OK;
+}
+
+sf_status_t ucx_comm_progress(sf_comm_t *comm, sf_err_t *err)
+{
+    (void)err;
+    ucx_comm_t *ux = comm->impl;
+    (void)ucp_worker_progress(ux->worker);
+    ucx_note_failures(ux, comm->world);
+    for (ucx_coll_t *c = ux->active; c != NULL; c = c->next)
+        coll_poll(c);
+    return SF_OK;
+}
+
+sf_status_t ucx_comm_test(sf_comm_t *comm, void *req, sf_err_t *err)
+{
+    (void)comm;
+    ucx_coll_t *c = req;
+    coll_poll(c);
+    if (c->status != SF_OK && c->status != SF_INPROGRESS)
+        return sf_err_set(err, c->status, NULL, "%s", c->err.msg);
+    return c->status;
+}
+
+void ucx_comm_req_free(sf_comm_t *comm, void *req)
+{
+    ucx_comm_t *ux = comm->impl;
+    ucx_coll_t *c = req;
+    coll_ops_drop(c);
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        ux->active = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    free(c->ops);
+    free(c->scratch);
+    free(c);
+}
+
+void ucx_comm_finalize(sf_comm_t *comm)
+{
+    ucx_comm_t *ux = comm->impl;
+    if (ux == NULL)
+        return;
+    SF_ASSERT(ux->active == NULL); /* every request is freed before its comm */
+    bool is_clean = ux->is_ready;
+    if (is_clean) {
+        ucx_note_failures(ux, comm->world);
+        /* Nobody tears down while a peer may still be receiving from it:
+         * an endpoint closing under a live collective reads as a failure. */
+        sf_err_t ignored = {0};
+        is_clean = comm->world == 1 ||
+                   (ux->failed_rank < 0 && sf_bootstrap_barrier(ux->bs, &ignored) == SF_OK);
+    }
+    void **closing = ux->peers != NULL ? calloc((size_t)comm->world, sizeof *closing) : NULL;
+    for (int p = 0; ux->peers != NULL && p < comm->world; p++) {
+        if (ux->peers[p].ep == NULL)
+            continue;
+        ucp_request_param_t param = {.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS,
+                                     .flags = is_clean ? 0 : UCP_EP_CLOSE_FLAG_FORCE};
+        void *r = ucp_ep_close_nbx(ux->peers[p].ep, &param);
+        ux->peers[p].ep = NULL;
+        if (UCS_PTR_IS_PTR(r)) {
+            if (closing != NULL)
+                closing[p] = r;
+            else
+                ucp_request_free(r);
+        }
+    }
+    double limit = comm->timeout_s < UCX_CLOSE_MAX_S ? comm->timeout_s : UCX_CLOSE_MAX_S;
+    double deadline = now_s() + limit;
+    for (int p = 0; closing != NULL && p < comm->world; p++) {
+        while (closing[p] != NULL && ucp_request_check_status(closing[p]) == UCS_INPROGRESS &&
+               now_s() < deadline)
+            (void)ucp_worker_progress(ux->worker);
+        if (closing[p] != NULL)
+            ucp_request_free(closing[p]);
+    }
+    free(closing);
+    if (ux->worker != NULL)
+        ucp_worker_destroy(ux->worker);
+    if (ux->ctx != NULL)
+        ucp_cleanup(ux->ctx);
+    free(ux->peers);
+    free(ux);
+    comm->impl = NULL;
+}

@@ -1,0 +1,113 @@
+/* Private to the UCX backend: the communicator state, the collective
+ * request every algorithm advances, and the tagged point-to-point layer.
+ * A collective is a state machine: the algorithm's `advance` hook posts
+ * one step's sends and receives; the common code calls it again once every
+ * operation of that step completed, until the hook returns SF_OK. */
+#ifndef SF_UCX_IMPL_H
+#define SF_UCX_IMPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ucp/api/ucp.h>
+
+#include "coll.h"
+
+/* Tag layout, most significant first: 24 bits of collective sequence
+ * number, 4 bits of kind, 16 bits of step, 20 bits of source rank. Every
+ * message of one collective step from one sender has its own tag, so
+ * back-to-back collectives never match each other's messages. */
+#define SF_UCX_TAG_SEQ_BITS 24
+#define SF_UCX_TAG_KIND_BITS 4
+#define SF_UCX_TAG_STEP_BITS 16
+#define SF_UCX_TAG_SRC_BITS 20
+#define SF_UCX_MAX_WORLD (1 << SF_UCX_TAG_SRC_BITS)
+#define SF_UCX_MAX_STEPS (1 << SF_UCX_TAG_STEP_BITS)
+
+typedef struct ucx_peer {
+    ucp_ep_h ep;              /* owned; NULL for this rank itself */
+    int rank;
+    bool is_failed;           /* set by the UCP error callback */
+    ucs_status_t fail_status;
+} ucx_peer_t;
+
+typedef struct ucx_coll ucx_coll_t;
+
+typedef struct ucx_comm {
+    ucp_context_h ctx;        /* owned */
+    ucp_worker_h worker;      /* owned */
+    ucx_peer_t *peers;        /* owned array of world entries */
+    sf_bootstrap_t *bs;       /* borrowed; valid until finalize */
+    uint32_t seq;             /* collectives started so far */
+    int failed_rank;          /* the first peer seen failing, or -1 */
+    bool is_ready;            /* init finished: teardown meets the peers */
+    ucx_coll_t *active;       /* borrowed list of started, unfreed requests */
+} ucx_comm_t;
+
+/* One posted tag send or receive. */
+typedef struct ucx_p2p {
+    void *req;                /* owned UCP request; NULL once complete */
+    int peer;
+    bool is_send;
+} ucx_p2p_t;
+
+typedef struct ucx_algo {
+    const char *name;
+    /* Post the next step (c->step counts the calls so far) and return
+     * SF_INPROGRESS, or return SF_OK when the collective is complete, or
+     * an error. Called at start and then each time all operations posted
+     * by the previous call completed. Never blocks. */
+    sf_status_t (*advance)(ucx_coll_t *c, sf_err_t *err);
+} ucx_algo_t;
+
+struct ucx_coll {
+    sf_comm_t *comm;          /* borrowed */
+    ucx_comm_t *ux;           /* borrowed: comm->impl */
+    const ucx_algo_t *algo;   /* borrowed: a static table entry */
+    sf_coll_args_t args;      /* a copy; the buffers in it stay borrowed */
+    size_t esize;             /* bytes per element */
+    uint32_t seq;
+    int step;                 /* advance calls so far */
+    sf_status_t status;       /* SF_INPROGRESS until done or failed */
+    sf_err_t err;             /* the failure, when status is an error */
+    ucx_p2p_t *ops;           /* owned: operations of the current step */
+    int n_ops, cap_ops;
+    void *scratch;            /* owned: reduction scratch, or NULL */
+    size_t scratch_bytes;
+    ucx_coll_t *next;         /* links in ux->active */
+    ucx_coll_t *prev;
+};
+
+/* Post a tagged send of nbytes from buf to peer for step `step` of c.
+ * buf stays borrowed until the step completes. */
+SF_NODISCARD sf_status_t ucx_coll_send(ucx_coll_t *c, int peer, int step, const void *buf,
+                                       size_t nbytes, sf_err_t *err);
+/* Post a tagged receive of exactly nbytes from peer into buf. */
+SF_NODISCARD sf_status_t ucx_coll_recv(ucx_coll_t *c, int peer, int step, void *buf,
+                                       size_t nbytes, sf_err_t *err);
+/* The request's scratch buffer of at least nbytes (kept for its life), or
+ * NULL when out of memory. */
+void *ucx_coll_scratch(ucx_coll_t *c, size_t nbytes);
+/* "all_gather 'what'" for messages. */
+const char *ucx_coll_label(const ucx_coll_t *c, char *buf, size_t n);
+
+/* The algorithms, one per file. */
+extern const ucx_algo_t ucx_allgather_ring;
+extern const ucx_algo_t ucx_alltoallv_pairwise;
+extern const ucx_algo_t ucx_allreduce_ring;
+extern const ucx_algo_t ucx_broadcast_binomial;
+extern const ucx_algo_t ucx_barrier_dissemination;
+
+/* The communicator hooks (ucx_comm.c), gathered into the table by
+ * ucx_backend.c, which also picks the algorithm. */
+const ucx_algo_t *ucx_algo_select(const sf_coll_args_t *args);
+sf_status_t ucx_comm_init(sf_comm_t *comm, sf_bootstrap_t *bs, sf_err_t *err);
+sf_status_t ucx_comm_start(sf_comm_t *comm, const sf_coll_args_t *args, void **req,
+                           sf_err_t *err);
+sf_status_t ucx_comm_progress(sf_comm_t *comm, sf_err_t *err);
+sf_status_t ucx_comm_test(sf_comm_t *comm, void *req, sf_err_t *err);
+void ucx_comm_req_free(sf_comm_t *comm, void *req);
+void ucx_comm_finalize(sf_comm_t *comm);
+
+#endif

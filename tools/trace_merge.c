@@ -1,0 +1,101 @@
+/* See trace_merge.h. Parts are copied, not parsed: the events between the
+ * first '[' after "traceEvents" and the last ']' are already valid JSON. */
+#include "trace_merge.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) != 0) {
+        fclose(f);
+        return NULL;
+    }
+    long size = ftell(f);
+    rewind(f);
+    char *buf = size >= 0 ? malloc((size_t)size + 1) : NULL;
+    if (buf != NULL && fread(buf, 1, (size_t)size, f) != (size_t)size) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (buf != NULL) {
+        buf[size] = '\0';
+        *len = (size_t)size;
+    }
+    return buf;
+}
+
+/* The events of one part: [*begin, *end) between the array's brackets. */
+static bool events_span(const char *text, size_t len, size_t *begin, size_t *end)
+{
+    const char *key = strstr(text, "\"traceEvents\"");
+    if (key == NULL)
+        return false;
+    const char *open = strchr(key, '[');
+    if (open == NULL)
+        return false;
+    size_t close = len;
+    while (close > 0 && text[close - 1] != ']')
+        close--;
+    if (close == 0 || text + close - 1 <= open)
+        return false;
+    *begin = (size_t)(open + 1 - text);
+    *end = close - 1;
+    /* Trim whitespace so the joining commas land cleanly. */
+    while (*begin < *end && strchr(" \t\r\n", text[*begin]) != NULL)
+        (*begin)++;
+    while (*end > *begin && strchr(" \t\r\n", text[*end - 1]) != NULL)
+        (*end)--;
+    return true;
+}
+
+sf_status_t sf_trace_merge(const char *const *parts, int n, const char *out, bool remove_parts,
+                           sf_err_t *err)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", out, (int)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (f == NULL)
+        return sf_err_set(err, SF_ERR_IO, NULL, "cannot write trace %s", out);
+    fputs("{\"traceEvents\":[\n", f);
+    bool first = true;
+    sf_status_t st = SF_OK;
+    for (int i = 0; i < n && st == SF_OK; i++) {
+        size_t len = 0, b, e;
+        char *text = read_all(parts[i], &len);
+        if (text == NULL)
+            st = sf_err_set(err, SF_ERR_INPUT, NULL, "trace part %s is missing", parts[i]);
+        else if (!events_span(text, len, &b, &e))
+            st = sf_err_set(err, SF_ERR_INPUT, NULL, "trace part %s is not a Chrome trace",
+                            parts[i]);
+        else if (e > b) {
+            if (!first)
+                fputs(",\n", f);
+            fwrite(text + b, 1, e - b, f);
+            first = false;
+        }
+        free(text);
+    }
+    fputs("\n],\n\"displayTimeUnit\":\"ms\"}\n", f);
+    bool write_ok = fflush(f) == 0 && !ferror(f);
+    if (fclose(f) != 0)
+        write_ok = false;
+    if (st == SF_OK && !write_ok)
+        st = sf_err_set(err, SF_ERR_IO, NULL, "writing trace %s failed", out);
+    if (st == SF_OK && rename(tmp, out) != 0)
+        st = sf_err_set(err, SF_ERR_IO, NULL, "cannot rename %s to %s", tmp, out);
+    if (st != SF_OK) {
+        unlink(tmp);
+        return st;
+    }
+    if (remove_parts)
+        for (int i = 0; i < n; i++)
+            unlink(parts[i]);
+    return SF_OK;
+}
