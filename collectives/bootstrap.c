@@ -7,10 +7,10 @@
 #include "bootstrap.h"
 
 #include <netdb.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -20,9 +20,9 @@
 
 #define BS_MAGIC 0x53464253u /* "SFBS" */
 #define BS_REPLY_TEXT 400
-#define BS_RETRY_S 0.1         /* between connection attempts */
-#define BS_CLOSE_S 2.0         /* bound on a graceful endpoint close */
-#define BS_NOTIFY_S 1.0        /* bound on telling peers why rank 0 gave up */
+#define BS_RETRY_S 0.1  /* between connection attempts */
+#define BS_CLOSE_S 2.0  /* bound on a graceful endpoint close */
+#define BS_NOTIFY_S 1.0 /* bound on telling peers why rank 0 gave up */
 
 /* Wire formats. Host byte order: every rank runs the same build. */
 typedef struct bs_hello {
@@ -35,7 +35,7 @@ typedef struct bs_hello {
 
 typedef struct bs_reply {
     uint32_t magic;
-    uint32_t is_ok;
+    uint32_t status;          /* an sf_status_t: SF_OK, or what the refused rank returns */
     char text[BS_REPLY_TEXT]; /* the refusal, NUL-terminated */
 } bs_reply_t;
 
@@ -52,14 +52,14 @@ typedef struct bs_header {
 /* One endpoint to a peer. Heap-allocated so the error callback's pointer
  * stays valid while the list changes. */
 typedef struct bs_conn {
-    ucp_ep_h ep;             /* owned; NULL once closed */
-    int rank;                /* the peer's rank; -1 until its hello is accepted */
-    bool is_failed;          /* set by the UCP error callback */
+    ucp_ep_h ep;    /* owned; NULL once closed */
+    int rank;       /* the peer's rank; -1 until its hello is accepted */
+    bool is_failed; /* set by the UCP error callback */
     ucs_status_t fail_status;
-    bs_hello_t hello;        /* rank 0: the peer's hello lands here */
-    void *hello_req;         /* owned UCP request, or NULL */
+    bs_hello_t hello; /* rank 0: the peer's hello lands here */
+    void *hello_req;  /* owned UCP request, or NULL */
     bool has_hello;
-    struct bs_conn *next;    /* owned list link */
+    struct bs_conn *next; /* owned list link */
 } bs_conn_t;
 
 struct sf_bootstrap {
@@ -67,18 +67,18 @@ struct sf_bootstrap {
     int world;
     double timeout_s;
     uint64_t graph_hash;
-    char where[300];               /* "ADDR:PORT" for messages */
-    ucp_context_h ctx;             /* owned */
-    ucp_worker_h worker;           /* owned */
-    int efd;                       /* the worker's event fd, or -1: poll by sleeping */
-    ucp_listener_h listener;       /* owned; rank 0 during the rendezvous only */
-    ucp_conn_request_h *pending;   /* owned array: requests the listener queued */
+    char where[300];             /* "ADDR:PORT" for messages */
+    ucp_context_h ctx;           /* owned */
+    ucp_worker_h worker;         /* owned */
+    int efd;                     /* the worker's event fd, or -1: poll by sleeping */
+    ucp_listener_h listener;     /* owned; rank 0 during the rendezvous only */
+    ucp_conn_request_h *pending; /* owned array: requests the listener queued */
     int n_pending, cap_pending;
-    bs_conn_t *conns;              /* owned list of every endpoint */
-    bs_conn_t **by_rank;           /* owned array of borrowed conns: rank 0 holds
-                                      world entries, the others only [0] */
-    uint32_t seq;                  /* collective calls so far, for mismatch checks */
-    bool is_broken;                /* a wait failed: requests may be abandoned */
+    bs_conn_t *conns;    /* owned list of every endpoint */
+    bs_conn_t **by_rank; /* owned array of borrowed conns: rank 0 holds
+                            world entries, the others only [0] */
+    uint32_t seq;        /* collective calls so far, for mismatch checks */
+    bool is_broken;      /* a wait failed: requests may be abandoned */
 };
 
 /* One posted stream operation waited on as part of a group. */
@@ -103,9 +103,18 @@ static void SF_PRINTF(3, 4) bs_fmt(char *out, size_t n, const char *fmt, ...)
     va_end(ap);
 }
 
-int sf_bootstrap_rank(const sf_bootstrap_t *bs) { return bs->rank; }
-int sf_bootstrap_world(const sf_bootstrap_t *bs) { return bs->world; }
-double sf_bootstrap_timeout(const sf_bootstrap_t *bs) { return bs->timeout_s; }
+int sf_bootstrap_rank(const sf_bootstrap_t *bs)
+{
+    return bs->rank;
+}
+int sf_bootstrap_world(const sf_bootstrap_t *bs)
+{
+    return bs->world;
+}
+double sf_bootstrap_timeout(const sf_bootstrap_t *bs)
+{
+    return bs->timeout_s;
+}
 
 /* ---- progress and idle waiting ------------------------------------------ */
 
@@ -266,8 +275,8 @@ static sf_status_t bs_ops_wait(sf_bootstrap_t *bs, bs_op_t *ops, int n, double d
             }
             if (s != UCS_OK) {
                 bs_ops_abandon(bs, ops, n);
-                return sf_err_set(err, SF_ERR_COMM, NULL, "bootstrap %s: rank %d failed (%s)",
-                                  what, op->conn->rank, ucs_status_string(s));
+                return sf_err_set(err, SF_ERR_COMM, NULL, "bootstrap %s: rank %d failed (%s)", what,
+                                  op->conn->rank, ucs_status_string(s));
             }
             ucp_request_free(op->req);
             op->req = NULL;
@@ -282,9 +291,10 @@ static sf_status_t bs_ops_wait(sf_bootstrap_t *bs, bs_op_t *ops, int n, double d
                     used += (size_t)snprintf(ranks + used, sizeof ranks - used, "%s%d",
                                              used ? ", " : "", ops[i].conn->rank);
             bs_ops_abandon(bs, ops, n);
-            return sf_err_set(err, SF_ERR_TIMEOUT, NULL,
-                              "bootstrap %s on rank %d timed out after %.1f s waiting for rank(s) %s",
-                              what, bs->rank, bs->timeout_s, ranks);
+            return sf_err_set(
+                err, SF_ERR_TIMEOUT, NULL,
+                "bootstrap %s on rank %d timed out after %.1f s waiting for rank(s) %s", what,
+                bs->rank, bs->timeout_s, ranks);
         }
         bs_idle(bs, deadline);
     }
@@ -292,8 +302,8 @@ static sf_status_t bs_ops_wait(sf_bootstrap_t *bs, bs_op_t *ops, int n, double d
 
 /* ---- setup and teardown -------------------------------------------------- */
 
-static sf_status_t bs_resolve(const sf_rank_info_t *ri, struct sockaddr_storage *sa,
-                              socklen_t *len, sf_err_t *err)
+static sf_status_t bs_resolve(const sf_rank_info_t *ri, struct sockaddr_storage *sa, socklen_t *len,
+                              sf_err_t *err)
 {
     struct addrinfo hints = {0}, *res = NULL;
     hints.ai_family = AF_UNSPEC;
@@ -317,6 +327,15 @@ static sf_status_t bs_ucx_init(sf_bootstrap_t *bs, sf_err_t *err)
     if (s != UCS_OK)
         return sf_err_set(err, SF_ERR_COMM, NULL, "bootstrap: reading the UCX configuration: %s",
                           ucs_status_string(s));
+    /* The rendezvous is over IP by definition, and UCX 1.13 wires a
+     * sockaddr endpoint only over tcp (or rdmacm): a UCX_TLS meant for the
+     * collectives (say sm) must not starve it. The backends read UCX_TLS. */
+    s = ucp_config_modify(config, "TLS", "tcp");
+    if (s != UCS_OK) {
+        ucp_config_release(config);
+        return sf_err_set(err, SF_ERR_COMM, NULL, "bootstrap: selecting tcp: %s",
+                          ucs_status_string(s));
+    }
     ucp_params_t params = {0};
     params.field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_NAME;
     params.features = UCP_FEATURE_STREAM | UCP_FEATURE_WAKEUP;
@@ -383,20 +402,20 @@ static bool bs_hello_refusal(const sf_bootstrap_t *bs, const bs_hello_t *h, char
 {
     if (h->magic != BS_MAGIC)
         bs_fmt(why, n, "a connection to %s did not speak the shardflow bootstrap protocol",
-                 bs->where);
+               bs->where);
     else if (h->protocol != SF_BOOTSTRAP_PROTOCOL)
         bs_fmt(why, n, "bootstrap protocol mismatch: rank %d speaks version %u, rank 0 speaks %d",
-                 h->rank, h->protocol, SF_BOOTSTRAP_PROTOCOL);
+               h->rank, h->protocol, SF_BOOTSTRAP_PROTOCOL);
     else if (h->world != bs->world)
         bs_fmt(why, n, "world size mismatch: rank %d has world size %d, rank 0 has %d", h->rank,
-                 h->world, bs->world);
+               h->world, bs->world);
     else if (h->rank <= 0 || h->rank >= bs->world)
         bs_fmt(why, n, "rank %d is out of range for world size %d", h->rank, bs->world);
     else if (h->graph_hash != bs->graph_hash)
         bs_fmt(why, n,
-                 "graph hash mismatch: rank %d has 0x%016llx, rank 0 has 0x%016llx (the ranks "
-                 "loaded different graphs or parameters)",
-                 h->rank, (unsigned long long)h->graph_hash, (unsigned long long)bs->graph_hash);
+               "graph hash mismatch: rank %d has 0x%016llx, rank 0 has 0x%016llx (the ranks "
+               "loaded different graphs or parameters)",
+               h->rank, (unsigned long long)h->graph_hash, (unsigned long long)bs->graph_hash);
     else if (bs->by_rank[h->rank] != NULL)
         bs_fmt(why, n, "duplicate rank: two processes claim rank %d", h->rank);
     else
@@ -423,29 +442,34 @@ static sf_status_t bs_reply_all(sf_bootstrap_t *bs, bs_conn_t **conns, bs_reply_
     return st;
 }
 
-/* Tell the joined ranks (and the offender, if any) why rank 0 gives up, so
- * they fail with the reason at once instead of timing out. Best effort. */
-static void bs_abort_rendezvous(sf_bootstrap_t *bs, bs_conn_t *offender, const char *why)
+/* Tell every connected rank, joined or still saying hello, why rank 0
+ * gives up, so they fail with the reason at once instead of timing out.
+ * The offender (if any) gets the refusal itself. Best effort. */
+static void bs_abort_rendezvous(sf_bootstrap_t *bs, bs_conn_t *offender, const char *why,
+                                sf_status_t code)
 {
     int n = 0;
-    bs_conn_t **to = calloc((size_t)bs->world + 1, sizeof *to);
-    bs_reply_t *replies = calloc((size_t)bs->world + 1, sizeof *replies);
+    for (bs_conn_t *c = bs->conns; c != NULL; c = c->next)
+        n++;
+    bs_conn_t **to = calloc((size_t)n + 1, sizeof *to);
+    bs_reply_t *replies = calloc((size_t)n + 1, sizeof *replies);
     if (to == NULL || replies == NULL) {
         free(to);
         free(replies);
         return;
     }
-    for (int r = 1; r < bs->world; r++)
-        if (bs->by_rank[r] != NULL && bs->by_rank[r] != offender)
-            to[n++] = bs->by_rank[r];
-    for (int i = 0; i < n; i++)
-        bs_fmt(replies[i].text, BS_REPLY_TEXT, "rank 0 aborted the rendezvous: %s", why);
-    if (offender != NULL) {
-        bs_fmt(replies[n].text, BS_REPLY_TEXT, "%s", why);
-        to[n++] = offender;
+    n = 0;
+    for (bs_conn_t *c = bs->conns; c != NULL; c = c->next) {
+        if (c->ep == NULL || c->is_failed)
+            continue;
+        replies[n].magic = BS_MAGIC;
+        replies[n].status = (uint32_t)code;
+        if (c == offender)
+            bs_fmt(replies[n].text, BS_REPLY_TEXT, "%s", why);
+        else
+            bs_fmt(replies[n].text, BS_REPLY_TEXT, "rank 0 aborted the rendezvous: %s", why);
+        to[n++] = c;
     }
-    for (int i = 0; i < n; i++)
-        replies[i].magic = BS_MAGIC;
     sf_err_t ignored = {0};
     (void)bs_reply_all(bs, to, replies, n, now_s() + BS_NOTIFY_S, &ignored);
     free(to);
@@ -530,9 +554,9 @@ static sf_status_t bs_rendezvous_root(sf_bootstrap_t *bs, const struct sockaddr_
             if (c->rank < 0 && c->has_hello) {
                 char why[BS_REPLY_TEXT];
                 if (bs_hello_refusal(bs, &c->hello, why, sizeof why)) {
-                    bs_abort_rendezvous(bs, c, why);
-                    return sf_err_set(err, SF_ERR_INPUT, NULL, "rendezvous at %s refused a rank: %s",
-                                      bs->where, why);
+                    bs_abort_rendezvous(bs, c, why, SF_ERR_INPUT);
+                    return sf_err_set(err, SF_ERR_INPUT, NULL,
+                                      "rendezvous at %s refused a rank: %s", bs->where, why);
                 }
                 c->rank = c->hello.rank;
                 bs->by_rank[c->rank] = c;
@@ -550,10 +574,10 @@ static sf_status_t bs_rendezvous_root(sf_bootstrap_t *bs, const struct sockaddr_
                                              used ? ", " : "", r);
             char why[BS_REPLY_TEXT];
             bs_fmt(why, sizeof why,
-                     "rendezvous at %s timed out after %.1f s: rank(s) %s never connected (%d of "
-                     "%d ranks joined)",
-                     bs->where, bs->timeout_s, missing, n_joined + 1, bs->world);
-            bs_abort_rendezvous(bs, NULL, why);
+                   "rendezvous at %s timed out after %.1f s: rank(s) %s never connected (%d of "
+                   "%d ranks joined)",
+                   bs->where, bs->timeout_s, missing, n_joined + 1, bs->world);
+            bs_abort_rendezvous(bs, NULL, why, SF_ERR_TIMEOUT);
             return sf_err_set(err, SF_ERR_TIMEOUT, NULL, "%s", why);
         }
         bs_idle(bs, deadline);
@@ -569,10 +593,10 @@ static sf_status_t bs_rendezvous_root(sf_bootstrap_t *bs, const struct sockaddr_
         return sf_err_set(err, SF_ERR_NOMEM, NULL, "bootstrap: out of memory");
     for (int r = 0; r < bs->world; r++) {
         replies[r].magic = BS_MAGIC;
-        replies[r].is_ok = 1;
+        replies[r].status = SF_OK;
     }
-    sf_status_t st = bs_reply_all(bs, bs->by_rank + 1, replies, bs->world - 1,
-                                  now_s() + bs->timeout_s, err);
+    sf_status_t st =
+        bs_reply_all(bs, bs->by_rank + 1, replies, bs->world - 1, now_s() + bs->timeout_s, err);
     free(replies);
     return st;
 }
@@ -651,10 +675,12 @@ static sf_status_t bs_rendezvous_client(sf_bootstrap_t *bs, const struct sockadd
                                       "bootstrap reply",
                                       bs->where);
                 }
-                if (!reply.is_ok) {
+                if (reply.status != SF_OK) {
+                    sf_status_t code =
+                        reply.status == SF_ERR_TIMEOUT ? SF_ERR_TIMEOUT : SF_ERR_INPUT;
                     reply.text[BS_REPLY_TEXT - 1] = '\0';
                     bs->is_broken = true;
-                    return sf_err_set(err, SF_ERR_INPUT, NULL, "rank 0 at %s refused rank %d: %s",
+                    return sf_err_set(err, code, NULL, "rank 0 at %s refused rank %d: %s",
                                       bs->where, bs->rank, reply.text);
                 }
                 bs->by_rank[0] = c;
@@ -738,8 +764,8 @@ static const char *bs_op_name(uint32_t op)
     return op == BS_OP_ALLGATHER ? "allgather" : op == BS_OP_BCAST ? "bcast" : "?";
 }
 
-static sf_status_t bs_header_check(sf_bootstrap_t *bs, const bs_header_t *h, int from,
-                                   uint32_t op, uint64_t nbytes, sf_err_t *err)
+static sf_status_t bs_header_check(sf_bootstrap_t *bs, const bs_header_t *h, int from, uint32_t op,
+                                   uint64_t nbytes, sf_err_t *err)
 {
     if (h->magic == BS_MAGIC && h->op == op && h->seq == bs->seq && h->nbytes == nbytes)
         return SF_OK;
@@ -844,8 +870,8 @@ sf_status_t sf_bootstrap_bcast(sf_bootstrap_t *bs, void *buf, size_t n, int root
     if (st != SF_OK)
         return st;
     if (root < 0 || root >= bs->world)
-        return sf_err_set(err, SF_ERR_INPUT, NULL, "bootstrap bcast: root %d out of range (world %d)",
-                          root, bs->world);
+        return sf_err_set(err, SF_ERR_INPUT, NULL,
+                          "bootstrap bcast: root %d out of range (world %d)", root, bs->world);
     if (bs->world == 1)
         return SF_OK;
     bs->seq++;

@@ -26,8 +26,8 @@ static sf_status_t env_int(const char *name, long lo, long hi, long *out, bool *
     if (s[0] == '\0' || end == s || *end != '\0' || errno != 0)
         return sf_err_set(err, SF_ERR_INPUT, NULL, "%s='%s' is not an integer", name, s);
     if (v < lo || v > hi)
-        return sf_err_set(err, SF_ERR_INPUT, NULL, "%s=%ld is out of range [%ld, %ld]", name, v,
-                          lo, hi);
+        return sf_err_set(err, SF_ERR_INPUT, NULL, "%s=%ld is out of range [%ld, %ld]", name, v, lo,
+                          hi);
     *out = v;
     return SF_OK;
 }
@@ -91,8 +91,8 @@ sf_status_t sf_rank_info_from_env(sf_rank_info_t *out, sf_err_t *err)
             return sf_err_set(err, SF_ERR_INPUT, NULL, "%s is set but %s is not",
                               has_rank ? sc->rank : sc->world, has_rank ? sc->world : sc->rank);
         if (rank >= world)
-            return sf_err_set(err, SF_ERR_INPUT, NULL, "%s=%ld is not below %s=%ld", sc->rank,
-                              rank, sc->world, world);
+            return sf_err_set(err, SF_ERR_INPUT, NULL, "%s=%ld is not below %s=%ld", sc->rank, rank,
+                              sc->world, world);
         out->rank = (int)rank;
         out->world = (int)world;
         /* A launcher that does not say: single-host launches are the

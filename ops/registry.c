@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "model_config.h"
 #include "op.h"
 
 #define SF_OP(name) extern const sf_op_desc_t sf_op_##name;
@@ -44,4 +45,7 @@ void sf_ops_register_all(void)
         SF_ASSERT(strcmp(op_table[i].desc->name, op_table[i].listed_name) == 0);
         sf_op_register(op_table[i].desc);
     }
+    /* The weight op and the model params come together: a graph that can
+     * name `weight` can name a `model`. */
+    sf_model_register();
 }

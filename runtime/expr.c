@@ -172,6 +172,32 @@ static sf_status_t parse_primary(expr_parser_t *p, int64_t *out)
             p->depth--;
             return st;
         }
+        if (peek(p) == '[') {
+            /* list[i]: an int item of a list param, e.g. aux_layers[1]. */
+            const sf_value_t *v = p->src->lookup ? p->src->lookup(p->src->ctx, t + at, len) : NULL;
+            if (v == NULL)
+                return expr_fail(p, at, "unknown param '%.*s'", (int)len, t + at);
+            if (v->type != SF_VALUE_LIST)
+                return expr_fail(p, at, "param '%.*s' is a %s and cannot be indexed", (int)len,
+                                 t + at, sf_value_type_name(v->type));
+            size_t open = p->i++;
+            int64_t idx;
+            sf_status_t st = parse_sum(p, &idx);
+            if (st != SF_OK)
+                return st;
+            if (peek(p) != ']')
+                return expr_fail(p, p->i, "expected ']' to close the '[' at column %d",
+                                 expr_pos(p->src, open).col);
+            p->i++;
+            if (idx < 0 || idx >= v->n_items)
+                return expr_fail(p, open, "index %lld out of range for '%.*s' (%d items)",
+                                 (long long)idx, (int)len, t + at, v->n_items);
+            if (v->items[idx].type != SF_VALUE_INT)
+                return expr_fail(p, open, "'%.*s'[%lld] is a %s, expected an int", (int)len,
+                                 t + at, (long long)idx, sf_value_type_name(v->items[idx].type));
+            *out = v->items[idx].i;
+            return SF_OK;
+        }
         return lookup_int(p, at, len, out);
     }
     char what[64];

@@ -32,6 +32,9 @@ void sf_graph_free(sf_graph_t *g)
     }
     free(g->nodes);
     free(g->inputs);
+    for (int i = 0; i < g->n_outputs && g->output_names != NULL; i++)
+        free(g->output_names[i]);
+    free(g->output_names);
     free(g->outputs);
     for (int i = 0; i < g->n_files; i++)
         free(g->files[i]);

@@ -58,6 +58,7 @@ typedef struct sf_graph {
     int *inputs;          /* owned: value indices of graph inputs */
     int n_inputs;
     int *outputs;         /* owned: value indices of graph outputs */
+    char **output_names;  /* owned: the name each output is written under */
     int n_outputs;
     char **files;         /* owned: every file read (positions point into these) */
     int n_files;
@@ -93,6 +94,22 @@ SF_NODISCARD sf_status_t sf_graph_load_file(const char *path, const sf_param_set
 SF_NODISCARD sf_status_t sf_graph_load_file_ranked(const char *path, const sf_param_set_t *sets,
                                                    int n_sets, int rank, int world,
                                                    sf_graph_t **out, sf_err_t *err);
+
+/* A model provider turns the value of a graph's `model` param (say
+ * "synthetic:tiny" or a checkpoint folder) into params: the config's sizes
+ * (hidden_size, num_hidden_layers, ...). It runs after the file's params and
+ * the --set of keys the file defines, and before the --set of keys it
+ * defines; a param the file already defines is kept. graph_dir is the
+ * folder of the root graph file. On success *defs (n entries) is owned by
+ * the caller: names malloc'd, values finished with sf_value_fini. Errors
+ * name the model (SF_ERR_INPUT). Set once at start-up; NULL for none. */
+typedef struct sf_param_def {
+    char *name;
+    sf_value_t value;
+} sf_param_def_t;
+typedef sf_status_t (*sf_model_provider_fn)(const char *model, const char *graph_dir, int world,
+                                            sf_param_def_t **defs, int *n, sf_err_t *err);
+void sf_graph_set_model_provider(sf_model_provider_fn fn);
 
 /* A hash of what every rank must agree on: the name, the params (all but
  * `rank`), the nodes' names, ops and tensors, the inputs and outputs. */

@@ -282,12 +282,81 @@ static sf_status_t set_builtins(gl_ctx_t *c, const sf_param_set_t *sets, int n_s
     return SF_OK;
 }
 
+static sf_model_provider_fn model_provider;
+
+void sf_graph_set_model_provider(sf_model_provider_fn fn)
+{
+    model_provider = fn;
+}
+
+/* The folder of the root file, for the provider's relative lookups. */
+static void root_dir(const gl_ctx_t *c, char *out, size_t n)
+{
+    const char *file = c->n_files > 0 ? c->files[0] : ".";
+    const char *slash = strrchr(file, '/');
+    if (slash == NULL)
+        snprintf(out, n, ".");
+    else
+        snprintf(out, n, "%.*s", (int)(slash - file), file);
+}
+
+static sf_status_t apply_model(gl_ctx_t *c)
+{
+    int i = sf_graph_names_get(&c->param_names, "model");
+    if (model_provider == NULL || i < 0 || c->params[i].value.type != SF_VALUE_STRING)
+        return SF_OK;
+    char dir[4096];
+    root_dir(c, dir, sizeof dir);
+    sf_param_def_t *defs = NULL;
+    int n = 0;
+    const sf_pos_t mpos = c->params[i].pos;
+    sf_err_t local;
+    sf_err_clear(&local);
+    sf_status_t st = model_provider(c->params[i].value.s, dir, c->world, &defs, &n, &local);
+    if (st != SF_OK) {
+        /* Point at where the model was named: the file or --set. */
+        sf_pos_t at = local.file[0] != '\0' ? (sf_pos_t){local.file, local.line, local.col} : mpos;
+        return sf_err_set(c->err, st, &at, "%s", local.msg);
+    }
+    sf_pos_t pos = {"<model>", 0, 0};
+    for (int k = 0; k < n; k++) {
+        if (sf_graph_names_get(&c->param_names, defs[k].name) < 0) {
+            defs[k].value.pos = pos;
+            gl_param_set(c, defs[k].name, defs[k].value, pos);
+        } else {
+            sf_value_fini(&defs[k].value);
+        }
+        free(defs[k].name);
+    }
+    free(defs);
+    return SF_OK;
+}
+
 static sf_status_t build(gl_ctx_t *c, const sf_param_set_t *sets, int n_sets, sf_graph_t **out)
 {
     sf_status_t st;
     if ((st = set_builtins(c, sets, n_sets)) != SF_OK)
         return st;
-    if ((st = gl_apply_sets(c, sets, n_sets)) != SF_OK)
+    /* --set in two passes around the model provider: the first may choose
+     * the model, the second may override what the model defined. */
+    sf_param_set_t *later = gl_xcalloc((size_t)n_sets + 1, sizeof *later);
+    sf_param_set_t *now = gl_xcalloc((size_t)n_sets + 1, sizeof *now);
+    int n_later = 0, n_now = 0;
+    for (int k = 0; k < n_sets; k++) {
+        bool known = sets[k].key != NULL && sf_graph_names_get(&c->param_names, sets[k].key) >= 0;
+        if (known || model_provider == NULL)
+            now[n_now++] = sets[k];
+        else
+            later[n_later++] = sets[k];
+    }
+    st = gl_apply_sets(c, now, n_now);
+    if (st == SF_OK)
+        st = apply_model(c);
+    if (st == SF_OK)
+        st = gl_apply_sets(c, later, n_later);
+    free(now);
+    free(later);
+    if (st != SF_OK)
         return st;
     if (c->name == NULL)
         return sf_err_set(c->err, SF_ERR_GRAPH, &c->root->pos,

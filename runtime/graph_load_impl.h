@@ -48,6 +48,10 @@ typedef struct gl_ctx {
     int n_nodes, cap_nodes;
     const sf_ynode_t **outs; /* borrowed: `outputs` items, include-first */
     int n_outs, cap_outs;
+    /* The variable of the `repeat` block being built, seen by ${} and
+     * expressions before params. scope_var borrowed; NULL outside a block. */
+    const char *scope_var;
+    sf_value_t scope_val;
 } gl_ctx_t;
 
 /* A node while it is being built: tensor names stay names until validate

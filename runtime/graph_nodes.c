@@ -65,9 +65,11 @@ static sf_status_t build_input(gl_ctx_t *c, const sf_ynode_t *k, const sf_ynode_
                           sf_ynode_kind_name(v->kind));
     for (int i = 0; i < sf_ynode_map_count(v); i++) {
         const char *key = sf_ynode_map_key(v, i)->text;
-        if (strcmp(key, "dtype") != 0 && strcmp(key, "shape") != 0 && strcmp(key, "doc") != 0)
+        if (strcmp(key, "dtype") != 0 && strcmp(key, "shape") != 0 && strcmp(key, "doc") != 0 &&
+            strcmp(key, "when") != 0)
             return sf_err_set(c->err, SF_ERR_GRAPH, &sf_ynode_map_key(v, i)->pos,
-                              "%s: unknown key '%s' (expected dtype, shape or doc)", what, key);
+                              "%s: unknown key '%s' (expected dtype, shape, when or doc)", what,
+                              key);
     }
     const sf_ynode_t *dt = sf_ynode_map_get(v, "dtype");
     if (dt == NULL)
@@ -134,6 +136,20 @@ static sf_status_t build_inputs(gl_ctx_t *c, sf_graph_t *g)
             break;
         }
         sf_graph_names_put(&seen, k->text, i);
+        /* An input may exist in one configuration only (tokens from a file
+         * or made by a node), like a node with `when`. */
+        const sf_ynode_t *when = c->in_vals[i]->kind == SF_YNODE_MAP
+                                     ? sf_ynode_map_get(c->in_vals[i], "when")
+                                     : NULL;
+        bool is_active = true;
+        if (when != NULL) {
+            char what[300];
+            snprintf(what, sizeof what, "input '%s': when", k->text);
+            if ((st = gl_read_cond(c, when, what, &is_active)) != SF_OK)
+                break;
+        }
+        if (!is_active)
+            continue;
         if ((st = build_input(c, k, c->in_vals[i], &g->values[g->n_values])) != SF_OK)
             break;
         g->inputs[g->n_inputs++] = g->n_values++;
@@ -361,18 +377,88 @@ static sf_status_t node_when(gl_ctx_t *c, const sf_ynode_t *m, bool *is_active)
     return gl_read_cond(c, when, what, is_active);
 }
 
+/* One node to build: its mapping and, inside a `repeat` block, the value
+ * of the block's variable. */
+typedef struct node_item {
+    const sf_ynode_t *m;   /* borrowed */
+    const char *var;       /* borrowed from the YAML; NULL outside a block */
+    int64_t value;
+} node_item_t;
+
+static void scope_enter(gl_ctx_t *c, const node_item_t *it)
+{
+    c->scope_var = it->var;
+    c->scope_val = (sf_value_t){.type = SF_VALUE_INT, .i = it->value};
+}
+
+/* `- repeat: {var: layer, count: num_layers}` with `nodes: [...]` expands to
+ * count copies of the nodes, `layer` = 0, 1, ... in ${} and expressions.
+ * Blocks do not nest: one variable is all a layer stack needs. */
+static sf_status_t expand_repeat(gl_ctx_t *c, const sf_ynode_t *m, node_item_t **items, int *n,
+                                 int *cap)
+{
+    const sf_ynode_t *spec = sf_ynode_map_get(m, "repeat");
+    const sf_ynode_t *body = sf_ynode_map_get(m, "nodes");
+    for (int i = 0; i < sf_ynode_map_count(m); i++) {
+        const char *k = sf_ynode_map_key(m, i)->text;
+        if (strcmp(k, "repeat") != 0 && strcmp(k, "nodes") != 0 && strcmp(k, "doc") != 0)
+            return sf_err_set(c->err, SF_ERR_GRAPH, &sf_ynode_map_key(m, i)->pos,
+                              "unknown key '%s' in a repeat block (expected repeat, nodes, doc)", k);
+    }
+    if (spec == NULL || spec->kind != SF_YNODE_MAP || body == NULL || body->kind != SF_YNODE_SEQ)
+        return sf_err_set(c->err, SF_ERR_GRAPH, &m->pos,
+                          "a repeat block is {repeat: {var: NAME, count: EXPR}, nodes: [...]}");
+    const sf_ynode_t *var = sf_ynode_map_get(spec, "var");
+    const sf_ynode_t *count_y = sf_ynode_map_get(spec, "count");
+    if (var == NULL || var->kind != SF_YNODE_SCALAR || count_y == NULL)
+        return sf_err_set(c->err, SF_ERR_GRAPH, &spec->pos,
+                          "repeat needs var (a name) and count (an int expression)");
+    if (sf_graph_names_get(&c->param_names, var->text) >= 0)
+        return sf_err_set(c->err, SF_ERR_GRAPH, &var->pos,
+                          "repeat variable '%s' would hide the param of that name", var->text);
+    int64_t count;
+    sf_status_t st = gl_read_int(c, count_y, "repeat: count", &count);
+    if (st != SF_OK)
+        return st;
+    if (count < 0 || count > 1000000)
+        return sf_err_set(c->err, SF_ERR_GRAPH, &count_y->pos,
+                          "repeat: count %lld out of range (0..1000000)", (long long)count);
+    for (int64_t k = 0; k < count; k++)
+        for (int j = 0; j < body->n_kids; j++) {
+            const sf_ynode_t *inner = body->kids[j];
+            if (inner->kind == SF_YNODE_MAP && sf_ynode_map_get(inner, "repeat") != NULL)
+                return sf_err_set(c->err, SF_ERR_GRAPH, &inner->pos,
+                                  "repeat blocks do not nest");
+            gl_grow((void **)items, cap, *n + 1, sizeof **items);
+            (*items)[(*n)++] = (node_item_t){inner, var->text, k};
+        }
+    return SF_OK;
+}
+
 sf_status_t gl_build_nodes(gl_ctx_t *c, sf_graph_t *g, gl_bnode_t **bnodes)
 {
     *bnodes = NULL;
     sf_status_t st = build_inputs(c, g);
     if (st != SF_OK)
         return st;
-    bool *is_active = gl_xcalloc((size_t)c->n_nodes, sizeof *is_active);
+    node_item_t *items = NULL;
+    int n_items = 0, cap_items = 0;
+    for (int i = 0; i < c->n_nodes && st == SF_OK; i++) {
+        const sf_ynode_t *m = c->nodes[i];
+        if (m->kind == SF_YNODE_MAP && sf_ynode_map_get(m, "repeat") != NULL) {
+            st = expand_repeat(c, m, &items, &n_items, &cap_items);
+        } else {
+            gl_grow((void **)&items, &cap_items, n_items + 1, sizeof *items);
+            items[n_items++] = (node_item_t){m, NULL, 0};
+        }
+    }
+    bool *is_active = gl_xcalloc((size_t)n_items, sizeof *is_active);
     int n_active = 0;
     /* Every `when` first, so a node that is dropped is never type-checked
      * against an op that only exists in the other configuration. */
-    for (int i = 0; i < c->n_nodes && st == SF_OK; i++) {
-        st = node_when(c, c->nodes[i], &is_active[i]);
+    for (int i = 0; i < n_items && st == SF_OK; i++) {
+        scope_enter(c, &items[i]);
+        st = node_when(c, items[i].m, &is_active[i]);
         n_active += is_active[i];
     }
     gl_bnode_t *b = gl_xcalloc((size_t)n_active, sizeof *b);
@@ -380,11 +466,12 @@ sf_status_t gl_build_nodes(gl_ctx_t *c, sf_graph_t *g, gl_bnode_t **bnodes)
     sf_graph_names_t seen;
     sf_graph_names_init(&seen);
     int cap_values = c->n_ins;
-    for (int i = 0; i < c->n_nodes && st == SF_OK; i++) {
+    for (int i = 0; i < n_items && st == SF_OK; i++) {
         if (!is_active[i])
             continue;
         int k = g->n_nodes++;
-        if ((st = build_node(c, c->nodes[i], &g->nodes[k], &b[k])) != SF_OK)
+        scope_enter(c, &items[i]);
+        if ((st = build_node(c, items[i].m, &g->nodes[k], &b[k])) != SF_OK)
             break;
         int first = sf_graph_names_get(&seen, g->nodes[k].name);
         if (first >= 0) {
@@ -397,8 +484,10 @@ sf_status_t gl_build_nodes(gl_ctx_t *c, sf_graph_t *g, gl_bnode_t **bnodes)
         sf_graph_names_put(&seen, g->nodes[k].name, k);
         cap_values += b[k].n_out;
     }
+    c->scope_var = NULL;
     sf_graph_names_fini(&seen);
     free(is_active);
+    free(items);
     if (st == SF_OK) {
         /* Room for every node output after the inputs (validate fills it). */
         sf_gvalue_t *grown = realloc(g->values, (size_t)(cap_values + 1) * sizeof *grown);

@@ -175,6 +175,8 @@ const sf_value_t *gl_lookup(void *ctx, const char *name, size_t len)
         return NULL;
     memcpy(key, name, len);
     key[len] = '\0';
+    if (c->scope_var != NULL && strcmp(c->scope_var, key) == 0)
+        return &c->scope_val;
     int i = sf_graph_names_get(&c->param_names, key);
     return i >= 0 ? &c->params[i].value : NULL;
 }
@@ -291,13 +293,39 @@ sf_status_t gl_subst(gl_ctx_t *c, const sf_ynode_t *y, char **out, bool *is_chan
         }
         size_t name_len = (size_t)(close - (y->text + i + 2));
         const sf_value_t *v = gl_lookup(c, y->text + i + 2, name_len);
-        if (v == NULL) {
-            free(s);
-            return sf_err_set(c->err, SF_ERR_GRAPH, &pos, "unknown param '%.*s' in '${...}'",
-                              (int)name_len, y->text + i + 2);
-        }
         char text[1024];
-        sf_value_format(v, text, sizeof text);
+        if (v != NULL) {
+            sf_value_format(v, text, sizeof text);
+        } else {
+            /* Not a param name: an integer expression, as in
+             * `h_${layer + 1}`; a lone unknown word stays "unknown param". */
+            sf_pos_t epos = pos;
+            if (epos.col > 0)
+                epos.col += 2;
+            sf_expr_src_t src = {y->text + i + 2, name_len, epos, gl_lookup, c};
+            sf_err_t local;
+            sf_err_clear(&local);
+            int64_t value;
+            if (sf_expr_eval_int(&src, &value, &local) != SF_OK) {
+                free(s);
+                bool is_word = true;
+                for (size_t k = 0; k < name_len; k++) {
+                    char ch = y->text[i + 2 + k];
+                    if (!(ch == '_' || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                          (ch >= '0' && ch <= '9')))
+                        is_word = false;
+                }
+                if (is_word)
+                    return sf_err_set(c->err, SF_ERR_GRAPH, &pos,
+                                      "unknown param '%.*s' in '${...}'", (int)name_len,
+                                      y->text + i + 2);
+                sf_pos_t at = {pos.file, local.line ? local.line : pos.line,
+                               local.col ? local.col : pos.col};
+                return sf_err_set(c->err, SF_ERR_GRAPH, &at, "in '${%.*s}': %s", (int)name_len,
+                                  y->text + i + 2, local.msg);
+            }
+            snprintf(text, sizeof text, "%lld", (long long)value);
+        }
         size_t tl = strlen(text);
         cap += tl;
         char *grown = realloc(s, cap);

@@ -97,6 +97,9 @@ typedef struct sf_op_desc {
     sf_op_infer_fn infer; /* required */
     /* Outputs are views of input 0: nothing is allocated, no kernel runs. */
     bool outputs_are_views;
+    /* Outputs live until the run ends, whoever reads them (model weights:
+     * loaded once, kept like the parameters of a real model). */
+    bool outputs_persist;
     sf_op_scratch_fn scratch_bytes; /* optional; default 0 */
     /* Kernels by device kind; NULL = not available there. The meta device
      * never runs kernels. A view op has none. */

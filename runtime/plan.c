@@ -172,9 +172,12 @@ sf_status_t sf_plan_build(const sf_graph_t *g, sf_free_policy_t policy, sf_plan_
             if (step_of[i] > p->last_step[b])
                 p->last_step[b] = step_of[i];
         }
-    for (int v = 0; v < nv; v++)
-        if (g->values[v].is_output || policy == SF_FREE_END)
+    for (int v = 0; v < nv; v++) {
+        int prod = g->values[v].producer;
+        bool persists = prod >= 0 && g->nodes[prod].op->outputs_persist;
+        if (g->values[v].is_output || persists || policy == SF_FREE_END)
             p->last_step[p->base_of[v]] = nn;
+    }
 
     /* Free lists as CSR, ascending value index within a step. */
     int n_free = 0;

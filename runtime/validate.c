@@ -194,11 +194,25 @@ static sf_status_t mark_outputs(vctx_t *v)
     gl_ctx_t *c = v->c;
     sf_graph_t *g = v->g;
     g->outputs = gl_xcalloc((size_t)c->n_outs, sizeof *g->outputs);
+    g->output_names = gl_xcalloc((size_t)c->n_outs, sizeof *g->output_names);
     for (int i = 0; i < c->n_outs; i++) {
-        char *name;
-        sf_status_t st = gl_read_string(c, c->outs[i], "output", &name);
-        if (st != SF_OK)
+        char *name, *as = NULL;
+        sf_status_t st;
+        const sf_ynode_t *item = c->outs[i];
+        if (item->kind == SF_YNODE_MAP) {
+            /* {NAME: TENSOR}: write TENSOR under NAME (an output may carry
+             * the name of an input, as SpecForge's padded input_ids do). */
+            if (sf_ynode_map_count(item) != 1)
+                return sf_err_set(c->err, SF_ERR_GRAPH, &item->pos,
+                                  "an output is a tensor name or {file_name: tensor}");
+            as = gl_xstrdup(sf_ynode_map_key(item, 0)->text);
+            item = sf_ynode_map_val(item, 0);
+        }
+        st = gl_read_string(c, item, "output", &name);
+        if (st != SF_OK) {
+            free(as);
             return st;
+        }
         int r = sf_graph_names_get(&v->names, name);
         if (r < 0)
             st = sf_err_set(c->err, SF_ERR_GRAPH, &c->outs[i]->pos,
@@ -207,10 +221,19 @@ static sf_status_t mark_outputs(vctx_t *v)
         else if (g->values[v->refs[r].value].is_output)
             st = sf_err_set(c->err, SF_ERR_GRAPH, &c->outs[i]->pos, "output '%s' is listed twice",
                             name);
-        free(name);
-        if (st != SF_OK)
+        if (st == SF_OK)
+            for (int k = 0; k < g->n_outputs; k++)
+                if (strcmp(g->output_names[k], as != NULL ? as : name) == 0)
+                    st = sf_err_set(c->err, SF_ERR_GRAPH, &c->outs[i]->pos,
+                                    "two outputs are written as '%s'", as != NULL ? as : name);
+        if (st != SF_OK) {
+            free(name);
+            free(as);
             return st;
+        }
         g->values[v->refs[r].value].is_output = true;
+        g->output_names[g->n_outputs] = as != NULL ? as : gl_xstrdup(name);
+        free(name);
         g->outputs[g->n_outputs++] = v->refs[r].value;
     }
     return SF_OK;

@@ -16,11 +16,30 @@ void sf_session_output_path(const char *dir, int rank, char *out, size_t n)
     snprintf(out, n, "%s/rank%d.safetensors", dir, rank);
 }
 
+/* mkdir -p: an output folder that does not exist yet is made. */
+static bool make_dirs(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *p = path + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0777) != 0 && errno != EEXIST)
+            return false;
+        *p = '/';
+    }
+    return mkdir(path, 0777) == 0 || errno == EEXIST;
+}
+
 sf_status_t sf_session_check_out(const char *dir, int rank, bool overwrite, sf_err_t *err)
 {
     struct stat sb;
+    if (stat(dir, &sb) != 0 && !make_dirs(dir))
+        return sf_err_set(err, SF_ERR_INPUT, NULL, "--out %s: cannot create the folder: %s", dir,
+                          strerror(errno));
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return sf_err_set(err, SF_ERR_INPUT, NULL, "--out %s: not an existing folder", dir);
+        return sf_err_set(err, SF_ERR_INPUT, NULL, "--out %s: not a folder", dir);
     char path[4096];
     sf_session_output_path(dir, rank, path, sizeof path);
     if (!overwrite && access(path, F_OK) == 0)
@@ -61,7 +80,7 @@ static sf_status_t write_outputs(sf_exec_t *ex, const sf_graph_t *g, const sf_se
     SF_ASSERT(entries != NULL);
     for (int k = 0; k < g->n_outputs; k++) {
         int v = g->outputs[k];
-        entries[k].name = g->values[v].name;
+        entries[k].name = g->output_names[k];
         entries[k].tensor = sf_exec_value(ex, v);
     }
     char path[4096];

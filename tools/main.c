@@ -36,6 +36,7 @@ static void print_usage(FILE *f)
             "  check GRAPH.yaml  load and validate a graph, print nothing else on success\n"
             "  ops               list the registered ops with their attrs\n"
             "  collbench         time a collective over sizes, nccl-tests table\n"
+            "  export-model MODEL DIR  write a synthetic model as a Hugging Face checkpoint\n"
             "\n"
             "  shardflow <command> --help   options of one command\n"
             "  shardflow --version          version and the optional parts built in\n");
@@ -66,6 +67,8 @@ int main(int argc, char **argv)
         return sf_cmd_ops(argc - 1, argv + 1);
     if (strcmp(cmd, "collbench") == 0)
         return sf_cmd_collbench(argc - 1, argv + 1);
+    if (strcmp(cmd, "export-model") == 0)
+        return sf_cmd_export_model(argc - 1, argv + 1);
     fprintf(stderr, "shardflow: unknown command '%s'\n", cmd);
     print_usage(stderr);
     return 2;

@@ -32,7 +32,7 @@ static sf_status_t allreduce_ring_advance(ucx_coll_t *c, sf_err_t *err)
     /* The previous step's incoming chunk is reduced before it moves on. */
     if (s >= 1 && s <= n - 1) {
         chunk_of(c, mod(r - s, n), &off, &len);
-        if (0) sf_reduce_host(c->args.op, c->args.dtype, acc + off * es, c->scratch, len);
+        sf_reduce_host(c->args.op, c->args.dtype, acc + off * es, c->scratch, len);
     }
     if (s >= 2 * (n - 1))
         return SF_OK;

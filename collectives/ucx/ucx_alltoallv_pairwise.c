@@ -14,11 +14,10 @@ static sf_status_t alltoallv_pairwise_advance(ucx_coll_t *c, sf_err_t *err)
     const size_t es = c->esize;
     if (c->step == 0 && a->send_counts[r] != a->recv_counts[r]) {
         char label[128];
-        return sf_err_set(err, SF_ERR_INPUT, NULL,
-                          "%s: rank %d sends itself %llu elements but expects %llu",
-                          ucx_coll_label(c, label, sizeof label), r,
-                          (unsigned long long)a->send_counts[r],
-                          (unsigned long long)a->recv_counts[r]);
+        return sf_err_set(
+            err, SF_ERR_INPUT, NULL, "%s: rank %d sends itself %llu elements but expects %llu",
+            ucx_coll_label(c, label, sizeof label), r, (unsigned long long)a->send_counts[r],
+            (unsigned long long)a->recv_counts[r]);
     }
     if (k < n) {
         const int to = (r + k) % n, from = (r - k + n) % n;

@@ -11,10 +11,8 @@ typedef struct ucx_rule {
 } ucx_rule_t;
 
 static const ucx_rule_t ucx_rules[] = {
-    {SF_COLL_ALLGATHER, &ucx_allgather_ring},
-    {SF_COLL_ALLTOALLV, &ucx_alltoallv_pairwise},
-    {SF_COLL_ALLREDUCE, &ucx_allreduce_ring},
-    {SF_COLL_BROADCAST, &ucx_broadcast_binomial},
+    {SF_COLL_ALLGATHER, &ucx_allgather_ring},      {SF_COLL_ALLTOALLV, &ucx_alltoallv_pairwise},
+    {SF_COLL_ALLREDUCE, &ucx_allreduce_ring},      {SF_COLL_BROADCAST, &ucx_broadcast_binomial},
     {SF_COLL_BARRIER, &ucx_barrier_dissemination},
 };
 

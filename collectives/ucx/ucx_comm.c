@@ -227,8 +227,8 @@ static sf_status_t ucx_open_worker(ucx_comm_t *ux, int world, sf_err_t *err)
     if (getenv("UCX_KEEPALIVE_INTERVAL") == NULL)
         (void)ucp_config_modify(config, "KEEPALIVE_INTERVAL", "1s");
     ucp_params_t params = {0};
-    params.field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_ESTIMATED_NUM_EPS |
-                        UCP_PARAM_FIELD_NAME;
+    params.field_mask =
+        UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_ESTIMATED_NUM_EPS | UCP_PARAM_FIELD_NAME;
     params.features = UCP_FEATURE_TAG;
     params.estimated_num_eps = (size_t)world;
     params.name = "shardflow";
@@ -260,8 +260,9 @@ static sf_status_t ucx_connect_all(ucx_comm_t *ux, int rank, int world, sf_err_t
         return ucx_status(s, "ucp_worker_get_address", err);
     uint64_t *lens = calloc((size_t)world, sizeof *lens);
     uint64_t mine = addr_len;
-    sf_status_t st = lens == NULL ? sf_err_set(err, SF_ERR_NOMEM, NULL, "ucx backend: out of memory")
-                                  : sf_bootstrap_allgather(ux->bs, &mine, sizeof mine, lens, err);
+    sf_status_t st = lens == NULL
+                         ? sf_err_set(err, SF_ERR_NOMEM, NULL, "ucx backend: out of memory")
+                         : sf_bootstrap_allgather(ux->bs, &mine, sizeof mine, lens, err);
     uint64_t max_len = 0;
     for (int p = 0; st == SF_OK && p < world; p++)
         max_len = lens[p] > max_len ? lens[p] : max_len;
@@ -277,6 +278,8 @@ static sf_status_t ucx_connect_all(ucx_comm_t *ux, int rank, int world, sf_err_t
         st = sf_bootstrap_allgather(ux->bs, mine_padded, max_len, all, err);
     }
     ucp_worker_release_address(ux->worker, addr);
+    ux->err_mode = UCP_ERR_HANDLING_MODE_PEER;
+    bool is_first = true;
     for (int p = 0; st == SF_OK && p < world; p++) {
         if (p == rank)
             continue;
@@ -284,10 +287,21 @@ static sf_status_t ucx_connect_all(ucx_comm_t *ux, int rank, int world, sf_err_t
         ep.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
                         UCP_EP_PARAM_FIELD_ERR_HANDLER;
         ep.address = (const ucp_address_t *)(all + (size_t)p * max_len);
-        ep.err_mode = UCP_ERR_HANDLING_MODE_PEER;
+        ep.err_mode = ux->err_mode;
         ep.err_handler.cb = ucx_on_ep_error;
         ep.err_handler.arg = &ux->peers[p];
         s = ucp_ep_create(ux->worker, &ep, &ux->peers[p].ep);
+        if (s == UCS_ERR_UNREACHABLE && is_first) {
+            /* UCX 1.13's shared-memory transports cannot report a dead
+             * peer, so with UCX_TLS=sm peer mode finds no transport. Run
+             * anyway: a dead peer then shows as sf_coll_wait's timeout.
+             * Every rank reads the same UCX_TLS, so all fall back alike. */
+            ux->err_mode = UCP_ERR_HANDLING_MODE_NONE;
+            ep.err_mode = ux->err_mode;
+            ep.field_mask &= ~(uint64_t)UCP_EP_PARAM_FIELD_ERR_HANDLER;
+            s = ucp_ep_create(ux->worker, &ep, &ux->peers[p].ep);
+        }
+        is_first = false;
         if (s != UCS_OK) {
             ux->peers[p].ep = NULL;
             st = sf_err_set(err, SF_ERR_COMM, NULL,
@@ -332,8 +346,7 @@ sf_status_t ucx_comm_init(sf_comm_t *comm, sf_bootstrap_t *bs, sf_err_t *err)
     return SF_OK;
 }
 
-sf_status_t ucx_comm_start(sf_comm_t *comm, const sf_coll_args_t *args, void **req,
-                           sf_err_t *err)
+sf_status_t ucx_comm_start(sf_comm_t *comm, const sf_coll_args_t *args, void **req, sf_err_t *err)
 {
     ucx_comm_t *ux = comm->impl;
     *req = NULL;
@@ -416,7 +429,9 @@ void ucx_comm_finalize(sf_comm_t *comm)
         if (ux->peers[p].ep == NULL)
             continue;
         ucp_request_param_t param = {.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS,
-                                     .flags = is_clean ? 0 : UCP_EP_CLOSE_FLAG_FORCE};
+                                     .flags = is_clean || ux->err_mode != UCP_ERR_HANDLING_MODE_PEER
+                                                  ? 0
+                                                  : UCP_EP_CLOSE_FLAG_FORCE};
         void *r = ucp_ep_close_nbx(ux->peers[p].ep, &param);
         ux->peers[p].ep = NULL;
         if (UCS_PTR_IS_PTR(r)) {

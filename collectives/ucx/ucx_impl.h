@@ -26,28 +26,29 @@
 #define SF_UCX_MAX_STEPS (1 << SF_UCX_TAG_STEP_BITS)
 
 typedef struct ucx_peer {
-    ucp_ep_h ep;              /* owned; NULL for this rank itself */
+    ucp_ep_h ep; /* owned; NULL for this rank itself */
     int rank;
-    bool is_failed;           /* set by the UCP error callback */
+    bool is_failed; /* set by the UCP error callback */
     ucs_status_t fail_status;
 } ucx_peer_t;
 
 typedef struct ucx_coll ucx_coll_t;
 
 typedef struct ucx_comm {
-    ucp_context_h ctx;        /* owned */
-    ucp_worker_h worker;      /* owned */
-    ucx_peer_t *peers;        /* owned array of world entries */
-    sf_bootstrap_t *bs;       /* borrowed; valid until finalize */
-    uint32_t seq;             /* collectives started so far */
-    int failed_rank;          /* the first peer seen failing, or -1 */
-    bool is_ready;            /* init finished: teardown meets the peers */
-    ucx_coll_t *active;       /* borrowed list of started, unfreed requests */
+    ucp_context_h ctx;                /* owned */
+    ucp_worker_h worker;              /* owned */
+    ucx_peer_t *peers;                /* owned array of world entries */
+    sf_bootstrap_t *bs;               /* borrowed; valid until finalize */
+    uint32_t seq;                     /* collectives started so far */
+    int failed_rank;                  /* the first peer seen failing, or -1 */
+    bool is_ready;                    /* init finished: teardown meets the peers */
+    ucp_err_handling_mode_t err_mode; /* PEER, or NONE when no transport allows it */
+    ucx_coll_t *active;               /* borrowed list of started, unfreed requests */
 } ucx_comm_t;
 
 /* One posted tag send or receive. */
 typedef struct ucx_p2p {
-    void *req;                /* owned UCP request; NULL once complete */
+    void *req; /* owned UCP request; NULL once complete */
     int peer;
     bool is_send;
 } ucx_p2p_t;
@@ -62,20 +63,20 @@ typedef struct ucx_algo {
 } ucx_algo_t;
 
 struct ucx_coll {
-    sf_comm_t *comm;          /* borrowed */
-    ucx_comm_t *ux;           /* borrowed: comm->impl */
-    const ucx_algo_t *algo;   /* borrowed: a static table entry */
-    sf_coll_args_t args;      /* a copy; the buffers in it stay borrowed */
-    size_t esize;             /* bytes per element */
+    sf_comm_t *comm;        /* borrowed */
+    ucx_comm_t *ux;         /* borrowed: comm->impl */
+    const ucx_algo_t *algo; /* borrowed: a static table entry */
+    sf_coll_args_t args;    /* a copy; the buffers in it stay borrowed */
+    size_t esize;           /* bytes per element */
     uint32_t seq;
-    int step;                 /* advance calls so far */
-    sf_status_t status;       /* SF_INPROGRESS until done or failed */
-    sf_err_t err;             /* the failure, when status is an error */
-    ucx_p2p_t *ops;           /* owned: operations of the current step */
+    int step;           /* advance calls so far */
+    sf_status_t status; /* SF_INPROGRESS until done or failed */
+    sf_err_t err;       /* the failure, when status is an error */
+    ucx_p2p_t *ops;     /* owned: operations of the current step */
     int n_ops, cap_ops;
-    void *scratch;            /* owned: reduction scratch, or NULL */
+    void *scratch; /* owned: reduction scratch, or NULL */
     size_t scratch_bytes;
-    ucx_coll_t *next;         /* links in ux->active */
+    ucx_coll_t *next; /* links in ux->active */
     ucx_coll_t *prev;
 };
 
@@ -84,8 +85,8 @@ struct ucx_coll {
 SF_NODISCARD sf_status_t ucx_coll_send(ucx_coll_t *c, int peer, int step, const void *buf,
                                        size_t nbytes, sf_err_t *err);
 /* Post a tagged receive of exactly nbytes from peer into buf. */
-SF_NODISCARD sf_status_t ucx_coll_recv(ucx_coll_t *c, int peer, int step, void *buf,
-                                       size_t nbytes, sf_err_t *err);
+SF_NODISCARD sf_status_t ucx_coll_recv(ucx_coll_t *c, int peer, int step, void *buf, size_t nbytes,
+                                       sf_err_t *err);
 /* The request's scratch buffer of at least nbytes (kept for its life), or
  * NULL when out of memory. */
 void *ucx_coll_scratch(ucx_coll_t *c, size_t nbytes);
@@ -103,8 +104,7 @@ extern const ucx_algo_t ucx_barrier_dissemination;
  * ucx_backend.c, which also picks the algorithm. */
 const ucx_algo_t *ucx_algo_select(const sf_coll_args_t *args);
 sf_status_t ucx_comm_init(sf_comm_t *comm, sf_bootstrap_t *bs, sf_err_t *err);
-sf_status_t ucx_comm_start(sf_comm_t *comm, const sf_coll_args_t *args, void **req,
-                           sf_err_t *err);
+sf_status_t ucx_comm_start(sf_comm_t *comm, const sf_coll_args_t *args, void **req, sf_err_t *err);
 sf_status_t ucx_comm_progress(sf_comm_t *comm, sf_err_t *err);
 sf_status_t ucx_comm_test(sf_comm_t *comm, void *req, sf_err_t *err);
 void ucx_comm_req_free(sf_comm_t *comm, void *req);

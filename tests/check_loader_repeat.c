@@ -1,0 +1,97 @@
+/* `repeat` blocks and ${expression} substitution: how a layer stack is
+ * written once and expanded per layer. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph.h"
+#include "test_util.h"
+
+static sf_status_t load(const char *yaml, sf_graph_t **g, sf_err_t *err)
+{
+    sf_err_clear(err);
+    return sf_graph_load_buffer(yaml, strlen(yaml), "rep.yaml", NULL, 0, g, err);
+}
+
+START_TEST(test_repeat_expands_per_layer)
+{
+    /* 4 layers of h_{l+1} = h_l + h_l, plus x_l on odd layers: 1 + 4 + 2 nodes. */
+    const char *yaml =
+        "name: rep\n"
+        "params: {n: 3, layers: 4}\n"
+        "nodes:\n"
+        "  - {name: h0, op: fill, out: [h_0], attrs: {shape: [n], dtype: f32, value: 1}}\n"
+        "  - repeat: {var: layer, count: layers}\n"
+        "    nodes:\n"
+        "      - {name: 'add_${layer}', op: add, in: ['h_${layer}', 'h_${layer}'], out: ['h_${layer + 1}']}\n"
+        "      - {name: 'odd_${layer}', op: mul, in: ['h_${layer}', 'h_${layer}'], out: ['x_${layer}'],\n"
+        "         when: 'layer % 2 == 1'}\n"
+        "outputs: [h_4]\n";
+    sf_graph_t *g = NULL;
+    sf_err_t err;
+    ck_assert_int_eq(load(yaml, &g, &err), SF_OK);
+    ck_assert_int_eq(g->n_nodes, 7);
+    ck_assert_str_eq(g->nodes[1].name, "add_0");
+    ck_assert_str_eq(g->nodes[3].name, "odd_1");
+    ck_assert_str_eq(g->nodes[5].name, "add_3");
+    ck_assert_str_eq(g->nodes[6].name, "odd_3");
+    ck_assert_int_ge(sf_graph_find_value(g, "h_4"), 0);
+    ck_assert_int_lt(sf_graph_find_value(g, "x_0"), 0);
+    ck_assert_int_ge(sf_graph_find_value(g, "x_3"), 0);
+    /* The loop variable is not a param: it does not leak into the graph. */
+    ck_assert_ptr_null(sf_graph_find_param(g, "layer"));
+    sf_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_repeat_errors)
+{
+    sf_graph_t *g = NULL;
+    sf_err_t err;
+    const char *shadow = "name: r\nparams: {layer: 1}\nnodes:\n"
+                         "  - repeat: {var: layer, count: 2}\n"
+                         "    nodes: []\n";
+    ck_assert_int_eq(load(shadow, &g, &err), SF_ERR_GRAPH);
+    ck_assert_ptr_nonnull(strstr(err.msg, "would hide the param"));
+    ck_assert_int_eq(err.line, 4);
+    const char *nested = "name: r\nnodes:\n"
+                         "  - repeat: {var: a, count: 2}\n"
+                         "    nodes:\n"
+                         "      - repeat: {var: b, count: 2}\n"
+                         "        nodes: []\n";
+    ck_assert_int_eq(load(nested, &g, &err), SF_ERR_GRAPH);
+    ck_assert_ptr_nonnull(strstr(err.msg, "do not nest"));
+    ck_assert_int_eq(err.line, 5);
+    const char *dup = "name: r\nnodes:\n"
+                      "  - repeat: {var: i, count: 2}\n"
+                      "    nodes:\n"
+                      "      - {name: same, op: fill, out: ['t_${i}'], attrs: {shape: [1]}}\n";
+    ck_assert_int_eq(load(dup, &g, &err), SF_ERR_GRAPH);
+    ck_assert_ptr_nonnull(strstr(err.msg, "duplicate node name 'same'"));
+    const char *bad_expr = "name: r\nnodes:\n"
+                           "  - {name: a, op: fill, out: ['t_${3 / 2}'], attrs: {shape: [1]}}\n";
+    ck_assert_int_eq(load(bad_expr, &g, &err), SF_ERR_GRAPH);
+    ck_assert_ptr_nonnull(strstr(err.msg, "non-exact division"));
+    const char *unknown = "name: r\nnodes:\n"
+                          "  - {name: a, op: fill, out: ['t_${nope}'], attrs: {shape: [1]}}\n";
+    ck_assert_int_eq(load(unknown, &g, &err), SF_ERR_GRAPH);
+    ck_assert_ptr_nonnull(strstr(err.msg, "unknown param 'nope'"));
+    ck_assert_int_eq(err.line, 3);
+    ck_assert_int_eq(err.col, 34); /* the $ of ${nope} */
+}
+END_TEST
+
+int main(void)
+{
+    sf_ops_register_all();
+    Suite *s = suite_create("loader_repeat");
+    TCase *tc = tcase_create("repeat");
+    tcase_add_test(tc, test_repeat_expands_per_layer);
+    tcase_add_test(tc, test_repeat_errors);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
