@@ -11,8 +11,8 @@
 
 #include "graph_load_impl.h"
 
-static const char *const top_keys[] = {"name", "doc", "include", "params", "inputs", "nodes",
-                                       "outputs"};
+static const char *const top_keys[] = {"name", "doc", "include", "params", "checks", "inputs",
+                                       "nodes", "outputs"};
 
 static void ctx_fini(gl_ctx_t *c)
 {
@@ -36,6 +36,7 @@ static void ctx_fini(gl_ctx_t *c)
     free(c->in_vals);
     free(c->nodes);
     free(c->outs);
+    free(c->checks);
 }
 
 /* Read path into a malloc'd buffer: the size limit is checked before the
@@ -249,6 +250,14 @@ static sf_status_t load_text(gl_ctx_t *c, const char *buf, size_t len, const cha
     const sf_ynode_t *params = sf_ynode_map_get(root, "params");
     if (params != NULL && !sf_ynode_is_null(params) && (st = merge_params(c, params)) != SF_OK)
         return st;
+    const sf_ynode_t *checks = sf_ynode_map_get(root, "checks");
+    if (checks != NULL && !sf_ynode_is_null(checks)) {
+        if (checks->kind != SF_YNODE_SEQ)
+            return sf_err_set(c->err, SF_ERR_GRAPH, &checks->pos,
+                              "'checks' must be a list of {that: CONDITION, message: TEXT}");
+        for (int i = 0; i < checks->n_kids; i++)
+            GL_PUSH(c->checks, c->n_checks, c->cap_checks) = checks->kids[i];
+    }
     static const char *const entries[] = {"inputs", "nodes", "outputs"};
     for (int i = 0; i < 3; i++) {
         const sf_ynode_t *v = sf_ynode_map_get(root, entries[i]);
@@ -332,6 +341,35 @@ static sf_status_t apply_model(gl_ctx_t *c)
     return SF_OK;
 }
 
+/* `checks`: conditions on the params that must hold, each with the message
+ * a user sees when it does not ("batch 3 does not divide by tp 2"), so a
+ * bad configuration is named in its own words instead of by the first
+ * shape it breaks. */
+static sf_status_t run_checks(gl_ctx_t *c)
+{
+    for (int i = 0; i < c->n_checks; i++) {
+        const sf_ynode_t *m = c->checks[i];
+        const sf_ynode_t *that = m->kind == SF_YNODE_MAP ? sf_ynode_map_get(m, "that") : NULL;
+        const sf_ynode_t *msg = m->kind == SF_YNODE_MAP ? sf_ynode_map_get(m, "message") : NULL;
+        if (that == NULL || msg == NULL || sf_ynode_map_count(m) != 2)
+            return sf_err_set(c->err, SF_ERR_GRAPH, &m->pos,
+                              "a check is {that: CONDITION, message: TEXT}");
+        bool holds;
+        sf_status_t st = gl_read_cond(c, that, "check", &holds);
+        if (st != SF_OK)
+            return st;
+        if (holds)
+            continue;
+        char *text;
+        if ((st = gl_read_string(c, msg, "check: message", &text)) != SF_OK)
+            return st;
+        st = sf_err_set(c->err, SF_ERR_INPUT, &that->pos, "%s", text);
+        free(text);
+        return st;
+    }
+    return SF_OK;
+}
+
 static sf_status_t build(gl_ctx_t *c, const sf_param_set_t *sets, int n_sets, sf_graph_t **out)
 {
     sf_status_t st;
@@ -356,6 +394,8 @@ static sf_status_t build(gl_ctx_t *c, const sf_param_set_t *sets, int n_sets, sf
         st = gl_apply_sets(c, later, n_later);
     free(now);
     free(later);
+    if (st == SF_OK)
+        st = run_checks(c);
     if (st != SF_OK)
         return st;
     if (c->name == NULL)

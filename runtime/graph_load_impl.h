@@ -48,6 +48,8 @@ typedef struct gl_ctx {
     int n_nodes, cap_nodes;
     const sf_ynode_t **outs; /* borrowed: `outputs` items, include-first */
     int n_outs, cap_outs;
+    const sf_ynode_t **checks; /* borrowed: `checks` items, include-first */
+    int n_checks, cap_checks;
     /* The variable of the `repeat` block being built, seen by ${} and
      * expressions before params. scope_var borrowed; NULL outside a block. */
     const char *scope_var;

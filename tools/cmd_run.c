@@ -31,6 +31,9 @@ static void usage(FILE *f)
             "                      OMPI_COMM_WORLD_* (mpirun) or SLURM_PROCID/NTASKS (srun)\n"
             "  --backend NAME      collectives: auto (default), ucx, nccl or self\n"
             "  --timeout S         give up on a rendezvous or collective after S seconds (300)\n"
+            "  --steps N           run N steps, step k taking batch k of the --inputs file (its\n"
+            "                      tensors hold K batches stacked along dim 0); outputs go to\n"
+            "                      DIR/step<k>/rank<R>.safetensors\n"
             "  --profile           per-node wall times, slowest first\n"
             "  --json              one JSON object on stdout instead of the table\n"
             "\n"
@@ -45,6 +48,7 @@ typedef struct run_args {
     const char *backend;
     double timeout_s;
     bool profile;
+    int steps;
 } run_args_t;
 
 /* Parse everything but --nproc (already stripped). Returns 1 if --help. */
@@ -84,6 +88,13 @@ static int parse(run_args_t *a, int argc, char **argv, sf_err_t *err)
             a->timeout_s = t;
         } else if (strcmp(arg, "--profile") == 0) {
             a->profile = true;
+        } else if (sf_cli_is_option(arg, "--steps")) {
+            const char *v = sf_cli_option_value(argc, argv, &i, err);
+            char *end = NULL;
+            long n = v != NULL ? strtol(v, &end, 10) : 0;
+            if (v != NULL && (end == v || *end != '\0' || n < 1 || n > 1000000))
+                sf_err_set(err, SF_ERR_INPUT, NULL, "--steps expects 1..1000000, got '%s'", v);
+            a->steps = (int)n;
         } else if (arg[0] == '-' && arg[1] != '\0') {
             sf_err_set(err, SF_ERR_INPUT, NULL, "run: unknown option '%s' (see --help)", arg);
         } else if (a->g.graph_path == NULL) {
@@ -94,6 +105,11 @@ static int parse(run_args_t *a, int argc, char **argv, sf_err_t *err)
     }
     if (err->code == SF_OK && a->g.graph_path == NULL)
         sf_err_set(err, SF_ERR_INPUT, NULL, "run: no graph file given (see --help)");
+    if (err->code == SF_OK && a->steps > 1 && a->o.inputs_path == NULL)
+        sf_err_set(err, SF_ERR_INPUT, NULL, "--steps %d needs --inputs (a file holding the batches)",
+                   a->steps);
+    if (a->steps < 1)
+        a->steps = 1;
     return 0;
 }
 
@@ -105,6 +121,51 @@ static void rank_trace_path(const char *path, int rank, char *out, size_t n)
         snprintf(out, n, "%.*s.rank%d.json", (int)(len - 5), path, rank);
     else
         snprintf(out, n, "%s.rank%d.json", path, rank);
+}
+
+/* Progress of a multi-step run, on rank 0: a bar on a terminal, one line
+ * per step otherwise (logs, pipes, the --nproc launcher). */
+static void print_progress(int step, int n_steps, const sf_rank_report_t *r, double total_s)
+{
+    if (isatty(STDERR_FILENO)) {
+        int width = 30, done = (step + 1) * width / n_steps;
+        fprintf(stderr, "\r[%.*s%*s] step %d/%d  %.2f s", done,
+                "##############################", width - done, "", step + 1, n_steps, total_s);
+        if (step + 1 == n_steps)
+            fputc('\n', stderr);
+    } else {
+        fprintf(stderr, "step %d/%d: peak %llu bytes at %s, %.3f s\n", step + 1, n_steps,
+                (unsigned long long)r->stats.peak_bytes, r->peak_node, r->stats.wall_s);
+    }
+    fflush(stderr);
+}
+
+/* Every step of this rank; the report keeps the worst peak and the sum of
+ * the wall times. */
+static sf_status_t run_steps(run_args_t *a, const sf_graph_t *g, sf_rank_report_t *mine,
+                             sf_err_t *err)
+{
+    double total_s = 0;
+    for (int k = 0; k < a->steps; k++) {
+        sf_rank_report_t r;
+        a->o.step = k;
+        sf_status_t st = sf_session_run(g, &a->o, a->profile && k == a->steps - 1, &r, err);
+        if (st != SF_OK)
+            return st;
+        total_s += r.stats.wall_s;
+        if (k == 0 || r.stats.peak_bytes > mine->stats.peak_bytes) {
+            free(mine->node_us);
+            *mine = r;
+            mine->stats.peak_node = mine->peak_node;
+        } else if (r.node_us != NULL) {
+            free(mine->node_us);
+            mine->node_us = r.node_us;
+        }
+        if (a->steps > 1 && a->o.rank == 0)
+            print_progress(k, a->steps, &r, total_s);
+    }
+    mine->stats.wall_s = total_s;
+    return SF_OK;
 }
 
 /* One rank: join the group, run, report. */
@@ -125,8 +186,15 @@ static int run_rank(run_args_t *a)
         st = sf_graph_load_file_ranked(a->g.graph_path, a->g.sets, a->g.n_sets, rg.info.rank,
                                        rg.info.world, &g, &err);
     }
+    if (st == SF_OK && a->o.inputs_path != NULL) {
+        int batches;
+        st = sf_session_count_batches(g, a->o.inputs_path, &batches, &err);
+        if (st == SF_OK && a->steps > batches)
+            st = sf_err_set(&err, SF_ERR_INPUT, NULL, "--steps %d: %s holds %d batches", a->steps,
+                            a->o.inputs_path, batches);
+    }
     if (st == SF_OK && a->o.out_dir != NULL)
-        st = sf_session_check_out(a->o.out_dir, rg.info.rank, a->o.overwrite, &err);
+        st = sf_session_check_out(a->o.out_dir, rg.info.rank, a->steps, a->o.overwrite, &err);
     if (st == SF_OK)
         st = sf_rank_group_join(&rg, a->backend, false, sf_graph_hash(g), a->timeout_s, &err);
     if (st == SF_OK && a->trace_path != NULL) {
@@ -141,7 +209,8 @@ static int run_rank(run_args_t *a)
         a->o.world = rg.info.world;
         a->o.trace = trace;
         a->o.comm = rg.comm;
-        st = sf_session_run(g, &a->o, a->profile, &mine, &err);
+        a->o.n_steps = a->steps;
+        st = run_steps(a, g, &mine, &err);
     }
     if (trace != NULL) {
         if (st == SF_OK)
@@ -182,8 +251,15 @@ static int launch(run_args_t *a, int nproc, int argc, char **argv)
     sf_ops_register_all();
     sf_status_t st = sf_graph_load_file_ranked(a->g.graph_path, a->g.sets, a->g.n_sets, 0, nproc,
                                                &g, &err);
+    if (st == SF_OK && a->o.inputs_path != NULL) {
+        int batches;
+        st = sf_session_count_batches(g, a->o.inputs_path, &batches, &err);
+        if (st == SF_OK && a->steps > batches)
+            st = sf_err_set(&err, SF_ERR_INPUT, NULL, "--steps %d: %s holds %d batches", a->steps,
+                            a->o.inputs_path, batches);
+    }
     for (int r = 0; st == SF_OK && a->o.out_dir != NULL && r < nproc; r++)
-        st = sf_session_check_out(a->o.out_dir, r, a->o.overwrite, &err);
+        st = sf_session_check_out(a->o.out_dir, r, a->steps, a->o.overwrite, &err);
     sf_graph_free(g);
     if (st != SF_OK)
         return sf_cli_fail(&err);

@@ -11,9 +11,12 @@
 
 #include "safetensors.h"
 
-void sf_session_output_path(const char *dir, int rank, char *out, size_t n)
+void sf_session_output_path(const char *dir, int rank, int step, int n_steps, char *out, size_t n)
 {
-    snprintf(out, n, "%s/rank%d.safetensors", dir, rank);
+    if (n_steps > 1)
+        snprintf(out, n, "%s/step%d/rank%d.safetensors", dir, step, rank);
+    else
+        snprintf(out, n, "%s/rank%d.safetensors", dir, rank);
 }
 
 /* mkdir -p: an output folder that does not exist yet is made. */
@@ -32,24 +35,87 @@ static bool make_dirs(const char *dir)
     return mkdir(path, 0777) == 0 || errno == EEXIST;
 }
 
-sf_status_t sf_session_check_out(const char *dir, int rank, bool overwrite, sf_err_t *err)
+sf_status_t sf_session_check_out(const char *dir, int rank, int n_steps, bool overwrite,
+                                 sf_err_t *err)
 {
-    struct stat sb;
-    if (stat(dir, &sb) != 0 && !make_dirs(dir))
-        return sf_err_set(err, SF_ERR_INPUT, NULL, "--out %s: cannot create the folder: %s", dir,
-                          strerror(errno));
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return sf_err_set(err, SF_ERR_INPUT, NULL, "--out %s: not a folder", dir);
-    char path[4096];
-    sf_session_output_path(dir, rank, path, sizeof path);
-    if (!overwrite && access(path, F_OK) == 0)
-        return sf_err_set(err, SF_ERR_INPUT, NULL, "output file exists: %s (pass --overwrite)",
-                          path);
+    for (int k = 0; k < n_steps; k++) {
+        char path[4096];
+        sf_session_output_path(dir, rank, k, n_steps, path, sizeof path);
+        if (!overwrite && access(path, F_OK) == 0)
+            return sf_err_set(err, SF_ERR_INPUT, NULL, "output file exists: %s (pass --overwrite)",
+                              path);
+        char *slash = strrchr(path, '/');
+        *slash = '\0';
+        struct stat sb;
+        if (stat(path, &sb) != 0 && !make_dirs(path))
+            return sf_err_set(err, SF_ERR_INPUT, NULL, "--out %s: cannot create the folder: %s",
+                              path, strerror(errno));
+        if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+            return sf_err_set(err, SF_ERR_INPUT, NULL, "--out %s: not a folder", path);
+    }
     return SF_OK;
 }
 
+/* Rows per batch of graph input k, and how many batches the file's tensor holds. */
+static sf_status_t input_batches(const sf_gvalue_t *gv, const sf_tensor_t *file_t, const char *path,
+                                 int64_t *batches, sf_err_t *err)
+{
+    const sf_tensor_t *want = &gv->layout;
+    char a[128], b[128];
+    sf_shape_format(file_t->ndim, file_t->shape, a, sizeof a);
+    sf_shape_format(want->ndim, want->shape, b, sizeof b);
+    bool ok = file_t->ndim == want->ndim && want->ndim > 0 && want->shape[0] > 0 &&
+              file_t->shape[0] % want->shape[0] == 0 && file_t->shape[0] > 0;
+    for (int i = 1; ok && i < want->ndim; i++)
+        ok = file_t->shape[i] == want->shape[i];
+    if (!ok && !(want->ndim == 0 && file_t->ndim == 0))
+        return sf_err_set(err, SF_ERR_INPUT, NULL,
+                          "%s: tensor '%s' has shape %s, expected %s (or K batches of it stacked "
+                          "along dim 0)",
+                          path, gv->name, a, b);
+    *batches = want->ndim == 0 ? 1 : file_t->shape[0] / want->shape[0];
+    return SF_OK;
+}
+
+sf_status_t sf_session_count_batches(const sf_graph_t *g, const char *inputs_path, int *n_batches,
+                                     sf_err_t *err)
+{
+    *n_batches = 1;
+    if (g->n_inputs == 0)
+        return sf_err_set(err, SF_ERR_INPUT, NULL,
+                          "--inputs %s: graph '%s' takes no inputs (its params may choose them: "
+                          "for eagle3_target.yaml, --set tokens=file)",
+                          inputs_path, g->name);
+    sf_st_file_t *f = NULL;
+    sf_status_t st = sf_st_open(inputs_path, &f, err);
+    int64_t common = -1;
+    for (int k = 0; st == SF_OK && k < g->n_inputs; k++) {
+        const sf_gvalue_t *gv = &g->values[g->inputs[k]];
+        int i = sf_st_find(f, gv->name);
+        if (i < 0) {
+            st = sf_err_set(err, SF_ERR_INPUT, NULL, "%s: no tensor '%s' (a graph input)",
+                            inputs_path, gv->name);
+            break;
+        }
+        sf_tensor_t t;
+        const void *data;
+        sf_st_get(f, i, &t, &data);
+        int64_t batches;
+        st = input_batches(gv, &t, inputs_path, &batches, err);
+        if (st == SF_OK && common >= 0 && batches != common)
+            st = sf_err_set(err, SF_ERR_INPUT, NULL,
+                            "%s: '%s' holds %lld batches but the inputs before it hold %lld",
+                            inputs_path, gv->name, (long long)batches, (long long)common);
+        common = batches;
+    }
+    sf_st_close(f);
+    if (st == SF_OK)
+        *n_batches = (int)common;
+    return st;
+}
+
 static sf_status_t bind_inputs(sf_exec_t *ex, const sf_graph_t *g, const sf_st_file_t *f,
-                               const char *path, sf_tensor_t *holders, sf_err_t *err)
+                               const char *path, int step, sf_tensor_t *holders, sf_err_t *err)
 {
     for (int k = 0; k < g->n_inputs; k++) {
         const sf_gvalue_t *gv = &g->values[g->inputs[k]];
@@ -58,15 +124,29 @@ static sf_status_t bind_inputs(sf_exec_t *ex, const sf_graph_t *g, const sf_st_f
             return sf_err_set(err, SF_ERR_INPUT, NULL, "%s: no tensor '%s' (a graph input)", path,
                               gv->name);
         const void *data;
-        sf_st_get(f, i, &holders[k], &data);
+        sf_tensor_t whole;
+        sf_st_get(f, i, &whole, &data);
+        int64_t batches;
+        sf_status_t st = input_batches(gv, &whole, path, &batches, err);
+        if (st != SF_OK)
+            return st;
+        if (step >= batches)
+            return sf_err_set(err, SF_ERR_INPUT, NULL, "%s: '%s' holds %lld batches, step %d asks "
+                              "for one more", path, gv->name, (long long)batches, step + 1);
         /* The map is read-only and lives until the run ends; a borrowed
          * buffer record lets the tensor point into it without a copy. */
         sf_buffer_t *view = calloc(1, sizeof *view);
         SF_ASSERT(view != NULL);
         view->data = (void *)data;
-        view->nbytes = sf_tensor_nbytes(&holders[k]);
-        holders[k].buf = view;
-        sf_status_t st = sf_exec_set_input(ex, gv->name, &holders[k], err);
+        view->nbytes = sf_tensor_nbytes(&whole);
+        whole.buf = view;
+        holders[k] = whole;
+        if (whole.ndim > 0) {
+            int64_t rows = gv->layout.shape[0];
+            SF_ASSERT(sf_tensor_view_slice(&whole, 0, step * rows, (step + 1) * rows, 1,
+                                           &holders[k], err) == SF_OK);
+        }
+        st = sf_exec_set_input(ex, gv->name, &holders[k], err);
         if (st != SF_OK)
             return st;
     }
@@ -84,7 +164,7 @@ static sf_status_t write_outputs(sf_exec_t *ex, const sf_graph_t *g, const sf_se
         entries[k].tensor = sf_exec_value(ex, v);
     }
     char path[4096];
-    sf_session_output_path(o->out_dir, o->rank, path, sizeof path);
+    sf_session_output_path(o->out_dir, o->rank, o->step, o->n_steps, path, sizeof path);
     sf_status_t st = sf_st_write(path, entries, g->n_outputs, o->overwrite, err);
     free(entries);
     return st;
@@ -110,7 +190,7 @@ sf_status_t sf_session_run(const sf_graph_t *g, const sf_session_opts_t *o, bool
     if (st == SF_OK && o->inputs_path != NULL) {
         st = sf_st_open(o->inputs_path, &inputs, err);
         if (st == SF_OK)
-            st = bind_inputs(ex, g, inputs, o->inputs_path, holders, err);
+            st = bind_inputs(ex, g, inputs, o->inputs_path, o->step, holders, err);
     }
     if (st == SF_OK)
         st = sf_exec_run(ex, err);

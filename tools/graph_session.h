@@ -20,6 +20,8 @@ typedef struct sf_session_opts {
     bool overwrite;
     sf_trace_t *trace;         /* borrowed, NULL for none */
     void *comm;                /* borrowed sf_comm_t, NULL for none */
+    int step;                  /* which batch of the inputs file this run takes */
+    int n_steps;               /* how many steps the whole run has (1: no step folders) */
 } sf_session_opts_t;
 
 typedef struct sf_rank_report {
@@ -35,13 +37,20 @@ SF_NODISCARD sf_status_t sf_session_run(const sf_graph_t *g, const sf_session_op
                                         bool want_node_times, sf_rank_report_t *report,
                                         sf_err_t *err);
 
-/* DIR/rank<R>.safetensors into out. */
-void sf_session_output_path(const char *dir, int rank, char *out, size_t n);
+/* DIR/rank<R>.safetensors, or DIR/step<K>/rank<R>.safetensors when a run
+ * has several steps, into out. */
+void sf_session_output_path(const char *dir, int rank, int step, int n_steps, char *out, size_t n);
 
 /* Refuse early (before anything runs) an output that exists without
- * --overwrite, or a folder that does not exist. */
-SF_NODISCARD sf_status_t sf_session_check_out(const char *dir, int rank, bool overwrite,
-                                              sf_err_t *err);
+ * --overwrite; make the folders that do not exist yet. */
+SF_NODISCARD sf_status_t sf_session_check_out(const char *dir, int rank, int n_steps,
+                                              bool overwrite, sf_err_t *err);
+
+/* How many batches the inputs file holds for g: each graph input's rows
+ * (dim 0) may repeat K times in the file; every input must agree on K.
+ * Errors name the tensor and both shapes (SF_ERR_INPUT). */
+SF_NODISCARD sf_status_t sf_session_count_batches(const sf_graph_t *g, const char *inputs_path,
+                                                  int *n_batches, sf_err_t *err);
 
 /* Print the per-rank table (text) or the JSON object on stdout. */
 void sf_report_print(const sf_graph_t *g, const char *device, sf_free_policy_t policy, int world,
