@@ -46,5 +46,6 @@ int sf_cmd_check(int argc, char **argv);
 int sf_cmd_ops(int argc, char **argv);
 int sf_cmd_collbench(int argc, char **argv);
 int sf_cmd_export_model(int argc, char **argv);
+int sf_cmd_memviz(int argc, char **argv);
 
 #endif

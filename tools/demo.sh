@@ -35,7 +35,11 @@ done
 echo "outputs of both modes byte-identical on every rank; plan matched every measured peak"
 echo "traces: out/eagle3_all_gather.json out/eagle3_all_to_all.json (open in ui.perfetto.dev)"
 if "$sf" memviz --help >/dev/null 2>&1; then
-  "$sf" memviz out/eagle3_all_gather.json out/eagle3_all_to_all.json -o out/eagle3_compare.html
-  "$sf" memviz out/eagle3_all_gather.json out/eagle3_all_to_all.json -o out/eagle3_compare.svg
+  for ext in html svg; do
+    "$sf" memviz out/eagle3_all_gather.json out/eagle3_all_to_all.json --label all_gather \
+      --label all_to_all --title "Eagle3 target outputs, 2 ranks: all_gather vs all_to_all (same y scale)" \
+      -o out/eagle3_compare.$ext
+  done
+  "$sf" memviz --summary out/eagle3_all_gather.json | head -n 12
   echo "memory picture: out/eagle3_compare.html (and .svg)"
 fi

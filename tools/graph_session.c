@@ -179,7 +179,7 @@ sf_status_t sf_session_run(const sf_graph_t *g, const sf_session_opts_t *o, bool
                          .world = o->world, .comm = o->comm};
     if (o->trace != NULL) {
         char name[512];
-        snprintf(name, sizeof name, "rank %d: %s on %s", o->rank, g->name, sf_device_name(o->dev));
+        snprintf(name, sizeof name, "%s on %s", g->name, sf_device_name(o->dev));
         sf_trace_process(o->trace, o->rank, name);
     }
     sf_exec_t *ex = NULL;

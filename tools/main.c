@@ -37,6 +37,7 @@ static void print_usage(FILE *f)
             "  ops               list the registered ops with their attrs\n"
             "  collbench         time a collective over sizes, nccl-tests table\n"
             "  export-model MODEL DIR  write a synthetic model as a Hugging Face checkpoint\n"
+            "  memviz TRACE.json  memory timeline (HTML/SVG), two-run comparison, peak summary\n"
             "\n"
             "  shardflow <command> --help   options of one command\n"
             "  shardflow --version          version and the optional parts built in\n");
@@ -69,6 +70,8 @@ int main(int argc, char **argv)
         return sf_cmd_collbench(argc - 1, argv + 1);
     if (strcmp(cmd, "export-model") == 0)
         return sf_cmd_export_model(argc - 1, argv + 1);
+    if (strcmp(cmd, "memviz") == 0)
+        return sf_cmd_memviz(argc - 1, argv + 1);
     fprintf(stderr, "shardflow: unknown command '%s'\n", cmd);
     print_usage(stderr);
     return 2;

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake pkg-config libyaml-dev check libsubunit-dev libucx-dev
-          libopenblas-dev libcjson-dev iproute2 python3)
+          libopenblas-dev libcjson-dev iproute2 python3 bc chromium)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,0 +1,530 @@
+/* `shardflow memviz`: the summary's peak and peak node equal the runtime's
+ * for every test graph; hand-made traces give exact figures; malformed and
+ * truncated traces exit 2 with a located message and write nothing; the
+ * merged trace is valid JSON with one pid group per run; the SVG is
+ * well-formed XML with the peak label; the page is self-contained. */
+#include <check.h>
+#include <dirent.h>
+#include <glob.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "test_util.h"
+
+static const char *path_in(const char *dir, const char *name)
+{
+    static char slots[8][4096];
+    static int next;
+    char *p = slots[next++ % 8];
+    snprintf(p, 4096, "%s/%s", dir, name);
+    return p;
+}
+
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* Run a shell command line with "%s" = the shardflow binary. */
+static int sf(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int sf(char **out, const char *fmt, ...)
+{
+    char args[6000], cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "%s %s", tu_shardflow(), args);
+    return tu_run(cmd, out);
+}
+
+static cJSON *parse_json_out(const char *text)
+{
+    /* The command's output may carry log lines before the JSON. */
+    const char *brace = strchr(text, '{');
+    ck_assert_msg(brace != NULL, "no JSON in:\n%s", text);
+    cJSON *j = cJSON_Parse(brace);
+    ck_assert_msg(j != NULL, "bad JSON:\n%s", text);
+    return j;
+}
+
+/* Compare the runtime's per-rank peak with memviz --summary of its trace. */
+static void check_peaks_match(const char *runtime_json, const char *trace, const char *what)
+{
+    char *out = NULL;
+    int rc = sf(&out, "memviz --summary --json '%s'", trace);
+    ck_assert_msg(rc == 0, "%s: memviz --summary failed (%d):\n%s", what, rc, out);
+    cJSON *mine = parse_json_out(out);
+    cJSON *theirs = parse_json_out(runtime_json);
+    const cJSON *tr = cJSON_GetObjectItem(theirs, "ranks");
+    const cJSON *mr = cJSON_GetObjectItem(mine, "ranks");
+    ck_assert_int_eq(cJSON_GetArraySize(tr), cJSON_GetArraySize(mr));
+    for (int i = 0; i < cJSON_GetArraySize(tr); i++) {
+        const cJSON *t = cJSON_GetArrayItem(tr, i), *m = cJSON_GetArrayItem(mr, i);
+        ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(t, "rank")),
+                         (int)cJSON_GetNumberValue(cJSON_GetObjectItem(m, "rank")));
+        double tp = cJSON_GetNumberValue(cJSON_GetObjectItem(t, "peak_bytes"));
+        double mp = cJSON_GetNumberValue(cJSON_GetObjectItem(m, "peak_bytes"));
+        ck_assert_msg(tp == mp, "%s rank %d: runtime peak %.0f, memviz %.0f", what, i, tp, mp);
+        const char *tn = cJSON_GetStringValue(cJSON_GetObjectItem(t, "peak_node"));
+        const char *mn = cJSON_GetStringValue(cJSON_GetObjectItem(m, "peak_node"));
+        ck_assert_msg(tn != NULL && mn != NULL && strcmp(tn, mn) == 0,
+                      "%s rank %d: runtime peak node '%s', memviz '%s'", what, i, tn, mn);
+        ck_assert_msg(tp > 0, "%s: a graph with no allocation cannot test the peak", what);
+    }
+    cJSON_Delete(mine);
+    cJSON_Delete(theirs);
+    free(out);
+}
+
+static void check_graph(const char *graph, const char *extra, bool try_run)
+{
+    const char *dir = tu_tmpdir();
+    const char *trace = path_in(dir, "t.json");
+    char what[4600];
+    char *out = NULL;
+    /* plan: the meta device, every graph loads without inputs */
+    int rc = sf(&out, "plan '%s' %s --json --trace '%s'", graph, extra, trace);
+    ck_assert_msg(rc == 0, "plan %s failed:\n%s", graph, out);
+    snprintf(what, sizeof what, "plan %s %s", graph, extra);
+    check_peaks_match(out, trace, what);
+    free(out);
+    if (!try_run)
+        return;
+    out = NULL;
+    rc = sf(&out, "run '%s' %s --json --trace '%s'", graph, extra, trace);
+    if (rc == 2 && strstr(out, "was not given") != NULL) { /* needs --inputs: plan covered it */
+        free(out);
+        return;
+    }
+    ck_assert_msg(rc == 0, "run %s failed:\n%s", graph, out);
+    snprintf(what, sizeof what, "run %s %s", graph, extra);
+    check_peaks_match(out, trace, what);
+    free(out);
+}
+
+START_TEST(test_memviz_summary_peak_equals_runtime_for_every_graph)
+{
+    const char *patterns[] = {"tests/graphs/*.yaml", "graphs/examples/*.yaml"};
+    int n = 0;
+    for (int p = 0; p < 2; p++) {
+        glob_t g;
+        ck_assert_int_eq(glob(tu_src(patterns[p]), 0, NULL, &g), 0);
+        for (size_t i = 0; i < g.gl_pathc; i++, n++) {
+            check_graph(g.gl_pathv[i], "", true);
+            check_graph(g.gl_pathv[i], "--free end", false);
+        }
+        globfree(&g);
+    }
+    ck_assert_int_ge(n, 10);
+}
+END_TEST
+
+START_TEST(test_memviz_summary_peak_equals_runtime_eagle3_two_ranks)
+{
+    const char *graph = tu_src("graphs/eagle3_target.yaml");
+    const char *modes[] = {"all_gather", "all_to_all"};
+    for (int m = 0; m < 2; m++) {
+        const char *dir = tu_tmpdir();
+        const char *trace = path_in(dir, "t.json");
+        char *out = NULL;
+        int rc = sf(&out, "run --nproc 2 '%s' --set redistribution=%s --json --trace '%s'", graph,
+                    modes[m], trace);
+        ck_assert_msg(rc == 0, "eagle3 %s failed:\n%s", modes[m], out);
+        check_peaks_match(out, trace, modes[m]);
+        free(out);
+        out = NULL;
+        rc = sf(&out, "plan '%s' --world 2 --set redistribution=%s --json --trace '%s'", graph,
+                modes[m], trace);
+        ck_assert_msg(rc == 0, "eagle3 plan %s failed:\n%s", modes[m], out);
+        check_peaks_match(out, trace, modes[m]);
+        free(out);
+    }
+}
+END_TEST
+
+/* A trace by hand: a(100) b(200) free a, c(150), free b, d(250), free c,
+ * e(150), free e; d is never freed. Live: 100, 300, 200, 350, 150, 400, 250,
+ * 400, 250: the peak 400 is first reached by d's alloc (node n_d); e brings
+ * it back to 400, and being only equal it must not move the peak node. */
+static const char *HAND_TRACE =
+    "{\"traceEvents\":[\n"
+    "{\"ph\":\"M\",\"pid\":3,\"tid\":0,\"ts\":0,\"name\":\"process_name\",\"args\":{\"name\":\"r3\"}},\n"
+    "{\"ph\":\"X\",\"pid\":3,\"tid\":0,\"ts\":0,\"dur\":10,\"cat\":\"node\",\"name\":\"n_a\",\"args\":{\"op\":\"fill\"}},\n"
+    "{\"ph\":\"b\",\"pid\":3,\"tid\":0,\"ts\":1,\"cat\":\"buffer\",\"name\":\"a\",\"id2\":{\"local\":\"0x0\"},\"args\":{\"tensor\":\"a\",\"shape\":\"[25]\",\"dtype\":\"f32\",\"bytes\":100,\"requested_bytes\":100,\"alloc_node\":\"n_a\"}},\n"
+    "{\"ph\":\"b\",\"pid\":3,\"tid\":0,\"ts\":2,\"cat\":\"buffer\",\"name\":\"b\",\"id2\":{\"local\":\"0x1\"},\"args\":{\"tensor\":\"b\",\"shape\":\"[50]\",\"dtype\":\"f32\",\"bytes\":200,\"requested_bytes\":200,\"alloc_node\":\"n_b\"}},\n"
+    "{\"ph\":\"e\",\"pid\":3,\"tid\":0,\"ts\":3,\"cat\":\"buffer\",\"name\":\"a\",\"id2\":{\"local\":\"0x0\"},\"args\":{\"free_node\":\"n_c\"}},\n"
+    "{\"ph\":\"b\",\"pid\":3,\"tid\":0,\"ts\":4,\"cat\":\"buffer\",\"name\":\"c\",\"id2\":{\"local\":\"0x2\"},\"args\":{\"tensor\":\"c\",\"shape\":\"[3,50]\",\"dtype\":\"u8\",\"bytes\":150,\"requested_bytes\":150,\"alloc_node\":\"n_c\"}},\n"
+    "{\"ph\":\"e\",\"pid\":3,\"tid\":0,\"ts\":5,\"cat\":\"buffer\",\"name\":\"b\",\"id2\":{\"local\":\"0x1\"},\"args\":{\"free_node\":\"n_d\"}},\n"
+    "{\"ph\":\"b\",\"pid\":3,\"tid\":0,\"ts\":6,\"cat\":\"buffer\",\"name\":\"d\",\"id2\":{\"local\":\"0x3\"},\"args\":{\"tensor\":\"d\",\"shape\":\"[250]\",\"dtype\":\"u8\",\"bytes\":250,\"requested_bytes\":250,\"alloc_node\":\"n_d\"}},\n"
+    "{\"ph\":\"e\",\"pid\":3,\"tid\":0,\"ts\":7,\"cat\":\"buffer\",\"name\":\"c\",\"id2\":{\"local\":\"0x2\"},\"args\":{\"free_node\":\"n_e\"}},\n"
+    "{\"ph\":\"b\",\"pid\":3,\"tid\":0,\"ts\":8,\"cat\":\"buffer\",\"name\":\"e\",\"id2\":{\"local\":\"0x2\"},\"args\":{\"tensor\":\"e\",\"shape\":\"[150]\",\"dtype\":\"u8\",\"bytes\":150,\"requested_bytes\":150,\"alloc_node\":\"n_e\"}},\n"
+    "{\"ph\":\"e\",\"pid\":3,\"tid\":0,\"ts\":9,\"cat\":\"buffer\",\"name\":\"e\",\"id2\":{\"local\":\"0x2\"},\"args\":{\"free_node\":\"<end>\"}}\n"
+    "],\"displayTimeUnit\":\"ms\"}\n";
+
+START_TEST(test_memviz_summary_hand_trace_exact)
+{
+    const char *dir = tu_tmpdir();
+    const char *trace = path_in(dir, "hand.json");
+    ck_assert_int_eq(tu_write_file(trace, HAND_TRACE), 0);
+    char *out = NULL;
+    ck_assert_int_eq(sf(&out, "memviz --summary --json '%s'", trace), 0);
+    cJSON *j = parse_json_out(out);
+    const cJSON *r = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "ranks"), 0);
+    ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "rank")), 3);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(r, "label")), "r3");
+    ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "peak_bytes")), 400);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(r, "peak_node")), "n_d");
+    ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "peak_event")), 5);
+    ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "buffers")), 5);
+    /* bytes moved: 100 + 200 + 150 + 250 + 150 */
+    ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "bytes_allocated")), 850);
+    /* live at the peak, largest first: d (250), c (150) */
+    const cJSON *live = cJSON_GetObjectItem(r, "live_at_peak");
+    ck_assert_int_eq(cJSON_GetArraySize(live), 2);
+    const cJSON *d = cJSON_GetArrayItem(live, 0), *c = cJSON_GetArrayItem(live, 1);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(d, "tensor")), "d");
+    ck_assert(cJSON_IsNull(cJSON_GetObjectItem(d, "free_node"))); /* never freed */
+    ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "never_freed")), 1);
+    ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "end_bytes")), 250);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(c, "tensor")), "c");
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(c, "shape")), "[3,50]");
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(c, "dtype")), "u8");
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(c, "alloc_node")), "n_c");
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(c, "free_node")), "n_e");
+    cJSON_Delete(j);
+    free(out);
+    /* the text form says the same */
+    ck_assert_int_eq(sf(&out, "memviz --summary '%s'", trace), 0);
+    ck_assert_msg(strstr(out, "400 bytes") != NULL && strstr(out, "during node 'n_d'") != NULL,
+                  "%s", out);
+    free(out);
+}
+END_TEST
+
+/* Every bad trace: exit 2, the file and a byte offset in the message, a
+ * fragment saying what was wrong, and no output file. */
+static void check_bad_trace(const char *text, const char *fragment)
+{
+    const char *dir = tu_tmpdir();
+    const char *trace = path_in(dir, "bad.json");
+    ck_assert_int_eq(tu_write_file(trace, text), 0);
+    const char *outputs[] = {"out.html", "out.svg"};
+    for (int i = 0; i < 3; i++) {
+        char *out = NULL;
+        int rc = i < 2 ? sf(&out, "memviz '%s' -o '%s'", trace, path_in(dir, outputs[i]))
+                       : sf(&out, "memviz --summary '%s'", trace);
+        ck_assert_msg(rc == 2, "exit %d for %s:\n%s", rc, fragment, out);
+        ck_assert_msg(strstr(out, "bad.json:") != NULL, "no file name:\n%s", out);
+        ck_assert_msg(strstr(out, "(byte ") != NULL || strstr(out, "not a Chrome trace") != NULL,
+                      "no byte offset:\n%s", out);
+        ck_assert_msg(strstr(out, fragment) != NULL, "want '%s' in:\n%s", fragment, out);
+        free(out);
+    }
+    char *out = NULL;
+    ck_assert_int_eq(sf(&out, "memviz --merge '%s' '%s' -o '%s'", trace, trace,
+                        path_in(dir, "merged.json")),
+                     2);
+    free(out);
+    ck_assert_int_eq(count_entries(dir), 1); /* only bad.json: no output, no temporary */
+}
+
+START_TEST(test_memviz_malformed_traces_exit_2_and_write_nothing)
+{
+    check_bad_trace("", "expected a Chrome trace");
+    check_bad_trace("{\"traceEvents\":[{\"ph\":\"b\",\"pid\":0", "truncated");
+    check_bad_trace("{\"traceEvents\":[{\"ph\":\"X\",\"pid\":0,\"ts\":1,\"name\":\"n", "truncated");
+    check_bad_trace("{\"traceEvents\":[{\"ph\":\"C\",\"pid\":0,\"ts\":1}", "',' or ']'");
+    check_bad_trace("{\"traceEvents\":[{\"ph\":\"C\" \"pid\":0}]}", "',' or '}'");
+    check_bad_trace("{\"traceEvents\":[{\"ph\":\"C\",\"pid\":0,\"ts\":1x}]}", "',' or '}'");
+    check_bad_trace("{\"traceEvents\":{}}", "'['");
+    check_bad_trace("{\"other\":[]}", "not a Chrome trace");
+    check_bad_trace("{\"traceEvents\":[]} trailing", "end of the file");
+    check_bad_trace("{\"traceEvents\":[{\"ph\":\"e\",\"pid\":0,\"ts\":1,\"cat\":\"buffer\","
+                    "\"name\":\"x\",\"id2\":{\"local\":\"0x7\"},\"args\":{}}]}",
+                    "not allocated");
+    check_bad_trace("{\"traceEvents\":[{\"ph\":\"b\",\"pid\":0,\"ts\":1,\"cat\":\"buffer\","
+                    "\"name\":\"x\",\"id2\":{\"local\":\"0x7\"},\"args\":{\"shape\":\"[1]\"}}]}",
+                    "without args.bytes");
+    check_bad_trace("{\"traceEvents\":[{\"ph\":\"b\",\"pid\":0,\"ts\":1,\"cat\":\"buffer\","
+                    "\"name\":\"x\",\"id2\":{\"local\":\"0x7\"},\"args\":{\"bytes\":-4}}]}",
+                    "non-negative integer");
+    check_bad_trace("{\"traceEvents\":[{\"pid\":0}]}", "without \"ph\"");
+    check_bad_trace("{\"traceEvents\":[{\"ph\":\"C\",\"name\":\"a\\qb\"}]}", "invalid escape");
+}
+END_TEST
+
+START_TEST(test_memviz_truncated_real_trace_names_the_offset)
+{
+    const char *dir = tu_tmpdir();
+    const char *trace = path_in(dir, "t.json");
+    char *out = NULL;
+    ck_assert_int_eq(sf(&out, "run '%s' --trace '%s'", tu_src("graphs/examples/mlp.yaml"), trace),
+                     0);
+    free(out);
+    size_t len = 0;
+    char *text = tu_read_file(trace, &len);
+    ck_assert_ptr_nonnull(text);
+    text[len * 2 / 3] = '\0'; /* cut it mid-file */
+    const char *cut = path_in(dir, "cut.json");
+    ck_assert_int_eq(tu_write_file(cut, text), 0);
+    char want[64];
+    snprintf(want, sizeof want, "(byte %zu)", len * 2 / 3);
+    ck_assert_int_eq(sf(&out, "memviz --summary '%s'", cut), 2);
+    ck_assert_msg(strstr(out, want) != NULL && strstr(out, "truncated") != NULL, "%s", out);
+    free(out);
+    free(text);
+}
+END_TEST
+
+static const char *eagle3_trace(const char *dir, const char *mode)
+{
+    const char *trace = path_in(dir, mode);
+    char *out = NULL;
+    int rc = sf(&out, "run --nproc 2 '%s' --set redistribution=%s --trace '%s.json'",
+                tu_src("graphs/eagle3_target.yaml"), mode, trace);
+    ck_assert_msg(rc == 0, "%s", out);
+    free(out);
+    static char slots[4][4200];
+    static int next;
+    char *p = slots[next++ % 4];
+    snprintf(p, sizeof slots[0], "%s.json", trace);
+    return p;
+}
+
+START_TEST(test_memviz_merge_gives_each_run_its_pids)
+{
+    const char *dir = tu_tmpdir();
+    const char *a = eagle3_trace(dir, "all_gather"), *b = eagle3_trace(dir, "all_to_all");
+    const char *merged = path_in(dir, "merged.json");
+    char *out = NULL;
+    ck_assert_int_eq(sf(&out, "memviz --merge '%s' '%s' --label A --label B -o '%s'", a, b, merged),
+                     0);
+    free(out);
+    size_t len = 0;
+    char *text = tu_read_file(merged, &len);
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    ck_assert_msg(root != NULL, "merged trace is not JSON");
+    const cJSON *events = cJSON_GetObjectItem(root, "traceEvents");
+    int per_pid[4] = {0, 0, 0, 0}, names = 0;
+    const cJSON *ev;
+    cJSON_ArrayForEach(ev, events)
+    {
+        int pid = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(ev, "pid"));
+        int slot = pid == 0 ? 0 : pid == 1 ? 1 : pid == 1000 ? 2 : pid == 1001 ? 3 : -1;
+        ck_assert_msg(slot >= 0, "unexpected pid %d", pid);
+        per_pid[slot]++;
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(ev, "name"));
+        if (name != NULL && strcmp(name, "process_name") == 0) {
+            const char *label =
+                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(ev, "args"), "name"));
+            char want[32];
+            snprintf(want, sizeof want, "%s: rank %d", pid >= 1000 ? "B" : "A", pid % 1000);
+            ck_assert_msg(strncmp(label, want, strlen(want)) == 0, "'%s' for pid %d", label, pid);
+            names++;
+        }
+    }
+    ck_assert_int_eq(names, 4);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_gt(per_pid[i], 600); /* 322 buffers x (b + e + counter) */
+    cJSON_Delete(root);
+    free(text);
+    /* The merge is itself a trace memviz reads: four ranks, peaks kept. */
+    ck_assert_int_eq(sf(&out, "memviz --summary --json '%s'", merged), 0);
+    cJSON *j = parse_json_out(out);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "ranks")), 4);
+    cJSON_Delete(j);
+    free(out);
+}
+END_TEST
+
+/* A tiny XML well-formedness check: tags balance, attributes are quoted,
+ * entities are known. Enough to catch what a string-built SVG gets wrong. */
+static void check_xml(const char *s)
+{
+    char stack[64][32];
+    int depth = 0, roots = 0;
+    const char *p = s;
+    if (strncmp(p, "<?xml", 5) == 0)
+        p = strstr(p, "?>") + 2;
+    while (*p != '\0') {
+        if (*p == '&') {
+            ck_assert_msg(strncmp(p, "&lt;", 4) == 0 || strncmp(p, "&gt;", 4) == 0 ||
+                              strncmp(p, "&amp;", 5) == 0 || strncmp(p, "&quot;", 6) == 0 ||
+                              strncmp(p, "&apos;", 6) == 0,
+                          "bad entity at %.20s", p);
+            p++;
+            continue;
+        }
+        if (*p != '<') {
+            p++;
+            continue;
+        }
+        bool closing = p[1] == '/';
+        const char *name = p + (closing ? 2 : 1);
+        size_t n = strcspn(name, " \t\n/>");
+        ck_assert_msg(n > 0 && n < 32, "bad tag at %.30s", p);
+        const char *q = name + n;
+        char quote = 0;
+        while (*q != '\0' && (quote != 0 || *q != '>')) {
+            if (quote == 0 && (*q == '"' || *q == '\''))
+                quote = *q;
+            else if (*q == quote)
+                quote = 0;
+            else if (quote == 0 && *q == '<')
+                ck_abort_msg("'<' inside a tag at %.30s", p);
+            q++;
+        }
+        ck_assert_msg(*q == '>', "unterminated tag at %.30s", p);
+        bool self = q[-1] == '/';
+        if (closing) {
+            ck_assert_msg(depth > 0 && strncmp(stack[depth - 1], name, n) == 0 &&
+                              stack[depth - 1][n] == '\0',
+                          "mismatched close at %.30s", p);
+            depth--;
+        } else if (!self) {
+            ck_assert_int_lt(depth, 64);
+            if (depth == 0)
+                roots++;
+            memcpy(stack[depth], name, n);
+            stack[depth][n] = '\0';
+            depth++;
+        }
+        p = q + 1;
+    }
+    ck_assert_int_eq(depth, 0);
+    ck_assert_int_eq(roots, 1);
+}
+
+START_TEST(test_memviz_svg_is_well_formed_with_peak)
+{
+    const char *dir = tu_tmpdir();
+    const char *a = eagle3_trace(dir, "all_gather"), *b = eagle3_trace(dir, "all_to_all");
+    const char *svg = path_in(dir, "cmp.svg");
+    char *out = NULL;
+    ck_assert_int_eq(sf(&out, "memviz '%s' '%s' -o '%s'", a, b, svg), 0);
+    free(out);
+    char *text = tu_read_file(svg, NULL);
+    ck_assert_ptr_nonnull(text);
+    check_xml(text);
+    ck_assert_ptr_nonnull(strstr(text, "<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    /* both runs' peaks as the runtime reports them: 1510656 B and 1060096 B */
+    ck_assert_msg(strstr(text, "peak 1.44 MiB \xc2\xb7 concat_seqs") != NULL, "no all_gather peak");
+    ck_assert_msg(strstr(text, "peak 1.01 MiB \xc2\xb7 lm_head") != NULL, "no all_to_all peak");
+    ck_assert_ptr_nonnull(strstr(text, "rank 1</text>"));
+    ck_assert_ptr_nonnull(strstr(text, ">1 MiB</text>")); /* a byte axis label */
+    free(text);
+    /* One trace, time axis: also well formed. */
+    ck_assert_int_eq(sf(&out, "memviz '%s' --x time -o '%s'", a, svg), 0);
+    free(out);
+    text = tu_read_file(svg, NULL);
+    check_xml(text);
+    ck_assert_ptr_nonnull(strstr(text, "time (ms)"));
+    free(text);
+}
+END_TEST
+
+START_TEST(test_memviz_html_is_self_contained)
+{
+    const char *dir = tu_tmpdir();
+    const char *trace = path_in(dir, "t.json");
+    ck_assert_int_eq(tu_write_file(trace, HAND_TRACE), 0);
+    /* a tensor name that tries to end the script block */
+    const char *evil = path_in(dir, "evil.json");
+    char *hand = strdup(HAND_TRACE);
+    char *at = strstr(hand, "\"tensor\":\"a\"");
+    ck_assert_ptr_nonnull(at);
+    char buf[8192];
+    snprintf(buf, sizeof buf, "%.*s\"tensor\":\"</script><b>\"%s", (int)(at - hand), hand,
+             at + strlen("\"tensor\":\"a\""));
+    ck_assert_int_eq(tu_write_file(evil, buf), 0);
+    free(hand);
+    const char *html = path_in(dir, "p.html");
+    char *out = NULL;
+    ck_assert_int_eq(sf(&out, "memviz '%s' -o '%s'", evil, html), 0);
+    free(out);
+    char *text = tu_read_file(html, NULL);
+    ck_assert_ptr_null(strstr(text, "http://"));
+    ck_assert_ptr_null(strstr(text, "https://"));
+    ck_assert_ptr_null(strstr(text, "<script src"));
+    ck_assert_ptr_null(strstr(text, "<link"));
+    ck_assert_ptr_null(strstr(text, "</script><b>"));
+    ck_assert_ptr_nonnull(strstr(text, "<script type=\"application/json\" id=\"mv-data\">"));
+    ck_assert_ptr_nonnull(strstr(text, "\\u003c/script\\u003e"));
+    free(text);
+}
+END_TEST
+
+START_TEST(test_memviz_cli_flags)
+{
+    char *out = NULL;
+    ck_assert_int_eq(sf(&out, "memviz --help"), 0);
+    ck_assert_ptr_nonnull(strstr(out, "--summary"));
+    free(out);
+    const char *dir = tu_tmpdir();
+    const char *trace = path_in(dir, "t.json");
+    ck_assert_int_eq(tu_write_file(trace, HAND_TRACE), 0);
+    const char *bad[] = {"--bogus", "", "--summary", "--x sideways -o o.html",
+                         "-o o.png", "--merge -o m.json", "-o", "--top 0 --summary",
+                         "--json -o o.html"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = sf(&out, "memviz %s %s", i == 1 || i == 2 ? "" : trace, bad[i]);
+        ck_assert_msg(rc == 2, "'%s' exited %d:\n%s", bad[i], rc, out);
+        free(out);
+    }
+    ck_assert_int_eq(sf(&out, "memviz --summary /nonexistent/trace.json"), 2);
+    ck_assert_ptr_nonnull(strstr(out, "cannot open trace"));
+    free(out);
+    ck_assert_int_eq(count_entries(dir), 1);
+}
+END_TEST
+
+/* memviz_page.c is generated from memviz_page.js/.css: they must agree. */
+START_TEST(test_memviz_page_source_in_sync)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "%s --stdout | cmp - %s", tu_src("tools/memviz_page_gen.sh"),
+             tu_src("tools/memviz_page.c"));
+    char *out = NULL;
+    int rc = tu_run(cmd, &out);
+    ck_assert_msg(rc == 0, "tools/memviz_page.c is stale: run tools/memviz_page_gen.sh\n%s", out);
+    free(out);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("memviz");
+    TCase *tc = tcase_create("memviz");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_memviz_summary_peak_equals_runtime_for_every_graph);
+    tcase_add_test(tc, test_memviz_summary_peak_equals_runtime_eagle3_two_ranks);
+    tcase_add_test(tc, test_memviz_summary_hand_trace_exact);
+    tcase_add_test(tc, test_memviz_malformed_traces_exit_2_and_write_nothing);
+    tcase_add_test(tc, test_memviz_truncated_real_trace_names_the_offset);
+    tcase_add_test(tc, test_memviz_merge_gives_each_run_its_pids);
+    tcase_add_test(tc, test_memviz_svg_is_well_formed_with_peak);
+    tcase_add_test(tc, test_memviz_html_is_self_contained);
+    tcase_add_test(tc, test_memviz_cli_flags);
+    tcase_add_test(tc, test_memviz_page_source_in_sync);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,340 @@
+/* The HTML page: one self-contained file (inline style, script and data;
+ * no network). C writes the skeleton, the comparison table and the data as
+ * base64 typed arrays; the script (memviz_page.js) lays out and draws. */
+#include "memviz.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* ---- escaping -------------------------------------------------------------------- */
+
+static void html_text(FILE *f, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        switch (*s) {
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '&': fputs("&amp;", f); break;
+        case '"': fputs("&quot;", f); break;
+        default: fputc(*s, f);
+        }
+    }
+}
+
+/* A JSON string safe inside <script>: '<' and '>' are escaped so no
+ * "</script>" in a tensor name can end the block. */
+static void js_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p < 0x20 || *p == '<' || *p == '>')
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+static void b64(FILE *f, const void *data, size_t n)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *p = data;
+    char out[4096];
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)p[i] << 16;
+        if (i + 1 < n)
+            v |= (unsigned)p[i + 1] << 8;
+        if (i + 2 < n)
+            v |= p[i + 2];
+        out[o++] = tab[(v >> 18) & 63];
+        out[o++] = tab[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < n ? tab[v & 63] : '=';
+        if (o + 4 > sizeof out) {
+            fwrite(out, 1, o, f);
+            o = 0;
+        }
+    }
+    fwrite(out, 1, o, f);
+}
+
+static void b64_field(FILE *f, const char *key, const void *data, size_t n)
+{
+    fprintf(f, ",\"%s\":\"", key);
+    b64(f, data, n);
+    fputc('"', f);
+}
+
+/* ---- data ------------------------------------------------------------------------- */
+
+/* One column of the buffer table, as 4- or 8-byte values. */
+static bool write_column(FILE *f, const char *key, const sf_mv_rank_t *r, size_t field_off,
+                         size_t field_size, size_t out_size)
+{
+    size_t n = r->n_bufs;
+    unsigned char *col = malloc(n * out_size + 1);
+    if (col == NULL)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *src = (const unsigned char *)&r->bufs[i] + field_off;
+        if (field_size == out_size) {
+            memcpy(col + i * out_size, src, out_size);
+        } else if (field_size == 8 && out_size == 4) {
+            uint64_t v;
+            memcpy(&v, src, 8);
+            uint32_t w = (uint32_t)v;
+            memcpy(col + i * 4, &w, 4);
+        } else { /* u64 -> f64 */
+            uint64_t v;
+            memcpy(&v, src, 8);
+            double d = (double)v;
+            memcpy(col + i * 8, &d, 8);
+        }
+    }
+    b64_field(f, key, col, n * out_size);
+    free(col);
+    return true;
+}
+
+#define COL(key, field, out) \
+    write_column(f, key, r, offsetof(sf_mv_buffer_t, field), sizeof r->bufs[0].field, out)
+
+static bool write_rank(FILE *f, const sf_mv_trace_t *t, const sf_mv_rank_t *r)
+{
+    sf_mv_peak_t p;
+    sf_mv_peak_compute(t, r, &p);
+    /* Bytes as u32 when they fit (most traces), else f64 (exact to 2^53). */
+    bool wide = false;
+    for (uint32_t i = 0; i < r->n_bufs && !wide; i++)
+        wide = r->bufs[i].bytes > UINT32_MAX || r->bufs[i].requested_bytes > UINT32_MAX;
+    fprintf(f, "{\"pid\":%lld,\"label\":", (long long)r->pid);
+    js_str(f, sf_mv_str(t, r->label));
+    fprintf(f,
+            ",\"nb\":%u,\"ne\":%u,\"ns\":%u,\"peak\":%llu,\"peakEv\":%lld,\"peakNode\":%u,"
+            "\"total\":%llu,\"wide\":%s",
+            r->n_bufs, r->n_events, r->n_spans, (unsigned long long)p.peak_bytes,
+            p.peak_ev == UINT32_MAX ? -1LL : (long long)p.peak_ev, p.peak_node,
+            (unsigned long long)p.total_bytes, wide ? "true" : "false");
+    size_t bw = wide ? 8 : 4;
+    bool ok = COL("a", alloc_ev, 4) && COL("f", free_ev, 4) && COL("by", bytes, bw) &&
+              COL("rq", requested_bytes, bw) && COL("t", tensor, 4) && COL("sh", shape, 4) &&
+              COL("dt", dtype, 4) && COL("an", alloc_node, 4) && COL("fn", free_node, 4);
+    if (!ok)
+        return false;
+    b64_field(f, "ts", r->ev_ts_us, (size_t)r->n_events * sizeof(double));
+    size_t ns = r->n_spans;
+    uint32_t *sn = malloc(ns * 4 + 1), *so = malloc(ns * 4 + 1);
+    double *sts = malloc(ns * 8 + 1), *sdur = malloc(ns * 8 + 1);
+    ok = sn != NULL && so != NULL && sts != NULL && sdur != NULL;
+    for (size_t i = 0; ok && i < ns; i++) {
+        sn[i] = r->spans[i].name;
+        so[i] = r->spans[i].op;
+        sts[i] = r->spans[i].ts_us;
+        sdur[i] = r->spans[i].dur_us;
+    }
+    if (ok) {
+        b64_field(f, "sn", sn, ns * 4);
+        b64_field(f, "so", so, ns * 4);
+        b64_field(f, "sts", sts, ns * 8);
+        b64_field(f, "sdur", sdur, ns * 8);
+    }
+    free(sn);
+    free(so);
+    free(sts);
+    free(sdur);
+    fputs("}", f);
+    return ok;
+}
+
+/* ---- the comparison table ------------------------------------------------------------ */
+
+static void cell_bytes(FILE *f, uint64_t b)
+{
+    char h[32];
+    sf_cli_format_bytes(b, h, sizeof h);
+    fprintf(f, "<td title=\"%llu bytes\">%s</td>", (unsigned long long)b, h);
+}
+
+static void cell_delta(FILE *f, uint64_t a, uint64_t b)
+{
+    char h[32];
+    uint64_t d = a > b ? a - b : b - a;
+    sf_cli_format_bytes(d, h, sizeof h);
+    double pct = a > 0 ? 100.0 * ((double)b - (double)a) / (double)a : 0.0;
+    fprintf(f, "<td class=\"%s\">%s%s (%+.1f%%)</td>", b < a ? "better" : b > a ? "worse" : "",
+            b < a ? "&minus;" : b > a ? "+" : "", h, pct);
+}
+
+static const sf_mv_rank_t *find_rank(const sf_mv_trace_t *t, int64_t pid)
+{
+    for (int i = 0; i < t->n_ranks; i++)
+        if (t->ranks[i].pid == pid)
+            return &t->ranks[i];
+    return NULL;
+}
+
+static void write_diff(FILE *f, sf_mv_trace_t *const *runs, const sf_mv_opts_t *o)
+{
+    const sf_mv_trace_t *A = runs[0], *B = runs[1];
+    fputs("<section id=\"diff\"><h3>Difference</h3><table class=\"diff\"><tr><th class=l>rank</th>", f);
+    for (int k = 0; k < 2; k++) {
+        fputs("<th>peak: ", f);
+        html_text(f, o->labels[k]);
+        fputs("</th>", f);
+    }
+    fputs("<th>peak change</th>", f);
+    for (int k = 0; k < 2; k++) {
+        fputs("<th>bytes moved: ", f);
+        html_text(f, o->labels[k]);
+        fputs("</th>", f);
+    }
+    fputs("<th>bytes moved change</th><th>by collectives (A / B)</th></tr>\n", f);
+    for (int i = 0; i < A->n_ranks; i++) {
+        const sf_mv_rank_t *ra = &A->ranks[i], *rb = find_rank(B, ra->pid);
+        if (rb == NULL)
+            continue;
+        sf_mv_peak_t pa, pb;
+        sf_mv_peak_compute(A, ra, &pa);
+        sf_mv_peak_compute(B, rb, &pb);
+        fprintf(f, "<tr><td class=l>%lld</td>", (long long)ra->pid);
+        cell_bytes(f, pa.peak_bytes);
+        cell_bytes(f, pb.peak_bytes);
+        cell_delta(f, pa.peak_bytes, pb.peak_bytes);
+        cell_bytes(f, pa.total_bytes);
+        cell_bytes(f, pb.total_bytes);
+        cell_delta(f, pa.total_bytes, pb.total_bytes);
+        char h1[32], h2[32];
+        sf_cli_format_bytes(pa.comm_bytes, h1, sizeof h1);
+        sf_cli_format_bytes(pb.comm_bytes, h2, sizeof h2);
+        fprintf(f, "<td>%s / %s</td></tr>\n", h1, h2);
+    }
+    fputs("</table>\n<p class=note><b>Bytes moved</b> = the sum of the counted bytes of every "
+          "buffer allocated during the run (each allocation once, however long it lives): the "
+          "memory traffic the allocator served. <b>By collectives</b> = the part allocated by "
+          "collective nodes (op redistribute, all_gather, all_to_all, ...), i.e. the buffers "
+          "that received data from other ranks.</p>\n",
+          f);
+    for (int i = 0; i < A->n_ranks; i++) {
+        const sf_mv_rank_t *ra = &A->ranks[i], *rb = find_rank(B, ra->pid);
+        if (rb == NULL)
+            continue;
+        fprintf(f, "<details%s><summary>rank %lld: the five largest buffers of each run</summary>"
+                   "<div style=\"display:flex;gap:16px\">",
+                i == 0 ? " open" : "", (long long)ra->pid);
+        for (int k = 0; k < 2; k++) {
+            const sf_mv_trace_t *t = runs[k];
+            const sf_mv_rank_t *r = k == 0 ? ra : rb;
+            uint32_t top[5];
+            uint32_t n = sf_mv_largest(r, 5, top);
+            fputs("<table class=diff><tr><th class=l colspan=5>", f);
+            html_text(f, o->labels[k]);
+            fputs("</th></tr><tr><th class=l>tensor</th><th class=l>shape</th><th>bytes</th>"
+                  "<th class=l>alloc node</th><th class=l>free node</th></tr>",
+                  f);
+            for (uint32_t j = 0; j < n; j++) {
+                const sf_mv_buffer_t *b = &r->bufs[top[j]];
+                fputs("<tr><td class=l>", f);
+                html_text(f, sf_mv_str(t, b->tensor));
+                fputs("</td><td class=l>", f);
+                html_text(f, sf_mv_str(t, b->shape));
+                fputs(" ", f);
+                html_text(f, sf_mv_str(t, b->dtype));
+                fputs("</td>", f);
+                cell_bytes(f, b->bytes);
+                fputs("<td class=l>", f);
+                html_text(f, sf_mv_str(t, b->alloc_node));
+                fputs("</td><td class=l>", f);
+                html_text(f, b->free_ev >= r->n_events ? "(never freed)"
+                                                       : sf_mv_str(t, b->free_node));
+                fputs("</td></tr>", f);
+            }
+            fputs("</table>", f);
+        }
+        fputs("</div></details>\n", f);
+    }
+    fputs("</section>\n", f);
+}
+
+/* ---- page ----------------------------------------------------------------------------- */
+
+sf_status_t sf_mv_html_write(sf_mv_trace_t *const *runs, int n_runs, const sf_mv_opts_t *o,
+                             FILE *f, sf_err_t *err)
+{
+    char title[512];
+    if (o->title != NULL)
+        snprintf(title, sizeof title, "%s", o->title);
+    else if (n_runs == 2)
+        snprintf(title, sizeof title, "memory: %s vs %s", o->labels[0], o->labels[1]);
+    else
+        snprintf(title, sizeof title, "memory: %s", o->labels[0]);
+
+    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>", f);
+    html_text(f, title);
+    fputs("</title>\n<style>\n", f);
+    fputs(sf_mv_page_css, f);
+    /* Errors first, so even a failure while decoding the data is shown. */
+    fputs("</style>\n<script>window.onerror = function (msg, src, line, col) {\n"
+          "  var e = document.getElementById('errors');\n"
+          "  var text = msg + ' (line ' + line + ':' + col + ')';\n"
+          "  if (e) { e.textContent += text + '\\n'; e.dataset.count = "
+          "String(Number(e.dataset.count || 0) + 1); }\n"
+          "  else { window.__mvErrors = (window.__mvErrors || []).concat([text]); }\n"
+          "};</script>\n</head><body>\n<header><h1>",
+          f);
+    html_text(f, title);
+    fputs("</h1><label>rank <select id=\"rank\"></select></label>\n"
+          "<label>x axis <select id=\"xaxis\"><option value=\"events\">event order</option>"
+          "<option value=\"time\">time</option></select></label>\n"
+          "<button id=\"reset\">reset zoom</button>\n"
+          "<span class=\"hint\">wheel: zoom &middot; drag: pan &middot; hover: details &middot; "
+          "click: pin &middot; double-click: reset</span></header>\n"
+          "<pre id=\"errors\" data-count=\"0\"></pre>\n<div id=\"panels\"></div>\n"
+          "<div id=\"tip\"></div>\n",
+          f);
+    if (n_runs == 2)
+        write_diff(f, runs, o);
+    fputs("<section class=\"note\"><h3>Reading the picture</h3>Each band is one buffer, stacked "
+          "in allocation order and coloured by the node that allocated it; when a buffer is "
+          "freed, the bands above it drop by its size, so the top edge is the live total. The "
+          "dashed red line marks the peak (the maximum of the running sum of allocated minus "
+          "freed bytes, exactly as the runtime counts it) and the node during which it was first "
+          "reached. The strip under each plot shows the node spans. Buffers smaller than one "
+          "pixel at full view are merged into one grey band per rank, stacked on top.</section>\n"
+          "<div id=\"status\" class=\"note\" data-ready=\"0\"></div>\n",
+          f);
+    /* The data is JSON in a non-executed script block: JSON.parse reads it
+     * several times faster than the JS parser would read the same literal. */
+    fprintf(f, "<script type=\"application/json\" id=\"mv-data\">\n{\"x\":\"%s\",\"runs\":[",
+            o->x == SF_MV_X_TIME ? "time" : "events");
+    for (int k = 0; k < n_runs; k++) {
+        const sf_mv_trace_t *t = runs[k];
+        fputs(k > 0 ? ",\n{\"label\":" : "{\"label\":", f);
+        js_str(f, o->labels[k]);
+        fputs(",\"path\":", f);
+        js_str(f, t->path);
+        fputs(",\"strs\":[", f);
+        for (uint32_t i = 0; i < t->n_strs; i++) {
+            if (i > 0)
+                fputc(',', f);
+            js_str(f, t->strs[i]);
+        }
+        fputs("],\n\"ranks\":[", f);
+        for (int i = 0; i < t->n_ranks; i++) {
+            if (i > 0)
+                fputs(",\n", f);
+            if (!write_rank(f, t, &t->ranks[i]))
+                return sf_err_set(err, SF_ERR_NOMEM, NULL, "out of memory writing the page");
+        }
+        fputs("]}", f);
+    }
+    fputs("]}\n</script>\n<script>\n", f);
+    fputs(sf_mv_page_js, f);
+    fputs("</script>\n</body></html>\n", f);
+    return SF_OK;
+}

@@ -1,0 +1,41 @@
+/* What memviz derives from a trace: per rank the peak (the maximum of the
+ * running sum of counted bytes over allocs and frees in event order, which
+ * is exactly how sf_mem computes the runtime's peak_bytes), the node during
+ * which it was first reached, what is live there, and run totals. */
+#ifndef SF_MEMVIZ_SUMMARY_H
+#define SF_MEMVIZ_SUMMARY_H
+
+#include <stdio.h>
+
+#include "memviz_trace.h"
+
+typedef struct sf_mv_peak {
+    uint64_t peak_bytes;
+    uint32_t peak_ev;        /* event that first reached the peak; UINT32_MAX: no buffers */
+    uint32_t peak_buf;       /* the buffer allocated by that event */
+    sf_mv_sid_t peak_node;   /* its alloc_node: the node running when the peak was hit */
+    uint64_t total_bytes;    /* "bytes moved": sum of the bytes of every allocation */
+    uint64_t comm_bytes;     /* of those, allocated by collective nodes (redistribute, ...) */
+    uint64_t end_bytes;      /* still live when the trace ends */
+} sf_mv_peak_t;
+
+/* Compute the peak figures of one rank. t gives node ops (from spans). */
+void sf_mv_peak_compute(const sf_mv_trace_t *t, const sf_mv_rank_t *r, sf_mv_peak_t *out);
+
+/* Buffers live just after event ev, largest first (ties: allocation order).
+ * Returns a malloc'd array (caller frees) and its length in *n; NULL with
+ * *n = 0 when none or out of memory. */
+uint32_t *sf_mv_live_at(const sf_mv_rank_t *r, uint32_t ev, uint32_t *n);
+
+/* The k largest buffers of the run into out[] (largest first); returns how many. */
+uint32_t sf_mv_largest(const sf_mv_rank_t *r, uint32_t k, uint32_t *out);
+
+/* Is op a collective (its outputs are data moved between ranks)? */
+bool sf_mv_op_is_collective(const char *op);
+
+/* The --summary report: text for people or one JSON object. top limits the
+ * live-at-peak table (0: all). */
+SF_NODISCARD sf_status_t sf_mv_summary_print(const sf_mv_trace_t *t, bool json, int top, FILE *f,
+                                             sf_err_t *err);
+
+#endif
