@@ -239,6 +239,37 @@ START_TEST(test_cli_ops_version_help)
 }
 END_TEST
 
+START_TEST(test_cli_profile_backend_timeout)
+{
+    char *out = NULL;
+    char args[1024];
+    /* --profile lists every node once, slowest first. */
+    snprintf(args, sizeof args, "run %s --profile", tu_src("tests/graphs/chain.yaml"));
+    ck_assert_int_eq(sf(args, &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "per-node wall time"));
+    ck_assert_ptr_nonnull(strstr(out, "make_a"));
+    ck_assert_ptr_nonnull(strstr(out, "make_c"));
+    free(out);
+    snprintf(args, sizeof args, "run %s --backend self --json", tu_src("tests/graphs/chain.yaml"));
+    ck_assert_int_eq(sf(args, &out), 0);
+    free(out);
+    snprintf(args, sizeof args, "run %s --backend carrier-pigeon", tu_src("tests/graphs/chain.yaml"));
+    ck_assert_int_eq(sf(args, &out), 2);
+    ck_assert_ptr_nonnull(strstr(out, "carrier-pigeon"));
+    free(out);
+    snprintf(args, sizeof args, "run %s --timeout 0", tu_src("tests/graphs/chain.yaml"));
+    ck_assert_int_eq(sf(args, &out), 2);
+    free(out);
+    snprintf(args, sizeof args, "run %s --steps 2", tu_src("tests/graphs/chain.yaml"));
+    ck_assert_int_eq(sf(args, &out), 2);
+    ck_assert_ptr_nonnull(strstr(out, "--steps 2 needs --inputs"));
+    free(out);
+    snprintf(args, sizeof args, "run --nproc 0 %s", tu_src("tests/graphs/chain.yaml"));
+    ck_assert_int_eq(sf(args, &out), 2);
+    free(out);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -252,6 +283,7 @@ int main(void)
     tcase_add_test(tc, test_cli_inputs_round_trip);
     tcase_add_test(tc, test_cli_trace_is_chrome_json);
     tcase_add_test(tc, test_cli_ops_version_help);
+    tcase_add_test(tc, test_cli_profile_backend_timeout);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

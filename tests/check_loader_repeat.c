@@ -81,6 +81,49 @@ START_TEST(test_repeat_errors)
 }
 END_TEST
 
+START_TEST(test_checks_inputs_when_and_renamed_outputs)
+{
+    /* checks: the first failing one is the error, at its `that`. */
+    const char *checked = "name: c\n"
+                          "params: {batch: 3}\n"
+                          "checks:\n"
+                          "  - {that: 'batch > 0', message: never}\n"
+                          "  - {that: 'batch % 2 == 0', message: 'batch ${batch} is odd'}\n"
+                          "nodes: []\n";
+    sf_graph_t *g = NULL;
+    sf_err_t err;
+    ck_assert_int_eq(load(checked, &g, &err), SF_ERR_INPUT);
+    ck_assert_str_eq(err.msg, "batch 3 is odd");
+    ck_assert_int_eq(err.line, 5);
+    ck_assert_int_eq(err.col, 12);
+    /* An input that exists in one configuration, a node in the other; an
+     * output written under another name; a list param indexed. */
+    const char *yaml = "name: w\n"
+                       "params: {src: node, dims: [4, 2]}\n"
+                       "inputs:\n"
+                       "  x: {dtype: f32, shape: ['dims[0]'], when: '${src} == file'}\n"
+                       "nodes:\n"
+                       "  - {name: mk, op: fill, out: [x], attrs: {shape: ['dims[0] * dims[1]']},\n"
+                       "     when: '${src} != file'}\n"
+                       "  - {name: y, op: add, in: [x, x], out: [x2]}\n"
+                       "outputs: [{x: x2}]\n";
+    ck_assert_int_eq(load(yaml, &g, &err), SF_OK);
+    ck_assert_int_eq(g->n_inputs, 0);
+    ck_assert_int_eq(g->values[sf_graph_find_value(g, "x")].layout.shape[0], 8);
+    ck_assert_str_eq(g->output_names[0], "x");
+    ck_assert_str_eq(g->values[g->outputs[0]].name, "x2");
+    sf_graph_free(g);
+    const char *bad_index = "name: w\nparams: {dims: [4]}\nnodes:\n"
+                            "  - {name: mk, op: fill, out: [x], attrs: {shape: ['dims[1]']}}\n";
+    ck_assert_int_eq(load(bad_index, &g, &err), SF_ERR_GRAPH);
+    ck_assert_ptr_nonnull(strstr(err.msg, "index 1 out of range for 'dims' (1 items)"));
+    const char *reserved = "name: r\nparams: {world: 4}\nnodes: []\n";
+    ck_assert_int_eq(load(reserved, &g, &err), SF_ERR_GRAPH);
+    ck_assert_ptr_nonnull(strstr(err.msg, "param 'world' is reserved"));
+    ck_assert_int_eq(err.line, 2);
+}
+END_TEST
+
 int main(void)
 {
     sf_ops_register_all();
@@ -88,6 +131,7 @@ int main(void)
     TCase *tc = tcase_create("repeat");
     tcase_add_test(tc, test_repeat_expands_per_layer);
     tcase_add_test(tc, test_repeat_errors);
+    tcase_add_test(tc, test_checks_inputs_when_and_renamed_outputs);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
