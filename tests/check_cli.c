@@ -11,13 +11,6 @@
 #include "safetensors.h"
 #include "test_util.h"
 
-static int sf(const char *args, char **out)
-{
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "%s %s", tu_shardflow(), args);
-    return tu_run(cmd, out);
-}
-
 static cJSON *json_of(const char *text)
 {
     /* The JSON object is the last line that starts with '{'. */
@@ -43,7 +36,7 @@ START_TEST(test_cli_run_json_reports_peak)
     char *out = NULL;
     char args[1024];
     snprintf(args, sizeof args, "run %s --json", tu_src("tests/graphs/chain.yaml"));
-    ck_assert_int_eq(sf(args, &out), 0);
+    ck_assert_int_eq(tu_sf(args, &out), 0);
     cJSON *j = json_of(out);
     ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "graph")), "chain");
     ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "world")), 1);
@@ -63,14 +56,14 @@ START_TEST(test_cli_free_end_and_set)
     /* n=512: 2 KiB tensors; eager peak 4096, end peak 6144. */
     snprintf(args, sizeof args, "run %s --set n=512 --free end --json",
              tu_src("tests/graphs/chain.yaml"));
-    ck_assert_int_eq(sf(args, &out), 0);
+    ck_assert_int_eq(tu_sf(args, &out), 0);
     cJSON *j = json_of(out);
     ck_assert_int_eq((int)rank_field(j, 0, "peak_bytes"), 6144);
     cJSON_Delete(j);
     free(out);
     snprintf(args, sizeof args, "plan %s --set n=512 --world 3 --json",
              tu_src("tests/graphs/chain.yaml"));
-    ck_assert_int_eq(sf(args, &out), 0);
+    ck_assert_int_eq(tu_sf(args, &out), 0);
     j = json_of(out);
     ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "world")), 3);
     for (int r = 0; r < 3; r++) {
@@ -87,7 +80,7 @@ START_TEST(test_cli_unknown_set_key_exits_2)
     char *out = NULL;
     char args[1024];
     snprintf(args, sizeof args, "run %s --set bogus=1", tu_src("tests/graphs/chain.yaml"));
-    ck_assert_int_eq(sf(args, &out), 2);
+    ck_assert_int_eq(tu_sf(args, &out), 2);
     ck_assert_ptr_nonnull(strstr(out, "bogus"));
     free(out);
 }
@@ -103,7 +96,7 @@ START_TEST(test_cli_bad_graph_writes_nothing)
     snprintf(trace, sizeof trace, "%s/t.json", dir);
     snprintf(args, sizeof args, "run %s --out %s --trace %s", path, dir, trace);
     char *out = NULL;
-    ck_assert_int_eq(sf(args, &out), 2);
+    ck_assert_int_eq(tu_sf(args, &out), 2);
     /* file:line:col of the op's value */
     ck_assert_ptr_nonnull(strstr(out, "bad.yaml:3:"));
     ck_assert_ptr_nonnull(strstr(out, "no_such_op"));
@@ -112,7 +105,7 @@ START_TEST(test_cli_bad_graph_writes_nothing)
     ck_assert_int_ne(access(trace, F_OK), 0);
     free(out);
     snprintf(args, sizeof args, "check %s", path);
-    ck_assert_int_eq(sf(args, &out), 2);
+    ck_assert_int_eq(tu_sf(args, &out), 2);
     free(out);
 }
 END_TEST
@@ -123,13 +116,13 @@ START_TEST(test_cli_out_refuses_existing_file)
     char args[2048];
     snprintf(args, sizeof args, "run %s --out %s", tu_src("tests/graphs/chain.yaml"), dir);
     char *out = NULL;
-    ck_assert_int_eq(sf(args, &out), 0);
+    ck_assert_int_eq(tu_sf(args, &out), 0);
     free(out);
-    ck_assert_int_eq(sf(args, &out), 2);
+    ck_assert_int_eq(tu_sf(args, &out), 2);
     ck_assert_ptr_nonnull(strstr(out, "--overwrite"));
     free(out);
     snprintf(args, sizeof args, "run %s --out %s --overwrite", tu_src("tests/graphs/chain.yaml"), dir);
-    ck_assert_int_eq(sf(args, &out), 0);
+    ck_assert_int_eq(tu_sf(args, &out), 0);
     free(out);
     char file[512];
     snprintf(file, sizeof file, "%s/rank0.safetensors", dir);
@@ -162,7 +155,7 @@ START_TEST(test_cli_inputs_round_trip)
     snprintf(args, sizeof args, "run %s --inputs %s --out %s",
              tu_src("tests/graphs/inputs_io.yaml"), in, dir);
     char *out = NULL;
-    ck_assert_int_eq(sf(args, &out), 0);
+    ck_assert_int_eq(tu_sf(args, &out), 0);
     free(out);
     snprintf(file, sizeof file, "%s/rank0.safetensors", dir);
     sf_st_file_t *f = NULL;
@@ -175,7 +168,7 @@ START_TEST(test_cli_inputs_round_trip)
     sf_st_close(f);
     /* Without --inputs the run names the missing input. */
     snprintf(args, sizeof args, "run %s", tu_src("tests/graphs/inputs_io.yaml"));
-    ck_assert_int_eq(sf(args, &out), 2);
+    ck_assert_int_eq(tu_sf(args, &out), 2);
     ck_assert_ptr_nonnull(strstr(out, "'x'"));
     free(out);
 }
@@ -188,7 +181,7 @@ START_TEST(test_cli_trace_is_chrome_json)
     snprintf(trace, sizeof trace, "%s/chain.json", dir);
     snprintf(args, sizeof args, "run %s --trace %s", tu_src("tests/graphs/chain.yaml"), trace);
     char *out = NULL;
-    ck_assert_int_eq(sf(args, &out), 0);
+    ck_assert_int_eq(tu_sf(args, &out), 0);
     free(out);
     char *text = tu_read_file(trace, NULL);
     ck_assert_ptr_nonnull(text);
@@ -219,22 +212,22 @@ END_TEST
 START_TEST(test_cli_ops_version_help)
 {
     char *out = NULL;
-    ck_assert_int_eq(sf("ops", &out), 0);
+    ck_assert_int_eq(tu_sf("ops", &out), 0);
     ck_assert_ptr_nonnull(strstr(out, "concat:"));
     ck_assert_ptr_nonnull(strstr(out, "matmul:"));
     free(out);
-    ck_assert_int_eq(sf("--version", &out), 0);
+    ck_assert_int_eq(tu_sf("--version", &out), 0);
     ck_assert_ptr_nonnull(strstr(out, "ucx:"));
     free(out);
     const char *cmds[] = {"run --help", "plan --help", "check --help", "ops --help"};
     for (int i = 0; i < 4; i++) {
-        ck_assert_int_eq(sf(cmds[i], &out), 0);
+        ck_assert_int_eq(tu_sf(cmds[i], &out), 0);
         ck_assert_ptr_nonnull(strstr(out, "usage: shardflow"));
         free(out);
     }
-    ck_assert_int_eq(sf("frobnicate", &out), 2);
+    ck_assert_int_eq(tu_sf("frobnicate", &out), 2);
     free(out);
-    ck_assert_int_eq(sf("run --free sometimes x.yaml", &out), 2);
+    ck_assert_int_eq(tu_sf("run --free sometimes x.yaml", &out), 2);
     free(out);
 }
 END_TEST
@@ -245,27 +238,27 @@ START_TEST(test_cli_profile_backend_timeout)
     char args[1024];
     /* --profile lists every node once, slowest first. */
     snprintf(args, sizeof args, "run %s --profile", tu_src("tests/graphs/chain.yaml"));
-    ck_assert_int_eq(sf(args, &out), 0);
+    ck_assert_int_eq(tu_sf(args, &out), 0);
     ck_assert_ptr_nonnull(strstr(out, "per-node wall time"));
     ck_assert_ptr_nonnull(strstr(out, "make_a"));
     ck_assert_ptr_nonnull(strstr(out, "make_c"));
     free(out);
     snprintf(args, sizeof args, "run %s --backend self --json", tu_src("tests/graphs/chain.yaml"));
-    ck_assert_int_eq(sf(args, &out), 0);
+    ck_assert_int_eq(tu_sf(args, &out), 0);
     free(out);
     snprintf(args, sizeof args, "run %s --backend carrier-pigeon", tu_src("tests/graphs/chain.yaml"));
-    ck_assert_int_eq(sf(args, &out), 2);
+    ck_assert_int_eq(tu_sf(args, &out), 2);
     ck_assert_ptr_nonnull(strstr(out, "carrier-pigeon"));
     free(out);
     snprintf(args, sizeof args, "run %s --timeout 0", tu_src("tests/graphs/chain.yaml"));
-    ck_assert_int_eq(sf(args, &out), 2);
+    ck_assert_int_eq(tu_sf(args, &out), 2);
     free(out);
     snprintf(args, sizeof args, "run %s --steps 2", tu_src("tests/graphs/chain.yaml"));
-    ck_assert_int_eq(sf(args, &out), 2);
+    ck_assert_int_eq(tu_sf(args, &out), 2);
     ck_assert_ptr_nonnull(strstr(out, "--steps 2 needs --inputs"));
     free(out);
     snprintf(args, sizeof args, "run --nproc 0 %s", tu_src("tests/graphs/chain.yaml"));
-    ck_assert_int_eq(sf(args, &out), 2);
+    ck_assert_int_eq(tu_sf(args, &out), 2);
     free(out);
 }
 END_TEST

@@ -16,13 +16,6 @@ typedef struct row {
     char cell[N_COLS][32];
 } row_t;
 
-static int sf(const char *args, char **out)
-{
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "%s %s", tu_shardflow(), args);
-    return tu_run(cmd, out);
-}
-
 /* Table rows of rank 0: lines (after an optional "[rank 0] " prefix) whose
  * first non-blank character is a digit. Lines of other ranks are ignored. */
 static int parse_rows(const char *text, row_t *rows, int max_rows)
@@ -79,7 +72,7 @@ static void check_bench(const char *op, const char *backend, int nproc)
              "collbench --op %s --backend %s --nproc %d --min 1K --max 64K --iters 2 --warmup 1 "
              "--timeout 30",
              op, backend, nproc);
-    int rc = sf(args, &out);
+    int rc = tu_sf(args, &out);
     ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
     ck_assert_ptr_nonnull(strstr(out, "size (B)"));
     ck_assert_ptr_nonnull(strstr(out, "count (elements)"));
@@ -158,7 +151,7 @@ START_TEST(test_collbench_bad_flags_exit_2)
 {
     char args[512], *out = NULL;
     snprintf(args, sizeof args, "collbench %s", bad_flags[_i]);
-    int rc = sf(args, &out);
+    int rc = tu_sf(args, &out);
     ck_assert_msg(rc == 2, "'%s' exited %d:\n%s", bad_flags[_i], rc, out);
     ck_assert_ptr_nonnull(strstr(out, "error"));
     /* Nothing ran: no table. */
@@ -170,7 +163,7 @@ END_TEST
 START_TEST(test_collbench_help_exits_0)
 {
     char *out = NULL;
-    ck_assert_int_eq(sf("collbench --help", &out), 0);
+    ck_assert_int_eq(tu_sf("collbench --help", &out), 0);
     ck_assert_ptr_nonnull(strstr(out, "--op all_gather|all_to_all|all_reduce"));
     free(out);
 }

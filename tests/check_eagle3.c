@@ -16,17 +16,10 @@
 
 #define TINY12 "--set model=synthetic:tiny12 --set batch=12 --set seq=16"
 
-static int sf(const char *args, char **out)
-{
-    char cmd[20000];
-    snprintf(cmd, sizeof cmd, "%s %s", tu_shardflow(), args);
-    return tu_run(cmd, out);
-}
-
 static void run_ok(const char *fmt_args)
 {
     char *out = NULL;
-    int rc = sf(fmt_args, &out);
+    int rc = tu_sf(fmt_args, &out);
     if (rc != 0)
         fprintf(stderr, "shardflow %s\n%s\n", fmt_args, out);
     ck_assert_int_eq(rc, 0);
@@ -275,7 +268,7 @@ END_TEST
 static void expect_bad(const char *args, const char *dir, const char *fragment)
 {
     char *out = NULL;
-    int rc = sf(args, &out);
+    int rc = tu_sf(args, &out);
     ck_assert_msg(rc == 2, "exit %d for: %s\n%s", rc, args, out);
     ck_assert_msg(strstr(out, fragment) != NULL, "no '%s' in:\n%s", fragment, out);
     free(out);

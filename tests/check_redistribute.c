@@ -12,13 +12,6 @@
 #include "safetensors.h"
 #include "test_util.h"
 
-static int sf(const char *args, char **out)
-{
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "%s %s", tu_shardflow(), args);
-    return tu_run(cmd, out);
-}
-
 /* Bytes of tensor `name` in DIR/rank<R>.safetensors (malloc'd). */
 static void *read_tensor(const char *dir, int rank, const char *name, size_t *n)
 {
@@ -45,7 +38,7 @@ static void run_mode(int nproc, const char *mode, const char *dir, const char *e
     snprintf(args, sizeof args, "run --nproc %d %s --set mode=%s %s --out %s --timeout 60",
              nproc, tu_src("tests/graphs/redistribute_small.yaml"), mode, extra, dir);
     char *out = NULL;
-    int rc = sf(args, &out);
+    int rc = tu_sf(args, &out);
     if (rc != 0)
         fprintf(stderr, "%s\n", out);
     ck_assert_int_eq(rc, 0);
@@ -102,10 +95,10 @@ START_TEST(test_redistribute_plan_equals_run_per_rank)
         char *planned = NULL, *measured = NULL;
         snprintf(args, sizeof args, "plan %s --world 3 --set mode=%s --json",
                  tu_src("tests/graphs/redistribute_small.yaml"), modes[m]);
-        ck_assert_int_eq(sf(args, &planned), 0);
+        ck_assert_int_eq(tu_sf(args, &planned), 0);
         snprintf(args, sizeof args, "run --nproc 3 %s --set mode=%s --json --timeout 60",
                  tu_src("tests/graphs/redistribute_small.yaml"), modes[m]);
-        ck_assert_int_eq(sf(args, &measured), 0);
+        ck_assert_int_eq(tu_sf(args, &measured), 0);
         for (int r = 0; r < 3; r++)
             ck_assert_double_eq(rank_peak(planned, r), rank_peak(measured, r));
         free(planned);

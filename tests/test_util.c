@@ -108,3 +108,15 @@ const char *tu_shardflow(void)
         return env;
     return SF_BINARY_DIR "/shardflow";
 }
+
+int tu_sf(const char *args, char **out)
+{
+    size_t n = strlen(tu_shardflow()) + strlen(args) + 2;
+    char *cmd = malloc(n);
+    if (cmd == NULL)
+        abort();
+    snprintf(cmd, n, "%s %s", tu_shardflow(), args);
+    int rc = tu_run(cmd, out);
+    free(cmd);
+    return rc;
+}

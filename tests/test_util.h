@@ -19,5 +19,8 @@ int tu_run(const char *cmd, char **out);
 /* Path of the built shardflow command (from the SF_SHARDFLOW env set by CTest,
  * else SF_BINARY_DIR/shardflow). */
 const char *tu_shardflow(void);
+/* Run the shardflow command with args (a shell-quoted string), capturing
+ * its output as tu_run does; returns its exit status. */
+int tu_sf(const char *args, char **out);
 
 #endif
