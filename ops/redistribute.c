@@ -25,6 +25,8 @@ static const sf_op_attr_desc_t redistribute_attrs[] = {
     {"reduce", SF_ATTR_STRING, "sum", "partial -> replicated: sum or max"},
 };
 
+#define REDIST_MAX_WORLD 256
+
 typedef enum placement_kind { PLACE_SHARD, PLACE_REPLICATED, PLACE_PARTIAL } placement_kind_t;
 
 typedef struct placement {
@@ -39,13 +41,11 @@ typedef struct redist_plan {
     int gather_dim;  /* all_gather / all_to_all: dim the pieces are stacked along */
     int split_dim;   /* all_to_all: dim the input is cut along; -1 otherwise */
     int world, rank;
-    int64_t gather_sizes[256];  /* per rank, along gather_dim of the output */
-    int64_t split_sizes[256];   /* per rank, along split_dim of the input */
+    int64_t gather_sizes[REDIST_MAX_WORLD];  /* per rank, along gather_dim of the output */
+    int64_t split_sizes[REDIST_MAX_WORLD];   /* per rank, along split_dim of the input */
     bool pack_send;  /* input pieces are not contiguous: pack them first */
     bool direct_recv; /* received pieces land in the output as they are */
 } redist_plan_t;
-
-#define REDIST_MAX_WORLD 256
 
 static sf_status_t parse_placement(const sf_node_t *node, const char *attr, int ndim,
                                    placement_t *out, sf_err_t *err)
@@ -288,9 +288,8 @@ static sf_status_t redistribute_cpu(const sf_kernel_args_t *a, sf_err_t *err)
     char *scratch = a->scratch;
     char *send = sf_tensor_data(in);
     if (p.pack_send) {
-        /* Contiguous copy of the input: pieces cut along the split dim end up
-         * back to back when that dim is leading after a permutation, so pack
-         * piece by piece. */
+        /* The input is not one contiguous run per destination rank: copy
+         * each rank's piece into scratch, back to back in rank order. */
         char *dst = scratch;
         if (p.coll == SF_COLL_ALLTOALLV) {
             int64_t off = 0;
@@ -366,9 +365,7 @@ static sf_status_t redistribute_cpu(const sf_kernel_args_t *a, sf_err_t *err)
     for (int r = 0; r < p.world; r++) {
         int64_t size = p.gather_sizes[r];
         unpack_piece(out, p.gather_dim, start, size, recv);
-        sf_tensor_t probe = *out;
-        probe.shape[p.gather_dim] = size;
-        recv += (size_t)sf_tensor_numel(&probe) * es;
+        recv += (size_t)piece_numel(out, p.gather_dim, size) * es;
         start += size;
     }
     return SF_OK;

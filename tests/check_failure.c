@@ -50,45 +50,10 @@ static void sleep_s(double s)
     }
 }
 
-/* True if the NUL-separated environ block holds the entry kv exactly. */
-static bool env_has(const char *block, size_t n, const char *kv)
-{
-    for (size_t i = 0; i < n; i += strlen(block + i) + 1)
-        if (strcmp(block + i, kv) == 0)
-            return true;
-    return false;
-}
-
-/* Pids (up to max) whose environment holds the marker and, if given, the
- * entry kv. Returns how many. Zombies expose no environment: not counted. */
+/* Pids (up to max) of marked processes that also hold kv, if given. */
 static int find_marked(const char *kv, pid_t *pids, int max)
 {
-    int n = 0;
-    DIR *d = opendir("/proc");
-    ck_assert_ptr_nonnull(d);
-    struct dirent *e;
-    static char block[65536];
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] < '0' || e->d_name[0] > '9')
-            continue;
-        char path[300];
-        snprintf(path, sizeof path, "/proc/%s/environ", e->d_name);
-        int fd = open(path, O_RDONLY);
-        if (fd < 0)
-            continue;
-        ssize_t got = read(fd, block, sizeof block - 1);
-        close(fd);
-        if (got <= 0)
-            continue;
-        block[got] = '\0';
-        if (!env_has(block, (size_t)got, g_marker) || (kv != NULL && !env_has(block, (size_t)got, kv)))
-            continue;
-        if (n < max)
-            pids[n] = (pid_t)atoi(e->d_name);
-        n++;
-    }
-    closedir(d);
-    return n;
+    return tu_find_env_procs(g_marker, kv, pids, max);
 }
 
 static int count_marked_after(double wait_s)

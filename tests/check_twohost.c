@@ -205,29 +205,7 @@ static void procs_wait(proc_t *ps, int n, double deadline)
 /* Processes still carrying the marker in their environment. */
 static int count_marked(void)
 {
-    int n = 0;
-    DIR *d = opendir("/proc");
-    ck_assert_ptr_nonnull(d);
-    struct dirent *e;
-    static char block[65536];
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] < '0' || e->d_name[0] > '9')
-            continue;
-        char path[300];
-        snprintf(path, sizeof path, "/proc/%s/environ", e->d_name);
-        int fd = open(path, O_RDONLY);
-        if (fd < 0)
-            continue;
-        ssize_t got = read(fd, block, sizeof block - 1);
-        close(fd);
-        for (ssize_t i = 0; i < got; i += (ssize_t)strlen(block + i) + 1)
-            if (strcmp(block + i, g_marker) == 0) {
-                n++;
-                break;
-            }
-    }
-    closedir(d);
-    return n;
+    return tu_find_env_procs(g_marker, NULL, NULL, 0);
 }
 
 /* Copy the bytes and layout of tensor name from path. Caller frees. */

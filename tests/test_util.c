@@ -1,6 +1,9 @@
 /* Test helpers; see test_util.h. */
 #include "test_util.h"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,4 +122,45 @@ int tu_sf(const char *args, char **out)
     int rc = tu_run(cmd, out);
     free(cmd);
     return rc;
+}
+
+/* True if the NUL-separated environ block holds the entry kv exactly. */
+static bool env_has(const char *block, size_t n, const char *kv)
+{
+    for (size_t i = 0; i < n; i += strlen(block + i) + 1)
+        if (strcmp(block + i, kv) == 0)
+            return true;
+    return false;
+}
+
+int tu_find_env_procs(const char *marker, const char *also, pid_t *pids, int max)
+{
+    int n = 0;
+    DIR *d = opendir("/proc");
+    if (d == NULL)
+        abort();
+    struct dirent *e;
+    static char block[65536];
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        char path[300];
+        snprintf(path, sizeof path, "/proc/%s/environ", e->d_name);
+        int fd = open(path, O_RDONLY);
+        if (fd < 0)
+            continue;
+        ssize_t got = read(fd, block, sizeof block - 1);
+        close(fd);
+        if (got <= 0)
+            continue;
+        block[got] = '\0';
+        if (!env_has(block, (size_t)got, marker) ||
+            (also != NULL && !env_has(block, (size_t)got, also)))
+            continue;
+        if (n < max)
+            pids[n] = (pid_t)atoi(e->d_name);
+        n++;
+    }
+    closedir(d);
+    return n;
 }

@@ -4,6 +4,7 @@
 #define SF_TEST_UTIL_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* SF_SOURCE_DIR "/" rel, in a static buffer rotated over 8 slots. */
 const char *tu_src(const char *rel);
@@ -22,5 +23,9 @@ const char *tu_shardflow(void);
 /* Run the shardflow command with args (a shell-quoted string), capturing
  * its output as tu_run does; returns its exit status. */
 int tu_sf(const char *args, char **out);
+/* Processes whose environment holds the entry `marker` ("K=V", exactly) and,
+ * if not NULL, also `also`. Up to max pids go to pids (may be NULL with max
+ * 0); returns how many match. Zombies expose no environment: not counted. */
+int tu_find_env_procs(const char *marker, const char *also, pid_t *pids, int max);
 
 #endif
