@@ -16,8 +16,10 @@ typedef struct row {
     char cell[N_COLS][32];
 } row_t;
 
-/* Table rows of rank 0: lines (after an optional "[rank 0] " prefix) whose
- * first non-blank character is a digit. Lines of other ranks are ignored. */
+/* Table rows: unprefixed lines whose first non-blank character is a digit.
+ * The table must reach stdout without the launcher's "[rank R] " prefix, so
+ * it can be piped and compared like nccl-tests' output: a prefixed line that
+ * holds a row, the header or a comment line of the table fails the test. */
 static int parse_rows(const char *text, row_t *rows, int max_rows)
 {
     int n = 0;
@@ -34,9 +36,14 @@ static int parse_rows(const char *text, row_t *rows, int max_rows)
 
         char *p = buf;
         if (strncmp(p, "[rank ", 6) == 0) {
-            if (strncmp(p, "[rank 0] ", 9) != 0)
-                continue;
-            p += 9;
+            const char *rest = strchr(p, ']');
+            rest = rest != NULL ? rest + 1 : p;
+            while (*rest == ' ')
+                rest++;
+            ck_assert_msg(*rest != '#' && (*rest < '0' || *rest > '9') &&
+                              strstr(rest, "size (B)") == NULL,
+                          "a table line came prefixed: '%s'", buf);
+            continue;
         }
         while (*p == ' ')
             p++;

@@ -39,7 +39,8 @@ static void run_graph(int nproc, const char *mode, const char *extra, const char
 static char *file_bytes(const char *dir, int rank, size_t *n)
 {
     char path[1024];
-    snprintf(path, sizeof path, "%s/rank%d.safetensors", dir, rank);
+    int k = snprintf(path, sizeof path, "%s/rank%d.safetensors", dir, rank);
+    ck_assert_int_lt(k, (int)sizeof path);
     char *b = tu_read_file(path, n);
     ck_assert_ptr_nonnull(b);
     return b;

@@ -25,11 +25,12 @@ static const char *join(const char *dir, const char *name)
 static char *chromium(const char *flags, const char *url)
 {
     char cmd[8192];
-    snprintf(cmd, sizeof cmd,
+    int n = snprintf(cmd, sizeof cmd,
              "timeout 120 " CHROMIUM " --headless --no-sandbox --disable-gpu "
              "--disable-background-networking --disable-component-update --disable-sync "
              "--no-first-run --disable-quic --user-data-dir=%s %s '%s' 2>/dev/null",
              tu_tmpdir(), flags, url);
+    ck_assert_int_lt(n, (int)sizeof cmd);
     char *out = NULL;
     int rc = tu_run(cmd, &out);
     ck_assert_msg(rc == 0, "chromium failed (%d):\n%s", rc, out);
@@ -74,8 +75,9 @@ static const char *make_trace(const char *dir, const char *mode)
     snprintf(name, sizeof name, "%s.json", mode);
     const char *trace = join(dir, name);
     char cmd[8192];
-    snprintf(cmd, sizeof cmd, "%s run --nproc 2 '%s' --set redistribution=%s --trace '%s'",
+    int n = snprintf(cmd, sizeof cmd, "%s run --nproc 2 '%s' --set redistribution=%s --trace '%s'",
              tu_shardflow(), tu_src("graphs/eagle3_target.yaml"), mode, trace);
+    ck_assert_int_lt(n, (int)sizeof cmd);
     char *out = NULL;
     ck_assert_msg(tu_run(cmd, &out) == 0, "%s", out);
     free(out);
@@ -135,8 +137,9 @@ START_TEST(test_memviz_page_renders_every_buffer)
 
     const char *html = join(dir, "timeline.html"), *cmp = join(dir, "compare.html");
     char cmd[8192];
-    snprintf(cmd, sizeof cmd, "%s memviz '%s' -o '%s' && %s memviz '%s' '%s' -o '%s'",
+    int n = snprintf(cmd, sizeof cmd, "%s memviz '%s' -o '%s' && %s memviz '%s' '%s' -o '%s'",
              tu_shardflow(), ag, html, tu_shardflow(), ag, a2a, cmp);
+    ck_assert_int_lt(n, (int)sizeof cmd);
     char *out = NULL;
     ck_assert_msg(tu_run(cmd, &out) == 0, "%s", out);
     free(out);

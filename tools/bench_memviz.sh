@@ -77,9 +77,11 @@ if [ -x /usr/bin/chromium ]; then
     dom=$(timeout 300 /usr/bin/chromium --headless --no-sandbox --disable-gpu \
           --disable-background-networking --disable-component-update --disable-sync --no-first-run \
           --disable-quic --user-data-dir="$dir/profile$run" --dump-dom "file://$dir/page.html" 2>/dev/null)
-    val() { sed -n "s/.*$1=\"\([^\"]*\)\".*/\1/p" <<<"$dom" | head -1; }
+    # sed quits after the first match itself: `| head -1` under pipefail can
+    # kill sed with SIGPIPE.
+    val() { sed -n "s/.*$1=\"\([^\"]*\)\".*/\1/p;T;q" <<<"$dom"; }
     ms=$(val data-render-ms)
-    errors=$(sed -n 's/.*id="errors" data-count="\([0-9]*\)".*/\1/p' <<<"$dom" | head -1)
+    errors=$(sed -n 's/.*id="errors" data-count="\([0-9]*\)".*/\1/p;T;q' <<<"$dom")
     printf '%-28s %10.3f   (script errors: %s; %s bands, %s small buffers merged; load/decode/layout/draw ms: %s)\n' \
       "browser: first draw ($run)" "$(echo "${ms:-0} / 1000" | bc -l)" "${errors:-?}" \
       "$(val data-bands)" "$(val data-small)" "$(val data-phases-ms)"

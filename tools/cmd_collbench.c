@@ -77,6 +77,9 @@ static sf_status_t parse_int(const char *flag, const char *s, long lo, long hi, 
                              sf_err_t *err)
 {
     char *end = NULL;
+    /* Set on entry (STYLE §3): the compiler cannot see that sf_err_set never
+     * returns SF_OK, and -O3 then calls the caller's variable uninitialized. */
+    *out = 0;
     errno = 0;
     long v = strtol(s, &end, 10);
     if (end == s || *end != '\0' || errno != 0 || v < lo || v > hi)
@@ -239,7 +242,7 @@ int sf_cmd_collbench(int argc, char **argv)
 
     int rc;
     if (nproc > 1) {
-        rc = sf_launch_nproc(nproc, n_rest, rest, cfg.timeout_s);
+        rc = sf_launch_nproc(nproc, n_rest, rest, cfg.timeout_s, SF_LAUNCH_RANK0_STDOUT_RAW);
     } else {
         sf_rank_info_t ri;
         memset(&ri, 0, sizeof ri);

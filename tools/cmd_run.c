@@ -278,7 +278,7 @@ static int launch(run_args_t *a, int nproc, int argc, char **argv)
     full[0] = "shardflow";
     for (int i = 0; i < argc; i++)
         full[i + 1] = argv[i];
-    int rc = sf_launch_nproc(nproc, argc + 1, full, a->timeout_s);
+    int rc = sf_launch_nproc(nproc, argc + 1, full, a->timeout_s, 0);
     free(full);
     unsetenv("SF_REPORT_PATH");
     if (rc == 0 && a->trace_path != NULL) {

@@ -40,6 +40,8 @@ if "$sf" memviz --help >/dev/null 2>&1; then
       --label all_to_all --title "Eagle3 target outputs, 2 ranks: all_gather vs all_to_all (same y scale)" \
       -o out/eagle3_compare.$ext
   done
-  "$sf" memviz --summary out/eagle3_all_gather.json | head -n 12
+  # --top, not `| head`: under pipefail a reader that stops early makes the
+  # writer die of SIGPIPE whenever the summary outlives it.
+  "$sf" memviz --summary --top 4 out/eagle3_all_gather.json
   echo "memory picture: out/eagle3_compare.html (and .svg)"
 fi

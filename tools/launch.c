@@ -51,6 +51,7 @@ typedef struct launch {
     double grace_at;  /* monotonic time to send SIGTERM; 0 if not armed */
     double kill_at;   /* monotonic time to send SIGKILL; 0 if not armed */
     double timeout_s; /* the ranks' collective timeout, >= 0 */
+    unsigned flags;   /* SF_LAUNCH_* */
     char scratch[LAUNCH_PREFIX_BYTES + LAUNCH_LINE_BYTES + 1];
 } launch_t;
 
@@ -80,7 +81,9 @@ static void launch_write_all(int fd, const char *p, size_t n)
 static void launch_emit(launch_t *L, const launch_child_t *c, const launch_stream_t *s,
                         const char *line, size_t n)
 {
-    int k = snprintf(L->scratch, LAUNCH_PREFIX_BYTES, "[rank %d] ", c->rank);
+    bool is_raw = (L->flags & SF_LAUNCH_RANK0_STDOUT_RAW) && c->rank == 0 &&
+                  s->out_fd == STDOUT_FILENO;
+    int k = is_raw ? 0 : snprintf(L->scratch, LAUNCH_PREFIX_BYTES, "[rank %d] ", c->rank);
     memcpy(L->scratch + k, line, n);
     L->scratch[k + (int)n] = '\n';
     launch_write_all(s->out_fd, L->scratch, (size_t)k + n + 1);
@@ -412,7 +415,7 @@ static void launch_run_loop(launch_t *L, int sfd)
     }
 }
 
-int sf_launch_nproc(int nproc, int argc, char **argv, double timeout_s)
+int sf_launch_nproc(int nproc, int argc, char **argv, double timeout_s, unsigned flags)
 {
     SF_ASSERT(nproc >= 1 && nproc <= SF_LAUNCH_MAX_NPROC);
     SF_ASSERT(argc >= 1 && argv != NULL && argv[argc] == NULL);
@@ -452,6 +455,7 @@ int sf_launch_nproc(int nproc, int argc, char **argv, double timeout_s)
     L->n = nproc;
     L->first_fail = -1;
     L->timeout_s = timeout_s > 0 ? timeout_s : 0;
+    L->flags = flags;
     for (int r = 0; r < nproc; r++) {
         children[r].rank = r;
         children[r].out = (launch_stream_t){.fd = -1, .out_fd = 1};

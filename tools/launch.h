@@ -16,6 +16,14 @@
 #define SF_LAUNCH_GRACE_MARGIN_S 5.0
 #define SF_LAUNCH_KILL_AFTER_S 3.0
 
+/* flags of sf_launch_nproc. */
+enum {
+    /* Rank 0's stdout is the command's own output (collbench's table), so it
+     * passes through unprefixed, to be piped and compared like nccl-tests'.
+     * Its stderr and every other rank's output keep the prefix. */
+    SF_LAUNCH_RANK0_STDOUT_RAW = 1u << 0,
+};
+
 /* Run argv (argv[0] included, NULL-terminated, --nproc already removed) as
  * nproc ranks: each a child that execs /proc/self/exe with argv and with the
  * environment of the caller plus
@@ -25,7 +33,8 @@
  *   SF_LAUNCHED=1 (a child must not launch again).
  *
  * Children: stdin is /dev/null; stdout and stderr are pipes whose lines the
- * launcher writes to its own stdout and stderr with a "[rank R] " prefix (a
+ * launcher writes to its own stdout and stderr with a "[rank R] " prefix
+ * (except as flags say, above; a
  * last line without a newline gets one at EOF; a line over 64 KiB is cut into
  * several prefixed pieces). Each child is its own process group (signals go
  * to the group, so a rank's own helpers end with it) and has
@@ -46,7 +55,7 @@
  * when the launcher itself could not start the ranks (message on stderr).
  * Not thread-safe: it changes the signal mask of the calling thread and
  * restores it before returning. */
-int sf_launch_nproc(int nproc, int argc, char **argv, double timeout_s);
+int sf_launch_nproc(int nproc, int argc, char **argv, double timeout_s, unsigned flags);
 
 /* Find and remove "--nproc N" or "--nproc=N" from argv (argc entries,
  * argv[0] included; the search stops at a "--" argument). On SF_OK:

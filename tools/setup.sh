@@ -3,11 +3,12 @@
 # after apt-get update), configure, build, and run the demo.
 #   tools/setup.sh              install + build + demo
 #   tools/setup.sh --deps-only  install the Debian packages and stop
+# SF_CMAKE_ARGS adds configure flags (CI: -DSF_WERROR=ON).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake pkg-config libyaml-dev check libsubunit-dev libucx-dev
-          libopenblas-dev libcjson-dev iproute2 python3 bc chromium)
+          libopenblas-dev libcjson-dev iproute2 libcap2-bin python3 bc chromium)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -25,6 +26,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 [ "${1:-}" = "--deps-only" ] && exit 0
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# shellcheck disable=SC2086 # SF_CMAKE_ARGS is a list of flags
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo ${SF_CMAKE_ARGS:-} >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 exec tools/demo.sh
