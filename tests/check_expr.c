@@ -1,4 +1,4 @@
-/* The integer expression and condition language (runtime/expr.h): values,
+/* The integer expression and condition language (graph/expr.h): values,
  * precedence, floor semantics, overflow, and error columns. */
 #include <check.h>
 #include <stdint.h>

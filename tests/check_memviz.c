@@ -497,11 +497,11 @@ END_TEST
 START_TEST(test_memviz_page_source_in_sync)
 {
     char cmd[4200];
-    snprintf(cmd, sizeof cmd, "%s --stdout | cmp - %s", tu_src("tools/memviz_page_gen.sh"),
-             tu_src("tools/memviz_page.c"));
+    snprintf(cmd, sizeof cmd, "%s --stdout | cmp - %s", tu_src("memviz/memviz_page_gen.sh"),
+             tu_src("memviz/memviz_page.c"));
     char *out = NULL;
     int rc = tu_run(cmd, &out);
-    ck_assert_msg(rc == 0, "tools/memviz_page.c is stale: run tools/memviz_page_gen.sh\n%s", out);
+    ck_assert_msg(rc == 0, "memviz/memviz_page.c is stale: run memviz/memviz_page_gen.sh\n%s", out);
     free(out);
 }
 END_TEST

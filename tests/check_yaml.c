@@ -1,4 +1,4 @@
-/* The YAML document tree (runtime/yaml_doc.h): positions, scalar styles,
+/* The YAML document tree (graph/yaml_doc.h): positions, scalar styles,
  * alias expansion and its budget, and the text checks done before libyaml. */
 #include <check.h>
 #include <stdlib.h>

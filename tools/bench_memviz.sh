@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # memviz at scale: generate a trace with N buffer events (default 1,000,000:
 # N/2 buffers, each a "b" and an "e", plus the runtime's counter event per
-# alloc/free and one node span per two buffers, in runtime/trace.c's exact
+# alloc/free and one node span per two buffers, in formats/trace.c's exact
 # format), then time `memviz --summary`, the HTML and SVG writers, and the
 # page's first draw in headless Chromium (the page records
 # performance.now() after its first draw, measured from navigation start,

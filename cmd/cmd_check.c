@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "commands.h"
 
 int sf_cmd_check(int argc, char **argv)
 {

@@ -1,11 +1,9 @@
-/* The op registry and typed attr access. The registry is a sorted array
- * filled once at start-up; lookups are binary searches. */
+/* The op registry. It is a sorted array filled once at start-up; lookups
+ * are binary searches. */
 #include "op.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-#include "graph.h"
 
 #define SF_OP_MAX 256
 
@@ -74,53 +72,4 @@ int sf_op_attr_index(const sf_op_desc_t *desc, const char *name)
         if (strcmp(desc->attrs[i].name, name) == 0)
             return i;
     return -1;
-}
-
-static const sf_attr_t *attr_typed(const sf_node_t *node, const char *name, sf_attr_type_t type)
-{
-    int i = sf_op_attr_index(node->op, name);
-    if (i < 0)
-        sf_assert_fail(__FILE__, __LINE__, name);
-    SF_ASSERT(node->op->attrs[i].type == type);
-    return &node->attrs[i];
-}
-
-const sf_attr_t *sf_node_attr(const sf_node_t *node, const char *name)
-{
-    int i = sf_op_attr_index(node->op, name);
-    if (i < 0)
-        sf_assert_fail(__FILE__, __LINE__, name);
-    return &node->attrs[i];
-}
-
-int64_t sf_node_attr_int(const sf_node_t *node, const char *name)
-{
-    return attr_typed(node, name, SF_ATTR_INT)->i;
-}
-
-double sf_node_attr_float(const sf_node_t *node, const char *name)
-{
-    return attr_typed(node, name, SF_ATTR_FLOAT)->f;
-}
-
-bool sf_node_attr_bool(const sf_node_t *node, const char *name)
-{
-    return attr_typed(node, name, SF_ATTR_BOOL)->b;
-}
-
-const char *sf_node_attr_str(const sf_node_t *node, const char *name)
-{
-    return attr_typed(node, name, SF_ATTR_STRING)->s;
-}
-
-const int64_t *sf_node_attr_ints(const sf_node_t *node, const char *name, int *n)
-{
-    const sf_attr_t *a = attr_typed(node, name, SF_ATTR_INTS);
-    *n = a->n_ints;
-    return a->ints;
-}
-
-sf_dtype_t sf_node_attr_dtype(const sf_node_t *node, const char *name)
-{
-    return attr_typed(node, name, SF_ATTR_DTYPE)->dtype;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "commands.h"
 #include "graph_session.h"
 
 static void usage(FILE *f)

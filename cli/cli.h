@@ -40,12 +40,4 @@ int sf_cli_fail(const sf_err_t *err);
 /* "1.5 MiB" style, for human output. */
 void sf_cli_format_bytes(unsigned long long bytes, char *out, size_t n);
 
-int sf_cmd_run(int argc, char **argv);
-int sf_cmd_plan(int argc, char **argv);
-int sf_cmd_check(int argc, char **argv);
-int sf_cmd_ops(int argc, char **argv);
-int sf_cmd_collbench(int argc, char **argv);
-int sf_cmd_export_model(int argc, char **argv);
-int sf_cmd_memviz(int argc, char **argv);
-
 #endif

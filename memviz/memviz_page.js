@@ -4,7 +4,7 @@
  * freed, the bands above it drop by its size (PyTorch memory_viz style).
  * Buffers under one pixel at full view are merged into one "small buffers"
  * band on top of the stack. Data comes from the JSON in #mv-data (written
- * by tools/memviz_html.c); arrays are base64 typed arrays. */
+ * by memviz/memviz_html.c); arrays are base64 typed arrays. */
 (function () {
   const tStart = performance.now();
   const MV = JSON.parse(document.getElementById("mv-data").textContent);

@@ -1,4 +1,4 @@
-/* memviz's model of a Chrome trace written by `run`/`plan` (runtime/trace.c):
+/* memviz's model of a Chrome trace written by `run`/`plan` (formats/trace.c):
  * per rank (pid) the buffer lifetimes ("b"/"e" events of cat "buffer"),
  * their event order and timestamps, and the node spans ("X", cat "node").
  * The file is read with an incremental scanner (no DOM), so a trace of

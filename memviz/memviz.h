@@ -11,6 +11,9 @@
 
 #define SF_MV_MAX_RUNS 2
 
+/* `shardflow memviz ...`: argv from "memviz" on; returns the exit status. */
+int sf_cmd_memviz(int argc, char **argv);
+
 typedef enum sf_mv_xaxis {
     SF_MV_X_EVENTS, /* x = allocation/free event index */
     SF_MV_X_TIME,   /* x = trace time */

@@ -122,4 +122,15 @@ int sf_graph_find_value(const sf_graph_t *g, const char *name);
 int sf_graph_find_node(const sf_graph_t *g, const char *name);
 const sf_param_t *sf_graph_find_param(const sf_graph_t *g, const char *name);
 
+/* (graph/node_attr.c) */
+/* Typed attr access for shape rules and kernels. Asking for an attr the op
+ * does not declare, or with the wrong type, is our bug (asserts). */
+const sf_attr_t *sf_node_attr(const sf_node_t *node, const char *name);
+int64_t sf_node_attr_int(const sf_node_t *node, const char *name);
+double sf_node_attr_float(const sf_node_t *node, const char *name);
+bool sf_node_attr_bool(const sf_node_t *node, const char *name);
+const char *sf_node_attr_str(const sf_node_t *node, const char *name);
+const int64_t *sf_node_attr_ints(const sf_node_t *node, const char *name, int *n);
+sf_dtype_t sf_node_attr_dtype(const sf_node_t *node, const char *name);
+
 #endif

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "commands.h"
 #include "graph_session.h"
 #include "launch.h"
 #include "rank_group.h"

@@ -116,16 +116,6 @@ const sf_op_desc_t *sf_op_at(int i);
 /* Index of attr `name` in desc->attrs, -1 if none. */
 int sf_op_attr_index(const sf_op_desc_t *desc, const char *name);
 
-/* Typed attr access for shape rules and kernels. Asking for an attr the op
- * does not declare, or with the wrong type, is our bug (asserts). */
-const sf_attr_t *sf_node_attr(const sf_node_t *node, const char *name);
-int64_t sf_node_attr_int(const sf_node_t *node, const char *name);
-double sf_node_attr_float(const sf_node_t *node, const char *name);
-bool sf_node_attr_bool(const sf_node_t *node, const char *name);
-const char *sf_node_attr_str(const sf_node_t *node, const char *name);
-const int64_t *sf_node_attr_ints(const sf_node_t *node, const char *name, int *n);
-sf_dtype_t sf_node_attr_dtype(const sf_node_t *node, const char *name);
-
 /* Filled by ops/ (ops/registry.c); tools call it once at start. Idempotent. */
 void sf_ops_register_all(void);
 

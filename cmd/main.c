@@ -8,6 +8,9 @@
 #endif
 
 #include "cli.h"
+#include "collbench_run.h"
+#include "commands.h"
+#include "memviz.h"
 
 static void print_version(void)
 {

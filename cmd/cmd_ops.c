@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "commands.h"
 
 static void print_arity(const char *what, int lo, int hi)
 {

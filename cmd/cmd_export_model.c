@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "commands.h"
 #include "model_config.h"
 #include "model_tensors.h"
 #include "safetensors.h"

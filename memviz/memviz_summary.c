@@ -1,4 +1,4 @@
-/* See memviz_summary.h. The peak rule mirrors runtime/mem.c: live bytes
+/* See memviz_summary.h. The peak rule mirrors core/mem.c: live bytes
  * rise on each alloc, and only a strictly greater value moves the peak, so
  * the peak node is the one that FIRST reached the maximum. */
 #include "memviz_summary.h"

@@ -26,4 +26,9 @@ typedef struct sf_collbench_cfg {
  * error (printed to stderr). */
 int sf_collbench_run_rank(const sf_collbench_cfg_t *cfg, const sf_rank_info_t *ri);
 
+/* `shardflow collbench ...`: argv from "collbench" on; parses the flags,
+ * starts --nproc ranks (or runs as one rank of a launcher's group) and
+ * returns the exit status. */
+int sf_cmd_collbench(int argc, char **argv);
+
 #endif

@@ -1,6 +1,6 @@
 /* The trace shape over the JSON lexer (memviz_json.c): the top-level
  * object with "traceEvents" (or a bare array), and each event as a flat
- * record for the callback, with the keys runtime/trace.c writes decoded and
+ * record for the callback, with the keys formats/trace.c writes decoded and
  * every other key skipped as a JSON value. */
 #include "memviz_scan_impl.h"
 
