@@ -78,7 +78,8 @@ typedef struct sf_param_set {
 
 /* Load, check and shape-infer a graph from a buffer (which need not be
  * NUL-terminated). file_name is used in errors and to resolve includes
- * relative to its folder. sets override params (unknown key: error).
+ * relative to its folder. sets override params; a key that names no
+ * settable param is an error before anything else is checked.
  * On success *out is owned by the caller (sf_graph_free). On failure *out
  * is NULL and err names file:line:col. The op registry must be filled. */
 SF_NODISCARD sf_status_t sf_graph_load_buffer(const char *buf, size_t len, const char *file_name,
@@ -102,14 +103,20 @@ SF_NODISCARD sf_status_t sf_graph_load_file_ranked(const char *path, const sf_pa
  * defines; a param the file already defines is kept. graph_dir is the
  * folder of the root graph file. On success *defs (n entries) is owned by
  * the caller: names malloc'd, values finished with sf_value_fini. Errors
- * name the model (SF_ERR_INPUT). Set once at start-up; NULL for none. */
+ * name the model (SF_ERR_INPUT).
+ * param_names (borrowed, static: n_param_names entries) lists every name fn
+ * may define, whatever the model: the loader checks --set keys against it
+ * before fn runs, so a typo is reported instead of what fn finds wrong with
+ * the default model. Defining a name not listed is the provider's bug
+ * (SF_ASSERT). Set once at start-up; NULL fn for none. */
 typedef struct sf_param_def {
     char *name;
     sf_value_t value;
 } sf_param_def_t;
 typedef sf_status_t (*sf_model_provider_fn)(const char *model, const char *graph_dir, int world,
                                             sf_param_def_t **defs, int *n, sf_err_t *err);
-void sf_graph_set_model_provider(sf_model_provider_fn fn);
+void sf_graph_set_model_provider(sf_model_provider_fn fn, const char *const *param_names,
+                                 int n_param_names);
 
 /* A hash of what every rank must agree on: the name, the params (all but
  * `rank`), the nodes' names, ops and tensors, the inputs and outputs. */

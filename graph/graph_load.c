@@ -268,8 +268,9 @@ static sf_status_t load_text(gl_ctx_t *c, const char *buf, size_t len, const cha
 }
 
 /* `rank` and `world` belong to the runtime: a file that defines them, or a
- * --set that changes them, would make ranks disagree about shapes. */
-static sf_status_t set_builtins(gl_ctx_t *c, const sf_param_set_t *sets, int n_sets)
+ * --set that changes them (refused by gl_sets_check_keys), would make ranks
+ * disagree about shapes. */
+static sf_status_t set_builtins(gl_ctx_t *c)
 {
     static const char *const builtins[] = {"rank", "world"};
     for (int b = 0; b < 2; b++) {
@@ -278,12 +279,6 @@ static sf_status_t set_builtins(gl_ctx_t *c, const sf_param_set_t *sets, int n_s
             return sf_err_set(c->err, SF_ERR_GRAPH, &c->params[i].pos,
                               "param '%s' is reserved: the runtime sets it (rank %d of world %d)",
                               builtins[b], c->rank, c->world);
-        for (int k = 0; k < n_sets; k++)
-            if (sets[k].key != NULL && strcmp(sets[k].key, builtins[b]) == 0)
-                return sf_err_set(c->err, SF_ERR_INPUT, &(sf_pos_t){"--set", 0, 0},
-                                  "--set %s: '%s' comes from the launcher (--nproc, WORLD_SIZE, "
-                                  "RANK), not from --set",
-                                  builtins[b], builtins[b]);
     }
     sf_pos_t pos = {"<runtime>", 0, 0};
     gl_param_set(c, "rank", (sf_value_t){.type = SF_VALUE_INT, .i = c->rank, .pos = pos}, pos);
@@ -292,10 +287,34 @@ static sf_status_t set_builtins(gl_ctx_t *c, const sf_param_set_t *sets, int n_s
 }
 
 static sf_model_provider_fn model_provider;
+static const char *const *model_param_names; /* borrowed: the provider's static list */
+static int n_model_param_names;
 
-void sf_graph_set_model_provider(sf_model_provider_fn fn)
+void sf_graph_set_model_provider(sf_model_provider_fn fn, const char *const *param_names,
+                                 int n_param_names)
 {
     model_provider = fn;
+    model_param_names = fn != NULL ? param_names : NULL;
+    n_model_param_names = fn != NULL && param_names != NULL ? n_param_names : 0;
+}
+
+/* The index of the `model` param when the provider will run on it, else -1.
+ * A --set keeps a param's type, so the answer is the same before and after
+ * the overrides. */
+static int model_param(const gl_ctx_t *c)
+{
+    int i = sf_graph_names_get(&c->param_names, "model");
+    if (model_provider == NULL || i < 0 || c->params[i].value.type != SF_VALUE_STRING)
+        return -1;
+    return i;
+}
+
+static bool model_declares(const char *name)
+{
+    for (int k = 0; k < n_model_param_names; k++)
+        if (strcmp(model_param_names[k], name) == 0)
+            return true;
+    return false;
 }
 
 /* The folder of the root file, for the provider's relative lookups. */
@@ -311,8 +330,8 @@ static void root_dir(const gl_ctx_t *c, char *out, size_t n)
 
 static sf_status_t apply_model(gl_ctx_t *c)
 {
-    int i = sf_graph_names_get(&c->param_names, "model");
-    if (model_provider == NULL || i < 0 || c->params[i].value.type != SF_VALUE_STRING)
+    int i = model_param(c);
+    if (i < 0)
         return SF_OK;
     char dir[4096];
     root_dir(c, dir, sizeof dir);
@@ -329,6 +348,8 @@ static sf_status_t apply_model(gl_ctx_t *c)
     }
     sf_pos_t pos = {"<model>", 0, 0};
     for (int k = 0; k < n; k++) {
+        /* An undeclared name would have been refused as a --set key. */
+        SF_ASSERT(model_declares(defs[k].name));
         if (sf_graph_names_get(&c->param_names, defs[k].name) < 0) {
             defs[k].value.pos = pos;
             gl_param_set(c, defs[k].name, defs[k].value, pos);
@@ -373,16 +394,23 @@ static sf_status_t run_checks(gl_ctx_t *c)
 static sf_status_t build(gl_ctx_t *c, const sf_param_set_t *sets, int n_sets, sf_graph_t **out)
 {
     sf_status_t st;
-    if ((st = set_builtins(c, sets, n_sets)) != SF_OK)
+    /* Keys first, before rank and world join the params and before the
+     * model provider runs: it checks the default model against world, and
+     * that error would hide a typo such as `--set modle=...`. */
+    bool does_model_run = model_param(c) >= 0;
+    if ((st = gl_sets_check_keys(c, sets, n_sets, does_model_run ? model_param_names : NULL,
+                                 n_model_param_names)) != SF_OK)
+        return st;
+    if ((st = set_builtins(c)) != SF_OK)
         return st;
     /* --set in two passes around the model provider: the first may choose
-     * the model, the second may override what the model defined. */
+     * the model, the second may override what the model defined (every key
+     * is now either the file's or one the provider declares). */
     sf_param_set_t *later = gl_xcalloc((size_t)n_sets + 1, sizeof *later);
     sf_param_set_t *now = gl_xcalloc((size_t)n_sets + 1, sizeof *now);
     int n_later = 0, n_now = 0;
     for (int k = 0; k < n_sets; k++) {
-        bool known = sets[k].key != NULL && sf_graph_names_get(&c->param_names, sets[k].key) >= 0;
-        if (known || model_provider == NULL)
+        if (sf_graph_names_get(&c->param_names, sets[k].key) >= 0)
             now[n_now++] = sets[k];
         else
             later[n_later++] = sets[k];

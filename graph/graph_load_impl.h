@@ -1,5 +1,5 @@
-/* Private to the loader (graph_load.c, graph_params.c, graph_nodes.c,
- * validate.c): the state of one sf_graph_load_* call. The YAML documents
+/* Private to the loader (graph_load.c, graph_params.c, graph_sets.c,
+ * graph_nodes.c, validate.c): the state of one sf_graph_load_* call. The YAML documents
  * stay alive until the graph is built, so raw ynode pointers are borrowed
  * from them; the file names are handed to the graph on success. */
 #ifndef SF_GRAPH_LOAD_IMPL_H
@@ -97,6 +97,19 @@ SF_NODISCARD sf_status_t gl_read_dtype(gl_ctx_t *c, const sf_ynode_t *y, const c
                                        sf_dtype_t *out);
 SF_NODISCARD sf_status_t gl_read_cond(gl_ctx_t *c, const sf_ynode_t *y, const char *what,
                                       bool *out);
+
+/* graph_sets.c ---------------------------------------------------------------- */
+
+/* Check every --set key before any is applied or any param is read, so a
+ * typo is not hidden behind what the default value of the meant param
+ * breaks. A key may name a param of the file or one of model_params (the
+ * names the model provider declares; NULL when it will not run), never
+ * `rank` or `world`. The first bad key in command-line order is the error:
+ * SF_ERR_INPUT with no position, the closest settable name when one is
+ * close, and the settable names. */
+SF_NODISCARD sf_status_t gl_sets_check_keys(const gl_ctx_t *c, const sf_param_set_t *sets,
+                                            int n_sets, const char *const *model_params,
+                                            int n_model_params);
 
 /* graph_nodes.c ---------------------------------------------------------------- */
 

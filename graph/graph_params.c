@@ -183,16 +183,6 @@ const sf_value_t *gl_lookup(void *ctx, const char *name, size_t len)
 
 /* --- --set --------------------------------------------------------------------- */
 
-static void known_params(const gl_ctx_t *c, char *out, size_t n)
-{
-    size_t used = 0;
-    out[0] = '\0';
-    for (int i = 0; i < c->n_params && used + 1 < n; i++)
-        used += (size_t)snprintf(out + used, n - used, "%s%s", i ? ", " : "", c->params[i].name);
-    if (c->n_params == 0)
-        snprintf(out, n, "none");
-}
-
 static sf_status_t parse_set_value(gl_ctx_t *c, const sf_param_set_t *s, sf_value_t *out)
 {
     sf_pos_t pos = {GL_SET_FILE, 0, 0};
@@ -221,15 +211,13 @@ sf_status_t gl_apply_sets(gl_ctx_t *c, const sf_param_set_t *sets, int n_sets)
     sf_pos_t pos = {GL_SET_FILE, 0, 0};
     for (int k = 0; k < n_sets; k++) {
         const sf_param_set_t *s = &sets[k];
-        if (s->key == NULL || s->key[0] == '\0' || s->value == NULL)
-            return sf_err_set(c->err, SF_ERR_INPUT, &pos, "--set needs key=value");
+        SF_ASSERT(s->key != NULL && s->value != NULL); /* gl_sets_check_keys ran first */
         int i = sf_graph_names_get(&c->param_names, s->key);
-        if (i < 0) {
-            char known[400];
-            known_params(c, known, sizeof known);
-            return sf_err_set(c->err, SF_ERR_INPUT, &pos, "unknown param '%s' in --set (known: %s)",
-                              s->key, known);
-        }
+        /* The key was declared by the model provider, which then did not
+         * define it for this model. */
+        if (i < 0)
+            return sf_err_set(c->err, SF_ERR_INPUT, NULL,
+                              "--set %s: the model does not define '%s'", s->key, s->key);
         sf_value_t v;
         sf_status_t st = parse_set_value(c, s, &v);
         if (st != SF_OK)

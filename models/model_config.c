@@ -400,6 +400,18 @@ sf_status_t sf_model_config_check_tp(const sf_model_config_t *c, int world, sf_e
 
 /* --- the provider ---------------------------------------------------------------- */
 
+#define MODEL_N_PARAMS 20
+
+/* Every param the provider defines, in the order it defines them: the
+ * loader checks --set keys against this list before the provider runs. */
+static const char *const model_param_names[MODEL_N_PARAMS] = {
+    "arch", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+    "num_key_value_heads", "head_dim", "vocab_size", "vocab_padded", "rms_norm_eps",
+    "rope_theta", "tie_word_embeddings", "model_dtype", "qk_norm", "aux_layers",
+    "synthetic_seed", "heads_per_rank", "kv_heads_per_rank", "intermediate_per_rank",
+    "vocab_per_rank",
+};
+
 typedef struct defs_builder {
     sf_param_def_t *defs; /* owned until handed to the caller */
     int n;
@@ -407,6 +419,8 @@ typedef struct defs_builder {
 
 static sf_value_t *def_add(defs_builder_t *b, const char *name, sf_value_type_t t)
 {
+    /* The list the loader was given must be what is defined, in order. */
+    SF_ASSERT(b->n < MODEL_N_PARAMS && strcmp(name, model_param_names[b->n]) == 0);
     sf_param_def_t *d = &b->defs[b->n++];
     d->name = strdup(name);
     SF_ASSERT(d->name != NULL);
@@ -436,8 +450,6 @@ static void def_str(defs_builder_t *b, const char *name, const char *v)
     val->s = strdup(v);
     SF_ASSERT(val->s != NULL);
 }
-
-#define MODEL_N_PARAMS 20
 
 sf_status_t sf_model_provider(const char *model, const char *graph_dir, int world,
                               sf_param_def_t **defs, int *n, sf_err_t *err)
@@ -493,5 +505,5 @@ sf_status_t sf_model_provider(const char *model, const char *graph_dir, int worl
 
 void sf_model_register(void)
 {
-    sf_graph_set_model_provider(sf_model_provider);
+    sf_graph_set_model_provider(sf_model_provider, model_param_names, MODEL_N_PARAMS);
 }

@@ -1,6 +1,7 @@
 /* The shardflow command end to end: exit codes, --json, --set, --out,
  * --inputs, --trace, and that bad input writes nothing. */
 #include <check.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,120 @@ START_TEST(test_cli_unknown_set_key_exits_2)
     ck_assert_int_eq(tu_sf(args, &out), 2);
     ck_assert_ptr_nonnull(strstr(out, "bogus"));
     free(out);
+}
+END_TEST
+
+/* True if name is an item of the "params you may set: a, b; from the model:
+ * c, d and N more" list in an unknown --set key's message. */
+static bool settable_list_has(const char *out, const char *name)
+{
+    const char *p = strstr(out, "params you may set: ");
+    ck_assert_ptr_nonnull(p);
+    p += strlen("params you may set: ");
+    size_t n = strlen(name);
+    while (*p != '\0' && *p != '\n') {
+        p += strspn(p, " ");
+        size_t len = strcspn(p, ",;:\n");
+        if (len == n && strncmp(p, name, n) == 0)
+            return true;
+        p += len;
+        if (*p != '\0' && *p != '\n')
+            p++;
+    }
+    return false;
+}
+
+/* The output holds exactly one error line and it starts the output. */
+static void expect_only_error(const char *out, const char *start)
+{
+    ck_assert_msg(strncmp(out, start, strlen(start)) == 0, "output does not start with '%s': %s",
+                  start, out);
+    const char *second = strstr(out + 1, "error:");
+    ck_assert_msg(second == NULL, "a second error: %s", out);
+}
+
+/* Before the fix the model provider ran on the default model (synthetic:tiny,
+ * 4 heads) before the typo was noticed, and the user read "num_attention_heads
+ * 4 does not divide by tp 8". Every command that takes --set must name the
+ * typo first, alone, and write nothing. */
+START_TEST(test_cli_set_typo_is_the_first_and_only_error)
+{
+    const char *graph = tu_src("graphs/eagle3_target.yaml");
+    const char *dir = tu_tmpdir();
+    char trace[512], out_dir[512], args[2048];
+    snprintf(trace, sizeof trace, "%s/t.json", dir);
+    snprintf(out_dir, sizeof out_dir, "%s/out", dir);
+    const char *const cmds[] = {"plan %s --set modle=synthetic:qwen3-8b --set batch=8 --world 8 "
+                                "--trace %s",
+                                "run %s --nproc 8 --set modle=synthetic:qwen3-8b --set batch=8 "
+                                "--trace %s --out %s",
+                                "run %s --set batch=8 --set modle=synthetic:qwen3-8b --trace %s "
+                                "--out %s",
+                                "check %s --set modle=synthetic:qwen3-8b --set batch=8"};
+    for (int k = 0; k < 4; k++) {
+        snprintf(args, sizeof args, cmds[k], graph, trace, out_dir);
+        char *out = NULL;
+        ck_assert_int_eq(tu_sf(args, &out), 2);
+        expect_only_error(out, "error: --set modle: the graph has no param 'modle' "
+                               "(did you mean 'model'?); params you may set: model, batch, seq");
+        ck_assert_ptr_null(strstr(out, "num_attention_heads"));
+        ck_assert_int_ne(access(trace, F_OK), 0);
+        ck_assert_int_ne(access(out_dir, F_OK), 0);
+        free(out);
+    }
+}
+END_TEST
+
+START_TEST(test_cli_set_unknown_key_lists_settable_params)
+{
+    char args[1024];
+    char *out = NULL;
+    /* Nothing is within an edit or two of "zzzzzz": no guess, only the list. */
+    snprintf(args, sizeof args, "plan %s --set zzzzzz=1 --world 8",
+             tu_src("graphs/eagle3_target.yaml"));
+    ck_assert_int_eq(tu_sf(args, &out), 2);
+    expect_only_error(out, "error: --set zzzzzz: the graph has no param 'zzzzzz'; params you may "
+                           "set: model, batch, seq, redistribution, target_dtype, mask_padding, "
+                           "tokens, seed; from the model: arch, hidden_size and 18 more\n");
+    ck_assert_ptr_null(strstr(out, "did you mean"));
+    /* rank and world are params, but only the runtime sets them. */
+    ck_assert(!settable_list_has(out, "rank"));
+    ck_assert(!settable_list_has(out, "world"));
+    ck_assert(settable_list_has(out, "seed"));
+    free(out);
+    /* A key the model defines is close to a typo of it, too. */
+    snprintf(args, sizeof args, "check %s --set hiden_size=64", tu_src("graphs/eagle3_target.yaml"));
+    ck_assert_int_eq(tu_sf(args, &out), 2);
+    expect_only_error(out, "error: --set hiden_size: the graph has no param 'hiden_size' (did you "
+                           "mean 'hidden_size'?)");
+    free(out);
+    /* "wrld" is one edit from world, which a user may not set: no guess. */
+    snprintf(args, sizeof args, "check %s --set wrld=2", tu_src("graphs/eagle3_target.yaml"));
+    ck_assert_int_eq(tu_sf(args, &out), 2);
+    expect_only_error(out, "error: --set wrld: the graph has no param 'wrld'; params you may set:");
+    free(out);
+}
+END_TEST
+
+START_TEST(test_cli_set_rank_or_world_is_refused)
+{
+    char args[1024];
+    const char *const keys[] = {"rank=1", "world=2"};
+    const char *const starts[] = {
+        "error: --set rank: 'rank' is a builtin param: the runtime sets it from --nproc (run), "
+        "--world (plan) or RANK and WORLD_SIZE; --set cannot change it",
+        "error: --set world: 'world' is a builtin param: the runtime sets it from --nproc (run), "
+        "--world (plan) or RANK and WORLD_SIZE; --set cannot change it"};
+    for (int k = 0; k < 2; k++) {
+        char *out = NULL;
+        /* The typo after it is not reported: the first bad key wins. */
+        snprintf(args, sizeof args, "plan %s --set %s --set modle=x --world 8",
+                 tu_src("graphs/eagle3_target.yaml"), keys[k]);
+        ck_assert_int_eq(tu_sf(args, &out), 2);
+        expect_only_error(out, starts[k]);
+        ck_assert_ptr_null(strstr(out, "num_attention_heads"));
+        free(out);
+    }
 }
 END_TEST
 
@@ -271,6 +386,9 @@ int main(void)
     tcase_add_test(tc, test_cli_run_json_reports_peak);
     tcase_add_test(tc, test_cli_free_end_and_set);
     tcase_add_test(tc, test_cli_unknown_set_key_exits_2);
+    tcase_add_test(tc, test_cli_set_typo_is_the_first_and_only_error);
+    tcase_add_test(tc, test_cli_set_unknown_key_lists_settable_params);
+    tcase_add_test(tc, test_cli_set_rank_or_world_is_refused);
     tcase_add_test(tc, test_cli_bad_graph_writes_nothing);
     tcase_add_test(tc, test_cli_out_refuses_existing_file);
     tcase_add_test(tc, test_cli_inputs_round_trip);

@@ -321,10 +321,119 @@ START_TEST(test_loader_set_overrides_types)
 }
 END_TEST
 
+/* The whole message: the guess, then every key a user may set and nothing
+ * else (rank and world are params too, but the runtime's). No position: a
+ * --set error is about the command line, rendered "error: ...". */
+static void expect_set_error(const char *yaml, const sf_param_set_t *sets, int n_sets,
+                             const char *msg)
+{
+    sf_graph_t *g = (sf_graph_t *)1;
+    sf_err_t err;
+    sf_err_clear(&err);
+    sf_status_t st = sf_graph_load_buffer(yaml, strlen(yaml), "t.yaml", sets, n_sets, &g, &err);
+    ck_assert_ptr_null(g);
+    ck_assert_int_eq(st, SF_ERR_INPUT);
+    ck_assert_str_eq(err.file, "");
+    ck_assert_int_eq(err.line, 0);
+    ck_assert_str_eq(err.msg, msg);
+}
+
 START_TEST(test_loader_set_unknown_key)
 {
     sf_param_set_t set = {"mdoe", "x"};
-    load_bad_buf(WHEN, &set, 1, SF_ERR_INPUT, 0, 0, "unknown param 'mdoe' in --set (known: mode, tp, rank, world)");
+    expect_set_error(WHEN, &set, 1,
+                     "--set mdoe: the graph has no param 'mdoe' (did you mean 'mode'?); params "
+                     "you may set: mode, tp");
+    /* Three edits from "mode", two from "tp": too far to be a typo. */
+    sf_param_set_t far = {"xyz", "1"};
+    expect_set_error(WHEN, &far, 1,
+                     "--set xyz: the graph has no param 'xyz'; params you may set: mode, tp");
+    /* Keys are checked in command-line order before any is applied: the
+     * first bad one is named even when a good one precedes it. */
+    sf_param_set_t two[] = {{"tp", "4"}, {"tpp", "1"}, {"zzz", "1"}};
+    expect_set_error(WHEN, two, 3,
+                     "--set tpp: the graph has no param 'tpp' (did you mean 'tp'?); params you "
+                     "may set: mode, tp");
+}
+END_TEST
+
+START_TEST(test_loader_set_builtin_refused)
+{
+    sf_param_set_t set = {"world", "2"};
+    expect_set_error(WHEN, &set, 1,
+                     "--set world: 'world' is a builtin param: the runtime sets it from --nproc "
+                     "(run), --world (plan) or RANK and WORLD_SIZE; --set cannot change it");
+    sf_param_set_t rank[] = {{"mdoe", "x"}, {"rank", "1"}};
+    expect_set_error(WHEN, rank, 2,
+                     "--set mdoe: the graph has no param 'mdoe' (did you mean 'mode'?); params "
+                     "you may set: mode, tp");
+}
+END_TEST
+
+/* A provider that must never run: the --set keys are wrong, and a provider
+ * error (say, a tp that does not divide the default model's heads) would
+ * hide them. */
+static const char *const fake_model_params[] = {"height", "depth"};
+
+static sf_status_t provider_fails(const char *model, const char *graph_dir, int world,
+                                  sf_param_def_t **defs, int *n, sf_err_t *err)
+{
+    (void)graph_dir;
+    *defs = NULL;
+    *n = 0;
+    return sf_err_set(err, SF_ERR_INPUT, NULL, "provider ran for %s at world %d", model, world);
+}
+
+static sf_status_t provider_defines(const char *model, const char *graph_dir, int world,
+                                    sf_param_def_t **defs, int *n, sf_err_t *err)
+{
+    (void)model;
+    (void)graph_dir;
+    (void)world;
+    (void)err;
+    *defs = calloc(2, sizeof **defs);
+    ck_assert_ptr_nonnull(*defs);
+    for (int i = 0; i < 2; i++) {
+        (*defs)[i].name = strdup(fake_model_params[i]);
+        (*defs)[i].value.type = SF_VALUE_INT;
+        (*defs)[i].value.i = 3 + i;
+    }
+    *n = 2;
+    return SF_OK;
+}
+
+static const char *MODEL_GRAPH = "name: m\n"
+                                 "params: {model: fake, n: 2}\n"
+                                 "nodes:\n"
+                                 "  - {name: a, op: t_source, out: [y], shape: [n, height]}\n"
+                                 "outputs: [y]\n";
+
+START_TEST(test_loader_set_keys_checked_before_the_model)
+{
+    sf_graph_set_model_provider(provider_fails, fake_model_params, 2);
+    sf_param_set_t typo[] = {{"n", "4"}, {"modle", "other"}};
+    expect_set_error(MODEL_GRAPH, typo, 2,
+                     "--set modle: the graph has no param 'modle' (did you mean 'model'?); params "
+                     "you may set: model, n; from the model: height, depth");
+    sf_param_set_t model_typo = {"hieght", "7"};
+    expect_set_error(MODEL_GRAPH, &model_typo, 1,
+                     "--set hieght: the graph has no param 'hieght' (did you mean 'height'?); "
+                     "params you may set: model, n; from the model: height, depth");
+
+    /* A key the model defines is settable, and overrides the model's value. */
+    sf_graph_set_model_provider(provider_defines, fake_model_params, 2);
+    sf_param_set_t ok = {"height", "7"};
+    sf_graph_t *g = load_ok(MODEL_GRAPH, &ok, 1);
+    ck_assert_int_eq(g->values[0].layout.shape[1], 7);
+    ck_assert_int_eq(sf_graph_find_param(g, "depth")->value.i, 4);
+    sf_graph_free(g);
+
+    /* Without a `model` param the provider does not run: its keys are unknown. */
+    const char *no_model = "name: m\nparams: {n: 2}\n"
+                           "nodes:\n  - {name: a, op: t_source, out: [y], shape: [n]}\n";
+    expect_set_error(no_model, &ok, 1,
+                     "--set height: the graph has no param 'height'; params you may set: n");
+    sf_graph_set_model_provider(NULL, NULL, 0);
 }
 END_TEST
 
@@ -525,6 +634,8 @@ static Suite *loader_suite(void)
     tc = tcase_create("errors");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_loader_set_unknown_key);
+    tcase_add_test(tc, test_loader_set_builtin_refused);
+    tcase_add_test(tc, test_loader_set_keys_checked_before_the_model);
     tcase_add_test(tc, test_loader_set_wrong_type);
     tcase_add_test(tc, test_loader_file_too_big);
     tcase_add_test(tc, test_loader_missing_file);
