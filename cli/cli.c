@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 bool sf_cli_is_option(const char *arg, const char *name)
 {
     size_t n = strlen(name);
@@ -80,4 +82,11 @@ void sf_cli_format_bytes(unsigned long long bytes, char *out, size_t n)
         snprintf(out, n, "%llu B", bytes);
     else
         snprintf(out, n, "%.2f %s", v, units[u]);
+}
+
+bool sf_cli_json_add_u64(cJSON *obj, const char *key, uint64_t v)
+{
+    char text[24];
+    snprintf(text, sizeof text, "%llu", (unsigned long long)v);
+    return cJSON_AddRawToObject(obj, key, text) != NULL;
 }

@@ -4,6 +4,7 @@
 #define SF_CLI_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "graph.h"
@@ -39,5 +40,12 @@ int sf_cli_fail(const sf_err_t *err);
 
 /* "1.5 MiB" style, for human output. */
 void sf_cli_format_bytes(unsigned long long bytes, char *out, size_t n);
+
+struct cJSON;
+/* Add key: v to a cJSON object as exact integer text. cJSON prints numbers
+ * through a double and settles for 15 digits when they read back within an
+ * ulp, so byte counts from 10^15 up would come out rounded (2^53 as
+ * 9.00719925474099e+15). False when out of memory. */
+bool sf_cli_json_add_u64(struct cJSON *obj, const char *key, uint64_t v);
 
 #endif

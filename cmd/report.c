@@ -25,9 +25,9 @@ static void print_json(const sf_graph_t *g, const char *device, sf_free_policy_t
         const sf_rank_report_t *rep = &reports[r];
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "rank", rep->rank);
-        cJSON_AddNumberToObject(o, "peak_bytes", (double)rep->stats.peak_bytes);
+        sf_cli_json_add_u64(o, "peak_bytes", rep->stats.peak_bytes);
         cJSON_AddStringToObject(o, "peak_node", rep->peak_node);
-        cJSON_AddNumberToObject(o, "end_bytes", (double)rep->stats.end_bytes);
+        sf_cli_json_add_u64(o, "end_bytes", rep->stats.end_bytes);
         cJSON_AddNumberToObject(o, "allocs", (double)rep->stats.n_allocs);
         cJSON_AddNumberToObject(o, "wall_s", rep->stats.wall_s);
         cJSON_AddItemToArray(ranks, o);

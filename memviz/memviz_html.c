@@ -73,37 +73,62 @@ static void b64_field(FILE *f, const char *key, const void *data, size_t n)
 
 /* ---- data ------------------------------------------------------------------------- */
 
-/* One column of the buffer table, as 4- or 8-byte values. */
-static bool write_column(FILE *f, const char *key, const sf_mv_rank_t *r, size_t field_off,
-                         size_t field_size, size_t out_size)
+/* The page reads every column with a typed array of the host's byte order:
+ * ids and event indices as Uint32Array, byte counts as Uint32Array or
+ * Float64Array (see write_bytes_column). */
+_Static_assert(sizeof(sf_mv_sid_t) == 4 && sizeof(((sf_mv_buffer_t *)0)->alloc_ev) == 4 &&
+                   sizeof(((sf_mv_buffer_t *)0)->free_ev) == 4,
+               "u32 columns are copied as they are");
+_Static_assert(sizeof(((sf_mv_buffer_t *)0)->bytes) == 8 &&
+                   sizeof(((sf_mv_buffer_t *)0)->requested_bytes) == 8,
+               "byte columns are read as uint64_t");
+
+/* A u32 field of every buffer, copied as it is. */
+static bool write_u32_column(FILE *f, const char *key, const sf_mv_rank_t *r, size_t field_off)
 {
     size_t n = r->n_bufs;
-    unsigned char *col = malloc(n * out_size + 1);
+    unsigned char *col = malloc(n * 4 + 1);
     if (col == NULL)
         return false;
-    for (size_t i = 0; i < n; i++) {
-        const unsigned char *src = (const unsigned char *)&r->bufs[i] + field_off;
-        if (field_size == out_size) {
-            memcpy(col + i * out_size, src, out_size);
-        } else if (field_size == 8 && out_size == 4) {
-            uint64_t v;
-            memcpy(&v, src, 8);
-            uint32_t w = (uint32_t)v;
-            memcpy(col + i * 4, &w, 4);
-        } else { /* u64 -> f64 */
-            uint64_t v;
-            memcpy(&v, src, 8);
-            double d = (double)v;
-            memcpy(col + i * 8, &d, 8);
-        }
-    }
-    b64_field(f, key, col, n * out_size);
+    for (size_t i = 0; i < n; i++)
+        memcpy(col + i * 4, (const unsigned char *)&r->bufs[i] + field_off, 4);
+    b64_field(f, key, col, n * 4);
     free(col);
     return true;
 }
 
-#define COL(key, field, out) \
-    write_column(f, key, r, offsetof(sf_mv_buffer_t, field), sizeof r->bufs[0].field, out)
+/* A u64 byte count of every buffer, converted by value: to u32 when wide is
+ * false (the caller checked that every count fits), else to f64, which is
+ * what a JS number is and holds every integer up to 2^53 exactly (larger
+ * counts round to the nearest double). Copying the u64's bits into the f64
+ * column, as this once did, shows 4 GiB as a denormal near 2e-314. */
+static bool write_bytes_column(FILE *f, const char *key, const sf_mv_rank_t *r, size_t field_off,
+                               bool wide)
+{
+    size_t n = r->n_bufs, w = wide ? 8 : 4;
+    unsigned char *col = malloc(n * w + 1);
+    if (col == NULL)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v;
+        memcpy(&v, (const unsigned char *)&r->bufs[i] + field_off, 8);
+        if (wide) {
+            double d = (double)v;
+            memcpy(col + i * 8, &d, 8);
+        } else {
+            SF_ASSERT(v <= UINT32_MAX);
+            uint32_t u = (uint32_t)v;
+            memcpy(col + i * 4, &u, 4);
+        }
+    }
+    b64_field(f, key, col, n * w);
+    free(col);
+    return true;
+}
+
+#define U32_COL(key, field) write_u32_column(f, key, r, offsetof(sf_mv_buffer_t, field))
+#define BYTES_COL(key, field) \
+    write_bytes_column(f, key, r, offsetof(sf_mv_buffer_t, field), wide)
 
 static bool write_rank(FILE *f, const sf_mv_trace_t *t, const sf_mv_rank_t *r)
 {
@@ -121,10 +146,9 @@ static bool write_rank(FILE *f, const sf_mv_trace_t *t, const sf_mv_rank_t *r)
             r->n_bufs, r->n_events, r->n_spans, (unsigned long long)p.peak_bytes,
             p.peak_ev == UINT32_MAX ? -1LL : (long long)p.peak_ev, p.peak_node,
             (unsigned long long)p.total_bytes, wide ? "true" : "false");
-    size_t bw = wide ? 8 : 4;
-    bool ok = COL("a", alloc_ev, 4) && COL("f", free_ev, 4) && COL("by", bytes, bw) &&
-              COL("rq", requested_bytes, bw) && COL("t", tensor, 4) && COL("sh", shape, 4) &&
-              COL("dt", dtype, 4) && COL("an", alloc_node, 4) && COL("fn", free_node, 4);
+    bool ok = U32_COL("a", alloc_ev) && U32_COL("f", free_ev) && BYTES_COL("by", bytes) &&
+              BYTES_COL("rq", requested_bytes) && U32_COL("t", tensor) && U32_COL("sh", shape) &&
+              U32_COL("dt", dtype) && U32_COL("an", alloc_node) && U32_COL("fn", free_node);
     if (!ok)
         return false;
     b64_field(f, "ts", r->ev_ts_us, (size_t)r->n_events * sizeof(double));

@@ -180,7 +180,7 @@
       if (!R) { note.textContent = "no rank " + pid + " in this run"; continue; }
       const top = [...R.L.perNode.entries()].sort((x, y) => y[1] - x[1]).slice(0, 10);
       let html = "";
-      for (const [sid, b] of top) html += "<span><span class=sw style=\"background:" + colour(R.strs[sid]) + "\"></span>" + esc(R.strs[sid] || "-") + " " + fmtBytes(b) + "</span>";
+      for (const [sid, b] of top) html += "<span title=\"" + b + " bytes\"><span class=sw style=\"background:" + colour(R.strs[sid]) + "\"></span>" + esc(R.strs[sid] || "-") + " " + fmtBytes(b) + "</span>";
       if (R.L.nSmall > 0) html += "<span><span class=sw style=\"background:#9aa\"></span>small buffers</span>";
       leg.innerHTML = html;
       note.textContent = fmtNum(R.nb) + " buffers, " + fmtNum(R.ne) + " events, " + fmtBytes(R.total) + " allocated in total. " +
@@ -198,6 +198,8 @@
   function draw() {
     for (const P of panels) drawPanel(P);
     status.dataset.drawnBands = panels.reduce((s, P) => s + P.drawn, 0);
+    /* The axis is canvas pixels: its labels go here too, for tests. */
+    status.dataset.yTicks = (panels[0].yTicks || []).join(",");
     status.dataset.drawMs = panels.map(P => P.tdraw).join(" ");
   }
 
@@ -212,6 +214,7 @@
     ctx.clearRect(0, 0, cssW, cssH);
     P.W = cssW - LEFT - RIGHT;
     P.drawn = 0;
+    P.yTicks = [];
     const R = P.R;
     if (!R) return;
     const W = P.W, v0 = P.v0, v1 = P.v1, sx = W / (v1 - v0);
@@ -227,8 +230,10 @@
     ctx.textAlign = "right"; ctx.textBaseline = "middle";
     for (let b = 0; b <= yMax; b += step) {
       const y = Math.round(Y(b)) + 0.5;
+      const label = fmtBytes(b).replace(".00 ", " ");
       ctx.beginPath(); ctx.moveTo(LEFT, y); ctx.lineTo(LEFT + W, y); ctx.stroke();
-      ctx.fillText(fmtBytes(b).replace(".00 ", " "), LEFT - 4, y);
+      ctx.fillText(label, LEFT - 4, y);
+      P.yTicks.push(label);
     }
 
     ctx.save();
@@ -509,12 +514,40 @@
     " small buffers merged); first drawn " + status.dataset.renderMs + " ms after the page started loading.";
 
   /* #selftest: drive every interaction once with synthetic events, so a
-   * headless test catches script errors outside the first draw. */
-  if (location.hash === "#selftest") {
+   * headless test catches script errors outside the first draw.
+   * #selftest&buffer=NAME also hovers the band of the first buffer of tensor
+   * NAME (first rank, first run) and keeps the tooltip's rows in
+   * data-selftest-tip: what a user reads, through the same hit test. */
+  const hash = new URLSearchParams(location.hash.slice(1));
+  if (hash.has("selftest")) {
     const P = panels[0], cv = P.canvas, r = cv.getBoundingClientRect();
     const at = (x, y) => ({ clientX: r.left + x, clientY: r.top + y, bubbles: true, buttons: 0 });
     const R = P.R;
     const steps = [];
+    const want = hash.get("buffer");
+    if (R && want !== null) {
+      let i = 0;
+      while (i < R.nb && R.strs[R.t[i]] !== want) i++;
+      let tipRows = i === R.nb ? "no such buffer" : "small buffer: no band of its own";
+      if (i < R.nb && R.L.big[i] && xSel.value === "events") {
+        /* Zoom to the buffer's lifetime so its band spans the plot, then
+         * point at the middle of it (mouse events carry whole pixels). */
+        P.v0 = R.a[i]; P.v1 = R.f[i] < R.ne ? R.f[i] : R.ne;
+        drawPanel(P);
+        const k = Math.floor((P.v0 + P.v1) / 2);
+        let y0 = 0;
+        for (let s = R.L.first[i]; s >= 0 && R.L.sK[s] <= k; s = R.L.sN[s]) y0 = R.L.sY[s];
+        const x = LEFT + (k + 0.5 - P.v0) / (P.v1 - P.v0) * P.W;
+        const y = TOP + PLOT_H - (y0 + R.by[i] / 2) / yMax * PLOT_H;
+        cv.dispatchEvent(new MouseEvent("mousemove", { clientX: Math.round(r.left + x), clientY: Math.round(r.top + y), bubbles: true, buttons: 0 }));
+        tipRows = tip.style.display === "block" && P.hover === i
+          ? [tip.querySelector("b").textContent].concat([...tip.querySelectorAll("tr")].map(tr => [...tr.cells].map(c => c.textContent).join(": "))).join("; ")
+          : "hover missed the band";
+        cv.dispatchEvent(new MouseEvent("mouseleave", at(0, 0)));
+        resetView(P); drawPanel(P);
+      }
+      status.dataset.selftestTip = tipRows;
+    }
     if (R && R.peakEv >= 0) {
       /* hover a buffer live at the peak: search whole client pixels (mouse
        * events carry integer coordinates) near the peak event */

@@ -175,15 +175,15 @@ static sf_status_t print_json(const sf_mv_trace_t *t, int top, FILE *f, const sf
             break;
         cJSON_AddNumberToObject(o, "rank", (double)r->pid);
         cJSON_AddStringToObject(o, "label", sf_mv_str(t, r->label));
-        cJSON_AddNumberToObject(o, "peak_bytes", (double)p->peak_bytes);
+        sf_cli_json_add_u64(o, "peak_bytes", p->peak_bytes);
         cJSON_AddStringToObject(o, "peak_node", sf_mv_str(t, p->peak_node));
         cJSON_AddNumberToObject(o, "peak_event", p->peak_ev == UINT32_MAX ? -1 : (double)p->peak_ev);
         cJSON_AddNumberToObject(o, "peak_ts_us", ev_time(r, p->peak_ev));
         cJSON_AddNumberToObject(o, "buffers", r->n_bufs);
         cJSON_AddNumberToObject(o, "events", r->n_events);
-        cJSON_AddNumberToObject(o, "bytes_allocated", (double)p->total_bytes);
-        cJSON_AddNumberToObject(o, "comm_bytes_allocated", (double)p->comm_bytes);
-        cJSON_AddNumberToObject(o, "end_bytes", (double)p->end_bytes);
+        sf_cli_json_add_u64(o, "bytes_allocated", p->total_bytes);
+        sf_cli_json_add_u64(o, "comm_bytes_allocated", p->comm_bytes);
+        sf_cli_json_add_u64(o, "end_bytes", p->end_bytes);
         cJSON_AddNumberToObject(o, "never_freed", r->n_unfreed);
         cJSON *arr = cJSON_AddArrayToObject(o, "live_at_peak");
         ok = arr != NULL;
@@ -196,8 +196,8 @@ static sf_status_t print_json(const sf_mv_trace_t *t, int top, FILE *f, const sf
             cJSON_AddStringToObject(e, "tensor", sf_mv_str(t, b->tensor));
             cJSON_AddStringToObject(e, "shape", sf_mv_str(t, b->shape));
             cJSON_AddStringToObject(e, "dtype", sf_mv_str(t, b->dtype));
-            cJSON_AddNumberToObject(e, "bytes", (double)b->bytes);
-            cJSON_AddNumberToObject(e, "requested_bytes", (double)b->requested_bytes);
+            sf_cli_json_add_u64(e, "bytes", b->bytes);
+            sf_cli_json_add_u64(e, "requested_bytes", b->requested_bytes);
             cJSON_AddStringToObject(e, "alloc_node", sf_mv_str(t, b->alloc_node));
             if (b->free_ev >= r->n_events)
                 cJSON_AddNullToObject(e, "free_node");

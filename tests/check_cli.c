@@ -50,6 +50,24 @@ START_TEST(test_cli_run_json_reports_peak)
 }
 END_TEST
 
+START_TEST(test_cli_plan_json_bytes_exact_to_2_53)
+{
+    /* chain with n = 2^50 f32 on the meta device: a, b, c are 2^52 bytes
+     * each and two are live at once, so the peak is 2^53 = 9007199254740992
+     * and the end 2^52 = 4503599627370496. cJSON alone would print the peak
+     * as 9.00719925474099e+15 (15 digits, 8 bytes short): compare text. */
+    char *out = NULL;
+    char args[1024];
+    snprintf(args, sizeof args, "plan %s --set n=1125899906842624 --json",
+             tu_src("tests/graphs/chain.yaml"));
+    ck_assert_int_eq(tu_sf(args, &out), 0);
+    ck_assert_msg(strstr(out, "\"peak_bytes\":9007199254740992,") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "\"end_bytes\":4503599627370496,") != NULL, "%s", out);
+    cJSON_Delete(json_of(out)); /* and still valid JSON */
+    free(out);
+}
+END_TEST
+
 START_TEST(test_cli_free_end_and_set)
 {
     char *out = NULL;
@@ -385,6 +403,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_cli_run_json_reports_peak);
     tcase_add_test(tc, test_cli_free_end_and_set);
+    tcase_add_test(tc, test_cli_plan_json_bytes_exact_to_2_53);
     tcase_add_test(tc, test_cli_unknown_set_key_exits_2);
     tcase_add_test(tc, test_cli_set_typo_is_the_first_and_only_error);
     tcase_add_test(tc, test_cli_set_unknown_key_lists_settable_params);

@@ -2,12 +2,14 @@
  * for every test graph; hand-made traces give exact figures; malformed and
  * truncated traces exit 2 with a located message and write nothing; the
  * merged trace is valid JSON with one pid group per run; the SVG is
- * well-formed XML with the peak label; the page is self-contained. */
+ * well-formed XML with the peak label; the page is self-contained; byte
+ * counts reach the page and the JSON summary exact up to 2^53. */
 #include <check.h>
 #include <dirent.h>
 #include <glob.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -493,6 +495,138 @@ START_TEST(test_memviz_cli_flags)
 }
 END_TEST
 
+/* Byte counts at and past 32 bits, by hand. Rank 0: a = 2^32 (the first
+ * count that does not fit a u32), then b = 2^53 bytes (requested 2^53 - 1),
+ * then c = 100 (requested 98), never freed; peak 2^53, moved in total
+ * 2^53 + 2^32 + 100 = 9007203549708388 (even, so a double holds it too).
+ * Rank 1 stays under 2^32: d = 2^32 - 1, e = 7 (requested 5). */
+static const char *BIG_TRACE =
+    "{\"traceEvents\":[\n"
+    "{\"ph\":\"X\",\"pid\":0,\"tid\":0,\"ts\":0,\"dur\":10,\"cat\":\"node\",\"name\":\"n_a\",\"args\":{\"op\":\"fill\"}},\n"
+    "{\"ph\":\"b\",\"pid\":0,\"tid\":0,\"ts\":1,\"cat\":\"buffer\",\"name\":\"a\",\"id2\":{\"local\":\"0x0\"},\"args\":{\"tensor\":\"a\",\"shape\":\"[4294967296]\",\"dtype\":\"u8\",\"bytes\":4294967296,\"requested_bytes\":4294967296,\"alloc_node\":\"n_a\"}},\n"
+    "{\"ph\":\"e\",\"pid\":0,\"tid\":0,\"ts\":2,\"cat\":\"buffer\",\"name\":\"a\",\"id2\":{\"local\":\"0x0\"},\"args\":{\"free_node\":\"n_b\"}},\n"
+    "{\"ph\":\"b\",\"pid\":0,\"tid\":0,\"ts\":3,\"cat\":\"buffer\",\"name\":\"b\",\"id2\":{\"local\":\"0x1\"},\"args\":{\"tensor\":\"b\",\"shape\":\"[9007199254740991]\",\"dtype\":\"u8\",\"bytes\":9007199254740992,\"requested_bytes\":9007199254740991,\"alloc_node\":\"n_b\"}},\n"
+    "{\"ph\":\"e\",\"pid\":0,\"tid\":0,\"ts\":4,\"cat\":\"buffer\",\"name\":\"b\",\"id2\":{\"local\":\"0x1\"},\"args\":{\"free_node\":\"n_c\"}},\n"
+    "{\"ph\":\"b\",\"pid\":0,\"tid\":0,\"ts\":5,\"cat\":\"buffer\",\"name\":\"c\",\"id2\":{\"local\":\"0x2\"},\"args\":{\"tensor\":\"c\",\"shape\":\"[98]\",\"dtype\":\"u8\",\"bytes\":100,\"requested_bytes\":98,\"alloc_node\":\"n_c\"}},\n"
+    "{\"ph\":\"b\",\"pid\":1,\"tid\":0,\"ts\":1,\"cat\":\"buffer\",\"name\":\"d\",\"id2\":{\"local\":\"0x0\"},\"args\":{\"tensor\":\"d\",\"shape\":\"[4294967295]\",\"dtype\":\"u8\",\"bytes\":4294967295,\"requested_bytes\":4294967295,\"alloc_node\":\"n_d\"}},\n"
+    "{\"ph\":\"b\",\"pid\":1,\"tid\":0,\"ts\":2,\"cat\":\"buffer\",\"name\":\"e\",\"id2\":{\"local\":\"0x1\"},\"args\":{\"tensor\":\"e\",\"shape\":\"[5]\",\"dtype\":\"u8\",\"bytes\":7,\"requested_bytes\":5,\"alloc_node\":\"n_e\"}}\n"
+    "],\"displayTimeUnit\":\"ms\"}\n";
+
+/* Decode standard base64 (with '=' padding); *n bytes, caller frees. */
+static unsigned char *unbase64(const char *s, size_t *n)
+{
+    size_t len = strlen(s);
+    unsigned char *out = malloc(len / 4 * 3 + 1);
+    ck_assert_ptr_nonnull(out);
+    size_t o = 0;
+    unsigned v = 0;
+    int bits = 0;
+    for (const char *p = s; *p != '\0' && *p != '='; p++) {
+        const char *tab = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        const char *at = strchr(tab, *p);
+        ck_assert_msg(at != NULL, "not base64: '%c'", *p);
+        v = (v << 6) | (unsigned)(at - tab);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(v >> bits);
+            v &= (1u << bits) - 1;
+        }
+    }
+    *n = o;
+    return out;
+}
+
+/* One byte column of a rank in the page's data, as the page's script reads
+ * it: Float64Array when the rank is "wide", else Uint32Array. */
+static void page_bytes(const cJSON *rank, const char *key, double *out, size_t want)
+{
+    bool wide = cJSON_IsTrue(cJSON_GetObjectItem(rank, "wide"));
+    size_t n = 0;
+    unsigned char *raw = unbase64(cJSON_GetStringValue(cJSON_GetObjectItem(rank, key)), &n);
+    size_t width = wide ? sizeof(double) : sizeof(uint32_t);
+    ck_assert_uint_eq(n, want * width);
+    for (size_t i = 0; i < want; i++) {
+        if (wide) {
+            memcpy(&out[i], raw + i * width, width);
+        } else {
+            uint32_t u;
+            memcpy(&u, raw + i * width, width);
+            out[i] = u;
+        }
+    }
+    free(raw);
+}
+
+START_TEST(test_memviz_page_encodes_bytes_exactly)
+{
+    const char *dir = tu_tmpdir();
+    const char *trace = path_in(dir, "big.json"), *html = path_in(dir, "big.html");
+    ck_assert_int_eq(tu_write_file(trace, BIG_TRACE), 0);
+    char *out = NULL;
+    ck_assert_int_eq(sf(&out, "memviz '%s' -o '%s'", trace, html), 0);
+    free(out);
+    char *text = tu_read_file(html, NULL);
+    ck_assert_ptr_nonnull(text);
+    const char *open = "<script type=\"application/json\" id=\"mv-data\">";
+    char *data = strstr(text, open);
+    ck_assert_ptr_nonnull(data);
+    data += strlen(open);
+    char *end = strstr(data, "</script>");
+    ck_assert_ptr_nonnull(end);
+    *end = '\0';
+    cJSON *j = cJSON_Parse(data);
+    ck_assert_msg(j != NULL, "the page's data is not JSON");
+    const cJSON *ranks = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "runs"), 0),
+                                             "ranks");
+    ck_assert_int_eq(cJSON_GetArraySize(ranks), 2);
+    double by[3], rq[3];
+    /* rank 0 needs more than 32 bits: doubles, every value exact */
+    const cJSON *r0 = cJSON_GetArrayItem(ranks, 0);
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(r0, "wide")));
+    page_bytes(r0, "by", by, 3);
+    page_bytes(r0, "rq", rq, 3);
+    ck_assert_msg(by[0] == 4294967296.0 && by[1] == 9007199254740992.0 && by[2] == 100.0,
+                  "bytes on the page: %.17g %.17g %.17g", by[0], by[1], by[2]);
+    ck_assert_msg(rq[0] == 4294967296.0 && rq[1] == 9007199254740991.0 && rq[2] == 98.0,
+                  "requested bytes on the page: %.17g %.17g %.17g", rq[0], rq[1], rq[2]);
+    ck_assert_ptr_nonnull(strstr(data, "\"peak\":9007199254740992,"));
+    ck_assert_ptr_nonnull(strstr(data, "\"total\":9007203549708388,"));
+    /* rank 1 fits 32 bits: the compact form, UINT32_MAX included */
+    const cJSON *r1 = cJSON_GetArrayItem(ranks, 1);
+    ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(r1, "wide")));
+    page_bytes(r1, "by", by, 2);
+    page_bytes(r1, "rq", rq, 2);
+    ck_assert_msg(by[0] == 4294967295.0 && by[1] == 7.0 && rq[0] == 4294967295.0 && rq[1] == 5.0,
+                  "rank 1 on the page: %.17g %.17g / %.17g %.17g", by[0], by[1], rq[0], rq[1]);
+    cJSON_Delete(j);
+    free(text);
+}
+END_TEST
+
+/* cJSON prints a number with 15 significant digits whenever that reads
+ * back within one ulp, so 2^53 would come out as 9.00719925474099e+15:
+ * compare the text, not a parsed double. */
+START_TEST(test_memviz_summary_json_bytes_exact_to_2_53)
+{
+    const char *dir = tu_tmpdir();
+    const char *trace = path_in(dir, "big.json");
+    ck_assert_int_eq(tu_write_file(trace, BIG_TRACE), 0);
+    char *out = NULL;
+    ck_assert_int_eq(sf(&out, "memviz --summary --json '%s'", trace), 0);
+    const char *want[] = {"\"peak_bytes\":9007199254740992,", "\"bytes_allocated\":9007203549708388,",
+                          "\"bytes\":9007199254740992,", "\"requested_bytes\":9007199254740991,",
+                          "\"peak_bytes\":4294967302,"}; /* rank 1: d + e */
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        ck_assert_msg(strstr(out, want[i]) != NULL, "no %s in:\n%s", want[i], out);
+    cJSON_Delete(parse_json_out(out)); /* and still valid JSON */
+    free(out);
+    ck_assert_int_eq(sf(&out, "memviz --summary '%s'", trace), 0);
+    ck_assert_msg(strstr(out, "peak:       9007199254740992 bytes") != NULL, "%s", out);
+    free(out);
+}
+END_TEST
+
 /* memviz_page.c is generated from memviz_page.js/.css: they must agree. */
 START_TEST(test_memviz_page_source_in_sync)
 {
@@ -521,6 +655,8 @@ int main(void)
     tcase_add_test(tc, test_memviz_html_is_self_contained);
     tcase_add_test(tc, test_memviz_cli_flags);
     tcase_add_test(tc, test_memviz_page_source_in_sync);
+    tcase_add_test(tc, test_memviz_page_encodes_bytes_exactly);
+    tcase_add_test(tc, test_memviz_summary_json_bytes_exact_to_2_53);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

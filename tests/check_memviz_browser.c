@@ -1,12 +1,18 @@
 /* The memviz page in a real browser (headless Chromium): a two-rank Eagle3
  * trace renders without script errors, one band per buffer (or the merged
  * count the page reports), every interaction runs (#selftest), and the
- * screenshot is not blank. Skips (77) where Chromium is not installed. */
+ * screenshot is not blank. At the seed's scale (8 ranks, buffers past
+ * 4 GiB) the page draws the bands it should and shows exact byte counts.
+ * Skips (77) where Chromium is not installed. */
 #include <check.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "test_util.h"
 
@@ -37,18 +43,32 @@ static char *chromium(const char *flags, const char *url)
     return out;
 }
 
-/* The value of attribute name="..." inside the element with the given id. */
-static long attr(const char *dom, const char *id, const char *name)
+/* The value of attribute name="..." on the element with the given id, as
+ * text; caller frees. */
+static char *attr_text(const char *dom, const char *id, const char *name)
 {
     char key[128];
     snprintf(key, sizeof key, "id=\"%s\"", id);
     const char *el = strstr(dom, key);
     ck_assert_msg(el != NULL, "no #%s in the page", id);
     const char *end = strchr(el, '>');
-    snprintf(key, sizeof key, "%s=\"", name);
+    snprintf(key, sizeof key, " %s=\"", name);
     const char *a = strstr(el, key);
     ck_assert_msg(a != NULL && a < end, "no %s on #%s", name, id);
-    return strtol(a + strlen(key), NULL, 10);
+    a += strlen(key);
+    const char *q = strchr(a, '"');
+    ck_assert_ptr_nonnull(q);
+    return strndup(a, (size_t)(q - a));
+}
+
+/* The value of attribute name="..." on the element with the given id, as a
+ * number. */
+static long attr(const char *dom, const char *id, const char *name)
+{
+    char *text = attr_text(dom, id, name);
+    long v = strtol(text, NULL, 10);
+    free(text);
+    return v;
 }
 
 static long count_of(const char *text, const char *needle)
@@ -149,6 +169,124 @@ START_TEST(test_memviz_page_renders_every_buffer)
 }
 END_TEST
 
+/* The seed's own case: Eagle3 with the qwen3-8b preset, batch 8 x seq 4096,
+ * planned for 8 ranks (meta device, about 0.2 s). Its logits buffers are
+ * 9.3 and 18.5 GiB, past what a u32 holds, on every rank. */
+START_TEST(test_memviz_page_seed_scale_bands_and_bytes)
+{
+    const char *dir = tu_tmpdir();
+    const char *trace = join(dir, "seed.json"), *html = join(dir, "seed.html");
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "%s plan '%s' --set model=synthetic:qwen3-8b --set batch=8 --set seq=4096 "
+             "--world 8 --set redistribution=all_gather --json --trace '%s'",
+             tu_shardflow(), tu_src("graphs/eagle3_target.yaml"), trace);
+    char *out = NULL;
+    ck_assert_msg(tu_run(cmd, &out) == 0, "%s", out);
+    /* The y scale comes from the largest peak, as the runtime counted it. */
+    const char *brace = strstr(out, "{\"graph\"");
+    ck_assert_ptr_nonnull(brace);
+    cJSON *plan = cJSON_Parse(brace);
+    ck_assert_ptr_nonnull(plan);
+    const cJSON *pr = cJSON_GetObjectItem(plan, "ranks");
+    ck_assert_int_eq(cJSON_GetArraySize(pr), 8);
+    double peak = 0;
+    for (int i = 0; i < 8; i++)
+        peak = fmax(peak, cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(pr, i),
+                                                                   "peak_bytes")));
+    cJSON_Delete(plan);
+    free(out);
+
+    /* Expected bands, by the page's rule: the y axis runs to 1.08 x the
+     * largest peak over 300 px, and buffers under one pixel of that merge
+     * into one grey band per rank; every other buffer is its own band. */
+    double small_below = peak * 1.08 / 300;
+    char *text = tu_read_file(trace, NULL);
+    ck_assert_ptr_nonnull(text);
+    cJSON *tj = cJSON_Parse(text);
+    free(text);
+    ck_assert_ptr_nonnull(tj);
+    long big[8] = {0}, small[8] = {0}, n_bufs = 0;
+    double gather1 = 0, logits_full0 = 0; /* gather_logits' bytes on rank 1; logits_full on 0 */
+    const cJSON *ev;
+    cJSON_ArrayForEach(ev, cJSON_GetObjectItem(tj, "traceEvents"))
+    {
+        const char *ph = cJSON_GetStringValue(cJSON_GetObjectItem(ev, "ph"));
+        const char *cat = cJSON_GetStringValue(cJSON_GetObjectItem(ev, "cat"));
+        if (ph == NULL || cat == NULL || strcmp(ph, "b") != 0 || strcmp(cat, "buffer") != 0)
+            continue;
+        int pid = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(ev, "pid"));
+        ck_assert(pid >= 0 && pid < 8);
+        const cJSON *args = cJSON_GetObjectItem(ev, "args");
+        double bytes = cJSON_GetNumberValue(cJSON_GetObjectItem(args, "bytes"));
+        const char *node = cJSON_GetStringValue(cJSON_GetObjectItem(args, "alloc_node"));
+        const char *tensor = cJSON_GetStringValue(cJSON_GetObjectItem(args, "tensor"));
+        n_bufs++;
+        if (bytes >= small_below)
+            big[pid]++;
+        else
+            small[pid]++;
+        if (pid == 1 && strcmp(node, "gather_logits") == 0)
+            gather1 += bytes;
+        if (pid == 0 && strcmp(tensor, "logits_full") == 0)
+            logits_full0 = bytes;
+    }
+    cJSON_Delete(tj);
+    ck_assert_int_eq(n_bufs, 8 * 1386);
+    /* By hand, per rank (36 layers): 7 matmul scratches of 530-728 MiB and 8
+     * activations of 256 MiB per layer = 36 x 15 = 540; w_embed, the embed
+     * output and h_0 = 3; aux_hidden, xf, w_lm_head, logits, the lm_head
+     * scratch, logits_full and its gather scratch, logits_f, logits_cat and
+     * target_all = 10. 540 + 3 + 10 = 553. The threshold is 1.08 x 39.75 GiB
+     * / 300 = 146.5 MiB: w_embed (148.4 MiB) is just above it. */
+    ck_assert_int_eq(big[0], 553);
+    long want_bands = 0;
+    for (int i = 0; i < 8; i++)
+        want_bands += big[i] + (small[i] > 0);
+    /* logits_full is [32768, 151936] bf16: 8 x 4096 tokens x 151936 vocab x
+     * 2 bytes = 9957277696 (9.27 GiB); gather_logits also allocates a
+     * scratch of the same size, 2 x 9957277696 = 19914555392 (18.55 GiB). */
+    ck_assert(logits_full0 == 32768.0 * 151936.0 * 2.0);
+    ck_assert(gather1 == 2.0 * 9957277696.0);
+
+    snprintf(cmd, sizeof cmd, "%s memviz '%s' -o '%s'", tu_shardflow(), trace, html);
+    ck_assert_msg(tu_run(cmd, &out) == 0, "%s", out);
+    free(out);
+    char url[4200];
+    snprintf(url, sizeof url, "file://%s#selftest&buffer=logits_full", html);
+    char *dom = chromium("--dump-dom", url);
+    ck_assert_int_eq(attr(dom, "status", "data-ready"), 1);
+    ck_assert_msg(attr(dom, "errors", "data-count") == 0, "script errors:\n%s",
+                  strstr(dom, "id=\"errors\""));
+    ck_assert_int_eq(attr(dom, "status", "data-buffers"), n_bufs);
+    ck_assert_int_eq(attr(dom, "status", "data-bands"), want_bands);
+    /* The self-test ends on the second rank (pid 1): its bands are drawn. */
+    ck_assert_int_eq(attr(dom, "status", "data-drawn-bands"), big[1] + (small[1] > 0));
+    /* The hovered logits_full band's tooltip, exact bytes with separators. */
+    char *tip = attr_text(dom, "status", "data-selftest-tip");
+    ck_assert_msg(strstr(tip, "logits_full; shape: [32768,151936] bf16; bytes: 9.27 GiB "
+                              "(9,957,277,696); alloc node: gather_logits;") != NULL,
+                  "tooltip: %s", tip);
+    free(tip);
+    /* The legend (rank 1 now): gather_logits' total, exact in its title. */
+    const char *leg = strstr(dom, "<span title=\"19914555392 bytes\">");
+    ck_assert_msg(leg != NULL, "no exact gather_logits total in the legend:\n%.2000s",
+                  strstr(dom, "class=\"legend\""));
+    leg = strstr(leg, "</span>");
+    ck_assert_ptr_nonnull(leg);
+    ck_assert_msg(strncmp(leg, "</span>gather_logits 18.55 GiB</span>", 37) == 0, "legend: %.80s",
+                  leg);
+    /* y axis: 1.08 x 39.75 GiB = 42.9 GiB; a sixth of it rounds up to a
+     * power of two, 8 GiB, so the ticks are 0 to 40 GiB. */
+    char *ticks = attr_text(dom, "status", "data-y-ticks");
+    ck_assert_str_eq(ticks, "0 B,8 GiB,16 GiB,24 GiB,32 GiB,40 GiB");
+    free(ticks);
+    ck_assert_msg(strstr(dom, "hover:tip pin:yes unpin:yes zoom:yes reset:yes") != NULL,
+                  "interactions: %s", strstr(dom, "data-selftest"));
+    free(dom);
+}
+END_TEST
+
 int main(void)
 {
     if (access(CHROMIUM, X_OK) != 0) {
@@ -159,6 +297,7 @@ int main(void)
     TCase *tc = tcase_create("browser");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_memviz_page_renders_every_buffer);
+    tcase_add_test(tc, test_memviz_page_seed_scale_bands_and_bytes);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
