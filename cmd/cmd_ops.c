@@ -36,10 +36,12 @@ int sf_cmd_ops(int argc, char **argv)
             printf(" (views of input 0)");
         printf("; kernels:");
         int n_k = 0;
-        for (int k = 0; k < SF_DEVICE_KIND_COUNT; k++) {
-            static const char *const names[] = {"cpu", "meta", "cuda"};
-            if (d->kernels[k] != NULL) {
-                printf(" %s", names[k]);
+        for (int k = 0; k < sf_device_count(); k++) {
+            const sf_device_t *dev = sf_device_at(k);
+            /* meta runs no kernels: it is where plans are made, not a target. */
+            if (sf_device_touches_memory(dev) && !d->outputs_are_views &&
+                sf_device_supports(dev, d, NULL)) {
+                printf(" %s", sf_device_name(dev));
                 n_k++;
             }
         }

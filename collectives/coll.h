@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "device.h"
 #include "dtype.h"
 #include "status.h"
 
@@ -27,7 +28,7 @@ const char *sf_coll_kind_name(sf_coll_kind_t k); /* "all_gather", "all_to_all", 
 typedef enum sf_reduce_op { SF_REDUCE_SUM = 0, SF_REDUCE_MAX } sf_reduce_op_t;
 
 /* Where the buffers live: decides the backend under --backend auto. */
-typedef enum sf_memkind { SF_MEMKIND_HOST = 0, SF_MEMKIND_CUDA } sf_memkind_t;
+/* sf_memkind_t (host or cuda memory) comes from device.h. */
 
 /* One collective's arguments. Counts and displacements are in ELEMENTS of
  * dtype. Buffers and count arrays are borrowed until the request is freed.

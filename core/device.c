@@ -4,13 +4,51 @@
 
 #include <string.h>
 
+int sf_device_count(void)
+{
+    return 2;
+}
+
+sf_device_t *sf_device_at(int i)
+{
+    SF_ASSERT(i >= 0 && i < sf_device_count());
+    return i == 0 ? sf_device_cpu() : sf_device_meta();
+}
+
 sf_device_t *sf_device_by_name(const char *name)
 {
-    if (strcmp(name, "cpu") == 0)
-        return sf_device_cpu();
-    if (strcmp(name, "meta") == 0)
-        return sf_device_meta();
+    for (int i = 0; i < sf_device_count(); i++)
+        if (strcmp(sf_device_name(sf_device_at(i)), name) == 0)
+            return sf_device_at(i);
     return NULL;
+}
+
+bool sf_device_supports(const sf_device_t *dev, const struct sf_op_desc *op,
+                        const struct sf_node *node)
+{
+    return dev->iface->supports == NULL || dev->iface->supports(dev, op, node);
+}
+
+sf_status_t sf_device_run(sf_device_t *dev, const struct sf_kernel_args *args, sf_err_t *err)
+{
+    /* The executor asks touches_memory before running anything. */
+    SF_ASSERT(dev->iface->run != NULL);
+    return dev->iface->run(dev, args, err);
+}
+
+sf_status_t sf_device_sync(sf_device_t *dev, sf_err_t *err)
+{
+    return dev->iface->sync != NULL ? dev->iface->sync(dev, err) : SF_OK;
+}
+
+sf_status_t sf_device_alloc(sf_device_t *dev, size_t nbytes, void **out, sf_err_t *err)
+{
+    return dev->iface->alloc(dev, nbytes, out, err);
+}
+
+void sf_device_free(sf_device_t *dev, void *ptr)
+{
+    dev->iface->free(dev, ptr);
 }
 
 sf_status_t sf_device_copy(sf_device_t *dev, void *dst, const void *src, size_t nbytes,

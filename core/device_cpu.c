@@ -1,9 +1,11 @@
 /* The cpu device: host memory from the C heap, 64-byte aligned so vector
- * kernels and BLAS get aligned rows. */
+ * kernels and BLAS get aligned rows; its kernels are the reference kernels
+ * each op file defines (sf_op_desc_t.cpu_kernel). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "device.h"
+#include "op.h"
 
 static sf_status_t cpu_alloc(sf_device_t *dev, size_t nbytes, void **out, sf_err_t *err)
 {
@@ -43,10 +45,26 @@ static sf_status_t cpu_fill(sf_device_t *dev, void *dst, uint8_t byte, size_t nb
     return SF_OK;
 }
 
+static bool cpu_supports(const sf_device_t *dev, const sf_op_desc_t *op, const sf_node_t *node)
+{
+    (void)dev;
+    (void)node; /* the reference kernels take every dtype and layout their shape rule accepts */
+    return op->cpu_kernel != NULL;
+}
+
+static sf_status_t cpu_run(sf_device_t *dev, const sf_kernel_args_t *args, sf_err_t *err)
+{
+    (void)dev;
+    return args->op->cpu_kernel(args, err);
+}
+
 static const sf_device_iface_t cpu_iface = {
-    .kind = SF_DEVICE_CPU,
     .name = "cpu",
     .touches_memory = true,
+    .mem_kind = SF_MEMKIND_HOST,
+    .supports = cpu_supports,
+    .run = cpu_run,
+    /* .sync stays NULL: a CPU kernel is done when it returns */
     .alloc = cpu_alloc,
     .free = cpu_free,
     .copy = cpu_copy,

@@ -41,9 +41,10 @@ static sf_status_t meta_fill(sf_device_t *dev, void *dst, uint8_t byte, size_t n
 }
 
 static const sf_device_iface_t meta_iface = {
-    .kind = SF_DEVICE_META,
     .name = "meta",
     .touches_memory = false,
+    .mem_kind = SF_MEMKIND_HOST,
+    /* .supports, .run and .sync stay NULL: meta plans any op and runs none */
     .alloc = meta_alloc,
     .free = meta_free,
     .copy = meta_copy,

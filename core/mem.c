@@ -65,7 +65,7 @@ sf_status_t sf_mem_alloc(sf_mem_t *mem, const sf_alloc_req_t *req, sf_buffer_t *
     sf_buffer_t *buf = calloc(1, sizeof *buf);
     if (buf == NULL)
         return sf_err_set(err, SF_ERR_NOMEM, NULL, "host out of memory for a buffer record");
-    sf_status_t st = mem->dev->iface->alloc(mem->dev, (size_t)req->nbytes, &buf->data, err);
+    sf_status_t st = sf_device_alloc(mem->dev, (size_t)req->nbytes, &buf->data, err);
     if (st != SF_OK) {
         free(buf);
         sf_err_t inner = *err;
@@ -113,7 +113,7 @@ void sf_mem_release(sf_mem_t *mem, sf_buffer_t *buf, const char *free_node)
                              .time_us = elapsed_us(&mem->t0), .live_bytes = mem->live_bytes};
         mem->observer(mem->observer_ctx, &ev);
     }
-    mem->dev->iface->free(mem->dev, buf->data);
+    sf_device_free(mem->dev, buf->data);
     free(buf);
 }
 

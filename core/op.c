@@ -8,6 +8,7 @@
 #define SF_OP_MAX 256
 
 static const sf_op_desc_t *registry[SF_OP_MAX];
+static int registry_id[SF_OP_MAX]; /* parallel to registry */
 static int n_registered;
 
 const char *sf_attr_type_name(sf_attr_type_t t)
@@ -23,7 +24,7 @@ const char *sf_attr_type_name(sf_attr_type_t t)
     return "?";
 }
 
-void sf_op_register(const sf_op_desc_t *desc)
+void sf_op_register(const sf_op_desc_t *desc, int id)
 {
     SF_ASSERT(desc != NULL && desc->name != NULL && desc->infer != NULL);
     SF_ASSERT(n_registered < SF_OP_MAX);
@@ -32,10 +33,12 @@ void sf_op_register(const sf_op_desc_t *desc)
     int pos = n_registered;
     while (pos > 0 && strcmp(registry[pos - 1]->name, desc->name) > 0) {
         registry[pos] = registry[pos - 1];
+        registry_id[pos] = registry_id[pos - 1];
         pos--;
     }
     SF_ASSERT(pos == 0 || strcmp(registry[pos - 1]->name, desc->name) != 0);
     registry[pos] = desc;
+    registry_id[pos] = id;
     n_registered++;
 }
 
@@ -53,6 +56,14 @@ const sf_op_desc_t *sf_op_find(const char *name)
             hi = mid - 1;
     }
     return NULL;
+}
+
+int sf_op_id(const sf_op_desc_t *desc)
+{
+    for (int i = 0; i < n_registered; i++)
+        if (registry[i] == desc)
+            return registry_id[i];
+    return SF_OP_ID_NONE;
 }
 
 int sf_op_count(void)

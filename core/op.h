@@ -55,7 +55,10 @@ typedef struct sf_exec_env {
     void *comm; /* borrowed; the rank's collectives backend, NULL on one rank */
 } sf_exec_env_t;
 
+typedef struct sf_op_desc sf_op_desc_t;
+
 typedef struct sf_kernel_args {
+    const sf_op_desc_t *op; /* borrowed: the node's op (core cannot see sf_node_t) */
     const sf_node_t *node;
     const sf_tensor_t *in; /* n_in inputs, buffers bound */
     int n_in;
@@ -85,7 +88,7 @@ typedef sf_status_t (*sf_op_infer_fn)(const sf_node_t *node, const sf_tensor_t *
 typedef uint64_t (*sf_op_scratch_fn)(const sf_node_t *node, const sf_tensor_t *in, int n_in,
                                      const sf_tensor_t *out, int n_out);
 
-typedef struct sf_op_desc {
+struct sf_op_desc {
     const char *name;
     const char *doc; /* one line for `shardflow ops` */
     int min_inputs;
@@ -101,14 +104,20 @@ typedef struct sf_op_desc {
      * loaded once, kept like the parameters of a real model). */
     bool outputs_persist;
     sf_op_scratch_fn scratch_bytes; /* optional; default 0 */
-    /* Kernels by device kind; NULL = not available there. The meta device
-     * never runs kernels. A view op has none. */
-    sf_kernel_fn kernels[SF_DEVICE_KIND_COUNT];
-} sf_op_desc_t;
+    /* The reference kernel, which the cpu device runs; NULL for a view op.
+     * Other devices keep their own kernels (see device.h) and are tested
+     * against this one. */
+    sf_kernel_fn cpu_kernel;
+};
 
 /* Registry. Register is for start-up (ops/ calls it from
- * sf_ops_register_all); a second descriptor with the same name is our bug. */
-void sf_op_register(const sf_op_desc_t *desc);
+ * sf_ops_register_all); a second descriptor with the same name is our bug.
+ * id is the op's SF_OP_ID_* from ops/op_ids.h (a device's kernel tables are
+ * indexed by it), or SF_OP_ID_NONE for an op outside ops.def (tests). */
+#define SF_OP_ID_NONE (-1)
+void sf_op_register(const sf_op_desc_t *desc, int id);
+/* The id desc was registered with; SF_OP_ID_NONE if none or not registered. */
+int sf_op_id(const sf_op_desc_t *desc);
 const sf_op_desc_t *sf_op_find(const char *name);
 int sf_op_count(void);
 /* Registered ops sorted by name. */

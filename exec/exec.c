@@ -38,7 +38,7 @@ sf_status_t sf_exec_new(const sf_graph_t *g, sf_device_t *dev, const sf_exec_opt
     if (sf_device_touches_memory(dev)) {
         for (int i = 0; i < g->n_nodes; i++) {
             const sf_node_t *n = &g->nodes[i];
-            if (!n->op->outputs_are_views && n->op->kernels[dev->iface->kind] == NULL)
+            if (!n->op->outputs_are_views && !sf_device_supports(dev, n->op, n))
                 return sf_err_set(err, SF_ERR_UNSUPPORTED, &n->pos,
                                   "node '%s': op '%s' has no kernel for device '%s'", n->name,
                                   n->op->name, sf_device_name(dev));
@@ -137,7 +137,8 @@ static sf_status_t load_inputs(sf_exec_t *ex, sf_err_t *err)
             return st;
         if (!sf_device_touches_memory(ex->dev))
             continue;
-        if (ex->dev->iface->kind == SF_DEVICE_CPU) {
+        if (sf_device_mem_kind(ex->dev) == SF_MEMKIND_HOST) {
+            /* Host memory: one strided copy that also widens integer dtypes. */
             sf_tensor_copy_host(&ex->bound[v], ex->inputs[v]);
         } else if (ex->inputs[v]->dtype == ex->bound[v].dtype &&
                    sf_tensor_is_contiguous(ex->inputs[v])) {
@@ -186,7 +187,7 @@ static sf_status_t run_step(sf_exec_t *ex, int s, sf_err_t *err)
         }
         for (int k = 0; k < node->n_out; k++)
             out[k] = ex->bound[node->out[k]];
-        sf_kernel_args_t args = {.node = node, .in = in, .n_in = node->n_in, .out = out,
+        sf_kernel_args_t args = {.op = node->op, .node = node, .in = in, .n_in = node->n_in, .out = out,
                                  .n_out = node->n_out, .dev = ex->dev, .env = &ex->env};
         uint64_t scratch_bytes = node->op->scratch_bytes != NULL
                                      ? node->op->scratch_bytes(node, in, node->n_in, out, node->n_out)
@@ -202,7 +203,7 @@ static sf_status_t run_step(sf_exec_t *ex, int s, sf_err_t *err)
             args.scratch_bytes = scratch_bytes;
         }
         if (st == SF_OK && sf_device_touches_memory(ex->dev))
-            st = node->op->kernels[ex->dev->iface->kind](&args, err);
+            st = sf_device_run(ex->dev, &args, err);
         sf_mem_release(ex->mem, scratch, node->name);
         if (in != in_stack)
             free(in);
@@ -229,6 +230,10 @@ sf_status_t sf_exec_run(sf_exec_t *ex, sf_err_t *err)
     sf_status_t st = load_inputs(ex, err);
     for (int s = 0; st == SF_OK && s < ex->plan->n_steps; s++)
         st = run_step(ex, s, err);
+    /* An asynchronous device may still be working on the last kernels;
+     * outputs are read after this returns. */
+    if (st == SF_OK)
+        st = sf_device_sync(ex->dev, err);
     if (st != SF_OK) {
         release_all(ex, "<error>");
         return st;

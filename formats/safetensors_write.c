@@ -91,7 +91,7 @@ static sf_status_t st_check_write_args(const char *path, const sf_st_entry_t *en
         if (sf_tensor_nbytes(t) == 0)
             continue;
         if (t->buf != NULL && t->buf->dev != NULL &&
-            t->buf->dev->iface->kind != SF_DEVICE_CPU)
+            sf_device_mem_kind(t->buf->dev) != SF_MEMKIND_HOST)
             return st_fail(err, path, SF_ERR_INPUT,
                            "tensor '%s' is on device %s; copy it to the host first", name,
                            sf_device_name(t->buf->dev));

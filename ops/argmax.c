@@ -83,5 +83,5 @@ const sf_op_desc_t sf_op_argmax = {
     .attrs = argmax_attrs,
     .n_attrs = sizeof argmax_attrs / sizeof argmax_attrs[0],
     .infer = argmax_infer,
-    .kernels = {[SF_DEVICE_CPU] = argmax_cpu},
+    .cpu_kernel = argmax_cpu,
 };

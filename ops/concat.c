@@ -72,5 +72,5 @@ const sf_op_desc_t sf_op_concat = {
     .attrs = concat_attrs,
     .n_attrs = sizeof concat_attrs / sizeof concat_attrs[0],
     .infer = concat_infer,
-    .kernels = {[SF_DEVICE_CPU] = concat_cpu},
+    .cpu_kernel = concat_cpu,
 };

@@ -115,7 +115,7 @@ const sf_op_desc_t sf_op_add = {
     .min_outputs = 1,
     .max_outputs = 1,
     .infer = ew_infer,
-    .kernels = {[SF_DEVICE_CPU] = add_cpu},
+    .cpu_kernel = add_cpu,
 };
 
 const sf_op_desc_t sf_op_mul = {
@@ -126,5 +126,5 @@ const sf_op_desc_t sf_op_mul = {
     .min_outputs = 1,
     .max_outputs = 1,
     .infer = ew_infer,
-    .kernels = {[SF_DEVICE_CPU] = mul_cpu},
+    .cpu_kernel = mul_cpu,
 };

@@ -96,7 +96,7 @@ const sf_op_desc_t sf_op_fill = {
     .attrs = fill_attrs,
     .n_attrs = sizeof fill_attrs / sizeof fill_attrs[0],
     .infer = fill_infer,
-    .kernels = {[SF_DEVICE_CPU] = fill_cpu},
+    .cpu_kernel = fill_cpu,
 };
 
 const sf_op_desc_t sf_op_arange = {
@@ -109,5 +109,5 @@ const sf_op_desc_t sf_op_arange = {
     .attrs = arange_attrs,
     .n_attrs = sizeof arange_attrs / sizeof arange_attrs[0],
     .infer = arange_infer,
-    .kernels = {[SF_DEVICE_CPU] = arange_cpu},
+    .cpu_kernel = arange_cpu,
 };

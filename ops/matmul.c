@@ -307,5 +307,5 @@ const sf_op_desc_t sf_op_matmul = {
     .n_attrs = sizeof matmul_attrs / sizeof matmul_attrs[0],
     .infer = matmul_infer,
     .scratch_bytes = matmul_scratch,
-    .kernels = {[SF_DEVICE_CPU] = matmul_cpu},
+    .cpu_kernel = matmul_cpu,
 };

@@ -78,5 +78,5 @@ const sf_op_desc_t sf_op_pad = {
     .attrs = pad_attrs,
     .n_attrs = sizeof pad_attrs / sizeof pad_attrs[0],
     .infer = pad_infer,
-    .kernels = {[SF_DEVICE_CPU] = pad_cpu},
+    .cpu_kernel = pad_cpu,
 };

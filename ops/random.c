@@ -149,5 +149,5 @@ const sf_op_desc_t sf_op_random = {
     .attrs = random_attrs,
     .n_attrs = sizeof random_attrs / sizeof random_attrs[0],
     .infer = random_infer,
-    .kernels = {[SF_DEVICE_CPU] = random_cpu},
+    .cpu_kernel = random_cpu,
 };

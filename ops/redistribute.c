@@ -256,7 +256,7 @@ static uint64_t redistribute_scratch(const sf_node_t *node, const sf_tensor_t *i
 
 static sf_memkind_t memkind_of(const sf_device_t *dev)
 {
-    return dev->iface->kind == SF_DEVICE_CUDA ? SF_MEMKIND_CUDA : SF_MEMKIND_HOST;
+    return sf_device_mem_kind(dev);
 }
 
 /* Copy received piece p (contiguous at `src`) into its place in `out`. */
@@ -382,5 +382,5 @@ const sf_op_desc_t sf_op_redistribute = {
     .n_attrs = sizeof redistribute_attrs / sizeof redistribute_attrs[0],
     .infer = redistribute_infer,
     .scratch_bytes = redistribute_scratch,
-    .kernels = {[SF_DEVICE_CPU] = redistribute_cpu},
+    .cpu_kernel = redistribute_cpu,
 };

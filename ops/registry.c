@@ -6,17 +6,11 @@
 
 #include "model_config.h"
 #include "op.h"
+#include "op_ids.h"
 
 #define SF_OP(name) extern const sf_op_desc_t sf_op_##name;
 #include "ops.def"
 #undef SF_OP
-
-enum sf_op_id {
-#define SF_OP(name) SF_OP_ID_##name,
-#include "ops.def"
-#undef SF_OP
-    SF_OP_ID_COUNT,
-};
 
 typedef struct op_entry {
     const char *listed_name;   /* as written in ops.def */
@@ -29,6 +23,7 @@ static const op_entry_t op_table[] = {
 #undef SF_OP
 };
 
+/* op_table[i] is the op whose id is i: both come from ops.def in order. */
 _Static_assert(sizeof op_table / sizeof op_table[0] == SF_OP_ID_COUNT,
                "ops.def and the descriptor table disagree");
 
@@ -43,7 +38,7 @@ void sf_ops_register_all(void)
         /* A descriptor whose name differs from its ops.def line is a
          * copy-paste slip in an op file: YAML would know it by another name. */
         SF_ASSERT(strcmp(op_table[i].desc->name, op_table[i].listed_name) == 0);
-        sf_op_register(op_table[i].desc);
+        sf_op_register(op_table[i].desc, i);
     }
     /* The weight op and the model params come together: a graph that can
      * name `weight` can name a `model`. */

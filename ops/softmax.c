@@ -90,5 +90,5 @@ const sf_op_desc_t sf_op_softmax = {
     .n_attrs = sizeof softmax_attrs / sizeof softmax_attrs[0],
     .infer = softmax_infer,
     .scratch_bytes = softmax_scratch,
-    .kernels = {[SF_DEVICE_CPU] = softmax_cpu},
+    .cpu_kernel = softmax_cpu,
 };

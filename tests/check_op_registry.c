@@ -29,7 +29,7 @@ START_TEST(test_registry_descriptors_are_consistent)
         const sf_op_desc_t *d = sf_op_at(i);
         ck_assert_ptr_nonnull(d->infer);
         ck_assert_ptr_nonnull(d->doc);
-        ck_assert_msg(d->outputs_are_views == (d->kernels[SF_DEVICE_CPU] == NULL),
+        ck_assert_msg(d->outputs_are_views == (d->cpu_kernel == NULL),
                       "op '%s': a view op has no kernel, any other op has a CPU kernel", d->name);
         ck_assert_int_ge(d->min_inputs, 0);
         ck_assert(d->max_inputs < 0 || d->max_inputs >= d->min_inputs);

@@ -318,6 +318,7 @@ static inline sf_status_t oh_run(oh_node_t *h, const sf_tensor_t *in, int n_in, 
         memset(scratch, 0xff, scratch_bytes);
     }
     sf_kernel_args_t args = {
+        .op = d,
         .node = &h->node,
         .in = in,
         .n_in = n_in,
@@ -328,8 +329,8 @@ static inline sf_status_t oh_run(oh_node_t *h, const sf_tensor_t *in, int n_in, 
         .dev = sf_device_cpu(),
         .env = &oh_env,
     };
-    ck_assert_msg(d->kernels[SF_DEVICE_CPU] != NULL, "op '%s' has no CPU kernel", d->name);
-    st = d->kernels[SF_DEVICE_CPU](&args, err);
+    ck_assert_msg(d->cpu_kernel != NULL, "op '%s' has no CPU kernel", d->name);
+    st = d->cpu_kernel(&args, err);
     free(scratch);
     return st;
 }

@@ -221,5 +221,5 @@ const sf_op_desc_t sf_op_attention = {
     .n_attrs = sizeof attention_attrs / sizeof attention_attrs[0],
     .infer = attention_infer,
     .scratch_bytes = attention_scratch,
-    .kernels = {[SF_DEVICE_CPU] = attention_cpu},
+    .cpu_kernel = attention_cpu,
 };

@@ -88,5 +88,5 @@ const sf_op_desc_t sf_op_capture_concat = {
     .attrs = NULL,
     .n_attrs = 0,
     .infer = capture_concat_infer,
-    .kernels = {[SF_DEVICE_CPU] = capture_concat_cpu},
+    .cpu_kernel = capture_concat_cpu,
 };

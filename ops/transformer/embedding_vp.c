@@ -106,5 +106,5 @@ const sf_op_desc_t sf_op_embedding_vp = {
     .attrs = embedding_vp_attrs,
     .n_attrs = sizeof embedding_vp_attrs / sizeof embedding_vp_attrs[0],
     .infer = embedding_vp_infer,
-    .kernels = {[SF_DEVICE_CPU] = embedding_vp_cpu},
+    .cpu_kernel = embedding_vp_cpu,
 };

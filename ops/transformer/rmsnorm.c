@@ -84,5 +84,5 @@ const sf_op_desc_t sf_op_rmsnorm = {
     .attrs = rmsnorm_attrs,
     .n_attrs = sizeof rmsnorm_attrs / sizeof rmsnorm_attrs[0],
     .infer = rmsnorm_infer,
-    .kernels = {[SF_DEVICE_CPU] = rmsnorm_cpu},
+    .cpu_kernel = rmsnorm_cpu,
 };

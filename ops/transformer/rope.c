@@ -92,5 +92,5 @@ const sf_op_desc_t sf_op_rope = {
     .attrs = rope_attrs,
     .n_attrs = sizeof rope_attrs / sizeof rope_attrs[0],
     .infer = rope_infer,
-    .kernels = {[SF_DEVICE_CPU] = rope_cpu},
+    .cpu_kernel = rope_cpu,
 };

@@ -67,5 +67,5 @@ const sf_op_desc_t sf_op_swiglu = {
     .attrs = NULL,
     .n_attrs = 0,
     .infer = swiglu_infer,
-    .kernels = {[SF_DEVICE_CPU] = swiglu_cpu},
+    .cpu_kernel = swiglu_cpu,
 };

@@ -348,5 +348,5 @@ const sf_op_desc_t sf_op_weight = {
     .n_attrs = sizeof weight_attrs / sizeof weight_attrs[0],
     .infer = weight_infer,
     .outputs_persist = true,
-    .kernels = {[SF_DEVICE_CPU] = weight_cpu},
+    .cpu_kernel = weight_cpu,
 };

@@ -1,0 +1,192 @@
+/* The device owns its kernels: the executor asks the device whether it
+ * supports each node and has the device run it, then syncs it once. A test
+ * device wraps the cpu device's memory and kernels, counts what it is asked,
+ * and refuses one op, so each promise of the device interface is checked
+ * from outside the executor. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec.h"
+#include "graph.h"
+#include "op_ids.h"
+#include "test_util.h"
+
+typedef struct probe {
+    const char *refused_op; /* borrowed; NULL: refuse nothing */
+    int n_supports, n_runs, n_syncs;
+    char run_order[8][32];
+} probe_t;
+
+static probe_t g_probe;
+
+static bool probe_supports(const sf_device_t *dev, const sf_op_desc_t *op, const sf_node_t *node)
+{
+    (void)dev;
+    (void)node;
+    g_probe.n_supports++;
+    return g_probe.refused_op == NULL || strcmp(op->name, g_probe.refused_op) != 0;
+}
+
+static sf_status_t probe_run(sf_device_t *dev, const sf_kernel_args_t *args, sf_err_t *err)
+{
+    (void)dev;
+    if (g_probe.n_runs < 8)
+        snprintf(g_probe.run_order[g_probe.n_runs], sizeof g_probe.run_order[0], "%s",
+                 args->node->name);
+    g_probe.n_runs++;
+    return sf_device_run(sf_device_cpu(), args, err);
+}
+
+static sf_status_t probe_sync(sf_device_t *dev, sf_err_t *err)
+{
+    (void)dev;
+    (void)err;
+    g_probe.n_syncs++;
+    return SF_OK;
+}
+
+static sf_status_t probe_alloc(sf_device_t *dev, size_t nbytes, void **out, sf_err_t *err)
+{
+    (void)dev;
+    return sf_device_alloc(sf_device_cpu(), nbytes, out, err);
+}
+
+static void probe_free(sf_device_t *dev, void *ptr)
+{
+    (void)dev;
+    sf_device_free(sf_device_cpu(), ptr);
+}
+
+static sf_status_t probe_copy(sf_device_t *dev, void *dst, const void *src, size_t n, sf_err_t *err)
+{
+    (void)dev;
+    return sf_device_copy(sf_device_cpu(), dst, src, n, err);
+}
+
+static sf_status_t probe_fill(sf_device_t *dev, void *dst, uint8_t byte, size_t n, sf_err_t *err)
+{
+    (void)dev;
+    return sf_device_fill(sf_device_cpu(), dst, byte, n, err);
+}
+
+static const sf_device_iface_t probe_iface = {
+    .name = "probe",
+    .touches_memory = true,
+    .mem_kind = SF_MEMKIND_HOST,
+    .supports = probe_supports,
+    .run = probe_run,
+    .sync = probe_sync,
+    .alloc = probe_alloc,
+    .free = probe_free,
+    .copy = probe_copy,
+    .upload = probe_copy,
+    .download = probe_copy,
+    .fill = probe_fill,
+};
+
+static sf_device_t g_probe_dev = {.iface = &probe_iface};
+
+static sf_graph_t *load_chain(void)
+{
+    sf_ops_register_all();
+    sf_err_t err = {0};
+    sf_graph_t *g = NULL;
+    ck_assert_int_eq(sf_graph_load_file(tu_src("tests/graphs/chain.yaml"), NULL, 0, &g, &err),
+                     SF_OK);
+    return g;
+}
+
+START_TEST(test_device_runs_every_node_and_syncs_once)
+{
+    /* chain.yaml: make_a (fill) -> make_b (mul) -> make_c (mul): three
+     * kernels, run in plan order, one sync at the end. */
+    memset(&g_probe, 0, sizeof g_probe);
+    sf_graph_t *g = load_chain();
+    sf_err_t err = {0};
+    sf_exec_t *ex = NULL;
+    sf_exec_opts_t o = {.free_policy = SF_FREE_EAGER, .world = 1};
+    ck_assert_int_eq(sf_exec_new(g, &g_probe_dev, &o, &ex, &err), SF_OK);
+    ck_assert_int_eq(g_probe.n_supports, 3);
+    ck_assert_int_eq(sf_exec_run(ex, &err), SF_OK);
+    ck_assert_int_eq(g_probe.n_runs, 3);
+    ck_assert_str_eq(g_probe.run_order[0], "make_a");
+    ck_assert_str_eq(g_probe.run_order[1], "make_b");
+    ck_assert_str_eq(g_probe.run_order[2], "make_c");
+    ck_assert_int_eq(g_probe.n_syncs, 1);
+    /* The cpu kernels ran through the device: c = (1.5 * 1.5)^2 = 5.0625. */
+    int c = sf_graph_find_value(g, "c");
+    const float *cv = sf_tensor_data(sf_exec_value(ex, c));
+    ck_assert_float_eq(cv[0], 5.0625f);
+    ck_assert_float_eq(cv[255], 5.0625f);
+    sf_exec_free(ex);
+    sf_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_device_refusal_stops_before_any_allocation)
+{
+    memset(&g_probe, 0, sizeof g_probe);
+    g_probe.refused_op = "mul";
+    sf_graph_t *g = load_chain();
+    sf_err_t err = {0};
+    sf_exec_t *ex = NULL;
+    sf_exec_opts_t o = {.free_policy = SF_FREE_EAGER, .world = 1};
+    ck_assert_int_eq(sf_exec_new(g, &g_probe_dev, &o, &ex, &err), SF_ERR_UNSUPPORTED);
+    ck_assert_ptr_null(ex);
+    ck_assert_ptr_nonnull(strstr(err.msg, "node 'make_b': op 'mul' has no kernel for device "
+                                          "'probe'"));
+    ck_assert_int_eq(g_probe.n_runs, 0);
+    sf_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_device_meta_plans_without_kernels)
+{
+    /* meta has no supports/run/sync hooks: it accepts every op and runs none. */
+    sf_ops_register_all();
+    const sf_op_desc_t *mul = sf_op_find("mul");
+    ck_assert_ptr_nonnull(mul);
+    ck_assert(sf_device_supports(sf_device_meta(), mul, NULL));
+    ck_assert(sf_device_supports(sf_device_cpu(), mul, NULL));
+    /* A view op has no reference kernel: the cpu device does not claim it. */
+    ck_assert(!sf_device_supports(sf_device_cpu(), sf_op_find("reshape"), NULL));
+    sf_err_t err = {0};
+    ck_assert_int_eq(sf_device_sync(sf_device_meta(), &err), SF_OK);
+}
+END_TEST
+
+START_TEST(test_device_op_ids_follow_ops_def)
+{
+    /* A device's kernel table is indexed by these ids. */
+    sf_ops_register_all();
+    ck_assert_int_eq(sf_op_id(sf_op_find("add")), SF_OP_ID_add);
+    ck_assert_int_eq(sf_op_id(sf_op_find("matmul")), SF_OP_ID_matmul);
+    ck_assert_int_eq(sf_op_id(sf_op_find("weight")), SF_OP_ID_weight);
+    ck_assert_int_eq(SF_OP_ID_COUNT, sf_op_count());
+    ck_assert_ptr_eq(sf_device_by_name("cpu"), sf_device_cpu());
+    ck_assert_ptr_eq(sf_device_by_name("meta"), sf_device_meta());
+    ck_assert_ptr_null(sf_device_by_name("probe"));
+}
+END_TEST
+
+static Suite *device_suite(void)
+{
+    Suite *s = suite_create("device");
+    TCase *tc = tcase_create("device");
+    tcase_add_test(tc, test_device_runs_every_node_and_syncs_once);
+    tcase_add_test(tc, test_device_refusal_stops_before_any_allocation);
+    tcase_add_test(tc, test_device_meta_plans_without_kernels);
+    tcase_add_test(tc, test_device_op_ids_follow_ops_def);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(device_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
