@@ -50,11 +50,7 @@ sf_status_t sf_exec_new(const sf_graph_t *g, sf_device_t *dev, const sf_exec_opt
     ex->opts = *opts;
     ex->env = (sf_exec_env_t){.rank = opts->rank, .world = opts->world > 0 ? opts->world : 1,
                               .comm = opts->comm};
-    sf_status_t st = sf_plan_build(g, opts->free_policy, &ex->plan, err);
-    if (st != SF_OK) {
-        free(ex);
-        return st;
-    }
+    ex->plan = sf_plan_build(g, opts->free_policy);
     ex->mem = sf_mem_new(dev);
     if (opts->trace != NULL) {
         ex->trace_ctx = (sf_trace_rank_t){.tr = opts->trace, .rank = opts->rank};

@@ -18,17 +18,17 @@ bool sf_free_policy_parse(const char *s, sf_free_policy_t *out);
 
 typedef struct sf_plan {
     int n_steps;      /* = graph's n_nodes */
-    int *order;       /* owned: node index run at each step */
+    const int *order; /* borrowed from the graph (sf_graph_t.order): node index run at each step */
     int *base_of;     /* owned: per value, the value that owns its buffer (itself unless a view) */
     int *last_step;   /* owned: per base value, step after which it is freed; n_steps = at the end */
     int *free_start;  /* owned: n_steps + 1 offsets into free_vals */
     int *free_vals;   /* owned: base values freed after each step, ascending value index */
 } sf_plan_t;
 
-/* Build the order and liveness for g. Fails only on a cycle (which the
- * loader already refuses: SF_ERR_GRAPH naming a node on it). */
-SF_NODISCARD sf_status_t sf_plan_build(const sf_graph_t *g, sf_free_policy_t policy,
-                                       sf_plan_t **out, sf_err_t *err);
+/* Build the liveness of g over its order (a validated graph has one, so
+ * this cannot fail). The caller owns the result; it borrows g->order, so g
+ * must outlive it. */
+sf_plan_t *sf_plan_build(const sf_graph_t *g, sf_free_policy_t policy);
 void sf_plan_free(sf_plan_t *p); /* NULL-safe */
 
 #endif

@@ -31,6 +31,7 @@ void sf_graph_free(sf_graph_t *g)
         free(n->attrs);
     }
     free(g->nodes);
+    free(g->order);
     free(g->inputs);
     for (int i = 0; i < g->n_outputs && g->output_names != NULL; i++)
         free(g->output_names[i]);

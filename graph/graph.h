@@ -55,6 +55,10 @@ typedef struct sf_graph {
     int n_values;
     sf_node_t *nodes;     /* owned: the active nodes (their `when` held), in file order */
     int n_nodes;
+    /* owned: n_nodes node indices in the one topological order everything
+     * uses (shape inference, value numbering, the plan): among ready nodes,
+     * the one written first in the file. */
+    int *order;
     int *inputs;          /* owned: value indices of graph inputs */
     int n_inputs;
     int *outputs;         /* owned: value indices of graph outputs */

@@ -121,6 +121,49 @@ static sf_status_t report_cycle(vctx_t *v, const int *indeg)
     return st;
 }
 
+/* A binary min-heap of node indices: the ready set. */
+typedef struct ready_heap {
+    int *items;
+    int n;
+} ready_heap_t;
+
+static void heap_push(ready_heap_t *h, int v)
+{
+    int i = h->n++;
+    h->items[i] = v;
+    while (i > 0 && h->items[(i - 1) / 2] > h->items[i]) {
+        int p = (i - 1) / 2, t = h->items[p];
+        h->items[p] = h->items[i];
+        h->items[i] = t;
+        i = p;
+    }
+}
+
+static int heap_pop(ready_heap_t *h)
+{
+    int top = h->items[0];
+    h->items[0] = h->items[--h->n];
+    int i = 0;
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, m = i;
+        if (l < h->n && h->items[l] < h->items[m])
+            m = l;
+        if (r < h->n && h->items[r] < h->items[m])
+            m = r;
+        if (m == i)
+            break;
+        int t = h->items[m];
+        h->items[m] = h->items[i];
+        h->items[i] = t;
+        i = m;
+    }
+    return top;
+}
+
+/* Kahn's algorithm taking, among ready nodes, the one written first in the
+ * file: deterministic, and equal to file order when the file is already
+ * topological. Computed once, here; the graph keeps it (sf_graph_t.order)
+ * and the plan runs it. */
 static sf_status_t topo_order(vctx_t *v)
 {
     int n = v->g->n_nodes;
@@ -147,17 +190,20 @@ static sf_status_t topo_order(vctx_t *v)
                 cons[n_cons[p] + fill[p]++] = i;
         }
     v->order = gl_xcalloc((size_t)n, sizeof *v->order);
-    int head = 0, tail = 0;
+    ready_heap_t heap = {.items = gl_xcalloc((size_t)n, sizeof(int)), .n = 0};
+    int n_done = 0;
     for (int i = 0; i < n; i++)
         if (indeg[i] == 0)
-            v->order[tail++] = i;
-    while (head < tail) {
-        int u = v->order[head++];
+            heap_push(&heap, i);
+    while (heap.n > 0) {
+        int u = heap_pop(&heap);
+        v->order[n_done++] = u;
         for (int e = n_cons[u]; e < n_cons[u + 1]; e++)
             if (--indeg[cons[e]] == 0)
-                v->order[tail++] = cons[e];
+                heap_push(&heap, cons[e]);
     }
-    sf_status_t st = tail == n ? SF_OK : report_cycle(v, indeg);
+    free(heap.items);
+    sf_status_t st = n_done == n ? SF_OK : report_cycle(v, indeg);
     free(indeg);
     free(n_cons);
     free(cons);
@@ -300,6 +346,10 @@ sf_status_t gl_validate(gl_ctx_t *c, sf_graph_t *g, const gl_bnode_t *bnodes)
     }
     if (st == SF_OK)
         st = infer_all(&v);
+    if (st == SF_OK) {
+        g->order = v.order; /* the graph takes it */
+        v.order = NULL;
+    }
     free(v.refs);
     free(v.order);
     sf_graph_names_fini(&v.names);
