@@ -10,9 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "collbench_buf.h"
 #include "collbench_table.h"
 
@@ -86,13 +86,6 @@ typedef struct bench_ctx {
     int rank, world;
     sf_collbench_buf_t scalar; /* owned: 8 bytes for the time/#wrong reductions */
 } bench_ctx_t;
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static sf_status_t barrier(bench_ctx_t *b, sf_err_t *err)
 {
@@ -176,11 +169,11 @@ static sf_status_t run_case(bench_ctx_t *b, bench_bufs_t *bb, bool is_inplace, u
             return s;
         if ((s = barrier(b, err)) != SF_OK)
             return s;
-        double t0 = now_s();
+        double t0 = sf_clock_now_s();
         if ((s = sf_coll_run(b->comm, &a, err)) != SF_OK)
             return s;
         if (it >= cfg->warmup)
-            total_s += now_s() - t0;
+            total_s += sf_clock_now_s() - t0;
         const void *out = NULL;
         if ((s = sf_collbench_buf_fetch(&bb->recv, bb->host, bb->n_recv * es, &out, err)) != SF_OK)
             return s;
@@ -216,13 +209,13 @@ static sf_status_t time_memcpy(const sf_collbench_cfg_t *cfg, uint64_t nbytes,
     memset(dst, 0, n);
     for (int it = 0; it < cfg->warmup; it++)
         memcpy(dst, src, n);
-    double t0 = now_s();
+    double t0 = sf_clock_now_s();
     for (int it = 0; it < cfg->iters; it++) {
         memcpy(dst, src, n);
         /* Keep the copies from being merged or dropped. */
         __asm__ __volatile__("" : : "r"(dst) : "memory");
     }
-    double mean_s = (now_s() - t0) / cfg->iters;
+    double mean_s = (sf_clock_now_s() - t0) / cfg->iters;
     free(src);
     free(dst);
     row->memcpy_us = mean_s * 1e6;

@@ -140,7 +140,7 @@ static void bs_abort_rendezvous(sf_bootstrap_t *bs, bs_conn_t *offender, const c
         to[n++] = c;
     }
     sf_err_t ignored = {0};
-    (void)bs_reply_all(bs, to, replies, n, bs_now_s() + BS_NOTIFY_S, &ignored);
+    (void)bs_reply_all(bs, to, replies, n, sf_clock_now_s() + BS_NOTIFY_S, &ignored);
     free(to);
     free(replies);
 }
@@ -191,7 +191,7 @@ static sf_status_t bs_rendezvous_root(sf_bootstrap_t *bs, const struct sockaddr_
         return sf_err_set(err, SF_ERR_COMM, NULL, "cannot listen on %s: %s", bs->where,
                           ucs_status_string(s));
     }
-    double deadline = bs_now_s() + bs->timeout_s;
+    double deadline = sf_clock_now_s() + bs->timeout_s;
     int n_joined = 0;
     while (n_joined < bs->world - 1) {
         sf_status_t st = bs_accept_pending(bs, err);
@@ -234,7 +234,7 @@ static sf_status_t bs_rendezvous_root(sf_bootstrap_t *bs, const struct sockaddr_
         }
         if (n_joined == bs->world - 1)
             break;
-        if (bs_now_s() > deadline) {
+        if (sf_clock_now_s() > deadline) {
             char missing[256] = "";
             size_t used = 0;
             for (int r = 1; r < bs->world && used < sizeof missing; r++)
@@ -265,7 +265,8 @@ static sf_status_t bs_rendezvous_root(sf_bootstrap_t *bs, const struct sockaddr_
         replies[r].status = SF_OK;
     }
     sf_status_t st =
-        bs_reply_all(bs, bs->by_rank + 1, replies, bs->world - 1, bs_now_s() + bs->timeout_s, err);
+        bs_reply_all(bs, bs->by_rank + 1, replies, bs->world - 1,
+                     sf_clock_now_s() + bs->timeout_s, err);
     free(replies);
     return st;
 }
@@ -275,7 +276,7 @@ static sf_status_t bs_rendezvous_root(sf_bootstrap_t *bs, const struct sockaddr_
 static sf_status_t bs_rendezvous_client(sf_bootstrap_t *bs, const struct sockaddr_storage *sa,
                                         socklen_t salen, sf_err_t *err)
 {
-    double deadline = bs_now_s() + bs->timeout_s;
+    double deadline = sf_clock_now_s() + bs->timeout_s;
     ucs_status_t last = UCS_OK;
     bool was_sent = false;
     bs_hello_t hello = {.magic = BS_MAGIC,
@@ -309,7 +310,7 @@ static sf_status_t bs_rendezvous_client(sf_bootstrap_t *bs, const struct sockadd
              * A reply wins over a failure seen in the same progress call:
              * rank 0 closes right after sending a refusal. */
             bool has_reply = ops[1].req == NULL;
-            while (!has_reply && !c->is_failed && bs_now_s() < deadline) {
+            while (!has_reply && !c->is_failed && sf_clock_now_s() < deadline) {
                 bs_idle(bs, deadline);
                 if (ops[0].req != NULL) {
                     ucs_status_t ss = ucp_request_check_status(ops[0].req);
@@ -361,7 +362,7 @@ static sf_status_t bs_rendezvous_client(sf_bootstrap_t *bs, const struct sockadd
         bs_request_drop(bs, &ops[0].req);
         bs_request_drop(bs, &ops[1].req);
         bs_conn_remove(bs, c, true);
-        if (bs_now_s() >= deadline) {
+        if (sf_clock_now_s() >= deadline) {
             if (was_sent && last == UCS_OK)
                 return sf_err_set(err, SF_ERR_TIMEOUT, NULL,
                                   "rank %d reached rank 0 at %s, but the rendezvous did not "

@@ -11,13 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-double bs_now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* snprintf that truncates quietly: messages are cut, never overflowed. */
 void bs_fmt(char *out, size_t n, const char *fmt, ...)
 {
@@ -35,7 +28,7 @@ void bs_idle(sf_bootstrap_t *bs, double deadline)
 {
     if (ucp_worker_progress(bs->worker) != 0)
         return;
-    double left_ms = (deadline - bs_now_s()) * 1e3;
+    double left_ms = (deadline - sf_clock_now_s()) * 1e3;
     int ms = left_ms < 0 ? 0 : left_ms > 5 ? 5 : (int)left_ms;
     if (bs->efd >= 0) {
         if (ucp_worker_arm(bs->worker) != UCS_OK)
@@ -50,8 +43,8 @@ void bs_idle(sf_bootstrap_t *bs, double deadline)
 
 void bs_sleep(sf_bootstrap_t *bs, double seconds)
 {
-    double until = bs_now_s() + seconds;
-    while (bs_now_s() < until)
+    double until = sf_clock_now_s() + seconds;
+    while (sf_clock_now_s() < until)
         bs_idle(bs, until);
 }
 
@@ -100,8 +93,8 @@ static void bs_conn_close(sf_bootstrap_t *bs, bs_conn_t *c, bool force)
     c->ep = NULL;
     if (r == NULL || UCS_PTR_IS_ERR(r))
         return;
-    double deadline = bs_now_s() + BS_CLOSE_S;
-    while (ucp_request_check_status(r) == UCS_INPROGRESS && bs_now_s() < deadline)
+    double deadline = sf_clock_now_s() + BS_CLOSE_S;
+    while (ucp_request_check_status(r) == UCS_INPROGRESS && sf_clock_now_s() < deadline)
         bs_idle(bs, deadline);
     ucp_request_free(r);
 }
@@ -194,7 +187,7 @@ sf_status_t bs_ops_wait(sf_bootstrap_t *bs, bs_op_t *ops, int n, double deadline
         }
         if (n_left == 0)
             return SF_OK;
-        if (bs_now_s() > deadline) {
+        if (sf_clock_now_s() > deadline) {
             char ranks[128] = "";
             size_t used = 0;
             for (int i = 0; i < n && used < sizeof ranks; i++)

@@ -14,6 +14,7 @@
 #include <ucp/api/ucp.h>
 
 #include "bootstrap.h"
+#include "clock.h" /* every bootstrap step runs against a deadline */
 
 #define BS_MAGIC 0x53464253u /* "SFBS" */
 #define BS_REPLY_TEXT 400
@@ -86,7 +87,6 @@ typedef struct bs_op {
 
 /* ---- bootstrap_conn.c ----------------------------------------------------- */
 
-double bs_now_s(void); /* CLOCK_MONOTONIC, in seconds */
 /* snprintf that truncates quietly: messages are cut, never overflowed. */
 void SF_PRINTF(3, 4) bs_fmt(char *out, size_t n, const char *fmt, ...);
 

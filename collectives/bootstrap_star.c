@@ -39,7 +39,7 @@ static sf_status_t bs_header_check(sf_bootstrap_t *bs, const bs_header_t *h, int
 static sf_status_t bs_recv_many(sf_bootstrap_t *bs, bs_conn_t **conns, void **bufs, int n,
                                 uint32_t op, uint64_t nbytes, const char *what, sf_err_t *err)
 {
-    double deadline = bs_now_s() + bs->timeout_s;
+    double deadline = sf_clock_now_s() + bs->timeout_s;
     bs_header_t *hdrs = calloc((size_t)n, sizeof *hdrs);
     bs_op_t *ops = calloc((size_t)n, sizeof *ops);
     sf_status_t st = hdrs == NULL || ops == NULL
@@ -82,7 +82,7 @@ static sf_status_t bs_send_many(sf_bootstrap_t *bs, bs_conn_t **conns, int n, ui
             st = bs_post(bs, conns[i], true, (void *)buf, nbytes, &ops[n_posted++], err);
     }
     if (st == SF_OK)
-        st = bs_ops_wait(bs, ops, n_posted, bs_now_s() + bs->timeout_s, what, err);
+        st = bs_ops_wait(bs, ops, n_posted, sf_clock_now_s() + bs->timeout_s, what, err);
     else
         bs_ops_abandon(bs, ops, n_posted);
     free(ops);

@@ -2,10 +2,10 @@
  * sf_coll_wait, the one place that blocks (with a deadline). */
 #include "coll.h"
 #include "bootstrap.h"
+#include "clock.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define SF_COMM_MAX_BACKENDS 8
 
@@ -134,16 +134,9 @@ void sf_comm_req_free(sf_comm_t *comm, void *req)
         comm->iface->req_free(comm, req);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 sf_status_t sf_coll_wait(sf_comm_t *comm, void *req, const sf_coll_args_t *args, sf_err_t *err)
 {
-    double deadline = now_s() + comm->timeout_s;
+    double deadline = sf_clock_now_s() + comm->timeout_s;
     unsigned spins = 0;
     for (;;) {
         sf_status_t st = sf_comm_test(comm, req, err);
@@ -151,7 +144,7 @@ sf_status_t sf_coll_wait(sf_comm_t *comm, void *req, const sf_coll_args_t *args,
             return st;
         /* Check the clock every few hundred polls: progress is cheap and
          * clock_gettime is not free on every machine. */
-        if ((++spins & 255u) == 0 && now_s() > deadline)
+        if ((++spins & 255u) == 0 && sf_clock_now_s() > deadline)
             return sf_err_set(err, SF_ERR_TIMEOUT, NULL,
                               "%s %s on rank %d of %d did not finish within %.0f s (a peer may "
                               "have died or stopped answering)",

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xalloc.h"
+
 struct sf_exec {
     const sf_graph_t *g;   /* borrowed */
     sf_device_t *dev;      /* borrowed */
@@ -22,13 +24,6 @@ struct sf_exec {
     bool has_run;
 };
 
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n > 0 ? n : 1, size);
-    SF_ASSERT(p != NULL);
-    return p;
-}
-
 sf_status_t sf_exec_new(const sf_graph_t *g, sf_device_t *dev, const sf_exec_opts_t *opts,
                         sf_exec_t **out, sf_err_t *err)
 {
@@ -44,7 +39,7 @@ sf_status_t sf_exec_new(const sf_graph_t *g, sf_device_t *dev, const sf_exec_opt
                                   n->op->name, sf_device_name(dev));
         }
     }
-    sf_exec_t *ex = xcalloc(1, sizeof *ex);
+    sf_exec_t *ex = sf_xalloc_calloc(1, sizeof *ex);
     ex->g = g;
     ex->dev = dev;
     ex->opts = *opts;
@@ -56,10 +51,10 @@ sf_status_t sf_exec_new(const sf_graph_t *g, sf_device_t *dev, const sf_exec_opt
         ex->trace_ctx = (sf_trace_rank_t){.tr = opts->trace, .rank = opts->rank};
         sf_mem_set_observer(ex->mem, sf_trace_mem_observer, &ex->trace_ctx);
     }
-    ex->bufs = xcalloc((size_t)g->n_values, sizeof *ex->bufs);
-    ex->bound = xcalloc((size_t)g->n_values, sizeof *ex->bound);
-    ex->inputs = xcalloc((size_t)g->n_values, sizeof *ex->inputs);
-    ex->node_us = xcalloc((size_t)g->n_nodes, sizeof *ex->node_us);
+    ex->bufs = sf_xalloc_calloc((size_t)g->n_values, sizeof *ex->bufs);
+    ex->bound = sf_xalloc_calloc((size_t)g->n_values, sizeof *ex->bound);
+    ex->inputs = sf_xalloc_calloc((size_t)g->n_values, sizeof *ex->inputs);
+    ex->node_us = sf_xalloc_calloc((size_t)g->n_nodes, sizeof *ex->node_us);
     *out = ex;
     return SF_OK;
 }
@@ -173,9 +168,12 @@ static sf_status_t run_step(sf_exec_t *ex, int s, sf_err_t *err)
     if (!node->op->outputs_are_views) {
         enum { MAX_STACK = 16 };
         sf_tensor_t in_stack[MAX_STACK], out_stack[MAX_STACK];
-        sf_tensor_t *in = node->n_in <= MAX_STACK ? in_stack : xcalloc((size_t)node->n_in, sizeof *in);
-        sf_tensor_t *out = node->n_out <= MAX_STACK ? out_stack
-                                                    : xcalloc((size_t)node->n_out, sizeof *out);
+        sf_tensor_t *in = node->n_in <= MAX_STACK
+                              ? in_stack
+                              : sf_xalloc_calloc((size_t)node->n_in, sizeof *in);
+        sf_tensor_t *out = node->n_out <= MAX_STACK
+                               ? out_stack
+                               : sf_xalloc_calloc((size_t)node->n_out, sizeof *out);
         for (int k = 0; k < node->n_in; k++) {
             int v = node->in[k];
             in[k] = g->values[v].layout;

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xalloc.h"
+
 bool sf_free_policy_parse(const char *s, sf_free_policy_t *out)
 {
     if (strcmp(s, "eager") == 0) {
@@ -18,24 +20,17 @@ bool sf_free_policy_parse(const char *s, sf_free_policy_t *out)
     return false;
 }
 
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n > 0 ? n : 1, size);
-    SF_ASSERT(p != NULL);
-    return p;
-}
-
 sf_plan_t *sf_plan_build(const sf_graph_t *g, sf_free_policy_t policy)
 {
     SF_ASSERT(g->order != NULL);
     int nn = g->n_nodes, nv = g->n_values;
-    sf_plan_t *p = xcalloc(1, sizeof *p);
+    sf_plan_t *p = sf_xalloc_calloc(1, sizeof *p);
     p->n_steps = nn;
     p->order = g->order;
-    p->base_of = xcalloc((size_t)nv, sizeof *p->base_of);
-    p->last_step = xcalloc((size_t)nv, sizeof *p->last_step);
-    p->free_start = xcalloc((size_t)nn + 1, sizeof *p->free_start);
-    int *step_of = xcalloc((size_t)nn, sizeof *step_of);
+    p->base_of = sf_xalloc_calloc((size_t)nv, sizeof *p->base_of);
+    p->last_step = sf_xalloc_calloc((size_t)nv, sizeof *p->last_step);
+    p->free_start = sf_xalloc_calloc((size_t)nn + 1, sizeof *p->free_start);
+    int *step_of = sf_xalloc_calloc((size_t)nn, sizeof *step_of);
     for (int s = 0; s < nn; s++)
         step_of[p->order[s]] = s;
 
@@ -86,8 +81,8 @@ sf_plan_t *sf_plan_build(const sf_graph_t *g, sf_free_policy_t policy)
         }
     for (int s = 0; s < nn; s++)
         p->free_start[s + 1] += p->free_start[s];
-    p->free_vals = xcalloc((size_t)n_free, sizeof *p->free_vals);
-    int *fill = xcalloc((size_t)nn + 1, sizeof *fill);
+    p->free_vals = sf_xalloc_calloc((size_t)n_free, sizeof *p->free_vals);
+    int *fill = sf_xalloc_calloc((size_t)nn + 1, sizeof *fill);
     for (int v = 0; v < nv; v++)
         if (p->base_of[v] == v && p->last_step[v] < nn) {
             int s = p->last_step[v];

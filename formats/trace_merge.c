@@ -2,34 +2,13 @@
  * first '[' after "traceEvents" and the last ']' are already valid JSON. */
 #include "trace_merge.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) != 0) {
-        fclose(f);
-        return NULL;
-    }
-    long size = ftell(f);
-    rewind(f);
-    char *buf = size >= 0 ? malloc((size_t)size + 1) : NULL;
-    if (buf != NULL && fread(buf, 1, (size_t)size, f) != (size_t)size) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf != NULL) {
-        buf[size] = '\0';
-        *len = (size_t)size;
-    }
-    return buf;
-}
+#include "file_read.h"
 
 /* The events of one part: [*begin, *end) between the array's brackets. */
 static bool events_span(const char *text, size_t len, size_t *begin, size_t *end)
@@ -68,7 +47,7 @@ sf_status_t sf_trace_merge(const char *const *parts, int n, const char *out, boo
     sf_status_t st = SF_OK;
     for (int i = 0; i < n && st == SF_OK; i++) {
         size_t len = 0, b, e;
-        char *text = read_all(parts[i], &len);
+        char *text = sf_file_read(parts[i], SIZE_MAX, &len);
         if (text == NULL)
             st = sf_err_set(err, SF_ERR_INPUT, NULL, "trace part %s is missing", parts[i]);
         else if (!events_span(text, len, &b, &e))

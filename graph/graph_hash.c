@@ -5,22 +5,18 @@
 #include <string.h>
 
 #include "graph.h"
+#include "hash.h"
 
 static uint64_t fnv1a(uint64_t h, const char *s)
 {
-    for (; *s != '\0'; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001b3ull;
-    }
+    h = sf_hash_fnv1a64_add(h, s, strlen(s));
     /* A separator byte, so ("ab","c") and ("a","bc") differ. */
-    h ^= 0xff;
-    h *= 0x100000001b3ull;
-    return h;
+    return sf_hash_fnv1a64_add(h, "\xff", 1);
 }
 
 uint64_t sf_graph_hash(const sf_graph_t *g)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = SF_HASH_FNV1A64_INIT;
     h = fnv1a(h, g->name);
     char text[1024];
     for (int i = 0; i < g->n_params; i++) {

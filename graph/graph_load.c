@@ -63,7 +63,7 @@ static sf_status_t read_file(gl_ctx_t *c, const char *path, const sf_pos_t *at, 
                           (long long)sb.st_size, (unsigned)SF_GRAPH_MAX_FILE_BYTES);
     }
     size_t n = (size_t)sb.st_size;
-    char *b = gl_xcalloc(n + 1, 1);
+    char *b = sf_xalloc_calloc(n + 1, 1);
     size_t got = fread(b, 1, n, f);
     int is_bad = ferror(f);
     fclose(f);
@@ -79,9 +79,9 @@ static sf_status_t read_file(gl_ctx_t *c, const char *path, const sf_pos_t *at, 
 static const char *add_file(gl_ctx_t *c, const char *display, const char *real)
 {
     char **slot = &GL_PUSH(c->files, c->n_files, c->cap_files);
-    *slot = gl_xstrdup(display);
+    *slot = sf_xalloc_strdup(display);
     char **r = &GL_PUSH(c->real_paths, c->n_real, c->cap_real);
-    *r = gl_xstrdup(real);
+    *r = sf_xalloc_strdup(real);
     return *slot;
 }
 
@@ -406,8 +406,8 @@ static sf_status_t build(gl_ctx_t *c, const sf_param_set_t *sets, int n_sets, sf
     /* --set in two passes around the model provider: the first may choose
      * the model, the second may override what the model defined (every key
      * is now either the file's or one the provider declares). */
-    sf_param_set_t *later = gl_xcalloc((size_t)n_sets + 1, sizeof *later);
-    sf_param_set_t *now = gl_xcalloc((size_t)n_sets + 1, sizeof *now);
+    sf_param_set_t *later = sf_xalloc_calloc((size_t)n_sets + 1, sizeof *later);
+    sf_param_set_t *now = sf_xalloc_calloc((size_t)n_sets + 1, sizeof *now);
     int n_later = 0, n_now = 0;
     for (int k = 0; k < n_sets; k++) {
         if (sf_graph_names_get(&c->param_names, sets[k].key) >= 0)
@@ -433,7 +433,7 @@ static sf_status_t build(gl_ctx_t *c, const sf_param_set_t *sets, int n_sets, sf
     if ((st = gl_read_string(c, c->name, "name", &name)) != SF_OK)
         return st;
 
-    sf_graph_t *g = gl_xcalloc(1, sizeof *g);
+    sf_graph_t *g = sf_xalloc_calloc(1, sizeof *g);
     g->name = name;
     g->rank = c->rank;
     g->world = c->world;

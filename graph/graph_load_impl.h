@@ -11,6 +11,7 @@
 
 #include "graph.h"
 #include "graph_names.h"
+#include "xalloc.h"
 #include "yaml_doc.h"
 
 #define SF_GRAPH_MAX_INCLUDE_DEPTH 16
@@ -21,8 +22,6 @@
     (*(gl_grow((void **)&(arr), &(cap), (n) + 1, sizeof *(arr)), &(arr)[(n)++]))
 
 void gl_grow(void **arr, int *cap, int need, size_t elem);
-void *gl_xcalloc(size_t n, size_t size);
-char *gl_xstrdup(const char *s);
 
 typedef struct gl_ctx {
     sf_err_t *err;

@@ -7,17 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "status.h"
-
-static uint64_t names_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s != '\0'; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
 
 void sf_graph_names_init(sf_graph_names_t *t)
 {
@@ -33,7 +24,7 @@ void sf_graph_names_fini(sf_graph_names_t *t)
 
 static size_t names_slot(const sf_graph_names_t *t, const char *key)
 {
-    size_t i = (size_t)names_hash(key) & (t->cap - 1);
+    size_t i = (size_t)sf_hash_fnv1a64(key) & (t->cap - 1);
     while (t->keys[i] != NULL && strcmp(t->keys[i], key) != 0)
         i = (i + 1) & (t->cap - 1);
     return i;

@@ -105,7 +105,7 @@ static sf_status_t build_input(gl_ctx_t *c, const sf_ynode_t *k, const sf_ynode_
     }
     if (st == SF_OK) {
         memset(out, 0, sizeof *out);
-        out->name = gl_xstrdup(k->text);
+        out->name = sf_xalloc_strdup(k->text);
         out->layout = input_layout(dtype, ndim, dims);
         out->producer = -1;
         out->producer_slot = 0;
@@ -122,8 +122,8 @@ static sf_status_t build_inputs(gl_ctx_t *c, sf_graph_t *g)
 {
     sf_graph_names_t seen;
     sf_graph_names_init(&seen);
-    g->values = gl_xcalloc((size_t)c->n_ins, sizeof *g->values);
-    g->inputs = gl_xcalloc((size_t)c->n_ins, sizeof *g->inputs);
+    g->values = sf_xalloc_calloc((size_t)c->n_ins, sizeof *g->values);
+    g->inputs = sf_xalloc_calloc((size_t)c->n_ins, sizeof *g->inputs);
     sf_status_t st = SF_OK;
     for (int i = 0; i < c->n_ins && st == SF_OK; i++) {
         const sf_ynode_t *k = c->in_keys[i];
@@ -171,8 +171,8 @@ static sf_status_t read_names(gl_ctx_t *c, const sf_ynode_t *y, const char *what
         return sf_err_set(c->err, SF_ERR_GRAPH, &y->pos,
                           "%s: expected a list of tensor names, found a mapping", what);
     int count = y->kind == SF_YNODE_SCALAR ? 1 : y->n_kids;
-    *names = gl_xcalloc((size_t)count, sizeof **names);
-    *pos = gl_xcalloc((size_t)count, sizeof **pos);
+    *names = sf_xalloc_calloc((size_t)count, sizeof **names);
+    *pos = sf_xalloc_calloc((size_t)count, sizeof **pos);
     for (int i = 0; i < count; i++) {
         const sf_ynode_t *item = y->kind == SF_YNODE_SCALAR ? y : y->kids[i];
         sf_status_t st = gl_read_string(c, item, what, &(*names)[i]);
@@ -257,7 +257,7 @@ static sf_status_t read_default(gl_ctx_t *c, sf_node_t *node, const sf_op_attr_d
 static sf_status_t build_attrs(gl_ctx_t *c, sf_node_t *node, const sf_ynode_t *m)
 {
     const sf_op_desc_t *op = node->op;
-    const sf_ynode_t **given = gl_xcalloc((size_t)op->n_attrs, sizeof *given);
+    const sf_ynode_t **given = sf_xalloc_calloc((size_t)op->n_attrs, sizeof *given);
     const sf_ynode_t *attrs = sf_ynode_map_get(m, "attrs");
     sf_status_t st = SF_OK;
     if (attrs != NULL && !sf_ynode_is_null(attrs) && attrs->kind != SF_YNODE_MAP)
@@ -290,7 +290,7 @@ static sf_status_t build_attrs(gl_ctx_t *c, sf_node_t *node, const sf_ynode_t *m
             }
         }
     }
-    node->attrs = gl_xcalloc((size_t)op->n_attrs, sizeof *node->attrs);
+    node->attrs = sf_xalloc_calloc((size_t)op->n_attrs, sizeof *node->attrs);
     for (int i = 0; i < op->n_attrs && st == SF_OK; i++) {
         const sf_op_attr_desc_t *d = &op->attrs[i];
         sf_attr_t *a = &node->attrs[i];
@@ -354,8 +354,8 @@ static sf_status_t build_node(gl_ctx_t *c, const sf_ynode_t *m, sf_node_t *node,
         return st;
     node->n_in = b->n_in;
     node->n_out = b->n_out;
-    node->in = gl_xcalloc((size_t)b->n_in, sizeof *node->in);
-    node->out = gl_xcalloc((size_t)b->n_out, sizeof *node->out);
+    node->in = sf_xalloc_calloc((size_t)b->n_in, sizeof *node->in);
+    node->out = sf_xalloc_calloc((size_t)b->n_out, sizeof *node->out);
     return build_attrs(c, node, m);
 }
 
@@ -452,7 +452,7 @@ sf_status_t gl_build_nodes(gl_ctx_t *c, sf_graph_t *g, gl_bnode_t **bnodes)
             items[n_items++] = (node_item_t){m, NULL, 0};
         }
     }
-    bool *is_active = gl_xcalloc((size_t)n_items, sizeof *is_active);
+    bool *is_active = sf_xalloc_calloc((size_t)n_items, sizeof *is_active);
     int n_active = 0;
     /* Every `when` first, so a node that is dropped is never type-checked
      * against an op that only exists in the other configuration. */
@@ -461,8 +461,8 @@ sf_status_t gl_build_nodes(gl_ctx_t *c, sf_graph_t *g, gl_bnode_t **bnodes)
         st = node_when(c, items[i].m, &is_active[i]);
         n_active += is_active[i];
     }
-    gl_bnode_t *b = gl_xcalloc((size_t)n_active, sizeof *b);
-    g->nodes = gl_xcalloc((size_t)n_active, sizeof *g->nodes);
+    gl_bnode_t *b = sf_xalloc_calloc((size_t)n_active, sizeof *b);
+    g->nodes = sf_xalloc_calloc((size_t)n_active, sizeof *g->nodes);
     sf_graph_names_t seen;
     sf_graph_names_init(&seen);
     int cap_values = c->n_ins;

@@ -26,20 +26,6 @@ void gl_grow(void **arr, int *cap, int need, size_t elem)
     *cap = grown_cap;
 }
 
-void *gl_xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n == 0 ? 1 : n, size);
-    SF_ASSERT(p != NULL);
-    return p;
-}
-
-char *gl_xstrdup(const char *s)
-{
-    char *d = strdup(s);
-    SF_ASSERT(d != NULL);
-    return d;
-}
-
 /* --- scalar typing ------------------------------------------------------------ */
 
 static bool is_bool_word(const char *s, bool *b)
@@ -110,7 +96,7 @@ static sf_status_t type_scalar(const char *text, const sf_pos_t *pos, const char
         out->type = SF_VALUE_FLOAT;
     } else {
         out->type = SF_VALUE_STRING;
-        out->s = gl_xstrdup(text);
+        out->s = sf_xalloc_strdup(text);
     }
     return SF_OK;
 }
@@ -125,7 +111,7 @@ static sf_status_t value_from_ynode(const sf_ynode_t *y, const char *what, sf_st
     if (y->kind == SF_YNODE_SCALAR) {
         if (!y->is_plain) {
             out->type = SF_VALUE_STRING;
-            out->s = gl_xstrdup(y->text);
+            out->s = sf_xalloc_strdup(y->text);
             return SF_OK;
         }
         if (sf_ynode_is_null(y))
@@ -133,7 +119,7 @@ static sf_status_t value_from_ynode(const sf_ynode_t *y, const char *what, sf_st
         return type_scalar(y->text, &y->pos, what, code, out, err);
     }
     out->type = SF_VALUE_LIST;
-    out->items = gl_xcalloc((size_t)y->n_kids, sizeof *out->items);
+    out->items = sf_xalloc_calloc((size_t)y->n_kids, sizeof *out->items);
     for (int i = 0; i < y->n_kids; i++) {
         out->n_items = i + 1;
         sf_status_t st = value_from_ynode(y->kids[i], what, code, &out->items[i], err);
@@ -161,7 +147,7 @@ void gl_param_set(gl_ctx_t *c, const char *name, sf_value_t v, sf_pos_t pos)
         return;
     }
     sf_param_t *p = &GL_PUSH(c->params, c->n_params, c->cap_params);
-    p->name = gl_xstrdup(name);
+    p->name = sf_xalloc_strdup(name);
     p->value = v;
     p->pos = pos;
     sf_graph_names_put(&c->param_names, p->name, c->n_params - 1);
@@ -233,7 +219,7 @@ sf_status_t gl_apply_sets(gl_ctx_t *c, const sf_param_set_t *sets, int n_sets)
                    v.type != SF_VALUE_LIST) {
             sf_value_fini(&v);
             v.type = SF_VALUE_STRING;
-            v.s = gl_xstrdup(s->value);
+            v.s = sf_xalloc_strdup(s->value);
         } else if (want != v.type) {
             sf_value_fini(&v);
             return sf_err_set(c->err, SF_ERR_INPUT, &pos,
@@ -265,7 +251,7 @@ sf_status_t gl_subst(gl_ctx_t *c, const sf_ynode_t *y, char **out, bool *is_chan
     SF_ASSERT(y->kind == SF_YNODE_SCALAR);
     sf_pos_t base = sf_ynode_text_pos(y);
     size_t cap = y->len + 1, n = 0;
-    char *s = gl_xcalloc(cap, 1);
+    char *s = sf_xalloc_calloc(cap, 1);
     for (size_t i = 0; i < y->len;) {
         if (!(y->text[i] == '$' && i + 1 < y->len && y->text[i + 1] == '{')) {
             s[n++] = y->text[i++];
@@ -395,7 +381,7 @@ sf_status_t gl_read_ints(gl_ctx_t *c, const sf_ynode_t *y, const char *what, int
     const sf_value_t *ref = whole_ref(c, y);
     if (ref != NULL && ref->type == SF_VALUE_LIST) {
         /* `shape: ${dims}` with dims: [2, 3] */
-        int64_t *v = gl_xcalloc((size_t)ref->n_items, sizeof *v);
+        int64_t *v = sf_xalloc_calloc((size_t)ref->n_items, sizeof *v);
         for (int i = 0; i < ref->n_items; i++) {
             if (ref->items[i].type != SF_VALUE_INT) {
                 free(v);
@@ -406,7 +392,7 @@ sf_status_t gl_read_ints(gl_ctx_t *c, const sf_ynode_t *y, const char *what, int
             v[i] = ref->items[i].i;
         }
         if (item_pos != NULL) {
-            *item_pos = gl_xcalloc((size_t)ref->n_items, sizeof **item_pos);
+            *item_pos = sf_xalloc_calloc((size_t)ref->n_items, sizeof **item_pos);
             for (int i = 0; i < ref->n_items; i++)
                 (*item_pos)[i] = y->pos;
         }
@@ -417,7 +403,7 @@ sf_status_t gl_read_ints(gl_ctx_t *c, const sf_ynode_t *y, const char *what, int
     if (y->kind != SF_YNODE_SEQ)
         return sf_err_set(c->err, SF_ERR_GRAPH, &y->pos, "%s: expected a list of ints, found a %s",
                           what, sf_ynode_kind_name(y->kind));
-    int64_t *v = gl_xcalloc((size_t)y->n_kids, sizeof *v);
+    int64_t *v = sf_xalloc_calloc((size_t)y->n_kids, sizeof *v);
     for (int i = 0; i < y->n_kids; i++) {
         char item[300];
         snprintf(item, sizeof item, "%s[%d]", what, i);
@@ -428,7 +414,7 @@ sf_status_t gl_read_ints(gl_ctx_t *c, const sf_ynode_t *y, const char *what, int
         }
     }
     if (item_pos != NULL) {
-        *item_pos = gl_xcalloc((size_t)y->n_kids, sizeof **item_pos);
+        *item_pos = sf_xalloc_calloc((size_t)y->n_kids, sizeof **item_pos);
         for (int i = 0; i < y->n_kids; i++)
             (*item_pos)[i] = y->kids[i]->pos;
     }

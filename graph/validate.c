@@ -80,8 +80,8 @@ static sf_status_t report_cycle(vctx_t *v, const int *indeg)
 {
     const sf_graph_t *g = v->g;
     int n = g->n_nodes;
-    int *step = gl_xcalloc((size_t)n, sizeof *step);
-    int *path = gl_xcalloc((size_t)n + 1, sizeof *path);
+    int *step = sf_xalloc_calloc((size_t)n, sizeof *step);
+    int *path = sf_xalloc_calloc((size_t)n + 1, sizeof *path);
     int start = 0;
     while (indeg[start] == 0)
         start++;
@@ -167,8 +167,8 @@ static int heap_pop(ready_heap_t *h)
 static sf_status_t topo_order(vctx_t *v)
 {
     int n = v->g->n_nodes;
-    int *indeg = gl_xcalloc((size_t)n, sizeof *indeg);
-    int *n_cons = gl_xcalloc((size_t)n + 1, sizeof *n_cons);
+    int *indeg = sf_xalloc_calloc((size_t)n, sizeof *indeg);
+    int *n_cons = sf_xalloc_calloc((size_t)n + 1, sizeof *n_cons);
     int n_edges = 0;
     for (int i = 0; i < n; i++)
         for (int k = 0; k < v->b[i].n_in; k++) {
@@ -181,16 +181,16 @@ static sf_status_t topo_order(vctx_t *v)
         }
     for (int i = 0; i < n; i++)
         n_cons[i + 1] += n_cons[i]; /* now CSR offsets */
-    int *cons = gl_xcalloc((size_t)n_edges, sizeof *cons);
-    int *fill = gl_xcalloc((size_t)n, sizeof *fill);
+    int *cons = sf_xalloc_calloc((size_t)n_edges, sizeof *cons);
+    int *fill = sf_xalloc_calloc((size_t)n, sizeof *fill);
     for (int i = 0; i < n; i++)
         for (int k = 0; k < v->b[i].n_in; k++) {
             int p = producer_of(v, i, k);
             if (p >= 0)
                 cons[n_cons[p] + fill[p]++] = i;
         }
-    v->order = gl_xcalloc((size_t)n, sizeof *v->order);
-    ready_heap_t heap = {.items = gl_xcalloc((size_t)n, sizeof(int)), .n = 0};
+    v->order = sf_xalloc_calloc((size_t)n, sizeof *v->order);
+    ready_heap_t heap = {.items = sf_xalloc_calloc((size_t)n, sizeof(int)), .n = 0};
     int n_done = 0;
     for (int i = 0; i < n; i++)
         if (indeg[i] == 0)
@@ -224,7 +224,7 @@ static void number_values(vctx_t *v)
             int idx = g->n_values++;
             sf_gvalue_t *val = &g->values[idx];
             memset(val, 0, sizeof *val);
-            val->name = gl_xstrdup(b->out_names[k]);
+            val->name = sf_xalloc_strdup(b->out_names[k]);
             val->producer = i;
             val->producer_slot = k;
             val->view_of = node->op->outputs_are_views && node->n_in > 0 ? node->in[0] : -1;
@@ -239,8 +239,8 @@ static sf_status_t mark_outputs(vctx_t *v)
 {
     gl_ctx_t *c = v->c;
     sf_graph_t *g = v->g;
-    g->outputs = gl_xcalloc((size_t)c->n_outs, sizeof *g->outputs);
-    g->output_names = gl_xcalloc((size_t)c->n_outs, sizeof *g->output_names);
+    g->outputs = sf_xalloc_calloc((size_t)c->n_outs, sizeof *g->outputs);
+    g->output_names = sf_xalloc_calloc((size_t)c->n_outs, sizeof *g->output_names);
     for (int i = 0; i < c->n_outs; i++) {
         char *name, *as = NULL;
         sf_status_t st;
@@ -251,7 +251,7 @@ static sf_status_t mark_outputs(vctx_t *v)
             if (sf_ynode_map_count(item) != 1)
                 return sf_err_set(c->err, SF_ERR_GRAPH, &item->pos,
                                   "an output is a tensor name or {file_name: tensor}");
-            as = gl_xstrdup(sf_ynode_map_key(item, 0)->text);
+            as = sf_xalloc_strdup(sf_ynode_map_key(item, 0)->text);
             item = sf_ynode_map_val(item, 0);
         }
         st = gl_read_string(c, item, "output", &name);
@@ -278,7 +278,7 @@ static sf_status_t mark_outputs(vctx_t *v)
             return st;
         }
         g->values[v->refs[r].value].is_output = true;
-        g->output_names[g->n_outputs] = as != NULL ? as : gl_xstrdup(name);
+        g->output_names[g->n_outputs] = as != NULL ? as : sf_xalloc_strdup(name);
         free(name);
         g->outputs[g->n_outputs++] = v->refs[r].value;
     }
@@ -301,8 +301,8 @@ static sf_status_t infer_all(vctx_t *v)
     sf_status_t st = SF_OK;
     for (int o = 0; o < g->n_nodes && st == SF_OK; o++) {
         sf_node_t *node = &g->nodes[v->order[o]];
-        sf_tensor_t *in = gl_xcalloc((size_t)node->n_in, sizeof *in);
-        sf_tensor_t *out = gl_xcalloc((size_t)node->n_out, sizeof *out);
+        sf_tensor_t *in = sf_xalloc_calloc((size_t)node->n_in, sizeof *in);
+        sf_tensor_t *out = sf_xalloc_calloc((size_t)node->n_out, sizeof *out);
         for (int k = 0; k < node->n_in; k++)
             in[k] = g->values[node->in[k]].layout;
         st = node->op->infer(node, in, node->n_in, out, node->n_out, v->c->err);
@@ -336,7 +336,7 @@ sf_status_t gl_validate(gl_ctx_t *c, sf_graph_t *g, const gl_bnode_t *bnodes)
     int n_tensors = g->n_inputs;
     for (int i = 0; i < g->n_nodes; i++)
         n_tensors += bnodes[i].n_out;
-    v.refs = gl_xcalloc((size_t)n_tensors, sizeof *v.refs);
+    v.refs = sf_xalloc_calloc((size_t)n_tensors, sizeof *v.refs);
     sf_status_t st = collect_producers(&v);
     if (st == SF_OK)
         st = topo_order(&v);

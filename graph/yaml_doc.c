@@ -10,13 +10,7 @@
 
 #include "graph.h"
 #include "graph_names.h"
-
-static void *ydoc_xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n == 0 ? 1 : n, size);
-    SF_ASSERT(p != NULL); /* inputs are bounded: 4 MiB and the alias budget */
-    return p;
-}
+#include "xalloc.h"
 
 /* --- text checks ------------------------------------------------------------ */
 
@@ -118,13 +112,13 @@ static void ynode_add_kid(sf_ynode_t *parent, sf_ynode_t *kid)
 
 static sf_ynode_t *ynode_copy(const sf_ynode_t *n)
 {
-    sf_ynode_t *c = ydoc_xcalloc(1, sizeof *c);
+    sf_ynode_t *c = sf_xalloc_calloc(1, sizeof *c);
     *c = *n;
     c->kids = NULL;
     c->n_kids = 0;
     c->cap_kids = 0;
     if (n->text != NULL) {
-        c->text = ydoc_xcalloc(n->len + 1, 1);
+        c->text = sf_xalloc_calloc(n->len + 1, 1);
         memcpy(c->text, n->text, n->len);
     }
     for (int i = 0; i < n->n_kids; i++)
@@ -266,7 +260,7 @@ static sf_status_t ydoc_check_dup_keys(ydoc_parse_t *p, const sf_ynode_t *map)
     int n = map->n_kids / 2;
     if (n < 2)
         return SF_OK;
-    const sf_ynode_t **keys = ydoc_xcalloc((size_t)n, sizeof *keys);
+    const sf_ynode_t **keys = sf_xalloc_calloc((size_t)n, sizeof *keys);
     for (int i = 0; i < n; i++)
         keys[i] = map->kids[2 * i];
     qsort(keys, (size_t)n, sizeof *keys, key_cmp);
@@ -330,7 +324,7 @@ static sf_status_t ydoc_on_alias(ydoc_parse_t *p, const yaml_event_t *ev)
 
 static sf_ynode_t *ynode_new(ydoc_parse_t *p, sf_ynode_kind_t kind, yaml_mark_t m)
 {
-    sf_ynode_t *n = ydoc_xcalloc(1, sizeof *n);
+    sf_ynode_t *n = sf_xalloc_calloc(1, sizeof *n);
     n->kind = kind;
     n->pos = mark_pos(p, m);
     n->n_tree = 1;
@@ -357,7 +351,7 @@ static sf_status_t ydoc_on_event(ydoc_parse_t *p, const yaml_event_t *ev, bool *
     case YAML_SCALAR_EVENT:
         n = ynode_new(p, SF_YNODE_SCALAR, ev->start_mark);
         n->len = ev->data.scalar.length;
-        n->text = ydoc_xcalloc(n->len + 1, 1);
+        n->text = sf_xalloc_calloc(n->len + 1, 1);
         memcpy(n->text, ev->data.scalar.value, n->len);
         /* A tag like !!str makes even `1` a string; plain_implicit says the
          * scalar carried no tag. */
@@ -425,8 +419,8 @@ sf_status_t sf_ydoc_parse(const char *buf, size_t len, const char *file, sf_ydoc
     memset(&p, 0, sizeof p);
     p.file = file;
     p.err = err;
-    p.doc = ydoc_xcalloc(1, sizeof *p.doc);
-    p.stack = ydoc_xcalloc(SF_YAML_MAX_DEPTH, sizeof *p.stack);
+    p.doc = sf_xalloc_calloc(1, sizeof *p.doc);
+    p.stack = sf_xalloc_calloc(SF_YAML_MAX_DEPTH, sizeof *p.stack);
     sf_graph_names_init(&p.anchors);
     SF_ASSERT(yaml_parser_initialize(&p.parser));
     yaml_parser_set_input_string(&p.parser, (const unsigned char *)buf, len);

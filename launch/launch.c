@@ -17,8 +17,9 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "clock.h"
 
 extern char **environ;
 
@@ -54,13 +55,6 @@ typedef struct launch {
     unsigned flags;   /* SF_LAUNCH_* */
     char scratch[LAUNCH_PREFIX_BYTES + LAUNCH_LINE_BYTES + 1];
 } launch_t;
-
-static double launch_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* Write everything or give up quietly: a closed stdout must not stop the
  * launcher from reaping its children. */
@@ -192,7 +186,7 @@ static void launch_on_exit(launch_t *L, launch_child_t *c, int wstatus)
     /* Ranks blocked in a collective with the failed one need up to their
      * collective timeout to notice and name it; then they get ended. */
     if (L->n_live > 0 && L->grace_at == 0 && L->kill_at == 0)
-        L->grace_at = launch_now() + L->timeout_s + SF_LAUNCH_GRACE_MARGIN_S;
+        L->grace_at = sf_clock_now_s() + L->timeout_s + SF_LAUNCH_GRACE_MARGIN_S;
 }
 
 static void launch_reap(launch_t *L)
@@ -223,7 +217,7 @@ static void launch_on_signal(launch_t *L, int sig)
         launch_signal_live(L, SIGKILL);
     } else {
         launch_signal_live(L, sig);
-        L->kill_at = launch_now() + SF_LAUNCH_KILL_AFTER_S;
+        L->kill_at = sf_clock_now_s() + SF_LAUNCH_KILL_AFTER_S;
         L->grace_at = 0;
     }
     L->got_signal = sig;
@@ -231,7 +225,7 @@ static void launch_on_signal(launch_t *L, int sig)
 
 static void launch_check_deadlines(launch_t *L)
 {
-    double now = launch_now();
+    double now = sf_clock_now_s();
     if (L->grace_at != 0 && now >= L->grace_at) {
         L->grace_at = 0;
         if (L->n_live > 0) {
@@ -260,7 +254,7 @@ static int launch_poll_timeout_ms(const launch_t *L)
         next = L->kill_at;
     if (next == 0)
         return 1000; /* a periodic reap guards against a lost SIGCHLD */
-    double ms = (next - launch_now()) * 1000.0 + 1.0;
+    double ms = (next - sf_clock_now_s()) * 1000.0 + 1.0;
     if (ms < 0)
         return 0;
     return ms > 1000 ? 1000 : (int)ms;
@@ -490,7 +484,7 @@ int sf_launch_nproc(int nproc, int argc, char **argv, double timeout_s, unsigned
                 /* The ranks already started would wait for the missing one
                  * until their rendezvous timeout; end them now. */
                 launch_signal_live(L, SIGTERM);
-                L->kill_at = launch_now() + SF_LAUNCH_KILL_AFTER_S;
+                L->kill_at = sf_clock_now_s() + SF_LAUNCH_KILL_AFTER_S;
             }
         }
         launch_run_loop(L, sfd);

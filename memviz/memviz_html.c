@@ -8,21 +8,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "memviz_escape.h"
 
 /* ---- escaping -------------------------------------------------------------------- */
-
-static void html_text(FILE *f, const char *s)
-{
-    for (; *s != '\0'; s++) {
-        switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        default: fputc(*s, f);
-        }
-    }
-}
 
 /* A JSON string safe inside <script>: '<' and '>' are escaped so no
  * "</script>" in a tensor name can end the block. */
@@ -209,13 +197,13 @@ static void write_diff(FILE *f, sf_mv_trace_t *const *runs, const sf_mv_opts_t *
     fputs("<section id=\"diff\"><h3>Difference</h3><table class=\"diff\"><tr><th class=l>rank</th>", f);
     for (int k = 0; k < 2; k++) {
         fputs("<th>peak: ", f);
-        html_text(f, o->labels[k]);
+        sf_mv_escape_html(f, o->labels[k]);
         fputs("</th>", f);
     }
     fputs("<th>peak change</th>", f);
     for (int k = 0; k < 2; k++) {
         fputs("<th>bytes moved: ", f);
-        html_text(f, o->labels[k]);
+        sf_mv_escape_html(f, o->labels[k]);
         fputs("</th>", f);
     }
     fputs("<th>bytes moved change</th><th>by collectives (A / B)</th></tr>\n", f);
@@ -257,25 +245,25 @@ static void write_diff(FILE *f, sf_mv_trace_t *const *runs, const sf_mv_opts_t *
             uint32_t top[5];
             uint32_t n = sf_mv_largest(r, 5, top);
             fputs("<table class=diff><tr><th class=l colspan=5>", f);
-            html_text(f, o->labels[k]);
+            sf_mv_escape_html(f, o->labels[k]);
             fputs("</th></tr><tr><th class=l>tensor</th><th class=l>shape</th><th>bytes</th>"
                   "<th class=l>alloc node</th><th class=l>free node</th></tr>",
                   f);
             for (uint32_t j = 0; j < n; j++) {
                 const sf_mv_buffer_t *b = &r->bufs[top[j]];
                 fputs("<tr><td class=l>", f);
-                html_text(f, sf_mv_str(t, b->tensor));
+                sf_mv_escape_html(f, sf_mv_str(t, b->tensor));
                 fputs("</td><td class=l>", f);
-                html_text(f, sf_mv_str(t, b->shape));
+                sf_mv_escape_html(f, sf_mv_str(t, b->shape));
                 fputs(" ", f);
-                html_text(f, sf_mv_str(t, b->dtype));
+                sf_mv_escape_html(f, sf_mv_str(t, b->dtype));
                 fputs("</td>", f);
                 cell_bytes(f, b->bytes);
                 fputs("<td class=l>", f);
-                html_text(f, sf_mv_str(t, b->alloc_node));
+                sf_mv_escape_html(f, sf_mv_str(t, b->alloc_node));
                 fputs("</td><td class=l>", f);
-                html_text(f, b->free_ev >= r->n_events ? "(never freed)"
-                                                       : sf_mv_str(t, b->free_node));
+                sf_mv_escape_html(f, b->free_ev >= r->n_events ? "(never freed)"
+                                                              : sf_mv_str(t, b->free_node));
                 fputs("</td></tr>", f);
             }
             fputs("</table>", f);
@@ -299,7 +287,7 @@ sf_status_t sf_mv_html_write(sf_mv_trace_t *const *runs, int n_runs, const sf_mv
         snprintf(title, sizeof title, "memory: %s", o->labels[0]);
 
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>", f);
-    html_text(f, title);
+    sf_mv_escape_html(f, title);
     fputs("</title>\n<style>\n", f);
     fputs(sf_mv_page_css, f);
     /* Errors first, so even a failure while decoding the data is shown. */
@@ -311,7 +299,7 @@ sf_status_t sf_mv_html_write(sf_mv_trace_t *const *runs, int n_runs, const sf_mv
           "  else { window.__mvErrors = (window.__mvErrors || []).concat([text]); }\n"
           "};</script>\n</head><body>\n<header><h1>",
           f);
-    html_text(f, title);
+    sf_mv_escape_html(f, title);
     fputs("</h1><label>rank <select id=\"rank\"></select></label>\n"
           "<label>x axis <select id=\"xaxis\"><option value=\"events\">event order</option>"
           "<option value=\"time\">time</option></select></label>\n"

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
+#include "memviz_escape.h"
 #include "memviz_layout.h"
 
 enum {
@@ -19,31 +21,12 @@ enum {
 /* The page's colour rule (memviz_page.js colour()): FNV-1a picks 1 of 36. */
 static unsigned colour_class(const char *name)
 {
-    uint32_t h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++)
-        h = (h ^ *p) * 16777619u;
-    return h % N_COLOURS;
+    return sf_hash_fnv1a32(name) % N_COLOURS;
 }
 
 static void colour_css(unsigned k, char *out, size_t n)
 {
     snprintf(out, n, "hsl(%u,%u%%,%u%%)", (k * 130) % 360, 58 + (k % 3) * 10, 48 + (k % 4) * 6);
-}
-
-static void xml_text(FILE *f, const char *s)
-{
-    for (; *s != '\0'; s++) {
-        switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&apos;", f); break;
-        default:
-            if ((unsigned char)*s >= 0x20 || *s == '\t')
-                fputc(*s, f);
-        }
-    }
 }
 
 /* "1.5 MiB", "512 KiB": short labels for axes. */
@@ -105,7 +88,7 @@ static void draw_panel(FILE *f, panel_t *p, const char *run_label, double ymax,
     double ybase = p->y + PLOT_H, yscale = PLOT_H / ymax;
     /* title */
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"t\">", p->x - LEFT + 4, p->y - 7);
-    xml_text(f, run_label);
+    sf_mv_escape_xml(f, run_label);
     fprintf(f, " \xc2\xb7 rank %lld</text>\n", r != NULL ? (long long)r->pid : -1LL);
     if (r == NULL) {
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">no such rank in this run</text>\n", p->x + 4,
@@ -195,7 +178,7 @@ static void draw_panel(FILE *f, panel_t *p, const char *run_label, double ymax,
         double tw = 6.2 * (double)(strlen(h) + strlen(node) + 9);
         double tx = px + 8 + tw <= p->x + p->w ? px + 8 : fmax(px - 8 - tw, p->x + 2);
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"pk\">peak %s \xc2\xb7 ", tx, py - 3, h);
-        xml_text(f, node);
+        sf_mv_escape_xml(f, node);
         fputs("</text>\n", f);
     }
     /* node phases */
@@ -221,7 +204,7 @@ static void draw_panel(FILE *f, panel_t *p, const char *run_label, double ymax,
                 py0, fmax(x1 - x0, 0.3), PHASE_H, c);
         if (x1 - x0 > 6.0 * (double)strlen(name) + 6) {
             fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">", x0 + 2, py0 + PHASE_H - 3.5);
-            xml_text(f, name);
+            sf_mv_escape_xml(f, name);
             fputs("</text>", f);
         }
     }
@@ -405,7 +388,7 @@ sf_status_t sf_mv_svg_write(sf_mv_trace_t *const *runs, int n_runs, const sf_mv_
     else
         snprintf(title, sizeof title, "active memory: %s", o->labels[0]);
     fprintf(f, "<text x=\"%d\" y=\"20\" font-size=\"14\" font-weight=\"bold\">", MARGIN);
-    xml_text(f, title);
+    sf_mv_escape_xml(f, title);
     fputs("</text>\n", f);
     for (int i = 0; i < n_panels; i++)
         draw_panel(f, &panels[i], o->labels[i % n_runs], ymax, cls[i % n_runs]);
@@ -418,7 +401,7 @@ sf_status_t sf_mv_svg_write(sf_mv_trace_t *const *runs, int n_runs, const sf_mv_
         fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\" fill=\"%s\"/>"
                    "<text x=\"%.1f\" y=\"%.1f\">",
                 lx, legend_y, c, lx + 13, legend_y + 9);
-        xml_text(f, name[0] != '\0' ? name : "-");
+        sf_mv_escape_xml(f, name[0] != '\0' ? name : "-");
         fputs("</text>", f);
         lx += 13 + 6.0 * (double)strlen(name) + 14;
         if (lx > width - 150)
@@ -436,9 +419,9 @@ sf_status_t sf_mv_svg_write(sf_mv_trace_t *const *runs, int n_runs, const sf_mv_
     if (n_runs == 2) {
         /* The difference, in words: what the picture is for. */
         fprintf(f, "<text x=\"%d\" y=\"%.1f\" font-weight=\"bold\">", MARGIN, diff_y + 2);
-        xml_text(f, o->labels[0]);
+        sf_mv_escape_xml(f, o->labels[0]);
         fputs(" \xe2\x86\x92 ", f);
-        xml_text(f, o->labels[1]);
+        sf_mv_escape_xml(f, o->labels[1]);
         fputs(" (bytes moved = sum of the bytes of every allocation)</text>\n", f);
         for (int row = 0; row < n_pids; row++) {
             const panel_t *a = &panels[row * 2], *b = &panels[row * 2 + 1];

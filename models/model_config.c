@@ -13,6 +13,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "file_read.h"
+
 #define SYNTH_PREFIX "synthetic:"
 #define CONFIG_MAX_BYTES (16u << 20)
 
@@ -224,30 +226,6 @@ static sf_status_t config_from_preset(const char *model, const char *graph_dir,
 
 /* --- Hugging Face folders: config.json ------------------------------------------ */
 
-static char *read_text(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    char *buf = NULL;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long n = ftell(f);
-        if (n >= 0 && (unsigned long)n <= CONFIG_MAX_BYTES && fseek(f, 0, SEEK_SET) == 0) {
-            buf = malloc((size_t)n + 1);
-            if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-                free(buf);
-                buf = NULL;
-            }
-            if (buf != NULL) {
-                buf[n] = '\0';
-                *len = (size_t)n;
-            }
-        }
-    }
-    fclose(f);
-    return buf;
-}
-
 /* An integer field; absent (or null) leaves *out alone unless required. */
 static sf_status_t json_int(const cJSON *root, const char *key, bool is_required, int64_t *out,
                             const char *path, sf_err_t *err)
@@ -289,7 +267,7 @@ static sf_status_t config_from_json(const char *folder, sf_model_config_t *c, sf
         return sf_err_set(err, SF_ERR_INPUT, NULL,
                           "model '%s' is neither synthetic:NAME nor a checkpoint folder", folder);
     size_t len = 0;
-    char *text = read_text(path, &len);
+    char *text = sf_file_read(path, CONFIG_MAX_BYTES, &len);
     if (text == NULL)
         return sf_err_set(err, SF_ERR_INPUT, NULL,
                           "model '%s': cannot read %s (%s); a Hugging Face folder needs "

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
+#include "rng.h"
+
 static void table_add(sf_model_tensor_t *t, int *n, const char *name, int64_t d0, int64_t d1,
                       int shard_dim, int64_t pad_rows, int64_t head_rows)
 {
@@ -149,22 +152,6 @@ bool sf_weight_slice_make(int ndim, const int64_t *full, int64_t pad_rows, int s
     return true;
 }
 
-/* SplitMix64's finaliser: a bijection that scatters nearby inputs. */
-static uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s != '\0'; s++)
-        h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
-    return h;
-}
-
 /* A standard-normal-ish draw from one 64-bit word: the sum of four 16-bit
  * uniforms (Irwin-Hall), centred and scaled to variance 1. No log or cos,
  * so an 8B model's weights are cheap, and the integer-exact arithmetic
@@ -179,7 +166,7 @@ static double synth_normal(uint64_t bits)
 
 static double synth_value(uint64_t stream, uint64_t e, sf_weight_init_t init)
 {
-    double z = synth_normal(mix64(stream + (e + 1) * 0x9e3779b97f4a7c15ull));
+    double z = synth_normal(sf_rng_splitmix64(stream, e));
     return (init == SF_WEIGHT_INIT_ONES ? 1.0 : 0.0) + SF_WEIGHT_STD * z;
 }
 
@@ -255,7 +242,7 @@ void sf_weight_synth_fill(const sf_weight_slice_t *s, uint64_t seed, const char 
                           sf_weight_init_t init, sf_tensor_t *out)
 {
     SF_ASSERT(sf_tensor_is_contiguous(out));
-    synth_ctx_t c = {mix64(seed ^ mix64(fnv1a(name))), init, out->dtype};
+    synth_ctx_t c = {sf_rng_mix64(seed ^ sf_rng_mix64(sf_hash_fnv1a64(name))), init, out->dtype};
     slice_walk(s, out, synth_run, &c);
 }
 

@@ -10,6 +10,7 @@
 #include "graph.h"
 #include "op.h"
 #include "op_shape.h"
+#include "rng.h"
 
 static const sf_op_attr_desc_t random_attrs[] = {
     {"shape", SF_ATTR_INTS, NULL, "output shape"},
@@ -22,15 +23,6 @@ static const sf_op_attr_desc_t random_attrs[] = {
     {"std", SF_ATTR_FLOAT, "1.0", "normal: standard deviation, >= 0"},
     {"high_int", SF_ATTR_INT, "0", "uniform integers: upper bound (exclusive), > low"},
 };
-
-/* Output n (0-based) of SplitMix64 seeded with seed: a counter, not a state. */
-static uint64_t random_bits(uint64_t seed, uint64_t n)
-{
-    uint64_t z = seed + (n + 1) * 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 /* The top 53 bits as a double in [0, 1). */
 static double random_unit(uint64_t bits)
@@ -106,7 +98,8 @@ static sf_status_t random_cpu(const sf_kernel_args_t *a, sf_err_t *err)
         for (int64_t i = 0; i < count; i++) {
             /* The high half of bits * range: uniform up to a bias of
              * range / 2^64, with no rejection loop to make counts differ. */
-            uint64_t r = (uint64_t)(((unsigned __int128)random_bits(seed, (uint64_t)i) * range) >> 64);
+            uint64_t bits = sf_rng_splitmix64(seed, (uint64_t)i);
+            uint64_t r = (uint64_t)(((unsigned __int128)bits * range) >> 64);
             int64_t v = (int64_t)((uint64_t)lo + r);
             if (dt == SF_DTYPE_I32) {
                 int32_t v32 = (int32_t)v;
@@ -124,8 +117,8 @@ static sf_status_t random_cpu(const sf_kernel_args_t *a, sf_err_t *err)
         for (int64_t i = 0; i < count; i++) {
             /* Box-Muller, cosine branch only, so element i needs no partner.
              * u1 is in (0, 1] so the log is finite. */
-            double u1 = random_unit(random_bits(seed, 2 * (uint64_t)i)) + 0x1p-53;
-            double u2 = random_unit(random_bits(seed, 2 * (uint64_t)i + 1));
+            double u1 = random_unit(sf_rng_splitmix64(seed, 2 * (uint64_t)i)) + 0x1p-53;
+            double u2 = random_unit(sf_rng_splitmix64(seed, 2 * (uint64_t)i + 1));
             double z = sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
             sf_dtype_store(dt, d + (size_t)i * esize, mean + std * z);
         }
@@ -133,7 +126,7 @@ static sf_status_t random_cpu(const sf_kernel_args_t *a, sf_err_t *err)
     }
     double low = sf_node_attr_float(node, "low"), high = sf_node_attr_float(node, "high");
     for (int64_t i = 0; i < count; i++) {
-        double u = random_unit(random_bits(seed, (uint64_t)i));
+        double u = random_unit(sf_rng_splitmix64(seed, (uint64_t)i));
         sf_dtype_store(dt, d + (size_t)i * esize, low + (high - low) * u);
     }
     return SF_OK;

@@ -196,9 +196,5 @@ int main(void)
                         (int)(sizeof bad_flags / sizeof bad_flags[0]));
     tcase_add_test(tf, test_collbench_help_exits_0);
     suite_add_tcase(s, tf);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return tu_run_suite(s);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "expr.h"
+#include "test_util.h"
 
 static sf_value_t params[4];
 static const char *param_names[] = {"n", "tp", "mode", "on"};
@@ -232,9 +233,5 @@ static Suite *expr_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(expr_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return tu_run_suite(expr_suite());
 }

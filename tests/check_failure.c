@@ -6,22 +6,19 @@
  * SF_TEST_MARKER=<unique> in its environment, so leftovers are found by
  * scanning /proc/<pid>/environ. */
 #include <check.h>
-#include <arpa/inet.h>
 #include <dirent.h>
-#include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "test_util.h"
 
 /* Seconds a failed job may take beyond its --timeout. */
@@ -36,20 +33,6 @@ static void new_marker(void)
              (long)time(NULL));
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void sleep_s(double s)
-{
-    struct timespec ts = {.tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 /* Pids (up to max) of marked processes that also hold kv, if given. */
 static int find_marked(const char *kv, pid_t *pids, int max)
 {
@@ -58,11 +41,11 @@ static int find_marked(const char *kv, pid_t *pids, int max)
 
 static int count_marked_after(double wait_s)
 {
-    double end = now_s() + wait_s;
+    double end = sf_clock_now_s() + wait_s;
     pid_t pids[64];
     int n;
-    while ((n = find_marked(NULL, pids, 64)) > 0 && now_s() < end)
-        sleep_s(0.05);
+    while ((n = find_marked(NULL, pids, 64)) > 0 && sf_clock_now_s() < end)
+        sf_clock_sleep_s(0.05);
     return n;
 }
 
@@ -82,7 +65,7 @@ static void proc_start(proc_t *p, const char *const *args, const char *const *en
     memset(p, 0, sizeof *p);
     int fds[2];
     ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
-    p->start = now_s();
+    p->start = sf_clock_now_s();
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
@@ -109,7 +92,7 @@ static void proc_start(proc_t *p, const char *const *args, const char *const *en
 static void proc_wait(proc_t *p, double limit_s)
 {
     double deadline = p->start + limit_s;
-    while (p->fd >= 0 && now_s() < deadline) {
+    while (p->fd >= 0 && sf_clock_now_s() < deadline) {
         struct pollfd q = {.fd = p->fd, .events = POLLIN};
         if (poll(&q, 1, 100) <= 0)
             continue;
@@ -124,8 +107,8 @@ static void proc_wait(proc_t *p, double limit_s)
     }
     int ws = 0;
     pid_t got = 0;
-    while ((got = waitpid(p->pid, &ws, WNOHANG)) == 0 && now_s() < deadline)
-        sleep_s(0.02);
+    while ((got = waitpid(p->pid, &ws, WNOHANG)) == 0 && sf_clock_now_s() < deadline)
+        sf_clock_sleep_s(0.02);
     if (got != p->pid) {
         kill(p->pid, SIGKILL);
         waitpid(p->pid, &ws, 0);
@@ -133,23 +116,10 @@ static void proc_wait(proc_t *p, double limit_s)
     } else {
         p->status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
     }
-    p->end = now_s();
+    p->end = sf_clock_now_s();
     if (p->fd >= 0)
         close(p->fd);
     p->fd = -1;
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(fd, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
 }
 
 #define ck_assert_has(hay, needle)                                                         \
@@ -212,20 +182,20 @@ START_TEST(test_failure_killed_rank_ends_job)
     double seen_at = 0;
     const char *at_env = getenv("SF_TEST_KILL_AT_RSS_KB");
     long at_kb = at_env != NULL ? atol(at_env) : 120000, rss_kb = 0;
-    while (now_s() < p->start + 20) {
+    while (sf_clock_now_s() < p->start + 20) {
         pid_t pids[4];
         if (victim == 0 && find_marked("RANK=1", pids, 4) == 1) {
             victim = pids[0];
-            seen_at = now_s();
+            seen_at = sf_clock_now_s();
         }
         if (victim != 0 && (rss_kb = rss_of(victim)) >= at_kb)
             break;
-        sleep_s(0.005);
+        sf_clock_sleep_s(0.005);
     }
     ck_assert_msg(victim > 0, "rank 1 never showed up");
     ck_assert_msg(rss_kb >= at_kb, "rank 1 never reached %ld kB (last %ld kB)", at_kb, rss_kb);
     ck_assert_int_eq(kill(victim, SIGKILL), 0);
-    double killed_at = now_s();
+    double killed_at = sf_clock_now_s();
     proc_wait(p, killed_at - p->start + timeout_s + MARGIN_S);
     ck_assert_msg(p->status > 0, "status %d; output:\n%s", p->status, p->out);
     ck_assert_msg(p->end - killed_at < timeout_s + MARGIN_S, "took %.1f s after the kill",
@@ -252,7 +222,7 @@ START_TEST(test_failure_rendezvous_nobody_listening)
     proc_t *p = malloc(sizeof *p);
     new_marker();
     char port_kv[64], where[64];
-    int port = free_port();
+    int port = tu_free_port();
     snprintf(port_kv, sizeof port_kv, "MASTER_PORT=%d", port);
     snprintf(where, sizeof where, "127.0.0.1:%d", port);
     const char *env[] = {"RANK=1", "WORLD_SIZE=2", "MASTER_ADDR=127.0.0.1", port_kv, NULL};
@@ -273,7 +243,7 @@ START_TEST(test_failure_rendezvous_missing_rank)
     proc_t *p = malloc(sizeof *p);
     new_marker();
     char port_kv[64];
-    snprintf(port_kv, sizeof port_kv, "MASTER_PORT=%d", free_port());
+    snprintf(port_kv, sizeof port_kv, "MASTER_PORT=%d", tu_free_port());
     const char *env[] = {"RANK=0", "WORLD_SIZE=3", "MASTER_ADDR=127.0.0.1", port_kv, NULL};
     const char *args[] = {"run", tu_src("tests/graphs/redistribute_small.yaml"), "--timeout", "2",
                           NULL};
@@ -292,7 +262,7 @@ START_TEST(test_failure_rendezvous_world_size_mismatch)
     proc_t *p0 = malloc(sizeof *p0), *p1 = malloc(sizeof *p1);
     new_marker();
     char port_kv[64];
-    snprintf(port_kv, sizeof port_kv, "MASTER_PORT=%d", free_port());
+    snprintf(port_kv, sizeof port_kv, "MASTER_PORT=%d", tu_free_port());
     const char *env0[] = {"RANK=0", "WORLD_SIZE=2", "MASTER_ADDR=127.0.0.1", port_kv, NULL};
     const char *env1[] = {"RANK=1", "WORLD_SIZE=3", "MASTER_ADDR=127.0.0.1", port_kv, NULL};
     const char *args[] = {"run", tu_src("tests/graphs/redistribute_small.yaml"), "--timeout", "5",
@@ -315,15 +285,8 @@ START_TEST(test_failure_rendezvous_port_taken)
 {
     proc_t *p = malloc(sizeof *p);
     new_marker();
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(fd, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    ck_assert_int_eq(listen(fd, 4), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    int port = ntohs(a.sin_port);
+    int port;
+    int fd = tu_listen_loopback(&port);
     char port_kv[64], where[64];
     snprintf(port_kv, sizeof port_kv, "MASTER_PORT=%d", port);
     snprintf(where, sizeof where, "cannot listen on 127.0.0.1:%d", port);
@@ -400,9 +363,5 @@ int main(void)
         printf("SKIP: %s\n", why);
         return 77;
     }
-    SRunner *sr = srunner_create(failure_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return tu_run_suite(failure_suite());
 }

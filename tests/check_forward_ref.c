@@ -21,6 +21,7 @@
 #include "exec.h"
 #include "graph.h"
 #include "op.h"
+#include "test_util.h"
 
 typedef struct fw_cfg {
     const char *name;
@@ -462,9 +463,5 @@ static Suite *forward_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(forward_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run_suite(forward_suite());
 }

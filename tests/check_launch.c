@@ -6,7 +6,6 @@
  * rank carries a marker unique to the test in argv, so leftovers are found
  * by scanning /proc for it. */
 #include <check.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -21,7 +20,9 @@
 
 #include <dirent.h>
 
+#include "clock.h"
 #include "launch.h"
+#include "test_util.h"
 
 /* ---- the rank side --------------------------------------------------------- */
 
@@ -29,13 +30,6 @@ static int env_int(const char *name)
 {
     const char *v = getenv(name);
     return v != NULL ? atoi(v) : -1;
-}
-
-static void sleep_s(double s)
-{
-    struct timespec ts = {.tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
 }
 
 static _Noreturn void hang(void)
@@ -69,7 +63,7 @@ static int rank_main(int argc, char **argv)
             return 3;
         }
         if (rank == 2) {
-            sleep_s(1.0);
+            sf_clock_sleep_s(1.0);
             return 5;
         }
         return 0;
@@ -80,7 +74,7 @@ static int rank_main(int argc, char **argv)
         printf("ready %d\n", rank);
         fflush(stdout);
         if (rank == 0) {
-            sleep_s(0.2);
+            sf_clock_sleep_s(0.2);
             return 3;
         }
         hang();
@@ -92,7 +86,7 @@ static int rank_main(int argc, char **argv)
         printf("ready %d\n", rank);
         fflush(stdout);
         if (rank == 0) {
-            sleep_s(0.3);
+            sf_clock_sleep_s(0.3);
             return 4;
         }
         hang();
@@ -126,13 +120,6 @@ static void new_marker(void)
              (long)time(NULL));
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Processes whose command line holds the current marker (the ranks carry it
  * in argv[1]; the launcher itself does not). Zombies have an empty cmdline
  * and do not count: they hold no resources and are no longer running. */
@@ -163,10 +150,10 @@ static int count_marked(void)
  * kernel, not the launcher, ends them). */
 static int count_marked_after(double wait_s)
 {
-    double end = now_s() + wait_s;
+    double end = sf_clock_now_s() + wait_s;
     int n;
-    while ((n = count_marked()) > 0 && now_s() < end)
-        sleep_s(0.05);
+    while ((n = count_marked()) > 0 && sf_clock_now_s() < end)
+        sf_clock_sleep_s(0.05);
     return n;
 }
 
@@ -188,7 +175,7 @@ static void job_start(job_t *j, const char *mode, int nproc, double timeout_s, c
     int po[2], pe[2];
     ck_assert_int_eq(pipe2(po, O_CLOEXEC), 0);
     ck_assert_int_eq(pipe2(pe, O_CLOEXEC), 0);
-    j->start = now_s();
+    j->start = sf_clock_now_s();
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
@@ -224,7 +211,7 @@ static void job_wait(job_t *j, double limit_s, const char *trigger_text, size_t 
     bool triggered = trigger_sig == 0;
     double deadline = j->start + limit_s;
     int fds_open = 2;
-    while (fds_open > 0 && now_s() < deadline) {
+    while (fds_open > 0 && sf_clock_now_s() < deadline) {
         struct pollfd p[2] = {{.fd = j->out_fd, .events = POLLIN},
                               {.fd = j->err_fd, .events = POLLIN}};
         poll(p, 2, 100);
@@ -253,8 +240,8 @@ static void job_wait(job_t *j, double limit_s, const char *trigger_text, size_t 
     }
     int ws = 0;
     pid_t got = 0;
-    while ((got = waitpid(j->pid, &ws, WNOHANG)) == 0 && now_s() < deadline)
-        sleep_s(0.02);
+    while ((got = waitpid(j->pid, &ws, WNOHANG)) == 0 && sf_clock_now_s() < deadline)
+        sf_clock_sleep_s(0.02);
     if (got != j->pid) {
         kill(j->pid, SIGKILL);
         waitpid(j->pid, &ws, 0);
@@ -262,7 +249,7 @@ static void job_wait(job_t *j, double limit_s, const char *trigger_text, size_t 
     } else {
         j->status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
     }
-    j->end = now_s();
+    j->end = sf_clock_now_s();
     if (j->out_fd >= 0)
         close(j->out_fd);
     if (j->err_fd >= 0)
@@ -569,9 +556,5 @@ int main(int argc, char **argv)
 {
     if (getenv("SF_LAUNCHED") != NULL)
         return rank_main(argc, argv);
-    SRunner *sr = srunner_create(launch_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return tu_run_suite(launch_suite());
 }

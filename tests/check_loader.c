@@ -685,9 +685,5 @@ int main(void)
     /* Once per process, before Check forks the tests. */
     for (size_t i = 0; i < sizeof test_ops / sizeof test_ops[0]; i++)
         sf_op_register(&test_ops[i], SF_OP_ID_NONE);
-    SRunner *sr = srunner_create(loader_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return tu_run_suite(loader_suite());
 }

@@ -133,9 +133,5 @@ int main(void)
     tcase_add_test(tc, test_repeat_errors);
     tcase_add_test(tc, test_checks_inputs_when_and_renamed_outputs);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return tu_run_suite(s);
 }

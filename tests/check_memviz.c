@@ -658,9 +658,5 @@ int main(void)
     tcase_add_test(tc, test_memviz_page_encodes_bytes_exactly);
     tcase_add_test(tc, test_memviz_summary_json_bytes_exact_to_2_53);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return tu_run_suite(s);
 }

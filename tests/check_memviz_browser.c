@@ -299,9 +299,5 @@ int main(void)
     tcase_add_test(tc, test_memviz_page_renders_every_buffer);
     tcase_add_test(tc, test_memviz_page_seed_scale_bands_and_bytes);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return tu_run_suite(s);
 }

@@ -863,9 +863,5 @@ int main(void)
 {
     sf_ops_register_all();
     sf_model_register();
-    SRunner *sr = srunner_create(model_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run_suite(model_suite());
 }

@@ -6,22 +6,6 @@
  * q/k/v, an explicit scale, bf16. */
 #include "op_harness.h"
 
-static double at_val(int64_t i, int seed)
-{
-    uint64_t z = (uint64_t)(i + 1) * 0x9e3779b97f4a7c15ull + (uint64_t)seed * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 31)) * 0x94d049bb133111ebull;
-    z ^= z >> 29;
-    return (double)(z >> 11) * 0x1p-53 * 4.0 - 2.0;
-}
-
-static sf_tensor_t at_tensor(sf_dtype_t dt, int ndim, const int64_t *shape, int seed)
-{
-    sf_tensor_t t = oh_tensor_new(dt, ndim, shape);
-    for (int64_t i = 0; i < sf_tensor_numel(&t); i++)
-        oh_put(&t, i, at_val(i, seed));
-    return t;
-}
-
 typedef struct at_case {
     const sf_tensor_t *q, *k, *v, *mask; /* mask may be NULL */
     int64_t seq, block;
@@ -189,9 +173,9 @@ START_TEST(test_attention_f32_blocks_gqa_two_seqs)
 {
     /* 2 sequences of 7 tokens, 4 query heads on 2 kv heads, head_dim 5;
      * blocks of 3 (7 is not a multiple), 1, 7 and 64 (clamped). */
-    sf_tensor_t q = at_tensor(SF_DTYPE_F32, 3, OH_SHAPE(14, 4, 5), 1);
-    sf_tensor_t k = at_tensor(SF_DTYPE_F32, 3, OH_SHAPE(14, 2, 5), 2);
-    sf_tensor_t v = at_tensor(SF_DTYPE_F32, 3, OH_SHAPE(14, 2, 5), 3);
+    sf_tensor_t q = oh_tensor_seeded(SF_DTYPE_F32, 3, OH_SHAPE(14, 4, 5), 1);
+    sf_tensor_t k = oh_tensor_seeded(SF_DTYPE_F32, 3, OH_SHAPE(14, 2, 5), 2);
+    sf_tensor_t v = oh_tensor_seeded(SF_DTYPE_F32, 3, OH_SHAPE(14, 2, 5), 3);
     const int64_t blocks[] = {3, 1, 7, 64};
     for (size_t i = 0; i < 4; i++) {
         at_case_t c = {&q, &k, &v, NULL, 7, blocks[i], 0.0};
@@ -200,12 +184,12 @@ START_TEST(test_attention_f32_blocks_gqa_two_seqs)
     at_case_t c = {&q, &k, &v, NULL, 7, 3, 0.7};
     check_attention(&c, 1e-5);
     /* MHA (nkv == nh) and MQA (nkv == 1) */
-    sf_tensor_t k4 = at_tensor(SF_DTYPE_F32, 3, OH_SHAPE(14, 4, 5), 4);
-    sf_tensor_t v4 = at_tensor(SF_DTYPE_F32, 3, OH_SHAPE(14, 4, 5), 5);
+    sf_tensor_t k4 = oh_tensor_seeded(SF_DTYPE_F32, 3, OH_SHAPE(14, 4, 5), 4);
+    sf_tensor_t v4 = oh_tensor_seeded(SF_DTYPE_F32, 3, OH_SHAPE(14, 4, 5), 5);
     at_case_t mha = {&q, &k4, &v4, NULL, 7, 2, 0.0};
     check_attention(&mha, 1e-5);
-    sf_tensor_t k1 = at_tensor(SF_DTYPE_F32, 3, OH_SHAPE(14, 1, 5), 6);
-    sf_tensor_t v1 = at_tensor(SF_DTYPE_F32, 3, OH_SHAPE(14, 1, 5), 7);
+    sf_tensor_t k1 = oh_tensor_seeded(SF_DTYPE_F32, 3, OH_SHAPE(14, 1, 5), 6);
+    sf_tensor_t v1 = oh_tensor_seeded(SF_DTYPE_F32, 3, OH_SHAPE(14, 1, 5), 7);
     at_case_t mqa = {&q, &k1, &v1, NULL, 14, 4, 0.0};
     check_attention(&mqa, 1e-5);
     oh_tensor_free(&q);
@@ -222,9 +206,9 @@ START_TEST(test_attention_no_cross_sequence_leak)
 {
     /* Changing sequence 1's keys and values must leave sequence 0's output
      * bit-identical (and vice versa for its queries' own results). */
-    sf_tensor_t q = at_tensor(SF_DTYPE_F32, 3, OH_SHAPE(10, 2, 4), 11);
-    sf_tensor_t k = at_tensor(SF_DTYPE_F32, 3, OH_SHAPE(10, 1, 4), 12);
-    sf_tensor_t v = at_tensor(SF_DTYPE_F32, 3, OH_SHAPE(10, 1, 4), 13);
+    sf_tensor_t q = oh_tensor_seeded(SF_DTYPE_F32, 3, OH_SHAPE(10, 2, 4), 11);
+    sf_tensor_t k = oh_tensor_seeded(SF_DTYPE_F32, 3, OH_SHAPE(10, 1, 4), 12);
+    sf_tensor_t v = oh_tensor_seeded(SF_DTYPE_F32, 3, OH_SHAPE(10, 1, 4), 13);
     at_case_t c = {&q, &k, &v, NULL, 5, 2, 0.0};
     sf_tensor_t out0, out1;
     sf_err_t err = {0};
@@ -258,9 +242,9 @@ START_TEST(test_attention_key_mask)
      * its query 0 sees no key and outputs zeros. i32, i64 and u8 masks. */
     const double mv[] = {1, 1, 1, 1, 0, 0, 0, 1, 1, 0, 1, 1};
     const sf_dtype_t dts[] = {SF_DTYPE_I32, SF_DTYPE_I64, SF_DTYPE_U8};
-    sf_tensor_t q = at_tensor(SF_DTYPE_F32, 3, OH_SHAPE(12, 4, 3), 21);
-    sf_tensor_t k = at_tensor(SF_DTYPE_F32, 3, OH_SHAPE(12, 2, 3), 22);
-    sf_tensor_t v = at_tensor(SF_DTYPE_F32, 3, OH_SHAPE(12, 2, 3), 23);
+    sf_tensor_t q = oh_tensor_seeded(SF_DTYPE_F32, 3, OH_SHAPE(12, 4, 3), 21);
+    sf_tensor_t k = oh_tensor_seeded(SF_DTYPE_F32, 3, OH_SHAPE(12, 2, 3), 22);
+    sf_tensor_t v = oh_tensor_seeded(SF_DTYPE_F32, 3, OH_SHAPE(12, 2, 3), 23);
     for (int i = 0; i < 3; i++) {
         sf_tensor_t m = oh_tensor_of(dts[i], 2, OH_SHAPE(2, 6), mv);
         at_case_t c = {&q, &k, &v, &m, 6, 4, 0.0};
@@ -285,7 +269,7 @@ START_TEST(test_attention_strided_and_bf16)
 {
     /* q, k, v as column slices of one fused qkv projection (T, 8, 4): the
      * heads [0,4) are q, [4,6) k, [6,8) v. */
-    sf_tensor_t qkv = at_tensor(SF_DTYPE_F32, 3, OH_SHAPE(10, 8, 4), 31);
+    sf_tensor_t qkv = oh_tensor_seeded(SF_DTYPE_F32, 3, OH_SHAPE(10, 8, 4), 31);
     sf_tensor_t q, k, v;
     sf_err_t err = {0};
     ck_assert_int_eq(sf_tensor_view_slice(&qkv, 1, 0, 4, 1, &q, &err), SF_OK);
@@ -295,9 +279,9 @@ START_TEST(test_attention_strided_and_bf16)
     check_attention(&c, 1e-5);
     /* bf16: the reference runs in double on the same bf16 inputs; the
      * kernel rounds once at the end, so 2^-8 relative (+ the f32 noise). */
-    sf_tensor_t qb = at_tensor(SF_DTYPE_BF16, 3, OH_SHAPE(18, 4, 6), 32);
-    sf_tensor_t kb = at_tensor(SF_DTYPE_BF16, 3, OH_SHAPE(18, 2, 6), 33);
-    sf_tensor_t vb = at_tensor(SF_DTYPE_BF16, 3, OH_SHAPE(18, 2, 6), 34);
+    sf_tensor_t qb = oh_tensor_seeded(SF_DTYPE_BF16, 3, OH_SHAPE(18, 4, 6), 32);
+    sf_tensor_t kb = oh_tensor_seeded(SF_DTYPE_BF16, 3, OH_SHAPE(18, 2, 6), 33);
+    sf_tensor_t vb = oh_tensor_seeded(SF_DTYPE_BF16, 3, OH_SHAPE(18, 2, 6), 34);
     at_case_t cb = {&qb, &kb, &vb, NULL, 9, 4, 0.0};
     check_attention(&cb, 0x1p-8);
     oh_tensor_free(&qkv);

@@ -7,10 +7,7 @@
 /* Deterministic values in [-scale, scale). */
 static double rn_val(int64_t i, int seed, double scale)
 {
-    uint64_t z = (uint64_t)(i + 1) * 0x9e3779b97f4a7c15ull + (uint64_t)seed * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 31)) * 0x94d049bb133111ebull;
-    z ^= z >> 29;
-    return ((double)(z >> 11) * 0x1p-53 * 2.0 - 1.0) * scale;
+    return (oh_unit(i, seed) * 2.0 - 1.0) * scale;
 }
 
 static sf_tensor_t rn_tensor(sf_dtype_t dt, int ndim, const int64_t *shape, int seed, double scale,

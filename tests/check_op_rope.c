@@ -4,22 +4,6 @@
  * sequence, and position 0 as the identity. */
 #include "op_harness.h"
 
-static double rp_val(int64_t i, int seed)
-{
-    uint64_t z = (uint64_t)(i + 1) * 0x9e3779b97f4a7c15ull + (uint64_t)seed * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 31)) * 0x94d049bb133111ebull;
-    z ^= z >> 29;
-    return (double)(z >> 11) * 0x1p-53 * 4.0 - 2.0;
-}
-
-static sf_tensor_t rp_tensor(sf_dtype_t dt, int ndim, const int64_t *shape, int seed)
-{
-    sf_tensor_t t = oh_tensor_new(dt, ndim, shape);
-    for (int64_t i = 0; i < sf_tensor_numel(&t); i++)
-        oh_put(&t, i, rp_val(i, seed));
-    return t;
-}
-
 static void check_rope(const sf_tensor_t *x, int64_t seq, double theta, double rel_tol)
 {
     oh_node_t *h = oh_node_new("rope", "rope_q");
@@ -104,7 +88,7 @@ END_TEST
 
 START_TEST(test_rope_f32_two_sequences)
 {
-    sf_tensor_t x = rp_tensor(SF_DTYPE_F32, 3, OH_SHAPE(14, 3, 6), 1);
+    sf_tensor_t x = oh_tensor_seeded(SF_DTYPE_F32, 3, OH_SHAPE(14, 3, 6), 1);
     check_rope(&x, 7, 10000.0, 1e-5);
     check_rope(&x, 7, 1000000.0, 1e-5); /* Qwen3's rope_theta */
     check_rope(&x, 14, 10.0, 1e-5);     /* fast-turning pairs, one sequence */
@@ -116,7 +100,7 @@ START_TEST(test_rope_bf16)
 {
     /* One rounding of the output: within 2^-8 of max(|x0|, |x1|, |out|) (the f32
      * cos/sin and products add ~1e-7 relative on top). */
-    sf_tensor_t x = rp_tensor(SF_DTYPE_BF16, 3, OH_SHAPE(10, 2, 8), 2);
+    sf_tensor_t x = oh_tensor_seeded(SF_DTYPE_BF16, 3, OH_SHAPE(10, 2, 8), 2);
     check_rope(&x, 5, 10000.0, 0x1p-8);
     oh_tensor_free(&x);
 }
@@ -125,7 +109,7 @@ END_TEST
 START_TEST(test_rope_strided)
 {
     /* x (T, heads, hd) as a transposed view of a (heads, T, hd) buffer */
-    sf_tensor_t base = rp_tensor(SF_DTYPE_F32, 3, OH_SHAPE(2, 9, 4), 3);
+    sf_tensor_t base = oh_tensor_seeded(SF_DTYPE_F32, 3, OH_SHAPE(2, 9, 4), 3);
     sf_tensor_t x = oh_transpose(&base, 0, 1);
     check_rope(&x, 3, 10000.0, 1e-5);
     oh_tensor_free(&base);

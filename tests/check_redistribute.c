@@ -183,9 +183,5 @@ int main(void)
     tcase_add_test(tc, test_redistribute_modes_agree_4_ranks);
     tcase_add_test(tc, test_redistribute_plan_equals_run_per_rank);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return tu_run_suite(s);
 }

@@ -2,7 +2,6 @@
  * way a file can lie. Bad files are built byte by byte here, so each test
  * shows exactly what is wrong with its file. */
 #include <check.h>
-#include <dirent.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -39,19 +38,6 @@ static void host_init(host_t *h, sf_dtype_t dt, int ndim, const int64_t *shape, 
 static void host_fini(host_t *h)
 {
     free(h->buf.data);
-}
-
-static int count_dir_entries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    ck_assert_ptr_nonnull(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-            n++;
-    closedir(d);
-    return n;
 }
 
 static const char *join(const char *dir, const char *name)
@@ -134,7 +120,7 @@ START_TEST(test_roundtrip_every_dtype)
     for (int i = 0; i < N; i++)
         entries[i] = (sf_st_entry_t){.name = names[i], .tensor = i == 8 ? &view : &h[i].t};
     ck_assert_int_eq(sf_st_write(path, entries, N, false, &err), SF_OK);
-    ck_assert_int_eq(count_dir_entries(dir), 1); /* no temporary left behind */
+    ck_assert_int_eq(tu_count_dir_entries(dir), 1); /* no temporary left behind */
 
     sf_st_file_t *f = NULL;
     ck_assert_msg(sf_st_open(path, &f, &err) == SF_OK, "%s", err.msg);
@@ -319,7 +305,7 @@ START_TEST(test_existing_file_refused_then_overwritten)
     char *text = tu_read_file(path, NULL);
     ck_assert_str_eq(text, "precious");
     free(text);
-    ck_assert_int_eq(count_dir_entries(dir), 1);
+    ck_assert_int_eq(tu_count_dir_entries(dir), 1);
 
     sf_err_clear(&err);
     ck_assert_int_eq(sf_st_write(path, &e, 1, true, &err), SF_OK);
@@ -327,7 +313,7 @@ START_TEST(test_existing_file_refused_then_overwritten)
     ck_assert_int_eq(sf_st_open(path, &f, &err), SF_OK);
     ck_assert_int_eq(sf_st_find(f, "x"), 0);
     sf_st_close(f);
-    ck_assert_int_eq(count_dir_entries(dir), 1);
+    ck_assert_int_eq(tu_count_dir_entries(dir), 1);
     host_fini(&h);
 }
 END_TEST
@@ -342,7 +328,7 @@ START_TEST(test_write_duplicate_names_refused)
     sf_err_clear(&err);
     ck_assert_int_eq(sf_st_write(join(dir, "d.safetensors"), e, 2, false, &err), SF_ERR_INPUT);
     ck_assert_ptr_nonnull(strstr(err.msg, "tensor 'x' is given twice"));
-    ck_assert_int_eq(count_dir_entries(dir), 0);
+    ck_assert_int_eq(tu_count_dir_entries(dir), 0);
     host_fini(&h);
 }
 END_TEST
@@ -361,7 +347,7 @@ START_TEST(test_write_into_missing_folder)
     ck_assert_int_eq(sf_st_write(path, &e, 1, false, &err), SF_ERR_IO);
     ck_assert_str_eq(err.file, path);
     ck_assert_ptr_nonnull(strstr(err.msg, "No such file or directory"));
-    ck_assert_int_eq(count_dir_entries(dir), 0);
+    ck_assert_int_eq(tu_count_dir_entries(dir), 0);
     host_fini(&h);
 }
 END_TEST
@@ -387,7 +373,7 @@ START_TEST(test_write_failure_leaves_nothing)
     ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
     ck_assert_int_eq(st, SF_ERR_IO);
     ck_assert_ptr_nonnull(strstr(err.msg, "File too large"));
-    ck_assert_int_eq(count_dir_entries(dir), 0);
+    ck_assert_int_eq(tu_count_dir_entries(dir), 0);
     host_fini(&h);
 }
 END_TEST
@@ -636,9 +622,5 @@ static Suite *safetensors_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(safetensors_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run_suite(safetensors_suite());
 }

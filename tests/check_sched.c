@@ -221,9 +221,5 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_plan_equals_run_on_every_graph);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return tu_run_suite(s);
 }

@@ -9,6 +9,7 @@
 #include "dtype.h"
 #include "mem.h"
 #include "tensor.h"
+#include "test_util.h"
 
 START_TEST(test_bf16_rounds_to_nearest_even)
 {
@@ -204,9 +205,5 @@ int main(void)
     tcase_add_test(tc, test_mem_counts_rounded_bytes_meta);
     tcase_add_test_raise_signal(tc, test_mem_free_with_live_buffer_aborts, SIGABRT);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return tu_run_suite(s);
 }

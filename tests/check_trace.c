@@ -1,7 +1,6 @@
 /* Chrome trace writer: write events, parse the file back with cJSON and
  * check every event; failures must leave no file behind. */
 #include <check.h>
-#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,19 +21,6 @@ static const char *join(const char *dir, const char *name)
     char *p = slots[next++ % 4];
     snprintf(p, 4096, "%s/%s", dir, name);
     return p;
-}
-
-static int count_dir_entries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    ck_assert_ptr_nonnull(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-            n++;
-    closedir(d);
-    return n;
 }
 
 /* Parse path as one JSON document; the caller deletes it. */
@@ -130,7 +116,7 @@ START_TEST(test_trace_events_parse_back)
     sf_trace_mem_event(tr, 1, &ev);
     sf_trace_node(tr, 1, "n1", "concat", 1.0, 2.0);
     ck_assert_int_eq(sf_trace_close(tr, &err), SF_OK);
-    ck_assert_int_eq(count_dir_entries(dir), 1); /* the temporary was renamed */
+    ck_assert_int_eq(tu_count_dir_entries(dir), 1); /* the temporary was renamed */
 
     cJSON *root = load_trace(path);
     const cJSON *events = cJSON_GetObjectItem(root, "traceEvents");
@@ -277,9 +263,9 @@ START_TEST(test_trace_abort_leaves_nothing)
     ck_assert_int_eq(sf_trace_open(join(dir, "t.json"), &tr, &err), SF_OK);
     sf_trace_process(tr, 0, "g");
     sf_trace_node(tr, 0, "n", "op", 0.0, 1.0);
-    ck_assert_int_eq(count_dir_entries(dir), 1); /* the temporary exists meanwhile */
+    ck_assert_int_eq(tu_count_dir_entries(dir), 1); /* the temporary exists meanwhile */
     sf_trace_abort(tr);
-    ck_assert_int_eq(count_dir_entries(dir), 0);
+    ck_assert_int_eq(tu_count_dir_entries(dir), 0);
     sf_trace_abort(NULL);
 }
 END_TEST
@@ -296,7 +282,7 @@ START_TEST(test_trace_unwritable_path)
     ck_assert_ptr_null(tr);
     ck_assert_str_eq(err.file, path);
     ck_assert_ptr_nonnull(strstr(err.msg, "No such file or directory"));
-    ck_assert_int_eq(count_dir_entries(dir), 0);
+    ck_assert_int_eq(tu_count_dir_entries(dir), 0);
 }
 END_TEST
 
@@ -323,7 +309,7 @@ START_TEST(test_trace_write_error_reported_at_close)
     ck_assert_int_eq(st, SF_ERR_IO);
     ck_assert_str_eq(err.file, path);
     ck_assert_ptr_nonnull(strstr(err.msg, "cannot write trace: File too large"));
-    ck_assert_int_eq(count_dir_entries(dir), 0);
+    ck_assert_int_eq(tu_count_dir_entries(dir), 0);
 }
 END_TEST
 
@@ -343,9 +329,5 @@ static Suite *trace_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(trace_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run_suite(trace_suite());
 }

@@ -6,7 +6,6 @@
  * Without root or `ip netns`, the suite says SKIP and exits 77. */
 #include <check.h>
 #include <dirent.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -18,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "safetensors.h"
 #include "test_util.h"
 
@@ -29,20 +29,6 @@ static char g_ns[2][32];  /* sfA<pid>, sfB<pid> */
 static char g_dev[2][32]; /* sfvA<pid>, sfvB<pid>: IFNAMSIZ allows 15 chars */
 static const char *const g_addr[2] = {"10.77.0.1", "10.77.0.2"};
 static char g_marker[96];
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void sleep_s(double s)
-{
-    struct timespec ts = {.tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
 
 /* Quiet: teardown runs on paths where some of it never existed. */
 static void net_teardown(void)
@@ -171,7 +157,7 @@ static void proc_start(proc_t *p, char *const *argv)
 static void procs_wait(proc_t *ps, int n, double deadline)
 {
     int open_fds = n;
-    while (open_fds > 0 && now_s() < deadline) {
+    while (open_fds > 0 && sf_clock_now_s() < deadline) {
         struct pollfd q[8];
         for (int i = 0; i < n; i++)
             q[i] = (struct pollfd){.fd = ps[i].fd, .events = POLLIN};
@@ -194,8 +180,8 @@ static void procs_wait(proc_t *ps, int n, double deadline)
     for (int i = 0; i < n; i++) {
         int ws = 0;
         pid_t got;
-        while ((got = waitpid(ps[i].pid, &ws, WNOHANG)) == 0 && now_s() < deadline)
-            sleep_s(0.02);
+        while ((got = waitpid(ps[i].pid, &ws, WNOHANG)) == 0 && sf_clock_now_s() < deadline)
+            sf_clock_sleep_s(0.02);
         if (got != ps[i].pid) {
             kill(ps[i].pid, SIGKILL);
             waitpid(ps[i].pid, &ws, 0);
@@ -275,7 +261,7 @@ static void run_two_hosts(const char *mode, int port)
                         NULL};
         proc_start(&ps[r], argv);
     }
-    procs_wait(ps, 2, now_s() + RANK_LIMIT_S);
+    procs_wait(ps, 2, sf_clock_now_s() + RANK_LIMIT_S);
     for (int r = 0; r < 2; r++)
         ck_assert_msg(ps[r].status == 0, "rank %d in %s exited %d:\n%s", r, g_ns[r], ps[r].status,
                       ps[r].out);
@@ -382,10 +368,7 @@ int main(void)
                "(set SF_REQUIRE_NETNS=1 to make this a failure)\n", why);
         return 77;
     }
-    SRunner *sr = srunner_create(twohost_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = tu_run_suite(twohost_suite());
     net_teardown();
-    return failed == 0 ? 0 : 1;
+    return rc;
 }

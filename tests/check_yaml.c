@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "graph.h"
+#include "test_util.h"
 #include "yaml_doc.h"
 
 static sf_ydoc_t *parse_ok(const char *text)
@@ -200,9 +201,5 @@ static Suite *yaml_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(yaml_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return tu_run_suite(yaml_suite());
 }

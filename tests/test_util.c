@@ -1,14 +1,20 @@
 /* Test helpers; see test_util.h. */
 #include "test_util.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "file_read.h"
 
 static char *rotate(void)
 {
@@ -37,31 +43,7 @@ const char *tu_tmpdir(void)
 
 char *tu_read_file(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap + 1);
-    size_t got;
-    while (buf != NULL && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            cap *= 2;
-            char *grown = realloc(buf, cap + 1);
-            if (grown == NULL) {
-                free(buf);
-                buf = NULL;
-            }
-            buf = grown;
-        }
-    }
-    fclose(f);
-    if (buf == NULL)
-        return NULL;
-    buf[n] = '\0';
-    if (len != NULL)
-        *len = n;
-    return buf;
+    return sf_file_read(path, SIZE_MAX, len);
 }
 
 int tu_write_file(const char *path, const char *text)
@@ -161,6 +143,51 @@ int tu_find_env_procs(const char *marker, const char *also, pid_t *pids, int max
             pids[n] = (pid_t)atoi(e->d_name);
         n++;
     }
+    closedir(d);
+    return n;
+}
+
+int tu_listen_loopback(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(fd, 4), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+int tu_free_port(void)
+{
+    int port;
+    /* No peer ever connects, so closing leaves no TIME_WAIT behind: the
+     * port is free again at once. */
+    close(tu_listen_loopback(&port));
+    return port;
+}
+
+int tu_run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int n_failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return n_failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+int tu_count_dir_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            n++;
     closedir(d);
     return n;
 }

@@ -1,8 +1,10 @@
 /* Shared helpers for the Check suites: paths into the source tree, temp
- * folders, and running the shardflow command with its output captured. */
+ * folders, running the shardflow command with its output captured, free
+ * ports, and the run-the-suite part of every main. */
 #ifndef SF_TEST_UTIL_H
 #define SF_TEST_UTIL_H
 
+#include <check.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -27,5 +29,20 @@ int tu_sf(const char *args, char **out);
  * if not NULL, also `also`. Up to max pids go to pids (may be NULL with max
  * 0); returns how many match. Zombies expose no environment: not counted. */
 int tu_find_env_procs(const char *marker, const char *also, pid_t *pids, int max);
+/* A TCP socket listening on 127.0.0.1 at a port the kernel picked (*port):
+ * for tests of a port already taken. Caller closes the returned fd. Fails
+ * the calling test (ck_assert) when it cannot listen. */
+int tu_listen_loopback(int *port);
+/* A TCP port on 127.0.0.1 that was free a moment ago (listened on, closed):
+ * for MASTER_PORT and listeners. Racy by nature, good enough for tests.
+ * Fails the calling test (ck_assert) when no socket can be bound. */
+int tu_free_port(void);
+/* How many entries dir holds, hidden ones included (a leftover ".tmp" file
+ * must count), "." and ".." not. Fails the calling test if dir cannot be
+ * opened. */
+int tu_count_dir_entries(const char *dir);
+/* Run every test of s in fork mode and free the runner (which frees s).
+ * Returns the exit status for main: 0 when all passed, 1 otherwise. */
+int tu_run_suite(Suite *s);
 
 #endif

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "bootstrap.h"
+#include "clock.h"
 #include "coll.h"
 
 typedef struct nccl_req {
@@ -39,13 +40,6 @@ typedef struct nccl_state {
 } nccl_state_t;
 
 /* ---- helpers -------------------------------------------------------------- */
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static void nap(void)
 {
@@ -104,7 +98,7 @@ static sf_status_t wait_ready(sf_comm_t *comm, double deadline, const char *labe
             return SF_OK;
         if (state != ncclInProgress)
             return comm_fail(comm, state, label, err);
-        if (now_s() > deadline)
+        if (sf_clock_now_s() > deadline)
             return sf_err_set(err, SF_ERR_TIMEOUT, NULL,
                               "nccl backend: rank %d: %s did not finish within %.1f s "
                               "(is every rank running?)",
@@ -133,7 +127,7 @@ static sf_status_t drain_enqueuing(sf_comm_t *comm, sf_err_t *err)
     char label[96];
     req_label(st->enqueuing != NULL ? st->enqueuing->kind : SF_COLL_BARRIER,
               st->enqueuing != NULL ? st->enqueuing->what : NULL, label, sizeof label);
-    sf_status_t s = wait_ready(comm, now_s() + comm->timeout_s, label, err);
+    sf_status_t s = wait_ready(comm, sf_clock_now_s() + comm->timeout_s, label, err);
     if (s != SF_OK)
         return s;
     st->is_enqueuing = false;
@@ -250,7 +244,8 @@ static sf_status_t nccl_init(sf_comm_t *comm, sf_bootstrap_t *bs, sf_err_t *err)
         s = comm_fail(comm, r, "ncclCommInitRankConfig", err);
         goto fail;
     }
-    if ((s = wait_ready(comm, now_s() + comm->timeout_s, "ncclCommInitRankConfig", err)) != SF_OK)
+    s = wait_ready(comm, sf_clock_now_s() + comm->timeout_s, "ncclCommInitRankConfig", err);
+    if (s != SF_OK)
         goto fail;
 
     if ((e = cudaStreamCreateWithFlags(&st->stream, cudaStreamNonBlocking)) != cudaSuccess) {
@@ -483,8 +478,8 @@ static void nccl_finalize(sf_comm_t *comm)
         if (drain_enqueuing(comm, &ignored) == SF_OK && st->nc != NULL) {
             ncclResult_t r = ncclCommFinalize(st->nc);
             if ((r == ncclSuccess || r == ncclInProgress) &&
-                wait_ready(comm, now_s() + comm->timeout_s, "ncclCommFinalize", &ignored) ==
-                    SF_OK)
+                wait_ready(comm, sf_clock_now_s() + comm->timeout_s, "ncclCommFinalize",
+                           &ignored) == SF_OK)
                 is_clean = true;
         }
         if (st->nc != NULL) {

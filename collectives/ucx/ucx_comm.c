@@ -7,19 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bootstrap.h"
+#include "clock.h"
 #include "ucx_impl.h"
 
 #define UCX_CLOSE_MAX_S 5.0 /* bound on flushing the endpoints at teardown */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static uint64_t ucx_tag(uint32_t seq, sf_coll_kind_t kind, int step, int src)
 {
@@ -442,10 +435,10 @@ void ucx_comm_finalize(sf_comm_t *comm)
         }
     }
     double limit = comm->timeout_s < UCX_CLOSE_MAX_S ? comm->timeout_s : UCX_CLOSE_MAX_S;
-    double deadline = now_s() + limit;
+    double deadline = sf_clock_now_s() + limit;
     for (int p = 0; closing != NULL && p < comm->world; p++) {
         while (closing[p] != NULL && ucp_request_check_status(closing[p]) == UCS_INPROGRESS &&
-               now_s() < deadline)
+               sf_clock_now_s() < deadline)
             (void)ucp_worker_progress(ux->worker);
         if (closing[p] != NULL)
             ucp_request_free(closing[p]);

@@ -12,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "file_read.h"
 #include "graph.h"
 #include "model_config.h"
 #include "model_tensors.h"
@@ -160,28 +161,6 @@ static sf_status_t cache_open(const char *path, sf_st_file_t **out, sf_err_t *er
     return SF_OK;
 }
 
-static char *read_small_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    char *buf = NULL;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long n = ftell(f);
-        if (n >= 0 && n <= (64L << 20) && fseek(f, 0, SEEK_SET) == 0) {
-            buf = malloc((size_t)n + 1);
-            if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-                free(buf);
-                buf = NULL;
-            }
-            if (buf != NULL)
-                buf[n] = '\0';
-        }
-    }
-    fclose(f);
-    return buf;
-}
-
 /* The folder's layout, with cache_lock held: *index is its weight_map
  * index or NULL for a single model.safetensors. */
 static sf_status_t cache_folder(const char *folder, const cJSON **index, sf_err_t *err)
@@ -196,7 +175,7 @@ static sf_status_t cache_folder(const char *folder, const cJSON **index, sf_err_
     cJSON *root = NULL;
     struct stat sb;
     if (stat(path, &sb) == 0) {
-        char *text = read_small_file(path);
+        char *text = sf_file_read(path, (size_t)64 << 20, NULL);
         if (text == NULL)
             return sf_err_set(err, SF_ERR_IO, NULL, "cannot read %s", path);
         root = cJSON_Parse(text);
