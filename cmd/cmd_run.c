@@ -327,7 +327,8 @@ int sf_cmd_run(int argc, char **argv)
     if (parse(a, ac, av, &err) == 1) {
         usage(stdout);
         rc = 0;
-    } else if (err.code != SF_OK) {
+    } else if (err.code != SF_OK || sf_coll_algo_check_env(&err) != SF_OK) {
+        /* A bad SF_COLL_ALGO fails here, before any rank starts. */
         rc = sf_cli_fail(&err);
     } else if (nproc > 0 && getenv("SF_LAUNCHED") == NULL) {
         rc = launch(a, nproc, ac, av);

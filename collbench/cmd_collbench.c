@@ -44,6 +44,10 @@ static void print_usage(FILE *f)
             "  --iters K     timed iterations per size (default 20)\n"
             "  --warmup W    untimed iterations first, checked too (default 5)\n"
             "  --timeout S   seconds any collective or the rendezvous may take (default 60)\n"
+            "  --rules       print the algorithm rule table and exit (starts no ranks)\n"
+            "\n"
+            "SF_COLL_ALGO=COLLECTIVE:ALGORITHM[,...] (e.g. all_gather:ring) forces the\n"
+            "rule row of that name; an unknown name exits 2 listing the valid ones.\n"
             "\n"
             "Exit status: 0 when every result was right, 1 when some were wrong or a rank\n"
             "failed, 2 for bad flags.\n");
@@ -216,6 +220,11 @@ int sf_cmd_collbench(int argc, char **argv)
             print_usage(stdout);
             return 0;
         }
+        if (strcmp(argv[i], "--rules") == 0) {
+            sf_comm_register_all();
+            sf_comm_dump_rules(stdout);
+            return 0;
+        }
     }
     /* The launcher re-runs a whole command line, program name first. */
     char **full = malloc(((size_t)argc + 2) * sizeof *full);
@@ -231,6 +240,8 @@ int sf_cmd_collbench(int argc, char **argv)
     sf_status_t s = sf_launch_strip_nproc(argc + 1, full, &nproc, &rest, &n_rest, &err);
     if (s == SF_OK)
         s = parse_flags(n_rest, rest, 2, &cfg, &err);
+    if (s == SF_OK)
+        s = sf_coll_algo_check_env(&err);
     if (s != SF_OK) {
         free(rest);
         free(full);

@@ -3,6 +3,7 @@
 #include "coll.h"
 #include "bootstrap.h"
 #include "clock.h"
+#include "coll_rules.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,7 @@ const char *sf_coll_kind_name(sf_coll_kind_t k)
 void sf_comm_register(const sf_comm_iface_t *iface)
 {
     SF_ASSERT(iface != NULL && iface->name != NULL && iface->supports != NULL &&
-              iface->init != NULL && iface->start != NULL && iface->test != NULL &&
+              iface->init != NULL && iface->test != NULL &&
               iface->req_free != NULL && iface->finalize != NULL);
     for (int i = 0; i < n_backends; i++)
         if (backends[i] == iface)
@@ -69,7 +70,16 @@ sf_status_t sf_comm_new(const char *name, sf_bootstrap_t *bs, double timeout_s, 
     comm->rank = bs != NULL ? sf_bootstrap_rank(bs) : 0;
     comm->world = bs != NULL ? sf_bootstrap_world(bs) : 1;
     comm->timeout_s = timeout_s;
-    sf_status_t st = iface->init(comm, bs, err);
+    size_t n_rows;
+    const sf_coll_rule_t *rows = sf_coll_rules(&n_rows);
+    sf_status_t st = sf_coll_rules_parse_override(rows, n_rows, getenv("SF_COLL_ALGO"),
+                                                  comm->forced, comm->forced_buf,
+                                                  sizeof comm->forced_buf, err);
+    if (st != SF_OK) {
+        free(comm);
+        return st;
+    }
+    st = iface->init(comm, bs, err);
     if (st != SF_OK) {
         free(comm);
         return st;
@@ -115,7 +125,38 @@ sf_status_t sf_comm_start(sf_comm_t *comm, const sf_coll_args_t *args, void **re
     sf_status_t st = check_args(comm, args, err);
     if (st != SF_OK)
         return st;
-    return comm->iface->start(comm, args, req, err);
+    size_t n_rows;
+    const sf_coll_rule_t *rows = sf_coll_rules(&n_rows);
+    st = sf_coll_rules_start(rows, n_rows, comm->forced, comm, args, req, NULL, err);
+    /* No row of this backend at all: its own start, if it has one. */
+    if (st == SF_ERR_UNSUPPORTED && *req == NULL && comm->iface->start != NULL &&
+        comm->forced[args->kind] == NULL) {
+        bool has_row = false;
+        for (size_t i = 0; i < n_rows && !has_row; i++)
+            has_row = rows[i].kind == args->kind && strcmp(rows[i].backend, comm->iface->name) == 0;
+        if (!has_row) {
+            sf_err_clear(err);
+            st = comm->iface->start(comm, args, req, err);
+        }
+    }
+    return st;
+}
+
+void sf_comm_dump_rules(FILE *f)
+{
+    size_t n_rows;
+    const sf_coll_rule_t *rows = sf_coll_rules(&n_rows);
+    sf_coll_rules_print(rows, n_rows, f);
+}
+
+sf_status_t sf_coll_algo_check_env(sf_err_t *err)
+{
+    size_t n_rows;
+    const sf_coll_rule_t *rows = sf_coll_rules(&n_rows);
+    const char *forced[SF_COLL_KIND_COUNT];
+    char buf[256];
+    return sf_coll_rules_parse_override(rows, n_rows, getenv("SF_COLL_ALGO"), forced, buf,
+                                        sizeof buf, err);
 }
 
 sf_status_t sf_comm_test(sf_comm_t *comm, void *req, sf_err_t *err)

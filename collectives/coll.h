@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "device.h"
 #include "dtype.h"
@@ -67,7 +68,9 @@ typedef struct sf_comm_iface {
      * exchange, bounded by comm->timeout_s. Required. */
     sf_status_t (*init)(sf_comm_t *comm, sf_bootstrap_t *bs, sf_err_t *err);
     /* Post one collective; returns at once with *req owned by the caller
-     * (release with req_free). Required. */
+     * (release with req_free). Optional: the rule table (coll_rules.c)
+     * names each algorithm's start; this one runs only when no row of this
+     * backend matches (default: SF_ERR_UNSUPPORTED). */
     sf_status_t (*start)(sf_comm_t *comm, const sf_coll_args_t *args, void **req, sf_err_t *err);
     /* Advance all work in flight; never blocks. Optional (default: no-op). */
     sf_status_t (*progress)(sf_comm_t *comm, sf_err_t *err);
@@ -88,6 +91,10 @@ struct sf_comm {
     int rank;
     int world;
     double timeout_s;             /* every wait gives up after this */
+    /* SF_COLL_ALGO as read at sf_comm_new: the algorithm forced per kind,
+     * or NULL (the first matching rule). Points into forced_buf. */
+    const char *forced[SF_COLL_KIND_COUNT];
+    char forced_buf[256];
 };
 
 /* Backends by name, and the registry the tools fill at start. */
@@ -105,7 +112,18 @@ SF_NODISCARD sf_status_t sf_comm_new(const char *name, sf_bootstrap_t *bs, doubl
                                      sf_comm_t **out, sf_err_t *err);
 void sf_comm_free(sf_comm_t *comm); /* NULL-safe; calls finalize */
 
-/* Wrappers: argument checks, then the backend. */
+/* Print the algorithm rule table (collectives/coll_rules.c): which
+ * (collective, memory kind, byte range) runs which backend's algorithm. */
+void sf_comm_dump_rules(FILE *f);
+/* Check SF_COLL_ALGO=KIND:ALGO[,KIND:ALGO...] (e.g. all_gather:ring), which
+ * forces each named collective to the rule row of that algorithm. An
+ * unknown collective or algorithm is SF_ERR_INPUT naming the valid ones.
+ * sf_comm_new checks it too; commands call this first to fail before any
+ * rank starts. */
+SF_NODISCARD sf_status_t sf_coll_algo_check_env(sf_err_t *err);
+
+/* Wrappers: argument checks, then the first rule row of the comm's backend
+ * that matches (and whose start does not answer SF_ERR_UNSUPPORTED). */
 SF_NODISCARD sf_status_t sf_comm_start(sf_comm_t *comm, const sf_coll_args_t *args, void **req,
                                        sf_err_t *err);
 SF_NODISCARD sf_status_t sf_comm_test(sf_comm_t *comm, void *req, sf_err_t *err);

@@ -18,6 +18,7 @@
 #include "bootstrap.h"
 #include "clock.h"
 #include "coll.h"
+#include "coll_rules.h"
 
 typedef struct nccl_req {
     cudaEvent_t done;    /* owned */
@@ -338,8 +339,8 @@ static void req_release(nccl_req_t *req)
     free(req);
 }
 
-static sf_status_t nccl_start(sf_comm_t *comm, const sf_coll_args_t *args, void **out,
-                              sf_err_t *err)
+sf_status_t sf_nccl_start(sf_comm_t *comm, const sf_coll_args_t *args, void **out,
+                          sf_err_t *err)
 {
     nccl_state_t *st = comm->impl;
     nccl_req_t *req = NULL;
@@ -498,7 +499,7 @@ const sf_comm_iface_t sf_comm_nccl = {
     .name = "nccl",
     .supports = nccl_supports,
     .init = nccl_init,
-    .start = nccl_start,
+    .start = NULL, /* every collective has a rule row: sf_nccl_start */
     .progress = nccl_progress,
     .test = nccl_test,
     .req_free = nccl_req_free,

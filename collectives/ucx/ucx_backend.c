@@ -1,28 +1,37 @@
-/* The UCX backend's table, and its algorithm choice as data: the first row
- * matching the collective wins. Host memory only (device buffers go to
- * NCCL). */
-#include <stddef.h>
-
+/* The UCX backend's table, and one start per algorithm for the rule table
+ * (collectives/coll_rules.c), which decides which runs. Host memory only
+ * (device buffers go to NCCL). */
+#include "coll_rules.h"
 #include "ucx_impl.h"
 
-typedef struct ucx_rule {
-    sf_coll_kind_t kind;
-    const ucx_algo_t *algo; /* borrowed: a static table */
-} ucx_rule_t;
-
-static const ucx_rule_t ucx_rules[] = {
-    {SF_COLL_ALLGATHER, &ucx_allgather_ring},      {SF_COLL_ALLTOALLV, &ucx_alltoallv_pairwise},
-    {SF_COLL_ALLREDUCE, &ucx_allreduce_ring},      {SF_COLL_BROADCAST, &ucx_broadcast_binomial},
-    {SF_COLL_BARRIER, &ucx_barrier_dissemination},
-};
-
-const ucx_algo_t *ucx_algo_select(const sf_coll_args_t *args)
+sf_status_t sf_ucx_allgather_ring_start(sf_comm_t *comm, const sf_coll_args_t *args, void **req,
+                                        sf_err_t *err)
 {
-    for (size_t i = 0; i < sizeof ucx_rules / sizeof ucx_rules[0]; i++)
-        if (ucx_rules[i].kind == args->kind)
-            return ucx_rules[i].algo;
-    SF_ASSERT(!"a collective kind without a UCX algorithm"); /* the wrapper checked the kind */
-    return NULL;
+    return ucx_coll_start(comm, args, &ucx_allgather_ring, req, err);
+}
+
+sf_status_t sf_ucx_alltoallv_pairwise_start(sf_comm_t *comm, const sf_coll_args_t *args,
+                                            void **req, sf_err_t *err)
+{
+    return ucx_coll_start(comm, args, &ucx_alltoallv_pairwise, req, err);
+}
+
+sf_status_t sf_ucx_allreduce_ring_start(sf_comm_t *comm, const sf_coll_args_t *args, void **req,
+                                        sf_err_t *err)
+{
+    return ucx_coll_start(comm, args, &ucx_allreduce_ring, req, err);
+}
+
+sf_status_t sf_ucx_broadcast_binomial_start(sf_comm_t *comm, const sf_coll_args_t *args,
+                                            void **req, sf_err_t *err)
+{
+    return ucx_coll_start(comm, args, &ucx_broadcast_binomial, req, err);
+}
+
+sf_status_t sf_ucx_barrier_dissemination_start(sf_comm_t *comm, const sf_coll_args_t *args,
+                                               void **req, sf_err_t *err)
+{
+    return ucx_coll_start(comm, args, &ucx_barrier_dissemination, req, err);
 }
 
 static bool ucx_supports(sf_coll_kind_t kind, sf_memkind_t mem)
@@ -34,7 +43,7 @@ const sf_comm_iface_t sf_comm_ucx = {
     .name = "ucx",
     .supports = ucx_supports,
     .init = ucx_comm_init,
-    .start = ucx_comm_start,
+    .start = NULL, /* every collective has a rule row */
     .progress = ucx_comm_progress,
     .test = ucx_comm_test,
     .req_free = ucx_comm_req_free,

@@ -339,7 +339,8 @@ sf_status_t ucx_comm_init(sf_comm_t *comm, sf_bootstrap_t *bs, sf_err_t *err)
     return SF_OK;
 }
 
-sf_status_t ucx_comm_start(sf_comm_t *comm, const sf_coll_args_t *args, void **req, sf_err_t *err)
+sf_status_t ucx_coll_start(sf_comm_t *comm, const sf_coll_args_t *args, const ucx_algo_t *algo,
+                           void **req, sf_err_t *err)
 {
     ucx_comm_t *ux = comm->impl;
     *req = NULL;
@@ -349,7 +350,7 @@ sf_status_t ucx_comm_start(sf_comm_t *comm, const sf_coll_args_t *args, void **r
                           sf_coll_kind_name(args->kind));
     c->comm = comm;
     c->ux = ux;
-    c->algo = ucx_algo_select(args);
+    c->algo = algo;
     c->args = *args;
     c->esize = sf_dtype_size(args->dtype);
     c->seq = ux->seq++;

@@ -101,10 +101,13 @@ extern const ucx_algo_t ucx_broadcast_binomial;
 extern const ucx_algo_t ucx_barrier_dissemination;
 
 /* The communicator hooks (ucx_comm.c), gathered into the table by
- * ucx_backend.c, which also picks the algorithm. */
-const ucx_algo_t *ucx_algo_select(const sf_coll_args_t *args);
+ * ucx_backend.c. Which algorithm runs is the rule table's choice
+ * (collectives/coll_rules.c); each row's start calls ucx_coll_start. */
 sf_status_t ucx_comm_init(sf_comm_t *comm, sf_bootstrap_t *bs, sf_err_t *err);
-sf_status_t ucx_comm_start(sf_comm_t *comm, const sf_coll_args_t *args, void **req, sf_err_t *err);
+/* Post one collective run by algo. Never blocks; on SF_OK *req is owned by
+ * the caller. */
+sf_status_t ucx_coll_start(sf_comm_t *comm, const sf_coll_args_t *args, const ucx_algo_t *algo,
+                           void **req, sf_err_t *err);
 sf_status_t ucx_comm_progress(sf_comm_t *comm, sf_err_t *err);
 sf_status_t ucx_comm_test(sf_comm_t *comm, void *req, sf_err_t *err);
 void ucx_comm_req_free(sf_comm_t *comm, void *req);
