@@ -18,7 +18,7 @@ const char *sf_coll_kind_name(sf_coll_kind_t k)
     static const char *const names[SF_COLL_KIND_COUNT] = {
         [SF_COLL_ALLGATHER] = "all_gather", [SF_COLL_ALLTOALLV] = "all_to_all",
         [SF_COLL_ALLREDUCE] = "all_reduce", [SF_COLL_BROADCAST] = "broadcast",
-        [SF_COLL_BARRIER] = "barrier",
+        [SF_COLL_BARRIER] = "barrier", [SF_COLL_ALLGATHERV] = "all_gatherv",
     };
     return (unsigned)k < SF_COLL_KIND_COUNT ? names[k] : "?";
 }
@@ -110,6 +110,9 @@ static sf_status_t check_args(const sf_comm_t *comm, const sf_coll_args_t *a, sf
          a->recv_displs == NULL))
         return sf_err_set(err, SF_ERR_INPUT, NULL, "%s: all_to_all needs counts and displacements",
                           what);
+    if (a->kind == SF_COLL_ALLGATHERV && (a->recv_counts == NULL || a->recv_displs == NULL))
+        return sf_err_set(err, SF_ERR_INPUT, NULL,
+                          "%s: all_gatherv needs recv counts and displacements", what);
     if (a->kind == SF_COLL_BROADCAST && (a->root < 0 || a->root >= comm->world))
         return sf_err_set(err, SF_ERR_INPUT, NULL, "%s: broadcast root %d out of range (world %d)",
                           what, a->root, comm->world);

@@ -21,6 +21,7 @@ typedef enum sf_coll_kind {
     SF_COLL_ALLREDUCE,
     SF_COLL_BROADCAST,
     SF_COLL_BARRIER,
+    SF_COLL_ALLGATHERV, /* after the others: UCX tags carry the kind's number */
     SF_COLL_KIND_COUNT,
 } sf_coll_kind_t;
 
@@ -39,6 +40,9 @@ typedef enum sf_reduce_op { SF_REDUCE_SUM = 0, SF_REDUCE_MAX } sf_reduce_op_t;
  *               send; recv_counts[p]/recv_displs[p] = what arrives from p
  *               into recv. Counts may differ per peer and may be 0.
  *   all_reduce: send and recv have `count` elements (send == recv allowed).
+ *   all_gatherv: send has recv_counts[rank] elements; rank p's piece lands
+ *               at recv + recv_displs[p] (recv_counts[p] elements, may be
+ *               0). count and the send arrays are unused.
  *   broadcast:  recv has `count` elements; root's recv is the source.
  *   barrier:    no buffers. */
 typedef struct sf_coll_args {

@@ -15,6 +15,7 @@ static const sf_coll_rule_t sf_rules[] = {
     {SF_COLL_ALLREDUCE, SF_MEMKIND_HOST, ANY_BYTES, "self", "copy", sf_self_start},
     {SF_COLL_BROADCAST, SF_MEMKIND_HOST, ANY_BYTES, "self", "copy", sf_self_start},
     {SF_COLL_BARRIER, SF_MEMKIND_HOST, ANY_BYTES, "self", "copy", sf_self_start},
+    {SF_COLL_ALLGATHERV, SF_MEMKIND_HOST, ANY_BYTES, "self", "copy", sf_self_start},
     /* UCX over host memory, after UCC's tl/ucp (STYLE §2). */
     {SF_COLL_ALLGATHER, SF_MEMKIND_HOST, ANY_BYTES, "ucx", "ring", sf_ucx_allgather_ring_start},
     {SF_COLL_ALLTOALLV, SF_MEMKIND_HOST, ANY_BYTES, "ucx", "pairwise",
@@ -24,12 +25,14 @@ static const sf_coll_rule_t sf_rules[] = {
      sf_ucx_broadcast_binomial_start},
     {SF_COLL_BARRIER, SF_MEMKIND_HOST, ANY_BYTES, "ucx", "dissemination",
      sf_ucx_barrier_dissemination_start},
+    {SF_COLL_ALLGATHERV, SF_MEMKIND_HOST, ANY_BYTES, "ucx", "ring", sf_ucx_allgatherv_ring_start},
 #ifdef SF_HAVE_NCCL
     /* NCCL over CUDA memory: NCCL picks its own algorithm underneath. */
     {SF_COLL_ALLGATHER, SF_MEMKIND_CUDA, ANY_BYTES, "nccl", "nccl", sf_nccl_start},
     {SF_COLL_ALLTOALLV, SF_MEMKIND_CUDA, ANY_BYTES, "nccl", "nccl", sf_nccl_start},
     {SF_COLL_ALLREDUCE, SF_MEMKIND_CUDA, ANY_BYTES, "nccl", "nccl", sf_nccl_start},
     {SF_COLL_BROADCAST, SF_MEMKIND_CUDA, ANY_BYTES, "nccl", "nccl", sf_nccl_start},
+    {SF_COLL_ALLGATHERV, SF_MEMKIND_CUDA, ANY_BYTES, "nccl", "nccl", sf_nccl_start},
     /* A barrier reduces the backend's own device buffer, whatever memory
      * the caller names. */
     {SF_COLL_BARRIER, SF_MEMKIND_CUDA, ANY_BYTES, "nccl", "nccl", sf_nccl_start},
@@ -43,14 +46,18 @@ const sf_coll_rule_t *sf_coll_rules(size_t *n)
     return sf_rules;
 }
 
-uint64_t sf_coll_rule_bytes(const sf_coll_args_t *a)
+uint64_t sf_coll_rule_bytes(const sf_coll_args_t *a, int world)
 {
-    uint64_t es = sf_dtype_size(a->dtype);
+    uint64_t es = sf_dtype_size(a->dtype), total = 0;
     switch (a->kind) {
     case SF_COLL_ALLGATHER:
     case SF_COLL_ALLREDUCE:
     case SF_COLL_BROADCAST:
         return a->count * es;
+    case SF_COLL_ALLGATHERV:
+        for (int p = 0; a->recv_counts != NULL && p < world; p++)
+            total += a->recv_counts[p];
+        return total * es;
     case SF_COLL_ALLTOALLV:
     case SF_COLL_BARRIER:
     default:
@@ -138,7 +145,7 @@ sf_status_t sf_coll_rules_start(const sf_coll_rule_t *rows, size_t n_rows,
 {
     const char *what = args->what != NULL ? args->what : "collective";
     const char *want = forced[args->kind];
-    uint64_t bytes = sf_coll_rule_bytes(args);
+    uint64_t bytes = sf_coll_rule_bytes(args, comm->world);
     sf_status_t st = SF_ERR_UNSUPPORTED;
     bool is_tried = false;
     if (chosen != NULL)

@@ -33,7 +33,7 @@ typedef struct sf_coll_rule {
  * piece), the sum of recv_counts for all_gatherv, 0 for a barrier, and 0
  * for all_to_all (its per-rank sums differ between ranks, so its rows can
  * only split by memory kind). */
-uint64_t sf_coll_rule_bytes(const sf_coll_args_t *args);
+uint64_t sf_coll_rule_bytes(const sf_coll_args_t *args, int world);
 
 /* The built-in table (coll_rules.c). */
 const sf_coll_rule_t *sf_coll_rules(size_t *n);
@@ -70,6 +70,8 @@ sf_status_t sf_ucx_allreduce_ring_start(sf_comm_t *comm, const sf_coll_args_t *a
                                         sf_err_t *err);
 sf_status_t sf_ucx_broadcast_binomial_start(sf_comm_t *comm, const sf_coll_args_t *args,
                                             void **req, sf_err_t *err);
+sf_status_t sf_ucx_allgatherv_ring_start(sf_comm_t *comm, const sf_coll_args_t *args, void **req,
+                                         sf_err_t *err);
 sf_status_t sf_ucx_barrier_dissemination_start(sf_comm_t *comm, const sf_coll_args_t *args,
                                                void **req, sf_err_t *err);
 #ifdef SF_HAVE_NCCL

@@ -1,5 +1,5 @@
 /* redistribute: change a tensor's placement across the ranks of the group.
- *   shard(d) -> replicated  all_gather along d
+ *   shard(d) -> replicated  all_gather along d (all_gatherv for uneven shards)
  *   shard(d) -> shard(e)    all_to_all: split along e, gather along d
  *   partial  -> replicated  all_reduce (sum or max)
  * Pieces travel straight between the tensors when they are contiguous
@@ -348,6 +348,11 @@ static sf_status_t redistribute_cpu(const sf_kernel_args_t *a, sf_err_t *err)
         if (uniform) {
             c.kind = SF_COLL_ALLGATHER;
             c.count = (uint64_t)sf_tensor_numel(in);
+        } else if (p.coll == SF_COLL_ALLGATHER) {
+            /* Uneven shards: every rank sends its one piece to all. */
+            c.kind = SF_COLL_ALLGATHERV;
+            c.recv_counts = rc;
+            c.recv_displs = rd;
         } else {
             c.kind = SF_COLL_ALLTOALLV;
             c.send_counts = sc;

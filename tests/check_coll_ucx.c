@@ -275,6 +275,49 @@ static int do_alltoallv(sf_comm_t *comm, int r, int n, sf_dtype_t dt, int seed)
     return 0;
 }
 
+/* all_gatherv: rank p sends gv_count(p, seed) elements (zeros included),
+ * pieces placed out of rank order with a gap element after each that must
+ * stay untouched. */
+static uint64_t gv_count(int p, int seed)
+{
+    return (uint64_t)((p * 3 + seed) % 4) * (uint64_t)(1 + seed);
+}
+
+static int do_allgatherv(sf_comm_t *comm, int r, int n, sf_dtype_t dt, int seed)
+{
+    size_t es = sf_dtype_size(dt);
+    uint64_t rc[16], rd[16], total = 0;
+    for (int i = 0; i < n; i++) {
+        int p = n - 1 - i; /* the last rank's piece first */
+        rc[p] = gv_count(p, seed);
+        rd[p] = total;
+        total += rc[p] + 1;
+    }
+    uint8_t *send = malloc(rc[r] * es + 1), *recv = malloc(total * es + 1);
+    for (size_t b = 0; b < rc[r] * es; b++)
+        send[b] = pattern(r, 0, b);
+    memset(recv, 0xee, total * es + 1);
+    sf_coll_args_t a = args_of(SF_COLL_ALLGATHERV, dt, send, recv, 0);
+    a.recv_counts = rc;
+    a.recv_displs = rd;
+    sf_err_t err;
+    sf_err_clear(&err);
+    sf_status_t st = sf_coll_run(comm, &a, &err);
+    FAIL_IF(st != SF_OK, "rank %d: all_gatherv %s: %s", r, sf_dtype_name(dt), err.msg);
+    for (int p = 0; p < n; p++) {
+        for (size_t b = 0; b < rc[p] * es; b++)
+            FAIL_IF(recv[rd[p] * es + b] != pattern(p, 0, b),
+                    "rank %d: all_gatherv %s seed %d: byte %zu of rank %d's piece is %u, want %u",
+                    r, sf_dtype_name(dt), seed, b, p, recv[rd[p] * es + b], pattern(p, 0, b));
+        for (size_t b = 0; b < es; b++)
+            FAIL_IF(recv[(rd[p] + rc[p]) * es + b] != 0xee,
+                    "rank %d: all_gatherv wrote into the gap after rank %d's piece", r, p);
+    }
+    free(send);
+    free(recv);
+    return 0;
+}
+
 static int do_allreduce(sf_comm_t *comm, int r, int n, sf_dtype_t dt, sf_reduce_op_t op,
                         uint64_t count, bool in_place)
 {
@@ -394,6 +437,22 @@ START_TEST(test_ucx_alltoallv_uneven_and_empty_chunks)
 }
 END_TEST
 
+static int body_allgatherv(sf_comm_t *comm, int r, int n, void *arg)
+{
+    (void)arg;
+    for (size_t d = 0; d < sizeof all_dtypes / sizeof all_dtypes[0]; d++)
+        for (int seed = 0; seed < 3; seed++)
+            if (do_allgatherv(comm, r, n, all_dtypes[d], seed))
+                return 1;
+    return 0;
+}
+
+START_TEST(test_ucx_allgatherv_uneven_and_empty_pieces)
+{
+    run_world(worlds[_i], body_allgatherv, NULL, 40.0);
+}
+END_TEST
+
 static int body_broadcast(sf_comm_t *comm, int r, int n, void *arg)
 {
     (void)arg;
@@ -418,6 +477,7 @@ static int body_back_to_back(sf_comm_t *comm, int r, int n, void *arg)
     for (int round = 0; round < 8; round++) {
         if (do_allgather(comm, r, n, SF_DTYPE_BF16, 5 + (uint64_t)round) ||
             do_alltoallv(comm, r, n, SF_DTYPE_F32, round) ||
+            do_allgatherv(comm, r, n, SF_DTYPE_I64, round) ||
             do_allreduce(comm, r, n, SF_DTYPE_F32, SF_REDUCE_SUM, 9 + (uint64_t)round, false) ||
             do_broadcast(comm, r, round % n, 33) || do_barrier(comm, r))
             return 1;
@@ -911,6 +971,7 @@ static Suite *coll_ucx_suite(void)
     tcase_add_loop_test(tc, test_ucx_allreduce_every_dtype_sum_and_max, 0, n_worlds);
     tcase_add_loop_test(tc, test_ucx_allgather_every_dtype_byte_exact, 0, n_worlds);
     tcase_add_loop_test(tc, test_ucx_alltoallv_uneven_and_empty_chunks, 0, n_worlds);
+    tcase_add_loop_test(tc, test_ucx_allgatherv_uneven_and_empty_pieces, 0, n_worlds);
     tcase_add_loop_test(tc, test_ucx_broadcast_from_every_root, 0, n_worlds);
     tcase_add_loop_test(tc, test_ucx_back_to_back_collectives_of_every_kind, 0, n_worlds);
     tcase_add_loop_test(tc, test_ucx_overlapped_collectives_keep_apart, 0, n_worlds);

@@ -1,6 +1,7 @@
 /* The redistribute op end to end over real ranks: all_gather and all_to_all
  * give bit-identical batch shards, both equal to the rows cut from the full
- * tensor; planned peaks equal measured ones on every rank; shape rules. */
+ * tensor; uneven shards gather (all_gatherv) to the full tensor; planned
+ * peaks equal measured ones on every rank; shape rules. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,37 @@ END_TEST
 START_TEST(test_redistribute_modes_agree_3_ranks) { check_modes_agree(3); }
 END_TEST
 START_TEST(test_redistribute_modes_agree_4_ranks) { check_modes_agree(4); }
+END_TEST
+
+/* Uneven shards (2, 4, 6 on 3 ranks) gathered back, an all_gatherv along
+ * the last dim and along the first: both equal the full tensor. */
+START_TEST(test_redistribute_uneven_gather_is_the_full_tensor)
+{
+    const char *dir = tu_tmpdir();
+    char args[2048];
+    snprintf(args, sizeof args, "run --nproc 3 %s --out %s --timeout 60",
+             tu_src("tests/graphs/redistribute_uneven.yaml"), dir);
+    char *out = NULL;
+    int rc = tu_sf(args, &out);
+    if (rc != 0)
+        fprintf(stderr, "%s\n", out);
+    ck_assert_int_eq(rc, 0);
+    free(out);
+    for (int r = 0; r < 3; r++) {
+        size_t n_full, n_cols, n_rows;
+        void *full = read_tensor(dir, r, "full", &n_full);
+        void *cols = read_tensor(dir, r, "from_cols", &n_cols);
+        void *rows = read_tensor(dir, r, "from_rows", &n_rows);
+        ck_assert_uint_eq(n_full, 12 * 12 * 2);
+        ck_assert_uint_eq(n_cols, n_full);
+        ck_assert_uint_eq(n_rows, n_full);
+        ck_assert_int_eq(memcmp(cols, full, n_full), 0);
+        ck_assert_int_eq(memcmp(rows, full, n_full), 0);
+        free(full);
+        free(cols);
+        free(rows);
+    }
+}
 END_TEST
 
 static double rank_peak(const char *json_text, int r)
@@ -182,6 +214,7 @@ int main(void)
     tcase_add_test(tc, test_redistribute_modes_agree_3_ranks);
     tcase_add_test(tc, test_redistribute_modes_agree_4_ranks);
     tcase_add_test(tc, test_redistribute_plan_equals_run_per_rank);
+    tcase_add_test(tc, test_redistribute_uneven_gather_is_the_full_tensor);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -280,6 +280,9 @@ static sf_status_t check_args(const sf_comm_t *comm, const sf_coll_args_t *a, sf
     if (a->kind == SF_COLL_ALLREDUCE && a->op != SF_REDUCE_SUM && a->op != SF_REDUCE_MAX)
         return sf_err_set(err, SF_ERR_UNSUPPORTED, NULL, "nccl backend: reduce op %d",
                           (int)a->op);
+    if (a->kind == SF_COLL_ALLGATHERV && (a->recv_counts == NULL || a->recv_displs == NULL))
+        return sf_err_set(err, SF_ERR_INPUT, NULL,
+                          "nccl backend: all_gatherv needs recv counts and displacements");
     if (a->kind == SF_COLL_ALLTOALLV &&
         (a->send_counts == NULL || a->send_displs == NULL || a->recv_counts == NULL ||
          a->recv_displs == NULL))
@@ -307,6 +310,38 @@ static ncclResult_t issue(sf_comm_t *comm, const sf_coll_args_t *a, ncclDataType
     case SF_COLL_BARRIER:
         return ncclAllReduce(st->barrier_buf, st->barrier_buf, 1, ncclInt32, ncclSum, st->nc,
                              st->stream);
+    case SF_COLL_ALLGATHERV: {
+        /* Even pieces in rank order are one ncclAllGather; otherwise every
+         * rank sends its piece to each peer in one group. */
+        bool is_even = true;
+        for (int p = 0; p < comm->world && is_even; p++)
+            is_even = a->recv_counts[p] == a->recv_counts[0] &&
+                      a->recv_displs[p] == (uint64_t)p * a->recv_counts[0];
+        if (is_even)
+            return ncclAllGather(a->send, a->recv, (size_t)a->recv_counts[0], dt, st->nc,
+                                 st->stream);
+        const uint64_t mine = a->recv_counts[comm->rank];
+        char *recv = a->recv;
+        ncclResult_t r = ncclGroupStart();
+        if (r != ncclSuccess)
+            return r;
+        for (int p = 0; p < comm->world && r == ncclSuccess; p++) {
+            if (p == comm->rank)
+                continue;
+            if (mine != 0)
+                r = ncclSend(a->send, (size_t)mine, dt, p, st->nc, st->stream);
+            if (r == ncclSuccess && a->recv_counts[p] != 0)
+                r = ncclRecv(recv + a->recv_displs[p] * es, (size_t)a->recv_counts[p], dt, p,
+                             st->nc, st->stream);
+        }
+        ncclResult_t r_end = ncclGroupEnd();
+        if (r == ncclSuccess && r_end == ncclSuccess && mine != 0 &&
+            recv + a->recv_displs[comm->rank] * es != (const char *)a->send &&
+            cudaMemcpyAsync(recv + a->recv_displs[comm->rank] * es, a->send, mine * es,
+                            cudaMemcpyDeviceToDevice, st->stream) != cudaSuccess)
+            return ncclUnhandledCudaError;
+        return r != ncclSuccess ? r : r_end;
+    }
     case SF_COLL_ALLTOALLV: {
         ncclResult_t r = ncclGroupStart();
         if (r != ncclSuccess)

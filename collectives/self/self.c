@@ -48,6 +48,9 @@ sf_status_t sf_self_start(sf_comm_t *comm, const sf_coll_args_t *a, void **req, 
         self_copy((char *)a->recv + a->recv_displs[0] * es,
                   (const char *)a->send + a->send_displs[0] * es, a->send_counts[0] * es);
         break;
+    case SF_COLL_ALLGATHERV:
+        self_copy((char *)a->recv + a->recv_displs[0] * es, a->send, a->recv_counts[0] * es);
+        break;
     case SF_COLL_BROADCAST: /* the root's buffer is already everyone's */
     case SF_COLL_BARRIER:
     default:

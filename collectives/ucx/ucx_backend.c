@@ -10,6 +10,12 @@ sf_status_t sf_ucx_allgather_ring_start(sf_comm_t *comm, const sf_coll_args_t *a
     return ucx_coll_start(comm, args, &ucx_allgather_ring, req, err);
 }
 
+sf_status_t sf_ucx_allgatherv_ring_start(sf_comm_t *comm, const sf_coll_args_t *args, void **req,
+                                         sf_err_t *err)
+{
+    return ucx_coll_start(comm, args, &ucx_allgatherv_ring, req, err);
+}
+
 sf_status_t sf_ucx_alltoallv_pairwise_start(sf_comm_t *comm, const sf_coll_args_t *args,
                                             void **req, sf_err_t *err)
 {

@@ -95,6 +95,7 @@ const char *ucx_coll_label(const ucx_coll_t *c, char *buf, size_t n);
 
 /* The algorithms, one per file. */
 extern const ucx_algo_t ucx_allgather_ring;
+extern const ucx_algo_t ucx_allgatherv_ring;
 extern const ucx_algo_t ucx_alltoallv_pairwise;
 extern const ucx_algo_t ucx_allreduce_ring;
 extern const ucx_algo_t ucx_broadcast_binomial;
