@@ -19,7 +19,7 @@ typedef struct sf_session_opts {
     const char *out_dir;       /* NULL: outputs are not written */
     bool overwrite;
     sf_trace_t *trace;         /* borrowed, NULL for none */
-    void *comm;                /* borrowed sf_comm_t, NULL for none */
+    struct sf_comm *comm;      /* borrowed; NULL for none (one rank) */
     int step;                  /* which batch of the inputs file this run takes */
     int n_steps;               /* how many steps the whole run has (1: no step folders) */
 } sf_session_opts_t;

@@ -88,6 +88,25 @@ sf_status_t sf_comm_new(const char *name, sf_bootstrap_t *bs, double timeout_s, 
     return SF_OK;
 }
 
+int sf_comm_rank(const sf_comm_t *comm)
+{
+    return comm->rank;
+}
+
+int sf_comm_size(const sf_comm_t *comm)
+{
+    return comm->world;
+}
+
+sf_comm_t *sf_comm_solo(void)
+{
+    extern const sf_comm_iface_t sf_comm_self;
+    /* The self backend keeps no state (init only checks the world), and a
+     * forced algorithm is meaningless with one backend row per kind. */
+    static sf_comm_t solo = {.iface = &sf_comm_self, .rank = 0, .world = 1, .timeout_s = 60.0};
+    return &solo;
+}
+
 void sf_comm_free(sf_comm_t *comm)
 {
     if (comm == NULL)

@@ -116,6 +116,14 @@ SF_NODISCARD sf_status_t sf_comm_new(const char *name, sf_bootstrap_t *bs, doubl
                                      sf_comm_t **out, sf_err_t *err);
 void sf_comm_free(sf_comm_t *comm); /* NULL-safe; calls finalize */
 
+/* This rank's number and the number of ranks: the one place kernels read
+ * them from. */
+int sf_comm_rank(const sf_comm_t *comm);
+int sf_comm_size(const sf_comm_t *comm);
+/* The process's one-rank comm on the self backend, for a caller that was
+ * given no comm (one rank alone). Static: never freed; host memory only. */
+sf_comm_t *sf_comm_solo(void);
+
 /* Print the algorithm rule table (collectives/coll_rules.c): which
  * (collective, memory kind, byte range) runs which backend's algorithm. */
 void sf_comm_dump_rules(FILE *f);

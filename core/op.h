@@ -48,11 +48,16 @@ typedef struct sf_attr {
     sf_pos_t pos;   /* of the value if given, else of the node */
 } sf_attr_t;
 
-/* Run-time context a kernel may need beyond its tensors. Borrowed. */
+/* The rank's communicator (collectives/coll.h). Only its name here: core
+ * comes before collectives and does not include its headers. */
+struct sf_comm;
+
+/* Run-time context a kernel may need beyond its tensors. Borrowed. The
+ * rank and the world size are the comm's (sf_comm_rank, sf_comm_size). */
 typedef struct sf_exec_env {
-    int rank;
-    int world;
-    void *comm; /* borrowed; the rank's collectives backend, NULL on one rank */
+    struct sf_comm *comm; /* borrowed; the rank's collectives backend. NULL only
+                           * when the executor was given none (one rank): a
+                           * kernel then uses sf_comm_solo() */
 } sf_exec_env_t;
 
 typedef struct sf_op_desc sf_op_desc_t;

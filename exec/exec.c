@@ -43,8 +43,7 @@ sf_status_t sf_exec_new(const sf_graph_t *g, sf_device_t *dev, const sf_exec_opt
     ex->g = g;
     ex->dev = dev;
     ex->opts = *opts;
-    ex->env = (sf_exec_env_t){.rank = opts->rank, .world = opts->world > 0 ? opts->world : 1,
-                              .comm = opts->comm};
+    ex->env = (sf_exec_env_t){.comm = opts->comm};
     ex->plan = sf_plan_build(g, opts->free_policy);
     ex->mem = sf_mem_new(dev);
     if (opts->trace != NULL) {

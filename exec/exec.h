@@ -15,7 +15,8 @@ typedef struct sf_exec_opts {
     sf_trace_t *trace; /* borrowed; NULL for none */
     int rank;
     int world;
-    void *comm; /* borrowed; collectives backend, NULL on one rank */
+    struct sf_comm *comm; /* borrowed; collectives backend (NULL: one rank, and
+                           * kernels use the process's self comm) */
 } sf_exec_opts_t;
 
 typedef struct sf_exec_stats {

@@ -280,10 +280,14 @@ static sf_status_t redistribute_cpu(const sf_kernel_args_t *a, sf_err_t *err)
     sf_status_t st = make_plan(node, in, out, &p, err);
     if (st != SF_OK)
         return st;
-    sf_comm_t *comm = a->env->comm;
-    if (comm == NULL && p.world > 1)
+    /* No comm: one rank alone, and the self backend copies. The graph was
+     * shaped for a rank and world; the comm says who runs it. */
+    sf_comm_t *comm = a->env->comm != NULL ? a->env->comm : sf_comm_solo();
+    if (sf_comm_size(comm) != p.world || sf_comm_rank(comm) != p.rank)
         return sf_err_set(err, SF_ERR_COMM, &node->pos,
-                          "node '%s': %d ranks but no collectives backend", node->name, p.world);
+                          "node '%s': the graph was loaded for rank %d of %d but runs as rank %d "
+                          "of %d",
+                          node->name, p.rank, p.world, sf_comm_rank(comm), sf_comm_size(comm));
     size_t es = sf_dtype_size(in->dtype);
     char *scratch = a->scratch;
     char *send = sf_tensor_data(in);
@@ -315,10 +319,7 @@ static sf_status_t redistribute_cpu(const sf_kernel_args_t *a, sf_err_t *err)
     }
     char *recv = p.direct_recv ? sf_tensor_data(out) : scratch;
 
-    if (comm == NULL) {
-        /* One rank and no backend: every collective is a copy. */
-        memmove(recv, send, (size_t)sf_tensor_nbytes(out));
-    } else if (p.coll == SF_COLL_ALLREDUCE) {
+    if (p.coll == SF_COLL_ALLREDUCE) {
         sf_coll_args_t c = {.kind = SF_COLL_ALLREDUCE, .mem = memkind_of(a->dev), .dtype = in->dtype,
                             .send = send, .recv = recv, .count = (uint64_t)sf_tensor_numel(in),
                             .op = strcmp(sf_node_attr_str(node, "reduce"), "max") == 0

@@ -305,7 +305,7 @@ static inline sf_tensor_t oh_transpose(const sf_tensor_t *t, int d0, int d1)
     return v;
 }
 
-static const sf_exec_env_t oh_env = {0, 1, NULL};
+static const sf_exec_env_t oh_env = {.comm = NULL}; /* one rank: kernels use sf_comm_solo() */
 
 /* Infer, allocate the outputs (or bind views to input 0's buffer), give
  * the kernel the scratch its op declares, and run the CPU kernel. Scratch
