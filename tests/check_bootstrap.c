@@ -1,0 +1,549 @@
+/* The rank bootstrap and failure handling across real processes: the
+ * rendezvous and its refusals (world size, graph hash, duplicate rank, a
+ * missing rank, a wrong address, a taken port), the launcher environment,
+ * and a peer that dies under a UCX collective. Each test forks its ranks on
+ * 127.0.0.1; the parent waits with a deadline, kills leftovers and requires
+ * every rank to exit 0. What the collectives compute, on every backend, is
+ * check_coll_conformance.c. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bootstrap.h"
+#include "coll.h"
+
+#define HASH 0x5eed5eed12345678ull
+#define RANK_TIMEOUT_S 20.0 /* collectives and rendezvous inside a healthy test */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- forking ranks ------------------------------------------------------- */
+
+/* A port nobody listens on right now: bind port 0 and read what we got. */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    socklen_t len = sizeof sa;
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+static sf_rank_info_t rank_info(int rank, int world, int port)
+{
+    sf_rank_info_t ri;
+    memset(&ri, 0, sizeof ri);
+    ri.rank = rank;
+    ri.world = world;
+    ri.local_rank = rank;
+    snprintf(ri.master_addr, sizeof ri.master_addr, "127.0.0.1");
+    ri.master_port = port;
+    snprintf(ri.source, sizeof ri.source, "torchrun");
+    return ri;
+}
+
+/* Body of process i of n; returns the exit code (0: all checks passed). */
+typedef int (*proc_fn)(int i, int n, int port, void *arg);
+
+/* Fork n processes running fn, wait up to limit_s, kill what is left.
+ * codes[i] is the exit code, or 128 + signal. */
+static void run_procs(int n, proc_fn fn, void *arg, int port, double limit_s, int *codes)
+{
+    pid_t pids[16];
+    ck_assert_int_le(n, 16);
+    fflush(NULL);
+    for (int i = 0; i < n; i++) {
+        pids[i] = fork();
+        ck_assert_int_ge(pids[i], 0);
+        if (pids[i] == 0) {
+            alarm((unsigned)limit_s + 5); /* belt and braces if the parent dies */
+            /* exit, not _exit: the leak checker of a sanitized build runs at exit. */
+            exit(fn(i, n, port, arg));
+        }
+    }
+    double deadline = now_s() + limit_s;
+    int n_left = n;
+    for (int i = 0; i < n; i++)
+        codes[i] = -1;
+    while (n_left > 0) {
+        int status;
+        pid_t p = waitpid(-1, &status, WNOHANG);
+        if (p > 0) {
+            for (int i = 0; i < n; i++)
+                if (pids[i] == p) {
+                    codes[i] = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                    n_left--;
+                }
+            continue;
+        }
+        if (now_s() > deadline) {
+            for (int i = 0; i < n; i++)
+                if (codes[i] == -1) {
+                    kill(pids[i], SIGKILL);
+                    waitpid(pids[i], &status, 0);
+                    codes[i] = 128 + SIGKILL;
+                    fprintf(stderr, "process %d of %d killed after %.0f s\n", i, n, limit_s);
+                }
+            break;
+        }
+        usleep(2000);
+    }
+}
+
+static void expect_all_ok(const int *codes, int n)
+{
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(codes[i] == 0, "rank %d of %d exited with %d", i, n, codes[i]);
+}
+
+/* ---- a rank with a communicator ---------------------------------------- */
+
+typedef int (*rank_body_fn)(sf_comm_t *comm, int rank, int world, void *arg);
+
+typedef struct comm_job {
+    rank_body_fn body;
+    void *arg;
+    const char *backend;
+} comm_job_t;
+
+#define FAIL_IF(cond, ...)                                                                         \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                                        \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fprintf(stderr, "\n");                                                                 \
+            return 1;                                                                              \
+        }                                                                                          \
+    } while (0)
+
+static int comm_proc(int i, int n, int port, void *arg)
+{
+    comm_job_t *job = arg;
+    sf_err_t err;
+    sf_err_clear(&err);
+    sf_comm_register_all();
+    sf_rank_info_t ri = rank_info(i, n, port);
+    sf_bootstrap_t *bs = NULL;
+    sf_comm_t *comm = NULL;
+    sf_status_t st = sf_bootstrap_new(&ri, HASH, RANK_TIMEOUT_S, &bs, &err);
+    FAIL_IF(st != SF_OK, "rank %d: bootstrap: %s", i, err.msg);
+    st = sf_comm_new(job->backend ? job->backend : "ucx", bs, RANK_TIMEOUT_S, &comm, &err);
+    FAIL_IF(st != SF_OK, "rank %d: comm: %s", i, err.msg);
+    int code = job->body(comm, i, n, job->arg);
+    sf_comm_free(comm);
+    sf_bootstrap_free(bs);
+    return code;
+}
+
+static void run_world(int world, rank_body_fn body, void *arg, double limit_s)
+{
+    comm_job_t job = {body, arg, "ucx"};
+    int codes[16];
+    run_procs(world, comm_proc, &job, free_port(), limit_s, codes);
+    expect_all_ok(codes, world);
+}
+
+
+/* ---- a dead peer ------------------------------------------------------------ */
+
+static sf_coll_args_t args_of(sf_coll_kind_t kind, sf_dtype_t dt, const void *send, void *recv,
+                              uint64_t count)
+{
+    sf_coll_args_t a;
+    memset(&a, 0, sizeof a);
+    a.kind = kind;
+    a.mem = SF_MEMKIND_HOST;
+    a.dtype = dt;
+    a.send = send;
+    a.recv = recv;
+    a.count = count;
+    a.what = "test";
+    return a;
+}
+
+static int do_barrier(sf_comm_t *comm, int r)
+{
+    sf_coll_args_t a = args_of(SF_COLL_BARRIER, SF_DTYPE_U8, NULL, NULL, 0);
+    sf_err_t err;
+    sf_err_clear(&err);
+    sf_status_t st = sf_coll_run(comm, &a, &err);
+    FAIL_IF(st != SF_OK, "rank %d: barrier: %s", r, err.msg);
+    return 0;
+}
+
+/* ---- a peer dies --------------------------------------------------------- */
+
+/* Rank 1 exits abruptly after the setup; rank 0's all_gather must fail
+ * with SF_ERR_COMM naming rank 1 well before the collective timeout. */
+static int body_peer_dies(sf_comm_t *comm, int r, int n, void *arg)
+{
+    (void)arg;
+    (void)n;
+    sf_err_t err;
+    sf_err_clear(&err);
+    if (r == 1) {
+        FAIL_IF(do_barrier(comm, r) != 0, "barrier");
+        _exit(0); /* no teardown: to the others this rank just vanished */
+    }
+    FAIL_IF(do_barrier(comm, r) != 0, "barrier");
+    uint32_t send[64] = {0}, recv[128];
+    sf_coll_args_t a = args_of(SF_COLL_ALLGATHER, SF_DTYPE_I32, send, recv, 64);
+    double t0 = now_s();
+    usleep(200000);
+    sf_status_t st = sf_coll_run(comm, &a, &err);
+    double took = now_s() - t0;
+    FAIL_IF(st != SF_ERR_COMM, "rank 0: all_gather with a dead peer returned %s (%s)",
+            sf_status_name(st), err.msg);
+    FAIL_IF(strstr(err.msg, "rank 1 failed during all_gather") == NULL, "message: %s", err.msg);
+    FAIL_IF(took > 8.0, "rank 0 noticed the dead peer only after %.1f s", took);
+    return 0;
+}
+
+START_TEST(test_ucx_dead_peer_fails_the_collective)
+{
+    run_world(2, body_peer_dies, NULL, 30.0);
+}
+END_TEST
+
+/* ---- bootstrap ------------------------------------------------------------ */
+
+/* What one process of a rendezvous test claims, and what it must see. */
+typedef struct claim {
+    int rank, world;
+    uint64_t hash;
+    int port_delta; /* added to the test's port (a wrong address) */
+    double timeout_s;
+    sf_status_t want;     /* expected status of sf_bootstrap_new */
+    const char *want_msg; /* fragment of the error message, or NULL */
+    double max_s;         /* it must have returned within this */
+    double delay_s;       /* start this late (lets the others join first) */
+} claim_t;
+
+static int claim_proc(int i, int n, int port, void *arg)
+{
+    (void)n;
+    const claim_t *c = &((const claim_t *)arg)[i];
+    sf_rank_info_t ri = rank_info(c->rank, c->world, port + c->port_delta);
+    if (c->delay_s > 0)
+        usleep((useconds_t)(c->delay_s * 1e6));
+    sf_bootstrap_t *bs = NULL;
+    sf_err_t err;
+    sf_err_clear(&err);
+    double t0 = now_s();
+    sf_status_t st = sf_bootstrap_new(&ri, c->hash, c->timeout_s, &bs, &err);
+    double took = now_s() - t0;
+    FAIL_IF(st != c->want, "process %d (rank %d): got %s, want %s: %s", i, c->rank,
+            sf_status_name(st), sf_status_name(c->want), err.msg);
+    FAIL_IF(c->want_msg != NULL && strstr(err.msg, c->want_msg) == NULL,
+            "process %d (rank %d): message '%s' lacks '%s'", i, c->rank, err.msg, c->want_msg);
+    FAIL_IF(took > c->max_s, "process %d (rank %d) took %.1f s", i, c->rank, took);
+    FAIL_IF(st != SF_OK && bs != NULL, "a failed rendezvous returned a bootstrap");
+    if (st == SF_OK) {
+        /* The star works: gather everyone's rank, broadcast from the last. */
+        int all[16] = {0}, mine = c->rank * 10;
+        FAIL_IF(sf_bootstrap_allgather(bs, &mine, sizeof mine, all, &err) != SF_OK, "%s", err.msg);
+        for (int p = 0; p < c->world; p++)
+            FAIL_IF(all[p] != p * 10, "allgather[%d] = %d", p, all[p]);
+        char word[8] = "none";
+        if (c->rank == c->world - 1)
+            memcpy(word, "hello", 6);
+        FAIL_IF(sf_bootstrap_bcast(bs, word, sizeof word, c->world - 1, &err) != SF_OK, "%s",
+                err.msg);
+        FAIL_IF(strcmp(word, "hello") != 0, "bcast gave '%s'", word);
+        FAIL_IF(sf_bootstrap_barrier(bs, &err) != SF_OK, "%s", err.msg);
+        sf_bootstrap_free(bs);
+    }
+    return 0;
+}
+
+static void run_claims(claim_t *claims, int n, double limit_s)
+{
+    int codes[16];
+    run_procs(n, claim_proc, claims, free_port(), limit_s, codes);
+    expect_all_ok(codes, n);
+}
+
+START_TEST(test_bootstrap_rendezvous_and_star_ops)
+{
+    claim_t c[4];
+    for (int i = 0; i < 4; i++)
+        c[i] = (claim_t){i, 4, HASH, 0, 10.0, SF_OK, NULL, 10.0};
+    /* Rank 0 last, so the others must retry until it listens. */
+    claim_t reversed[4] = {c[3], c[2], c[1], c[0]};
+    run_claims(reversed, 4, 20.0);
+}
+END_TEST
+
+START_TEST(test_bootstrap_refuses_world_size_mismatch)
+{
+    claim_t c[2] = {
+        {0, 2, HASH, 0, 5.0, SF_ERR_INPUT,
+         "world size mismatch: rank 1 has world size 3, rank 0 has 2", 4.0},
+        {1, 3, HASH, 0, 5.0, SF_ERR_INPUT,
+         "world size mismatch: rank 1 has world size 3, rank 0 has 2", 4.0},
+    };
+    run_claims(c, 2, 10.0);
+}
+END_TEST
+
+START_TEST(test_bootstrap_refuses_graph_hash_mismatch)
+{
+    claim_t c[3] = {
+        {0, 3, HASH, 0, 5.0, SF_ERR_INPUT, "graph hash mismatch: rank 2 has 0x0000000000000bad",
+         4.0},
+        {1, 3, HASH, 0, 5.0, SF_ERR_INPUT, "graph hash mismatch", 4.0},
+        {2, 3, 0xbad, 0, 5.0, SF_ERR_INPUT, "graph hash mismatch: rank 2 has 0x0000000000000bad",
+         4.0, 0.5},
+    };
+    run_claims(c, 3, 10.0);
+}
+END_TEST
+
+START_TEST(test_bootstrap_refuses_duplicate_rank)
+{
+    /* Rank 1 twice: one of them is refused as the duplicate and the other
+     * told why rank 0 gave up; both messages name the duplicate. */
+    claim_t c[3] = {
+        {0, 3, HASH, 0, 5.0, SF_ERR_INPUT, "duplicate rank: two processes claim rank 1", 4.0},
+        {1, 3, HASH, 0, 5.0, SF_ERR_INPUT, "duplicate rank: two processes claim rank 1", 4.0},
+        {1, 3, HASH, 0, 5.0, SF_ERR_INPUT, "duplicate rank: two processes claim rank 1", 4.0, 0.5},
+    };
+    run_claims(c, 3, 10.0);
+}
+END_TEST
+
+START_TEST(test_bootstrap_missing_rank_times_out_naming_it)
+{
+    /* World 4 with rank 2 never started: rank 0 gives up after 2 s, names
+     * rank 2, and tells the ranks that did come. */
+    claim_t c[3] = {
+        {0, 4, HASH, 0, 2.0, SF_ERR_TIMEOUT, "rank(s) 2 never connected (3 of 4 ranks joined)",
+         4.0},
+        {1, 4, HASH, 0, 5.0, SF_ERR_TIMEOUT, "rank 0 aborted the rendezvous: rendezvous at", 4.0},
+        {3, 4, HASH, 0, 5.0, SF_ERR_TIMEOUT, "rank(s) 2 never connected", 4.0},
+    };
+    run_claims(c, 3, 10.0);
+}
+END_TEST
+
+START_TEST(test_bootstrap_wrong_address_times_out_cleanly)
+{
+    /* Nobody listens on the port rank 1 dials. */
+    claim_t c[1] = {
+        {1, 2, HASH, 0, 1.5, SF_ERR_TIMEOUT, "rank 1 cannot reach rank 0 at 127.0.0.1:", 3.5},
+    };
+    run_claims(c, 1, 10.0);
+}
+END_TEST
+
+START_TEST(test_bootstrap_port_taken_is_a_clear_error)
+{
+    int port = free_port();
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_port = htons((uint16_t)port);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(listen(fd, 4), 0);
+    sf_rank_info_t ri = rank_info(0, 2, port);
+    sf_bootstrap_t *bs = NULL;
+    sf_err_t err;
+    sf_err_clear(&err);
+    ck_assert_int_eq(sf_bootstrap_new(&ri, HASH, 2.0, &bs, &err), SF_ERR_COMM);
+    char want[64];
+    snprintf(want, sizeof want, "cannot listen on 127.0.0.1:%d: ", port);
+    ck_assert_msg(strstr(err.msg, want) != NULL, "message: %s", err.msg);
+    ck_assert_ptr_null(bs);
+    close(fd);
+}
+END_TEST
+
+START_TEST(test_bootstrap_single_rank_needs_no_network)
+{
+    sf_rank_info_t ri;
+    memset(&ri, 0, sizeof ri);
+    ri.world = 1;
+    sf_bootstrap_t *bs = NULL;
+    sf_err_t err;
+    sf_err_clear(&err);
+    ck_assert_int_eq(sf_bootstrap_new(&ri, HASH, 1.0, &bs, &err), SF_OK);
+    ck_assert_int_eq(sf_bootstrap_rank(bs), 0);
+    ck_assert_int_eq(sf_bootstrap_world(bs), 1);
+    uint64_t v = 42, all = 0;
+    ck_assert_int_eq(sf_bootstrap_allgather(bs, &v, sizeof v, &all, &err), SF_OK);
+    ck_assert_uint_eq(all, 42);
+    ck_assert_int_eq(sf_bootstrap_bcast(bs, &v, sizeof v, 0, &err), SF_OK);
+    ck_assert_int_eq(sf_bootstrap_barrier(bs, &err), SF_OK);
+    sf_bootstrap_free(bs);
+    sf_bootstrap_free(NULL);
+}
+END_TEST
+
+/* ---- environment ------------------------------------------------------------ */
+
+static void clear_launcher_env(void)
+{
+    static const char *const vars[] = {
+        "RANK",
+        "WORLD_SIZE",
+        "LOCAL_RANK",
+        "MASTER_ADDR",
+        "MASTER_PORT",
+        "OMPI_COMM_WORLD_RANK",
+        "OMPI_COMM_WORLD_SIZE",
+        "OMPI_COMM_WORLD_LOCAL_RANK",
+        "SLURM_PROCID",
+        "SLURM_NTASKS",
+        "SLURM_LOCALID",
+    };
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        unsetenv(vars[i]);
+}
+
+START_TEST(test_env_torchrun)
+{
+    clear_launcher_env();
+    setenv("RANK", "3", 1);
+    setenv("WORLD_SIZE", "8", 1);
+    setenv("LOCAL_RANK", "1", 1);
+    setenv("MASTER_ADDR", "10.0.0.7", 1);
+    setenv("MASTER_PORT", "29500", 1);
+    sf_rank_info_t ri;
+    sf_err_t err;
+    sf_err_clear(&err);
+    ck_assert_int_eq(sf_rank_info_from_env(&ri, &err), SF_OK);
+    ck_assert_int_eq(ri.rank, 3);
+    ck_assert_int_eq(ri.world, 8);
+    ck_assert_int_eq(ri.local_rank, 1);
+    ck_assert_str_eq(ri.master_addr, "10.0.0.7");
+    ck_assert_int_eq(ri.master_port, 29500);
+    ck_assert_str_eq(ri.source, "torchrun");
+}
+END_TEST
+
+START_TEST(test_env_mpirun_and_slurm)
+{
+    clear_launcher_env();
+    setenv("OMPI_COMM_WORLD_RANK", "1", 1);
+    setenv("OMPI_COMM_WORLD_SIZE", "2", 1);
+    setenv("MASTER_ADDR", "h0", 1);
+    setenv("MASTER_PORT", "1234", 1);
+    sf_rank_info_t ri;
+    sf_err_t err;
+    sf_err_clear(&err);
+    ck_assert_int_eq(sf_rank_info_from_env(&ri, &err), SF_OK);
+    ck_assert_int_eq(ri.rank, 1);
+    ck_assert_int_eq(ri.world, 2);
+    ck_assert_str_eq(ri.source, "mpirun");
+    clear_launcher_env();
+    setenv("SLURM_PROCID", "5", 1);
+    setenv("SLURM_NTASKS", "6", 1);
+    setenv("SLURM_LOCALID", "1", 1);
+    setenv("MASTER_ADDR", "h0", 1);
+    setenv("MASTER_PORT", "1234", 1);
+    ck_assert_int_eq(sf_rank_info_from_env(&ri, &err), SF_OK);
+    ck_assert_int_eq(ri.rank, 5);
+    ck_assert_int_eq(ri.world, 6);
+    ck_assert_int_eq(ri.local_rank, 1);
+    ck_assert_str_eq(ri.source, "slurm");
+    clear_launcher_env();
+    ck_assert_int_eq(sf_rank_info_from_env(&ri, &err), SF_OK);
+    ck_assert_int_eq(ri.rank, 0);
+    ck_assert_int_eq(ri.world, 1);
+    ck_assert_str_eq(ri.source, "single");
+}
+END_TEST
+
+/* Each malformed environment and the fragment its error must contain. */
+static const struct {
+    const char *vars[6]; /* name=value pairs */
+    const char *want;
+} bad_envs[] = {
+    {{"RANK=x", "WORLD_SIZE=2", "MASTER_ADDR=a", "MASTER_PORT=1"}, "RANK='x' is not an integer"},
+    {{"RANK=2", "WORLD_SIZE=2", "MASTER_ADDR=a", "MASTER_PORT=1"},
+     "RANK=2 is not below WORLD_SIZE=2"},
+    {{"RANK=0", "WORLD_SIZE=0"}, "WORLD_SIZE=0 is out of range"},
+    {{"RANK=0"}, "RANK is set but WORLD_SIZE is not"},
+    {{"RANK=0", "WORLD_SIZE=2", "MASTER_ADDR=a"}, "MASTER_PORT is not set"},
+    {{"RANK=0", "WORLD_SIZE=2", "MASTER_PORT=1"}, "MASTER_ADDR is not set"},
+    {{"RANK=0", "WORLD_SIZE=2", "MASTER_ADDR=a", "MASTER_PORT=70000"},
+     "MASTER_PORT=70000 is out of range"},
+    {{"OMPI_COMM_WORLD_RANK=1", "OMPI_COMM_WORLD_SIZE=2"},
+     "mpirun started 2 ranks but MASTER_ADDR"},
+    {{"SLURM_PROCID=-1", "SLURM_NTASKS=2"}, "SLURM_PROCID=-1 is out of range"},
+};
+
+START_TEST(test_env_malformed_values_name_the_variable)
+{
+    clear_launcher_env();
+    for (int v = 0; v < 6 && bad_envs[_i].vars[v] != NULL; v++)
+        ck_assert_int_eq(putenv((char *)bad_envs[_i].vars[v]), 0);
+    sf_rank_info_t ri;
+    sf_err_t err;
+    sf_err_clear(&err);
+    ck_assert_int_eq(sf_rank_info_from_env(&ri, &err), SF_ERR_INPUT);
+    ck_assert_msg(strstr(err.msg, bad_envs[_i].want) != NULL, "message '%s' lacks '%s'", err.msg,
+                  bad_envs[_i].want);
+}
+END_TEST
+
+static Suite *bootstrap_suite(void)
+{
+    Suite *s = suite_create("bootstrap");
+
+    TCase *tc = tcase_create("failure");
+    tcase_set_timeout(tc, 40);
+    tcase_add_test(tc, test_ucx_dead_peer_fails_the_collective);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("bootstrap");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_bootstrap_rendezvous_and_star_ops);
+    tcase_add_test(tc, test_bootstrap_refuses_world_size_mismatch);
+    tcase_add_test(tc, test_bootstrap_refuses_graph_hash_mismatch);
+    tcase_add_test(tc, test_bootstrap_refuses_duplicate_rank);
+    tcase_add_test(tc, test_bootstrap_missing_rank_times_out_naming_it);
+    tcase_add_test(tc, test_bootstrap_wrong_address_times_out_cleanly);
+    tcase_add_test(tc, test_bootstrap_port_taken_is_a_clear_error);
+    tcase_add_test(tc, test_bootstrap_single_rank_needs_no_network);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("environment");
+    tcase_add_test(tc, test_env_torchrun);
+    tcase_add_test(tc, test_env_mpirun_and_slurm);
+    tcase_add_loop_test(tc, test_env_malformed_values_name_the_variable, 0,
+                        (int)(sizeof bad_envs / sizeof bad_envs[0]));
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(bootstrap_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int n_failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return n_failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

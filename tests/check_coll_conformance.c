@@ -1,0 +1,897 @@
+/* One conformance suite for every collectives backend: the same test
+ * bodies (every collective, every dtype, odd, zero and uneven counts,
+ * back-to-back and overlapped collectives, the start/test life cycle,
+ * refused arguments) run against
+ *   self  on 1 rank (host memory),
+ *   ucx   on 1, 2, 3 and 4 ranks (host memory), each rank a real process
+ *         talking over real UCX on 127.0.0.1,
+ *   nccl  on 1 rank and, with two GPUs, 2 ranks (CUDA memory), when a CUDA
+ *         device exists; otherwise that part prints "SKIP: no CUDA device".
+ * Every rank checks its own results against values it can compute alone and
+ * exits 0 or 1; the parent waits with a deadline and kills leftovers. The
+ * parent never touches CUDA (the device probe runs in a child): a CUDA
+ * context does not survive fork. Bootstrap and failure handling are in
+ * check_bootstrap.c. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef SF_HAVE_NCCL
+#include <cuda_runtime.h>
+#endif
+
+#include "bootstrap.h"
+#include "coll.h"
+
+#define HASH 0x5eed5eed12345678ull
+#define RANK_TIMEOUT_S 30.0 /* collectives and rendezvous inside a healthy test */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- forking ranks ------------------------------------------------------- */
+
+/* A port nobody listens on right now: bind port 0 and read what we got. */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    socklen_t len = sizeof sa;
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+static sf_rank_info_t rank_info(int rank, int world, int port)
+{
+    sf_rank_info_t ri;
+    memset(&ri, 0, sizeof ri);
+    ri.rank = rank;
+    ri.world = world;
+    ri.local_rank = rank;
+    snprintf(ri.master_addr, sizeof ri.master_addr, "127.0.0.1");
+    ri.master_port = port;
+    snprintf(ri.source, sizeof ri.source, "torchrun");
+    return ri;
+}
+
+/* Body of process i of n; returns the exit code (0: all checks passed). */
+typedef int (*proc_fn)(int i, int n, int port, void *arg);
+
+/* Fork n processes running fn, wait up to limit_s, kill what is left.
+ * codes[i] is the exit code, or 128 + signal. */
+static void run_procs(int n, proc_fn fn, void *arg, int port, double limit_s, int *codes)
+{
+    pid_t pids[16];
+    ck_assert_int_le(n, 16);
+    fflush(NULL);
+    for (int i = 0; i < n; i++) {
+        pids[i] = fork();
+        ck_assert_int_ge(pids[i], 0);
+        if (pids[i] == 0) {
+            alarm((unsigned)limit_s + 5); /* belt and braces if the parent dies */
+            /* exit, not _exit: the leak checker of a sanitized build runs at exit. */
+            exit(fn(i, n, port, arg));
+        }
+    }
+    double deadline = now_s() + limit_s;
+    int n_left = n;
+    for (int i = 0; i < n; i++)
+        codes[i] = -1;
+    while (n_left > 0) {
+        int status;
+        pid_t p = waitpid(-1, &status, WNOHANG);
+        if (p > 0) {
+            for (int i = 0; i < n; i++)
+                if (pids[i] == p) {
+                    codes[i] = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                    n_left--;
+                }
+            continue;
+        }
+        if (now_s() > deadline) {
+            for (int i = 0; i < n; i++)
+                if (codes[i] == -1) {
+                    kill(pids[i], SIGKILL);
+                    waitpid(pids[i], &status, 0);
+                    codes[i] = 128 + SIGKILL;
+                    fprintf(stderr, "process %d of %d killed after %.0f s\n", i, n, limit_s);
+                }
+            break;
+        }
+        usleep(2000);
+    }
+}
+
+#define FAIL_IF(cond, ...)                                                                         \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                                        \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fprintf(stderr, "\n");                                                                 \
+            return 1;                                                                              \
+        }                                                                                          \
+    } while (0)
+
+
+/* ---- backends under test ---------------------------------------------------- */
+
+typedef struct backend_cfg {
+    const char *backend;
+    int world;
+    sf_memkind_t mem;
+} backend_cfg_t;
+
+static backend_cfg_t cfgs[8]; /* filled by main, read by the forked tests */
+static int n_cfgs;
+
+/* What a test body gets in each rank's process. */
+typedef struct rank_ctx {
+    sf_comm_t *comm;
+    int r, n; /* rank and world, from the comm */
+    sf_memkind_t mem;
+    const backend_cfg_t *cfg;
+} rank_ctx_t;
+
+typedef int (*body_fn)(const rank_ctx_t *x);
+
+typedef struct job {
+    body_fn body;
+    const backend_cfg_t *cfg;
+} job_t;
+
+/* Buffers in the backend's memory kind: a copy of `host` (n bytes) there,
+ * or host itself for host memory. */
+static void *mem_of(const rank_ctx_t *x, void *host, size_t n)
+{
+    if (x->mem == SF_MEMKIND_HOST)
+        return host;
+#ifdef SF_HAVE_NCCL
+    void *d = NULL;
+    if (cudaMalloc(&d, n + 1) != cudaSuccess ||
+        cudaMemcpy(d, host, n, cudaMemcpyHostToDevice) != cudaSuccess)
+        exit(3);
+    return d;
+#else
+    (void)n;
+    exit(3);
+#endif
+}
+
+/* Bring n bytes of dev (from mem_of) back into host and release dev. */
+static void mem_back(const rank_ctx_t *x, void *host, void *dev, size_t n)
+{
+    if (x->mem == SF_MEMKIND_HOST)
+        return;
+#ifdef SF_HAVE_NCCL
+    if (cudaDeviceSynchronize() != cudaSuccess ||
+        cudaMemcpy(host, dev, n, cudaMemcpyDeviceToHost) != cudaSuccess)
+        exit(3);
+    cudaFree(dev);
+#else
+    (void)host;
+    (void)dev;
+    (void)n;
+#endif
+}
+
+static void mem_drop(const rank_ctx_t *x, void *dev)
+{
+#ifdef SF_HAVE_NCCL
+    if (x->mem == SF_MEMKIND_CUDA)
+        cudaFree(dev);
+#else
+    (void)x;
+    (void)dev;
+#endif
+}
+
+static int comm_proc(int i, int n, int port, void *arg)
+{
+    const job_t *job = arg;
+    const backend_cfg_t *c = job->cfg;
+    sf_err_t err;
+    sf_err_clear(&err);
+    sf_comm_register_all();
+    char v[16];
+    snprintf(v, sizeof v, "%d", i);
+    setenv("LOCAL_RANK", v, 1); /* nccl: one device per local rank */
+    sf_bootstrap_t *bs = NULL;
+    sf_comm_t *comm = NULL;
+    if (strcmp(c->backend, "self") != 0) {
+        sf_rank_info_t ri = rank_info(i, n, port);
+        if (n == 1)
+            snprintf(ri.source, sizeof ri.source, "single");
+        sf_status_t st = sf_bootstrap_new(&ri, HASH, RANK_TIMEOUT_S, &bs, &err);
+        FAIL_IF(st != SF_OK, "rank %d: bootstrap: %s", i, err.msg);
+    }
+    sf_status_t st = sf_comm_new(c->backend, bs, RANK_TIMEOUT_S, &comm, &err);
+    FAIL_IF(st != SF_OK, "rank %d: %s comm: %s", i, c->backend, err.msg);
+    rank_ctx_t x = {comm, sf_comm_rank(comm), sf_comm_size(comm), c->mem, c};
+    /* The comm's identity is the launcher's. */
+    FAIL_IF(x.r != i || x.n != n, "%s comm says rank %d of %d, want %d of %d", c->backend, x.r,
+            x.n, i, n);
+    int code = job->body(&x);
+    sf_comm_free(comm);
+    sf_bootstrap_free(bs);
+    return code;
+}
+
+static void run_cfg(const backend_cfg_t *c, body_fn body, double limit_s)
+{
+    job_t job = {body, c};
+    int codes[16];
+    run_procs(c->world, comm_proc, &job, free_port(), limit_s, codes);
+    for (int i = 0; i < c->world; i++)
+        ck_assert_msg(codes[i] == 0, "%s, world %d: rank %d exited with %d", c->backend,
+                      c->world, i, codes[i]);
+}
+
+/* ---- data ------------------------------------------------------------------- */
+
+/* Bytes that differ by source rank, destination and position, so a piece
+ * in the wrong place or from the wrong rank cannot compare equal. */
+static uint8_t pattern(int src, int dst, uint64_t byte)
+{
+    return (uint8_t)(src * 131 + dst * 29 + (int)(byte * 7u) + (int)(byte >> 9) + 13);
+}
+
+/* Small integers: exact in every dtype, and their sums (of up to 4 ranks,
+ * |v| <= 20) too, so reduction order cannot change the result. */
+static double ar_value(int rank, uint64_t i)
+{
+    return (double)((int)((i * 3u + (uint64_t)rank * 5u) % 11u) - 5);
+}
+
+static const sf_dtype_t all_dtypes[] = {SF_DTYPE_F32, SF_DTYPE_BF16, SF_DTYPE_F16,
+                                        SF_DTYPE_I32, SF_DTYPE_I64,  SF_DTYPE_U8};
+static const sf_dtype_t reduce_dtypes[] = {SF_DTYPE_F32, SF_DTYPE_BF16, SF_DTYPE_F16, SF_DTYPE_I32,
+                                           SF_DTYPE_I64};
+#define N_ALL_DTYPES (sizeof all_dtypes / sizeof all_dtypes[0])
+
+static sf_coll_args_t args_of(const rank_ctx_t *x, sf_coll_kind_t kind, sf_dtype_t dt,
+                              const void *send, void *recv, uint64_t count)
+{
+    sf_coll_args_t a;
+    memset(&a, 0, sizeof a);
+    a.kind = kind;
+    a.mem = x->mem;
+    a.dtype = dt;
+    a.send = send;
+    a.recv = recv;
+    a.count = count;
+    a.what = "test";
+    return a;
+}
+
+#define RUN_OK(x, a, ...)                                                                          \
+    do {                                                                                           \
+        sf_err_t err_;                                                                             \
+        sf_err_clear(&err_);                                                                       \
+        sf_status_t st_ = sf_coll_run((x)->comm, (a), &err_);                                      \
+        FAIL_IF(st_ != SF_OK, "%s rank %d of %d: %s: %s", (x)->cfg->backend, (x)->r, (x)->n,       \
+                sf_coll_kind_name((a)->kind), err_.msg);                                           \
+    } while (0)
+
+/* ---- one collective each, checked byte by byte ------------------------------ */
+
+/* all_gather of count elements of dt; every byte and the one after. */
+static int do_allgather(const rank_ctx_t *x, sf_dtype_t dt, uint64_t count)
+{
+    const int r = x->r, n = x->n;
+    size_t es = sf_dtype_size(dt), block = count * es;
+    uint8_t *send = malloc(block + 1), *recv = malloc(block * (size_t)n + 1);
+    for (size_t b = 0; b < block; b++)
+        send[b] = pattern(r, 0, b);
+    memset(recv, 0xee, block * (size_t)n + 1);
+    void *d_send = mem_of(x, send, block + 1), *d_recv = mem_of(x, recv, block * (size_t)n + 1);
+    sf_coll_args_t a = args_of(x, SF_COLL_ALLGATHER, dt, d_send, d_recv, count);
+    RUN_OK(x, &a);
+    mem_back(x, recv, d_recv, block * (size_t)n + 1);
+    mem_drop(x, d_send);
+    for (int p = 0; p < n; p++)
+        for (size_t b = 0; b < block; b++)
+            FAIL_IF(recv[(size_t)p * block + b] != pattern(p, 0, b),
+                    "rank %d: all_gather %s x%llu: byte %zu of rank %d's piece is %u, want %u", r,
+                    sf_dtype_name(dt), (unsigned long long)count, b, p, recv[(size_t)p * block + b],
+                    pattern(p, 0, b));
+    FAIL_IF(recv[block * (size_t)n] != 0xee, "rank %d: all_gather wrote past the end", r);
+    free(send);
+    free(recv);
+    return 0;
+}
+
+/* all_gatherv: rank p sends gv_count(p, seed) elements (zeros included),
+ * pieces placed out of rank order with a gap element after each that must
+ * stay untouched. */
+static uint64_t gv_count(int p, int seed)
+{
+    return (uint64_t)((p * 3 + seed) % 4) * (uint64_t)(1 + seed);
+}
+
+static int do_allgatherv(const rank_ctx_t *x, sf_dtype_t dt, int seed)
+{
+    const int r = x->r, n = x->n;
+    size_t es = sf_dtype_size(dt);
+    uint64_t rc[16], rd[16], total = 0;
+    for (int i = 0; i < n; i++) {
+        int p = n - 1 - i; /* the last rank's piece first */
+        rc[p] = gv_count(p, seed);
+        rd[p] = total;
+        total += rc[p] + 1;
+    }
+    uint8_t *send = malloc(rc[r] * es + 1), *recv = malloc(total * es + 1);
+    for (size_t b = 0; b < rc[r] * es; b++)
+        send[b] = pattern(r, 0, b);
+    memset(recv, 0xee, total * es + 1);
+    void *d_send = mem_of(x, send, rc[r] * es + 1), *d_recv = mem_of(x, recv, total * es + 1);
+    sf_coll_args_t a = args_of(x, SF_COLL_ALLGATHERV, dt, d_send, d_recv, 0);
+    a.recv_counts = rc;
+    a.recv_displs = rd;
+    RUN_OK(x, &a);
+    mem_back(x, recv, d_recv, total * es + 1);
+    mem_drop(x, d_send);
+    for (int p = 0; p < n; p++) {
+        for (size_t b = 0; b < rc[p] * es; b++)
+            FAIL_IF(recv[rd[p] * es + b] != pattern(p, 0, b),
+                    "rank %d: all_gatherv %s seed %d: byte %zu of rank %d's piece is %u, want %u",
+                    r, sf_dtype_name(dt), seed, b, p, recv[rd[p] * es + b], pattern(p, 0, b));
+        for (size_t b = 0; b < es; b++)
+            FAIL_IF(recv[(rd[p] + rc[p]) * es + b] != 0xee,
+                    "rank %d: all_gatherv wrote into the gap after rank %d's piece", r, p);
+    }
+    free(send);
+    free(recv);
+    return 0;
+}
+
+/* Elements rank src sends to rank dst in the uneven all_to_all: 0..4,
+ * with zeros on some pairs (e.g. 0 -> 0, 1 -> 1 when seed is 0). */
+static uint64_t a2a_count(int src, int dst, int seed)
+{
+    return (uint64_t)((src + 2 * dst + seed) % 5) * (uint64_t)(1 + seed % 3);
+}
+
+/* all_to_all with per-peer counts, one gap element between received
+ * chunks that must stay untouched. */
+static int do_alltoallv(const rank_ctx_t *x, sf_dtype_t dt, int seed)
+{
+    const int r = x->r, n = x->n;
+    size_t es = sf_dtype_size(dt);
+    uint64_t sc[16], sd[16], rc[16], rd[16], send_total = 0, recv_total = 0;
+    for (int p = 0; p < n; p++) {
+        sc[p] = a2a_count(r, p, seed);
+        sd[p] = send_total;
+        send_total += sc[p];
+        rc[p] = a2a_count(p, r, seed);
+        rd[p] = recv_total;
+        recv_total += rc[p] + 1; /* the gap */
+    }
+    uint8_t *send = malloc(send_total * es + 1), *recv = malloc(recv_total * es + 1);
+    for (int p = 0; p < n; p++)
+        for (size_t b = 0; b < sc[p] * es; b++)
+            send[sd[p] * es + b] = pattern(r, p, b);
+    memset(recv, 0xee, recv_total * es + 1);
+    void *d_send = mem_of(x, send, send_total * es + 1);
+    void *d_recv = mem_of(x, recv, recv_total * es + 1);
+    sf_coll_args_t a = args_of(x, SF_COLL_ALLTOALLV, dt, d_send, d_recv, 0);
+    a.send_counts = sc;
+    a.send_displs = sd;
+    a.recv_counts = rc;
+    a.recv_displs = rd;
+    RUN_OK(x, &a);
+    mem_back(x, recv, d_recv, recv_total * es + 1);
+    mem_drop(x, d_send);
+    for (int p = 0; p < n; p++) {
+        for (size_t b = 0; b < rc[p] * es; b++)
+            FAIL_IF(recv[rd[p] * es + b] != pattern(p, r, b),
+                    "rank %d: all_to_all %s seed %d: byte %zu from rank %d is %u, want %u", r,
+                    sf_dtype_name(dt), seed, b, p, recv[rd[p] * es + b], pattern(p, r, b));
+        for (size_t b = 0; b < es; b++)
+            FAIL_IF(recv[(rd[p] + rc[p]) * es + b] != 0xee,
+                    "rank %d: all_to_all wrote into the gap after rank %d's chunk", r, p);
+    }
+    free(send);
+    free(recv);
+    return 0;
+}
+
+static int do_allreduce(const rank_ctx_t *x, sf_dtype_t dt, sf_reduce_op_t op, uint64_t count,
+                        bool in_place)
+{
+    const int r = x->r, n = x->n;
+    size_t es = sf_dtype_size(dt);
+    uint8_t *send = malloc(count * es + 1), *recv = malloc(count * es + 1),
+            *want = malloc(count * es + 1);
+    for (uint64_t i = 0; i < count; i++) {
+        sf_dtype_store(dt, send + i * es, ar_value(r, i));
+        double acc = ar_value(0, i);
+        for (int p = 1; p < n; p++)
+            acc = op == SF_REDUCE_SUM ? acc + ar_value(p, i)
+                                      : (acc > ar_value(p, i) ? acc : ar_value(p, i));
+        sf_dtype_store(dt, want + i * es, acc);
+    }
+    if (in_place)
+        memcpy(recv, send, count * es);
+    else
+        memset(recv, 0xee, count * es);
+    void *d_recv = mem_of(x, recv, count * es);
+    void *d_send = in_place ? d_recv : mem_of(x, send, count * es);
+    sf_coll_args_t a = args_of(x, SF_COLL_ALLREDUCE, dt, d_send, d_recv, count);
+    a.op = op;
+    RUN_OK(x, &a);
+    mem_back(x, recv, d_recv, count * es);
+    if (!in_place)
+        mem_drop(x, d_send);
+    for (uint64_t i = 0; i < count; i++)
+        FAIL_IF(memcmp(recv + i * es, want + i * es, es) != 0,
+                "rank %d: all_reduce %s %s x%llu%s: element %llu is %g, want %g", r,
+                op == SF_REDUCE_SUM ? "sum" : "max", sf_dtype_name(dt), (unsigned long long)count,
+                in_place ? " in place" : "", (unsigned long long)i,
+                sf_dtype_load(dt, recv + i * es), sf_dtype_load(dt, want + i * es));
+    free(send);
+    free(recv);
+    free(want);
+    return 0;
+}
+
+static int do_broadcast(const rank_ctx_t *x, int root, uint64_t count)
+{
+    const int r = x->r;
+    uint8_t *buf = malloc(count + 1);
+    for (uint64_t b = 0; b < count; b++)
+        buf[b] = r == root ? pattern(root, 7, b) : 0xee;
+    void *d_buf = mem_of(x, buf, count);
+    sf_coll_args_t a = args_of(x, SF_COLL_BROADCAST, SF_DTYPE_U8, NULL, d_buf, count);
+    a.root = root;
+    RUN_OK(x, &a);
+    mem_back(x, buf, d_buf, count);
+    for (uint64_t b = 0; b < count; b++)
+        FAIL_IF(buf[b] != pattern(root, 7, b), "rank %d: broadcast from %d: byte %llu is %u", r,
+                root, (unsigned long long)b, buf[b]);
+    free(buf);
+    return 0;
+}
+
+static int do_barrier(const rank_ctx_t *x)
+{
+    sf_coll_args_t a = args_of(x, SF_COLL_BARRIER, SF_DTYPE_U8, NULL, NULL, 0);
+    RUN_OK(x, &a);
+    return 0;
+}
+
+/* ---- the bodies, each run against every backend ---------------------------- */
+
+static int body_allreduce(const rank_ctx_t *x)
+{
+    /* 1 < world (most chunks empty), odd, and long enough for a ring. */
+    static const uint64_t counts[] = {0, 1, 3, 7, 1001};
+    for (size_t d = 0; d < sizeof reduce_dtypes / sizeof reduce_dtypes[0]; d++)
+        for (int op = SF_REDUCE_SUM; op <= SF_REDUCE_MAX; op++)
+            for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++)
+                if (do_allreduce(x, reduce_dtypes[d], (sf_reduce_op_t)op, counts[c], c == 2))
+                    return 1;
+    return 0;
+}
+
+static int body_allgather(const rank_ctx_t *x)
+{
+    static const uint64_t counts[] = {0, 1, 13, 4099};
+    for (size_t d = 0; d < N_ALL_DTYPES; d++)
+        for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++)
+            if (do_allgather(x, all_dtypes[d], counts[c]))
+                return 1;
+    return 0;
+}
+
+static int body_allgatherv(const rank_ctx_t *x)
+{
+    for (size_t d = 0; d < N_ALL_DTYPES; d++)
+        for (int seed = 0; seed < 3; seed++)
+            if (do_allgatherv(x, all_dtypes[d], seed))
+                return 1;
+    return 0;
+}
+
+static int body_alltoallv(const rank_ctx_t *x)
+{
+    for (size_t d = 0; d < N_ALL_DTYPES; d++)
+        for (int seed = 0; seed < 3; seed++)
+            if (do_alltoallv(x, all_dtypes[d], seed))
+                return 1;
+    return 0;
+}
+
+static int body_broadcast(const rank_ctx_t *x)
+{
+    for (int root = 0; root < x->n; root++)
+        if (do_broadcast(x, root, 0) || do_broadcast(x, root, 1) || do_broadcast(x, root, 10007))
+            return 1;
+    return 0;
+}
+
+static int body_barrier(const rank_ctx_t *x)
+{
+    for (int i = 0; i < 3; i++)
+        if (do_barrier(x))
+            return 1;
+    return 0;
+}
+
+/* Every kind in one sequence, several times over: a message of one
+ * collective matched by the next would corrupt data or hang. */
+static int body_back_to_back(const rank_ctx_t *x)
+{
+    for (int round = 0; round < 8; round++) {
+        if (do_allgather(x, SF_DTYPE_BF16, 5 + (uint64_t)round) ||
+            do_alltoallv(x, SF_DTYPE_F32, round) || do_allgatherv(x, SF_DTYPE_I64, round) ||
+            do_allreduce(x, SF_DTYPE_F32, SF_REDUCE_SUM, 9 + (uint64_t)round, false) ||
+            do_broadcast(x, round % x->n, 33) || do_barrier(x))
+            return 1;
+    }
+    return 0;
+}
+
+/* Two collectives in flight at once, waited in the opposite order: they
+ * must keep apart (UCX: the sequence number in the tag). */
+static int body_overlapped(const rank_ctx_t *x)
+{
+    const int r = x->r, n = x->n;
+    enum { COUNT = 3001 };
+    static float ag_send[COUNT], ag_recv[COUNT * 4], ar_send[COUNT], ar_recv[COUNT];
+    for (int i = 0; i < COUNT; i++) {
+        ag_send[i] = (float)(r * 10000 + i);
+        ar_send[i] = (float)(r + 1);
+    }
+    void *d_ag_send = mem_of(x, ag_send, sizeof ag_send);
+    void *d_ag_recv = mem_of(x, ag_recv, sizeof ag_recv);
+    void *d_ar_send = mem_of(x, ar_send, sizeof ar_send);
+    void *d_ar_recv = mem_of(x, ar_recv, sizeof ar_recv);
+    sf_coll_args_t ag = args_of(x, SF_COLL_ALLGATHER, SF_DTYPE_F32, d_ag_send, d_ag_recv, COUNT);
+    sf_coll_args_t ar = args_of(x, SF_COLL_ALLREDUCE, SF_DTYPE_F32, d_ar_send, d_ar_recv, COUNT);
+    void *req_ag = NULL, *req_ar = NULL;
+    sf_err_t err;
+    sf_err_clear(&err);
+    FAIL_IF(sf_comm_start(x->comm, &ag, &req_ag, &err) != SF_OK, "start ag: %s", err.msg);
+    FAIL_IF(sf_comm_start(x->comm, &ar, &req_ar, &err) != SF_OK, "start ar: %s", err.msg);
+    FAIL_IF(sf_coll_wait(x->comm, req_ar, &ar, &err) != SF_OK, "wait ar: %s", err.msg);
+    FAIL_IF(sf_coll_wait(x->comm, req_ag, &ag, &err) != SF_OK, "wait ag: %s", err.msg);
+    sf_comm_req_free(x->comm, req_ar);
+    sf_comm_req_free(x->comm, req_ag);
+    mem_back(x, ar_recv, d_ar_recv, sizeof ar_recv);
+    mem_back(x, ag_recv, d_ag_recv, sizeof ag_recv);
+    mem_drop(x, d_ag_send);
+    mem_drop(x, d_ar_send);
+    /* sum of (p + 1) over p < n = n(n+1)/2 */
+    for (int i = 0; i < COUNT; i++)
+        FAIL_IF(ar_recv[i] != (float)(n * (n + 1) / 2), "rank %d: ar[%d] = %g", r, i, ar_recv[i]);
+    for (int p = 0; p < n; p++)
+        for (int i = 0; i < COUNT; i++)
+            FAIL_IF(ag_recv[p * COUNT + i] != (float)(p * 10000 + i), "rank %d: ag[%d][%d] = %g", r,
+                    p, i, ag_recv[p * COUNT + i]);
+    return 0;
+}
+
+/* The life cycle by hand: start returns a request, test says INPROGRESS
+ * until it says OK, req_free gives it back. 1 Mi floats so it takes a while. */
+static int body_start_then_test(const rank_ctx_t *x)
+{
+    enum { N = 1 << 20 };
+    float *send = calloc(N, sizeof *send), *recv = malloc(N * sizeof *recv);
+    FAIL_IF(send == NULL || recv == NULL, "out of memory");
+    for (int i = 0; i < N; i++)
+        send[i] = (float)(i % 7);
+    void *d_send = mem_of(x, send, N * sizeof *send), *d_recv = mem_of(x, recv, N * sizeof *recv);
+    sf_coll_args_t a = args_of(x, SF_COLL_ALLREDUCE, SF_DTYPE_F32, d_send, d_recv, N);
+    sf_err_t err;
+    sf_err_clear(&err);
+    void *req = NULL;
+    FAIL_IF(sf_comm_start(x->comm, &a, &req, &err) != SF_OK, "start: %s", err.msg);
+    FAIL_IF(req == NULL, "start gave no request");
+    sf_status_t st;
+    double t_end = now_s() + RANK_TIMEOUT_S;
+    while ((st = sf_comm_test(x->comm, req, &err)) == SF_INPROGRESS)
+        FAIL_IF(now_s() > t_end, "all_reduce never completed");
+    FAIL_IF(st != SF_OK, "test: %s", err.msg);
+    sf_comm_req_free(x->comm, req);
+    mem_back(x, recv, d_recv, N * sizeof *recv);
+    mem_drop(x, d_send);
+    for (int i = 0; i < N; i += 4099)
+        FAIL_IF(recv[i] != (float)(x->n * (i % 7)), "rank %d: element %d is %g", x->r, i, recv[i]);
+    free(send);
+    free(recv);
+    return 0;
+}
+
+/* Refused arguments are SF_ERR_INPUT, and the comm still works after. */
+static int body_refusals(const rank_ctx_t *x)
+{
+    uint8_t buf[16] = {0};
+    void *d_buf = mem_of(x, buf, sizeof buf);
+    sf_err_t err;
+    sf_err_clear(&err);
+    sf_coll_args_t b = args_of(x, SF_COLL_BROADCAST, SF_DTYPE_U8, NULL, d_buf, sizeof buf);
+    b.root = x->n;
+    FAIL_IF(sf_coll_run(x->comm, &b, &err) != SF_ERR_INPUT, "root %d accepted", x->n);
+    FAIL_IF(strstr(err.msg, "root") == NULL, "message: %s", err.msg);
+    sf_coll_args_t v = args_of(x, SF_COLL_ALLGATHERV, SF_DTYPE_U8, d_buf, d_buf, 0);
+    FAIL_IF(sf_coll_run(x->comm, &v, &err) != SF_ERR_INPUT, "all_gatherv without counts ran");
+    sf_coll_args_t u = args_of(x, SF_COLL_ALLREDUCE, SF_DTYPE_U8, d_buf, d_buf, 4);
+    FAIL_IF(sf_coll_run(x->comm, &u, &err) != SF_ERR_UNSUPPORTED, "u8 all_reduce ran");
+    mem_drop(x, d_buf);
+    return do_broadcast(x, 0, 5);
+}
+
+/* The NCCL backend's own contract: host buffers are refused (naming the
+ * collective), a barrier runs whatever memory kind the caller names. */
+static int body_nccl_memory_kinds(const rank_ctx_t *x)
+{
+    float host[4] = {0};
+    sf_err_t err;
+    sf_err_clear(&err);
+    sf_coll_args_t a = args_of(x, SF_COLL_ALLGATHER, SF_DTYPE_F32, host, host, 4);
+    a.mem = SF_MEMKIND_HOST;
+    FAIL_IF(sf_coll_run(x->comm, &a, &err) != SF_ERR_UNSUPPORTED, "host all_gather ran");
+    FAIL_IF(strstr(err.msg, "all_gather") == NULL, "message: %s", err.msg);
+    sf_coll_args_t b = args_of(x, SF_COLL_BARRIER, SF_DTYPE_U8, NULL, NULL, 0);
+    b.mem = SF_MEMKIND_HOST;
+    RUN_OK(x, &b);
+    b.mem = SF_MEMKIND_CUDA;
+    RUN_OK(x, &b);
+    return 0;
+}
+
+/* 64 MiB to the one peer by all_to_all, and a 64 MiB all_gather piece per
+ * rank: large enough for UCX's rendezvous protocol. */
+static int body_big(const rank_ctx_t *x)
+{
+    const int r = x->r, n = x->n;
+    const uint64_t big = 64ull << 20;
+    uint64_t sc[2] = {0}, sd[2] = {0}, rc[2] = {0}, rd[2] = {0};
+    int peer = 1 - r;
+    sc[peer] = big;
+    rc[peer] = big;
+    sc[r] = rc[r] = 4096;
+    sd[1] = sc[0];
+    rd[1] = rc[0];
+    uint8_t *send = malloc(big + 4096), *recv = malloc(big + 4096);
+    FAIL_IF(send == NULL || recv == NULL, "out of memory");
+    for (int p = 0; p < n; p++)
+        for (uint64_t b = 0; b < sc[p]; b++)
+            send[sd[p] + b] = pattern(r, p, b);
+    memset(recv, 0xee, big + 4096);
+    void *d_send = mem_of(x, send, big + 4096), *d_recv = mem_of(x, recv, big + 4096);
+    sf_coll_args_t a = args_of(x, SF_COLL_ALLTOALLV, SF_DTYPE_U8, d_send, d_recv, 0);
+    a.send_counts = sc;
+    a.send_displs = sd;
+    a.recv_counts = rc;
+    a.recv_displs = rd;
+    RUN_OK(x, &a);
+    mem_back(x, recv, d_recv, big + 4096);
+    mem_drop(x, d_send);
+    for (int p = 0; p < n; p++)
+        for (uint64_t b = 0; b < rc[p]; b++)
+            FAIL_IF(recv[rd[p] + b] != pattern(p, r, b),
+                    "rank %d: big all_to_all byte %llu from %d", r, (unsigned long long)b, p);
+    free(send);
+    free(recv);
+    return do_allgather(x, SF_DTYPE_I32, big / 4);
+}
+
+/* On one rank, ucx and self produce the same bytes for every kind with
+ * odd counts and displacements. */
+static int body_one_rank_vs_self(const rank_ctx_t *x)
+{
+    sf_err_t err;
+    sf_err_clear(&err);
+    sf_comm_t *self = NULL;
+    FAIL_IF(sf_comm_new("self", NULL, 5.0, &self, &err) != SF_OK, "self: %s", err.msg);
+    enum { COUNT = 257 };
+    uint8_t in[COUNT * 8 + 16], out_ucx[COUNT * 8 + 16], out_self[COUNT * 8 + 16];
+    for (size_t b = 0; b < sizeof in; b++)
+        in[b] = pattern(0, 0, b);
+    for (size_t d = 0; d < N_ALL_DTYPES; d++) {
+        sf_dtype_t dt = all_dtypes[d];
+        for (int kind = 0; kind < SF_COLL_KIND_COUNT; kind++) {
+            if (kind == SF_COLL_ALLREDUCE && dt == SF_DTYPE_U8)
+                continue;
+            uint64_t sc = 100, sd = 3, rc = 100, rd = 5;
+            sf_coll_args_t a = args_of(x, (sf_coll_kind_t)kind, dt, in, NULL, COUNT);
+            a.send_counts = &sc;
+            a.send_displs = &sd;
+            a.recv_counts = &rc;
+            a.recv_displs = &rd;
+            memset(out_ucx, 0xee, sizeof out_ucx);
+            memset(out_self, 0xee, sizeof out_self);
+            if (kind == SF_COLL_BROADCAST) {
+                memcpy(out_ucx, in, sizeof in);
+                memcpy(out_self, in, sizeof in);
+            }
+            a.recv = out_ucx;
+            FAIL_IF(sf_coll_run(x->comm, &a, &err) != SF_OK, "ucx %s: %s",
+                    sf_coll_kind_name(a.kind), err.msg);
+            a.recv = out_self;
+            FAIL_IF(sf_coll_run(self, &a, &err) != SF_OK, "self %s: %s",
+                    sf_coll_kind_name(a.kind), err.msg);
+            FAIL_IF(memcmp(out_ucx, out_self, sizeof out_ucx) != 0, "%s %s: ucx and self differ",
+                    sf_coll_kind_name(a.kind), sf_dtype_name(dt));
+        }
+    }
+    /* The reference itself: all_gather on one rank is a copy of send. */
+    sf_coll_args_t a = args_of(x, SF_COLL_ALLGATHER, SF_DTYPE_I64, in, out_self, COUNT);
+    FAIL_IF(sf_coll_run(self, &a, &err) != SF_OK, "self: %s", err.msg);
+    FAIL_IF(memcmp(out_self, in, COUNT * 8) != 0 || out_self[COUNT * 8] != 0xee,
+            "self all_gather is not a copy");
+    sf_comm_free(self);
+    return 0;
+}
+
+/* ---- tests ------------------------------------------------------------------ */
+
+#define CONFORMANCE_TEST(name, body, limit_s)                                                     \
+    START_TEST(name) { run_cfg(&cfgs[_i], body, limit_s); }                                       \
+    END_TEST
+
+CONFORMANCE_TEST(test_all_reduce_every_dtype_sum_and_max, body_allreduce, 60.0)
+CONFORMANCE_TEST(test_all_gather_every_dtype_byte_exact, body_allgather, 60.0)
+CONFORMANCE_TEST(test_all_gatherv_uneven_and_empty_pieces, body_allgatherv, 60.0)
+CONFORMANCE_TEST(test_all_to_all_uneven_and_empty_chunks, body_alltoallv, 60.0)
+CONFORMANCE_TEST(test_broadcast_from_every_root, body_broadcast, 60.0)
+CONFORMANCE_TEST(test_barrier, body_barrier, 60.0)
+CONFORMANCE_TEST(test_back_to_back_collectives_of_every_kind, body_back_to_back, 60.0)
+CONFORMANCE_TEST(test_overlapped_collectives_keep_apart, body_overlapped, 60.0)
+CONFORMANCE_TEST(test_start_then_test_until_done, body_start_then_test, 60.0)
+CONFORMANCE_TEST(test_refused_arguments_leave_the_comm_working, body_refusals, 60.0)
+
+static int find_cfg(const char *backend, int world)
+{
+    for (int i = 0; i < n_cfgs; i++)
+        if (strcmp(cfgs[i].backend, backend) == 0 && cfgs[i].world == world)
+            return i;
+    return -1;
+}
+
+START_TEST(test_ucx_64mib_messages)
+{
+    run_cfg(&cfgs[find_cfg("ucx", 2)], body_big, 90.0);
+}
+END_TEST
+
+START_TEST(test_ucx_one_rank_matches_self)
+{
+    run_cfg(&cfgs[find_cfg("ucx", 1)], body_one_rank_vs_self, 30.0);
+}
+END_TEST
+
+START_TEST(test_nccl_memory_kinds)
+{
+    /* _i walks the nccl rows only: they come after every other backend. */
+    run_cfg(&cfgs[_i], body_nccl_memory_kinds, 60.0);
+}
+END_TEST
+
+START_TEST(test_self_refuses_more_than_one_rank)
+{
+    /* The refusal happens in init, before any networking is needed. */
+    sf_comm_register_all();
+    sf_comm_t fake = {0};
+    fake.world = 2;
+    sf_err_t err;
+    sf_err_clear(&err);
+    ck_assert_int_eq(sf_comm_find("self")->init(&fake, NULL, &err), SF_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(err.msg, "single rank"));
+}
+END_TEST
+
+/* The one-rank comm a kernel gets when the executor was given none. */
+START_TEST(test_solo_comm_is_self_on_one_rank)
+{
+    sf_comm_t *solo = sf_comm_solo();
+    ck_assert_ptr_eq(solo, sf_comm_solo());
+    ck_assert_int_eq(sf_comm_rank(solo), 0);
+    ck_assert_int_eq(sf_comm_size(solo), 1);
+    ck_assert_str_eq(solo->iface->name, "self");
+    int32_t in[3] = {7, 8, 9}, out[3] = {0};
+    sf_coll_args_t a = {.kind = SF_COLL_ALLGATHER, .dtype = SF_DTYPE_I32, .send = in,
+                        .recv = out, .count = 3};
+    sf_err_t err;
+    sf_err_clear(&err);
+    ck_assert_int_eq(sf_coll_run(solo, &a, &err), SF_OK);
+    ck_assert_int_eq(memcmp(in, out, sizeof in), 0);
+}
+END_TEST
+
+#ifdef SF_HAVE_NCCL
+/* Count devices in a child, so this process stays free of CUDA. Returns -1
+ * when the runtime reports an error (no driver, no device). */
+static int probe_devices(void)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int n = 0;
+        if (cudaGetDeviceCount(&n) != cudaSuccess)
+            _exit(255);
+        _exit(n > 254 ? 254 : n);
+    }
+    int st = 0;
+    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) == 255)
+        return -1;
+    return WEXITSTATUS(st);
+}
+#endif
+
+int main(void)
+{
+    cfgs[n_cfgs++] = (backend_cfg_t){"self", 1, SF_MEMKIND_HOST};
+    for (int w = 1; w <= 4; w++)
+        cfgs[n_cfgs++] = (backend_cfg_t){"ucx", w, SF_MEMKIND_HOST};
+    int first_nccl = n_cfgs;
+#ifdef SF_HAVE_NCCL
+    int n_dev = probe_devices();
+    if (n_dev <= 0) {
+        printf("SKIP: no CUDA device (the nccl part; self and ucx run)\n");
+    } else {
+        cfgs[n_cfgs++] = (backend_cfg_t){"nccl", 1, SF_MEMKIND_CUDA};
+        if (n_dev >= 2)
+            cfgs[n_cfgs++] = (backend_cfg_t){"nccl", 2, SF_MEMKIND_CUDA};
+        else
+            printf("note: one CUDA device: nccl runs on one rank only\n");
+    }
+#else
+    printf("SKIP: no CUDA device (NCCL backend not built; self and ucx run)\n");
+#endif
+    for (int i = 0; i < n_cfgs; i++)
+        printf("backend %d: %s on %d rank%s\n", i, cfgs[i].backend, cfgs[i].world,
+               cfgs[i].world > 1 ? "s" : "");
+    Suite *s = suite_create("coll_conformance");
+    TCase *tc = tcase_create("every_backend");
+    tcase_set_timeout(tc, 180);
+    tcase_add_loop_test(tc, test_all_reduce_every_dtype_sum_and_max, 0, n_cfgs);
+    tcase_add_loop_test(tc, test_all_gather_every_dtype_byte_exact, 0, n_cfgs);
+    tcase_add_loop_test(tc, test_all_gatherv_uneven_and_empty_pieces, 0, n_cfgs);
+    tcase_add_loop_test(tc, test_all_to_all_uneven_and_empty_chunks, 0, n_cfgs);
+    tcase_add_loop_test(tc, test_broadcast_from_every_root, 0, n_cfgs);
+    tcase_add_loop_test(tc, test_barrier, 0, n_cfgs);
+    tcase_add_loop_test(tc, test_back_to_back_collectives_of_every_kind, 0, n_cfgs);
+    tcase_add_loop_test(tc, test_overlapped_collectives_keep_apart, 0, n_cfgs);
+    tcase_add_loop_test(tc, test_start_then_test_until_done, 0, n_cfgs);
+    tcase_add_loop_test(tc, test_refused_arguments_leave_the_comm_working, 0, n_cfgs);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("backend_specific");
+    tcase_set_timeout(tc, 180);
+    tcase_add_test(tc, test_ucx_64mib_messages);
+    tcase_add_test(tc, test_ucx_one_rank_matches_self);
+    tcase_add_test(tc, test_self_refuses_more_than_one_rank);
+    tcase_add_test(tc, test_solo_comm_is_self_on_one_rank);
+    if (n_cfgs > first_nccl)
+        tcase_add_loop_test(tc, test_nccl_memory_kinds, first_nccl, n_cfgs);
+    suite_add_tcase(s, tc);
+
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int n_failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return n_failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
