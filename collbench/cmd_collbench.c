@@ -45,6 +45,7 @@ static void print_usage(FILE *f)
             "  --warmup W    untimed iterations first, checked too (default 5)\n"
             "  --timeout S   seconds any collective or the rendezvous may take (default 60)\n"
             "  --rules       print the algorithm rule table and exit (starts no ranks)\n"
+            "  --op all_gatherv runs too: even pieces in rank order (busbw as all_gather)\n"
             "\n"
             "SF_COLL_ALGO=COLLECTIVE:ALGORITHM[,...] (e.g. all_gather:ring) forces the\n"
             "rule row of that name; an unknown name exits 2 listing the valid ones.\n"
@@ -95,8 +96,8 @@ static sf_status_t parse_int(const char *flag, const char *s, long lo, long hi, 
 
 static sf_status_t parse_op(const char *s, sf_coll_kind_t *out, sf_err_t *err)
 {
-    static const sf_coll_kind_t kinds[] = {SF_COLL_ALLGATHER, SF_COLL_ALLTOALLV,
-                                           SF_COLL_ALLREDUCE};
+    static const sf_coll_kind_t kinds[] = {SF_COLL_ALLGATHER, SF_COLL_ALLGATHERV,
+                                           SF_COLL_ALLTOALLV, SF_COLL_ALLREDUCE};
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         if (strcmp(s, sf_coll_kind_name(kinds[i])) == 0) {
             *out = kinds[i];
@@ -104,7 +105,7 @@ static sf_status_t parse_op(const char *s, sf_coll_kind_t *out, sf_err_t *err)
         }
     }
     return sf_err_set(err, SF_ERR_INPUT, NULL,
-                      "--op: unknown collective '%s' (expected all_gather, all_to_all or "
+                      "--op: unknown collective '%s' (expected all_gather, all_gatherv, all_to_all or "
                       "all_reduce)",
                       s);
 }
@@ -192,7 +193,7 @@ static sf_status_t parse_flags(int argc, char **argv, int first, sf_collbench_cf
     }
     if (!has_op)
         return sf_err_set(err, SF_ERR_INPUT, NULL,
-                          "--op is required (all_gather, all_to_all or all_reduce)");
+                          "--op is required (all_gather, all_gatherv, all_to_all or all_reduce)");
     if (cfg->min_bytes > cfg->max_bytes)
         return sf_err_set(err, SF_ERR_INPUT, NULL, "--min %" PRIu64 " is above --max %" PRIu64,
                           cfg->min_bytes, cfg->max_bytes);

@@ -45,6 +45,7 @@ static double expected(const sf_collbench_cfg_t *cfg, int world, int rank, uint6
 {
     switch (cfg->kind) {
     case SF_COLL_ALLGATHER: /* block p is rank p's send buffer */
+    case SF_COLL_ALLGATHERV:
         return pattern(cfg, world, (int)(i / count), i % count);
     case SF_COLL_ALLTOALLV: /* block p is what rank p sent to us: its block `rank` */
         return pattern(cfg, world, (int)(i / count), (uint64_t)rank * count + i % count);
@@ -120,7 +121,8 @@ static double busbw_factor(sf_coll_kind_t kind, int n)
     return (double)(n - 1) / n;
 }
 
-/* The buffers of one size. counts/displs are for all_to_all. */
+/* The buffers of one size. counts/displs are for all_to_all and
+ * all_gatherv (even pieces in rank order). */
 typedef struct bench_bufs {
     sf_collbench_buf_t send, recv;
     void *host;       /* owned: pattern staging and download target, max(send, recv) bytes */
@@ -243,7 +245,9 @@ static sf_status_t bufs_init(bench_ctx_t *b, uint64_t size, bench_bufs_t *bb, bo
          * rank's piece (all_gather) or one peer's piece (all_to_all). */
         bb->count = size / es / n;
         bb->n_recv = bb->count * n;
-        bb->n_send = cfg->kind == SF_COLL_ALLGATHER ? bb->count : bb->n_recv;
+        bb->n_send = cfg->kind == SF_COLL_ALLGATHER || cfg->kind == SF_COLL_ALLGATHERV
+                         ? bb->count
+                         : bb->n_recv;
     }
     if (bb->count == 0) {
         *skip = true;

@@ -131,6 +131,8 @@ START_TEST(test_collbench_self_all_reduce) { check_bench("all_reduce", "self", 1
 END_TEST
 START_TEST(test_collbench_ucx_all_gather) { check_bench("all_gather", "ucx", 2); }
 END_TEST
+START_TEST(test_collbench_ucx_all_gatherv) { check_bench("all_gatherv", "ucx", 2); }
+END_TEST
 START_TEST(test_collbench_ucx_all_to_all) { check_bench("all_to_all", "ucx", 2); }
 END_TEST
 START_TEST(test_collbench_ucx_all_reduce) { check_bench("all_reduce", "ucx", 2); }
@@ -188,6 +190,7 @@ int main(void)
     TCase *tu = tcase_create("ucx");
     tcase_set_timeout(tu, 300);
     tcase_add_test(tu, test_collbench_ucx_all_gather);
+    tcase_add_test(tu, test_collbench_ucx_all_gatherv);
     tcase_add_test(tu, test_collbench_ucx_all_to_all);
     tcase_add_test(tu, test_collbench_ucx_all_reduce);
     suite_add_tcase(s, tu);
