@@ -21,16 +21,18 @@
 static void print_usage(FILE *f)
 {
     fprintf(f,
-            "usage: shardflow collbench --op all_gather|all_to_all|all_reduce\n"
+            "usage: shardflow collbench --op all_gather|all_gatherv|all_to_all|all_reduce\n"
             "                           [--backend ucx|nccl|self] [--nproc N]\n"
             "                           [--min SIZE] [--max SIZE] [--dtype f32]\n"
             "                           [--redop sum|max] [--iters K] [--warmup W]\n"
             "                           [--timeout S]\n"
+            "       shardflow collbench --rules\n"
             "\n"
             "Times one collective for sizes min..max (doubling; K/M/G suffixes are powers\n"
             "of 2) and prints the nccl-tests table. size is the bytes of each rank's output\n"
             "buffer; algbw = size / time (GB = 1e9 B); busbw = algbw * (n-1)/n for\n"
-            "all_gather and all_to_all, * 2(n-1)/n for all_reduce. Every iteration's\n"
+            "all_gather(v) and all_to_all, * 2(n-1)/n for all_reduce (all_gatherv runs\n"
+            "even pieces in rank order, the nccl-tests convention). Every iteration's\n"
             "result is checked (#wrong, summed over ranks). In-place runs for all_reduce\n"
             "only (n/a otherwise). The last two columns time a one-thread host memcpy of\n"
             "the same size, for ratios.\n"
@@ -45,7 +47,6 @@ static void print_usage(FILE *f)
             "  --warmup W    untimed iterations first, checked too (default 5)\n"
             "  --timeout S   seconds any collective or the rendezvous may take (default 60)\n"
             "  --rules       print the algorithm rule table and exit (starts no ranks)\n"
-            "  --op all_gatherv runs too: even pieces in rank order (busbw as all_gather)\n"
             "\n"
             "SF_COLL_ALGO=COLLECTIVE:ALGORITHM[,...] (e.g. all_gather:ring) forces the\n"
             "rule row of that name; an unknown name exits 2 listing the valid ones.\n"

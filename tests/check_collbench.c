@@ -173,7 +173,7 @@ START_TEST(test_collbench_help_exits_0)
 {
     char *out = NULL;
     ck_assert_int_eq(tu_sf("collbench --help", &out), 0);
-    ck_assert_ptr_nonnull(strstr(out, "--op all_gather|all_to_all|all_reduce"));
+    ck_assert_ptr_nonnull(strstr(out, "--op all_gather|all_gatherv|all_to_all|all_reduce"));
     free(out);
 }
 END_TEST
