@@ -69,6 +69,7 @@ typedef struct sf_kernel_args {
     int n_in;
     sf_tensor_t *out; /* n_out outputs, buffers bound and allocated */
     int n_out;
+    const void *prepared; /* borrowed: what the op's prepare hook made, or NULL */
     void *scratch; /* scratch_bytes of tracked device memory, or NULL */
     uint64_t scratch_bytes;
     sf_device_t *dev;
@@ -88,10 +89,24 @@ typedef sf_status_t (*sf_kernel_fn)(const sf_kernel_args_t *a, sf_err_t *err);
 typedef sf_status_t (*sf_op_infer_fn)(const sf_node_t *node, const sf_tensor_t *in, int n_in,
                                       sf_tensor_t *out, int n_out, sf_err_t *err);
 
+/* Per-node preparation, once per run, after shape inference and before
+ * anything is allocated: derive what the scratch rule and the kernel both
+ * need (a redistribution's placements and piece sizes) so that neither
+ * derives it again. in/out hold the node's layouts (buf NULL). On SF_OK,
+ * *prepared is NULL or a heap block the caller owns and releases with
+ * free(); it reaches the scratch rule as `prepared` and the kernel as
+ * sf_kernel_args_t.prepared. Errors are the node's (SF_ERR_GRAPH with its
+ * position). Never blocks. */
+typedef sf_status_t (*sf_op_prepare_fn)(const sf_node_t *node, const sf_tensor_t *in, int n_in,
+                                        const sf_tensor_t *out, int n_out, void **prepared,
+                                        sf_err_t *err);
+
 /* Bytes of scratch the kernel needs on the node's device (tracked like any
- * buffer, allocated just before the kernel, freed just after). */
-typedef uint64_t (*sf_op_scratch_fn)(const sf_node_t *node, const sf_tensor_t *in, int n_in,
-                                     const sf_tensor_t *out, int n_out);
+ * buffer, allocated just before the kernel, freed just after). prepared is
+ * what the op's prepare hook made (NULL without one). */
+typedef uint64_t (*sf_op_scratch_fn)(const sf_node_t *node, const void *prepared,
+                                     const sf_tensor_t *in, int n_in, const sf_tensor_t *out,
+                                     int n_out);
 
 struct sf_op_desc {
     const char *name;
@@ -108,6 +123,7 @@ struct sf_op_desc {
     /* Outputs live until the run ends, whoever reads them (model weights:
      * loaded once, kept like the parameters of a real model). */
     bool outputs_persist;
+    sf_op_prepare_fn prepare;       /* optional; default: nothing to prepare */
     sf_op_scratch_fn scratch_bytes; /* optional; default 0 */
     /* The reference kernel, which the cpu device runs; NULL for a view op.
      * Other devices keep their own kernels (see device.h) and are tested

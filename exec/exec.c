@@ -20,9 +20,53 @@ struct sf_exec {
     sf_tensor_t *bound;    /* owned: per value, its layout bound to a buffer */
     const sf_tensor_t **inputs; /* borrowed host tensors, per value (graph inputs only) */
     double *node_us;       /* owned: per graph node index */
+    void **prepared;       /* owned: per graph node index, what op->prepare made (or NULL) */
     sf_exec_stats_t stats;
     bool has_run;
 };
+
+static void free_prepared(sf_exec_t *ex)
+{
+    if (ex->prepared == NULL)
+        return;
+    for (int i = 0; i < ex->g->n_nodes; i++)
+        free(ex->prepared[i]);
+    free(ex->prepared);
+    ex->prepared = NULL;
+}
+
+/* Each node's prepare hook, once, in the graph's order, before anything is
+ * allocated: a node it refuses costs no memory and no work. */
+static sf_status_t prepare_nodes(sf_exec_t *ex, sf_err_t *err)
+{
+    const sf_graph_t *g = ex->g;
+    for (int s = 0; s < g->n_nodes; s++) {
+        int i = g->order[s];
+        const sf_node_t *node = &g->nodes[i];
+        if (node->op->prepare == NULL)
+            continue;
+        enum { MAX_STACK = 16 };
+        sf_tensor_t in_stack[MAX_STACK], out_stack[MAX_STACK];
+        sf_tensor_t *in = node->n_in <= MAX_STACK ? in_stack
+                                                  : sf_xalloc_calloc((size_t)node->n_in, sizeof *in);
+        sf_tensor_t *out = node->n_out <= MAX_STACK
+                               ? out_stack
+                               : sf_xalloc_calloc((size_t)node->n_out, sizeof *out);
+        for (int k = 0; k < node->n_in; k++)
+            in[k] = g->values[node->in[k]].layout;
+        for (int k = 0; k < node->n_out; k++)
+            out[k] = g->values[node->out[k]].layout;
+        sf_status_t st = node->op->prepare(node, in, node->n_in, out, node->n_out,
+                                           &ex->prepared[i], err);
+        if (in != in_stack)
+            free(in);
+        if (out != out_stack)
+            free(out);
+        if (st != SF_OK)
+            return st;
+    }
+    return SF_OK;
+}
 
 sf_status_t sf_exec_new(const sf_graph_t *g, sf_device_t *dev, const sf_exec_opts_t *opts,
                         sf_exec_t **out, sf_err_t *err)
@@ -44,6 +88,13 @@ sf_status_t sf_exec_new(const sf_graph_t *g, sf_device_t *dev, const sf_exec_opt
     ex->dev = dev;
     ex->opts = *opts;
     ex->env = (sf_exec_env_t){.comm = opts->comm};
+    ex->prepared = sf_xalloc_calloc((size_t)g->n_nodes, sizeof *ex->prepared);
+    sf_status_t st = prepare_nodes(ex, err);
+    if (st != SF_OK) {
+        free_prepared(ex);
+        free(ex);
+        return st;
+    }
     ex->plan = sf_plan_build(g, opts->free_policy);
     ex->mem = sf_mem_new(dev);
     if (opts->trace != NULL) {
@@ -180,10 +231,12 @@ static sf_status_t run_step(sf_exec_t *ex, int s, sf_err_t *err)
         }
         for (int k = 0; k < node->n_out; k++)
             out[k] = ex->bound[node->out[k]];
-        sf_kernel_args_t args = {.op = node->op, .node = node, .in = in, .n_in = node->n_in, .out = out,
+        const void *prepared = ex->prepared[p->order[s]];
+        sf_kernel_args_t args = {.op = node->op, .node = node, .prepared = prepared, .in = in, .n_in = node->n_in, .out = out,
                                  .n_out = node->n_out, .dev = ex->dev, .env = &ex->env};
         uint64_t scratch_bytes = node->op->scratch_bytes != NULL
-                                     ? node->op->scratch_bytes(node, in, node->n_in, out, node->n_out)
+                                     ? node->op->scratch_bytes(node, prepared, in, node->n_in, out,
+                                                              node->n_out)
                                      : 0;
         sf_buffer_t *scratch = NULL;
         st = SF_OK;
@@ -261,5 +314,6 @@ void sf_exec_free(sf_exec_t *ex)
     free(ex->bound);
     free(ex->inputs);
     free(ex->node_us);
+    free_prepared(ex);
     free(ex);
 }

@@ -168,9 +168,11 @@ static void mm_plan_make(const sf_tensor_t *a, const sf_tensor_t *b, const sf_te
     p->c_bytes = c->dtype == SF_DTYPE_F32 ? 0 : mm_round(rows_c * (uint64_t)p->n * 4u);
 }
 
-static uint64_t matmul_scratch(const sf_node_t *node, const sf_tensor_t *in, int n_in,
-                               const sf_tensor_t *out, int n_out)
+static uint64_t matmul_scratch(const sf_node_t *node, const void *prepared,
+                               const sf_tensor_t *in, int n_in, const sf_tensor_t *out,
+                               int n_out)
 {
+    (void)prepared;
     (void)n_in;
     (void)n_out;
     mm_plan_t p;

@@ -34,9 +34,10 @@ typedef struct placement {
     int dim; /* PLACE_SHARD */
 } placement_t;
 
-/* What the node does on this rank, derived the same way by the shape rule,
- * the scratch rule and the kernel. Element counts, not bytes. */
-typedef struct redist_plan {
+/* What the node does on this rank: derived by the shape rule (for the
+ * output's shape) and once more by the prepare hook, whose copy the scratch
+ * rule and the kernel read. Element counts, not bytes. */
+typedef struct redist_route {
     sf_coll_kind_t coll;
     int gather_dim;  /* all_gather / all_to_all: dim the pieces are stacked along */
     int split_dim;   /* all_to_all: dim the input is cut along; -1 otherwise */
@@ -45,7 +46,7 @@ typedef struct redist_plan {
     int64_t split_sizes[REDIST_MAX_WORLD];   /* per rank, along split_dim of the input */
     bool pack_send;  /* input pieces are not contiguous: pack them first */
     bool direct_recv; /* received pieces land in the output as they are */
-} redist_plan_t;
+} redist_route_t;
 
 static sf_status_t parse_placement(const sf_node_t *node, const char *attr, int ndim,
                                    placement_t *out, sf_err_t *err)
@@ -127,8 +128,8 @@ static sf_status_t equal_or_given(const sf_node_t *node, int64_t total, int worl
     return SF_OK;
 }
 
-static sf_status_t make_plan(const sf_node_t *node, const sf_tensor_t *in, const sf_tensor_t *out,
-                             redist_plan_t *p, sf_err_t *err)
+static sf_status_t route_make(const sf_node_t *node, const sf_tensor_t *in, const sf_tensor_t *out,
+                              redist_route_t *p, sf_err_t *err)
 {
     memset(p, 0, sizeof *p);
     p->world = node->world > 0 ? node->world : 1;
@@ -210,8 +211,8 @@ static sf_status_t redistribute_infer(const sf_node_t *node, const sf_tensor_t *
 {
     (void)n_in;
     (void)n_out;
-    redist_plan_t p;
-    sf_status_t st = make_plan(node, &in[0], NULL, &p, err);
+    redist_route_t p;
+    sf_status_t st = route_make(node, &in[0], NULL, &p, err);
     if (st != SF_OK)
         return st;
     int64_t shape[SF_MAX_DIMS];
@@ -237,19 +238,36 @@ static int64_t piece_numel(const sf_tensor_t *t, int d, int64_t size)
     return n;
 }
 
-static uint64_t redistribute_scratch(const sf_node_t *node, const sf_tensor_t *in, int n_in,
-                                     const sf_tensor_t *out, int n_out)
+static sf_status_t redistribute_prepare(const sf_node_t *node, const sf_tensor_t *in, int n_in,
+                                        const sf_tensor_t *out, int n_out, void **prepared,
+                                        sf_err_t *err)
 {
     (void)n_in;
     (void)n_out;
-    redist_plan_t p;
-    sf_err_t err = {0};
-    if (make_plan(node, &in[0], &out[0], &p, &err) != SF_OK)
-        return 0;
+    *prepared = NULL;
+    redist_route_t *p = malloc(sizeof *p);
+    SF_ASSERT(p != NULL);
+    sf_status_t st = route_make(node, &in[0], &out[0], p, err);
+    if (st != SF_OK) {
+        free(p);
+        return st;
+    }
+    *prepared = p;
+    return SF_OK;
+}
+
+static uint64_t redistribute_scratch(const sf_node_t *node, const void *prepared,
+                                     const sf_tensor_t *in, int n_in, const sf_tensor_t *out,
+                                     int n_out)
+{
+    (void)node;
+    (void)n_in;
+    (void)n_out;
+    const redist_route_t *p = prepared;
     uint64_t bytes = 0;
-    if (p.pack_send)
+    if (p->pack_send)
         bytes += sf_tensor_nbytes(&in[0]);
-    if (!p.direct_recv)
+    if (!p->direct_recv)
         bytes += sf_tensor_nbytes(&out[0]);
     return bytes;
 }
@@ -276,37 +294,35 @@ static sf_status_t redistribute_cpu(const sf_kernel_args_t *a, sf_err_t *err)
     const sf_node_t *node = a->node;
     const sf_tensor_t *in = &a->in[0];
     sf_tensor_t *out = &a->out[0];
-    redist_plan_t p;
-    sf_status_t st = make_plan(node, in, out, &p, err);
-    if (st != SF_OK)
-        return st;
+    const redist_route_t *p = a->prepared;
+    sf_status_t st;
     /* No comm: one rank alone, and the self backend copies. The graph was
      * shaped for a rank and world; the comm says who runs it. */
     sf_comm_t *comm = a->env->comm != NULL ? a->env->comm : sf_comm_solo();
-    if (sf_comm_size(comm) != p.world || sf_comm_rank(comm) != p.rank)
+    if (sf_comm_size(comm) != p->world || sf_comm_rank(comm) != p->rank)
         return sf_err_set(err, SF_ERR_COMM, &node->pos,
                           "node '%s': the graph was loaded for rank %d of %d but runs as rank %d "
                           "of %d",
-                          node->name, p.rank, p.world, sf_comm_rank(comm), sf_comm_size(comm));
+                          node->name, p->rank, p->world, sf_comm_rank(comm), sf_comm_size(comm));
     size_t es = sf_dtype_size(in->dtype);
     char *scratch = a->scratch;
     char *send = sf_tensor_data(in);
-    if (p.pack_send) {
+    if (p->pack_send) {
         /* The input is not one contiguous run per destination rank: copy
          * each rank's piece into scratch, back to back in rank order. */
         char *dst = scratch;
-        if (p.coll == SF_COLL_ALLTOALLV) {
+        if (p->coll == SF_COLL_ALLTOALLV) {
             int64_t off = 0;
-            for (int r = 0; r < p.world; r++) {
+            for (int r = 0; r < p->world; r++) {
                 sf_tensor_t v;
-                SF_ASSERT(sf_tensor_view_slice(in, p.split_dim, off, off + p.split_sizes[r], 1, &v,
+                SF_ASSERT(sf_tensor_view_slice(in, p->split_dim, off, off + p->split_sizes[r], 1, &v,
                                                err) == SF_OK);
                 sf_tensor_t c = sf_tensor_make(in->dtype, in->ndim, v.shape);
                 sf_buffer_t b = {.data = dst};
                 c.buf = &b;
                 sf_tensor_copy_host(&c, &v);
                 dst += (size_t)sf_tensor_numel(&c) * es;
-                off += p.split_sizes[r];
+                off += p->split_sizes[r];
             }
         } else {
             sf_tensor_t c = sf_tensor_make(in->dtype, in->ndim, in->shape);
@@ -317,9 +333,9 @@ static sf_status_t redistribute_cpu(const sf_kernel_args_t *a, sf_err_t *err)
         send = scratch;
         scratch += sf_tensor_nbytes(in);
     }
-    char *recv = p.direct_recv ? sf_tensor_data(out) : scratch;
+    char *recv = p->direct_recv ? sf_tensor_data(out) : scratch;
 
-    if (p.coll == SF_COLL_ALLREDUCE) {
+    if (p->coll == SF_COLL_ALLREDUCE) {
         sf_coll_args_t c = {.kind = SF_COLL_ALLREDUCE, .mem = memkind_of(a->dev), .dtype = in->dtype,
                             .send = send, .recv = recv, .count = (uint64_t)sf_tensor_numel(in),
                             .op = strcmp(sf_node_attr_str(node, "reduce"), "max") == 0
@@ -329,17 +345,17 @@ static sf_status_t redistribute_cpu(const sf_kernel_args_t *a, sf_err_t *err)
     } else {
         uint64_t sc[REDIST_MAX_WORLD], sd[REDIST_MAX_WORLD], rc[REDIST_MAX_WORLD], rd[REDIST_MAX_WORLD];
         uint64_t soff = 0, roff = 0;
-        bool uniform = p.coll == SF_COLL_ALLGATHER;
-        for (int r = 0; r < p.world; r++) {
-            if (p.coll == SF_COLL_ALLTOALLV) {
-                sc[r] = (uint64_t)piece_numel(in, p.split_dim, p.split_sizes[r]);
-                rc[r] = (uint64_t)piece_numel(in, p.split_dim, p.split_sizes[p.rank]);
+        bool uniform = p->coll == SF_COLL_ALLGATHER;
+        for (int r = 0; r < p->world; r++) {
+            if (p->coll == SF_COLL_ALLTOALLV) {
+                sc[r] = (uint64_t)piece_numel(in, p->split_dim, p->split_sizes[r]);
+                rc[r] = (uint64_t)piece_numel(in, p->split_dim, p->split_sizes[p->rank]);
             } else {
                 sc[r] = (uint64_t)sf_tensor_numel(in);
-                rc[r] = (uint64_t)piece_numel(out, p.gather_dim, p.gather_sizes[r]);
+                rc[r] = (uint64_t)piece_numel(out, p->gather_dim, p->gather_sizes[r]);
                 uniform = uniform && rc[r] == sc[r];
             }
-            sd[r] = p.coll == SF_COLL_ALLTOALLV ? soff : 0;
+            sd[r] = p->coll == SF_COLL_ALLTOALLV ? soff : 0;
             rd[r] = roff;
             soff += sc[r];
             roff += rc[r];
@@ -349,7 +365,7 @@ static sf_status_t redistribute_cpu(const sf_kernel_args_t *a, sf_err_t *err)
         if (uniform) {
             c.kind = SF_COLL_ALLGATHER;
             c.count = (uint64_t)sf_tensor_numel(in);
-        } else if (p.coll == SF_COLL_ALLGATHER) {
+        } else if (p->coll == SF_COLL_ALLGATHER) {
             /* Uneven shards: every rank sends its one piece to all. */
             c.kind = SF_COLL_ALLGATHERV;
             c.recv_counts = rc;
@@ -363,15 +379,15 @@ static sf_status_t redistribute_cpu(const sf_kernel_args_t *a, sf_err_t *err)
         }
         st = sf_coll_run(comm, &c, err);
     }
-    if (st != SF_OK || p.direct_recv)
+    if (st != SF_OK || p->direct_recv)
         return st;
     /* Received pieces sit back to back in scratch, in rank order: put each
      * at its place along the gathered dim. */
     int64_t start = 0;
-    for (int r = 0; r < p.world; r++) {
-        int64_t size = p.gather_sizes[r];
-        unpack_piece(out, p.gather_dim, start, size, recv);
-        recv += (size_t)piece_numel(out, p.gather_dim, size) * es;
+    for (int r = 0; r < p->world; r++) {
+        int64_t size = p->gather_sizes[r];
+        unpack_piece(out, p->gather_dim, start, size, recv);
+        recv += (size_t)piece_numel(out, p->gather_dim, size) * es;
         start += size;
     }
     return SF_OK;
@@ -387,6 +403,7 @@ const sf_op_desc_t sf_op_redistribute = {
     .attrs = redistribute_attrs,
     .n_attrs = sizeof redistribute_attrs / sizeof redistribute_attrs[0],
     .infer = redistribute_infer,
+    .prepare = redistribute_prepare,
     .scratch_bytes = redistribute_scratch,
     .cpu_kernel = redistribute_cpu,
 };

@@ -29,9 +29,11 @@ static sf_status_t softmax_infer(const sf_node_t *node, const sf_tensor_t *in, i
 
 /* One line along dim in f32, as tracked scratch (the accounting sees every
  * byte a kernel uses). */
-static uint64_t softmax_scratch(const sf_node_t *node, const sf_tensor_t *in, int n_in,
-                                const sf_tensor_t *out, int n_out)
+static uint64_t softmax_scratch(const sf_node_t *node, const void *prepared,
+                                const sf_tensor_t *in, int n_in, const sf_tensor_t *out,
+                                int n_out)
 {
+    (void)prepared;
     (void)n_in;
     (void)out;
     (void)n_out;

@@ -1,5 +1,6 @@
 /* The device owns its kernels: the executor asks the device whether it
- * supports each node and has the device run it, then syncs it once. A test
+ * supports each node and has the device run it, then syncs it once; an
+ * op's prepare hook runs once per node before anything is allocated. A test
  * device wraps the cpu device's memory and kernels, counts what it is asked,
  * and refuses one op, so each promise of the device interface is checked
  * from outside the executor. */
@@ -170,6 +171,133 @@ START_TEST(test_device_op_ids_follow_ops_def)
 }
 END_TEST
 
+/* An op with a prepare hook: it doubles its input, and its scratch is as
+ * many bytes as prepare says; prepare refuses n = 0. Counts what it is
+ * asked, to check that prepare runs once per node per run, before any
+ * allocation, and that the scratch rule and the kernel see its result. */
+typedef struct prep_state {
+    int64_t scratch;
+} prep_state_t;
+
+static int g_n_prepares, g_n_kernels_saw_state, g_n_scratch_saw_state;
+
+static sf_status_t prep_infer(const sf_node_t *node, const sf_tensor_t *in, int n_in,
+                              sf_tensor_t *out, int n_out, sf_err_t *err)
+{
+    (void)node, (void)n_in, (void)n_out, (void)err;
+    out[0] = sf_tensor_make(in[0].dtype, in[0].ndim, in[0].shape);
+    return SF_OK;
+}
+
+static sf_status_t prep_prepare(const sf_node_t *node, const sf_tensor_t *in, int n_in,
+                                const sf_tensor_t *out, int n_out, void **prepared, sf_err_t *err)
+{
+    (void)n_in, (void)out, (void)n_out;
+    g_n_prepares++;
+    *prepared = NULL;
+    if (in[0].shape[0] == 0)
+        return sf_err_set(err, SF_ERR_GRAPH, &node->pos, "node '%s': prepare refuses n = 0",
+                          node->name);
+    prep_state_t *st = malloc(sizeof *st);
+    ck_assert_ptr_nonnull(st);
+    st->scratch = 32 * in[0].shape[0];
+    *prepared = st;
+    return SF_OK;
+}
+
+static uint64_t prep_scratch(const sf_node_t *node, const void *prepared, const sf_tensor_t *in,
+                             int n_in, const sf_tensor_t *out, int n_out)
+{
+    (void)node, (void)in, (void)n_in, (void)out, (void)n_out;
+    g_n_scratch_saw_state += prepared != NULL;
+    return prepared != NULL ? (uint64_t)((const prep_state_t *)prepared)->scratch : 0;
+}
+
+static sf_status_t prep_cpu(const sf_kernel_args_t *a, sf_err_t *err)
+{
+    (void)err;
+    const prep_state_t *st = a->prepared;
+    g_n_kernels_saw_state += st != NULL && a->scratch_bytes == (uint64_t)st->scratch;
+    const float *x = sf_tensor_data(&a->in[0]);
+    float *y = sf_tensor_data(&a->out[0]);
+    for (int64_t i = 0; i < a->in[0].shape[0]; i++)
+        y[i] = 2 * x[i];
+    return SF_OK;
+}
+
+static const sf_op_desc_t prep_op = {
+    .name = "test_prepared_double",
+    .doc = "test op: doubles its input; prepare sizes its scratch",
+    .min_inputs = 1, .max_inputs = 1, .min_outputs = 1, .max_outputs = 1,
+    .infer = prep_infer,
+    .prepare = prep_prepare,
+    .scratch_bytes = prep_scratch,
+    .cpu_kernel = prep_cpu,
+};
+
+static sf_graph_t *load_prep_graph(int n)
+{
+    sf_ops_register_all();
+    if (sf_op_find(prep_op.name) == NULL)
+        sf_op_register(&prep_op, SF_OP_ID_NONE);
+    char yaml[512];
+    snprintf(yaml, sizeof yaml,
+             "name: prep\n"
+             "nodes:\n"
+             "  - {name: x, op: fill, out: [x], attrs: {shape: [%d], dtype: f32, value: 1.5}}\n"
+             "  - {name: d1, op: test_prepared_double, in: [x], out: [y]}\n"
+             "  - {name: d2, op: test_prepared_double, in: [y], out: [z]}\n"
+             "outputs: [z]\n",
+             n);
+    sf_err_t err = {0};
+    sf_graph_t *g = NULL;
+    ck_assert_int_eq(sf_graph_load_buffer(yaml, strlen(yaml), "prep.yaml", NULL, 0, &g, &err),
+                     SF_OK);
+    return g;
+}
+
+START_TEST(test_device_prepare_once_read_by_scratch_and_kernel)
+{
+    /* Two prepared nodes: prepare twice (once each) on sf_exec_new, before
+     * the run; the scratch rule and the kernel each see the state twice.
+     * Peak: x, y, z are 64 B each (16 f32), counted as 256 (the allocator's
+     * rounding); each node's scratch is 32 * 16 = 512 B. During d1: x + y +
+     * scratch = 256 + 256 + 512 = 1024 B; d2 the same with y, z. Without
+     * the prepared size the scratch would be 0 and the peak 512. */
+    g_n_prepares = g_n_kernels_saw_state = g_n_scratch_saw_state = 0;
+    sf_graph_t *g = load_prep_graph(16);
+    sf_err_t err = {0};
+    sf_exec_t *ex = NULL;
+    sf_exec_opts_t o = {.free_policy = SF_FREE_EAGER, .world = 1};
+    ck_assert_int_eq(sf_exec_new(g, sf_device_cpu(), &o, &ex, &err), SF_OK);
+    ck_assert_int_eq(g_n_prepares, 2);
+    ck_assert_int_eq(sf_exec_run(ex, &err), SF_OK);
+    ck_assert_int_eq(g_n_prepares, 2);
+    ck_assert_int_eq(g_n_scratch_saw_state, 2);
+    ck_assert_int_eq(g_n_kernels_saw_state, 2);
+    ck_assert_uint_eq(sf_exec_stats(ex).peak_bytes, 1024);
+    const float *z = sf_tensor_data(sf_exec_value(ex, sf_graph_find_value(g, "z")));
+    ck_assert_float_eq(z[15], 6.0f);
+    sf_exec_free(ex);
+    sf_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_device_prepare_refusal_allocates_nothing)
+{
+    g_n_prepares = 0;
+    sf_graph_t *g = load_prep_graph(0);
+    sf_err_t err = {0};
+    sf_exec_t *ex = NULL;
+    sf_exec_opts_t o = {.free_policy = SF_FREE_EAGER, .world = 1};
+    ck_assert_int_eq(sf_exec_new(g, sf_device_meta(), &o, &ex, &err), SF_ERR_GRAPH);
+    ck_assert_ptr_null(ex);
+    ck_assert_int_eq(g_n_prepares, 1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "node 'd1': prepare refuses n = 0"));
+    sf_graph_free(g);
+}
+END_TEST
+
 static Suite *device_suite(void)
 {
     Suite *s = suite_create("device");
@@ -178,6 +306,8 @@ static Suite *device_suite(void)
     tcase_add_test(tc, test_device_refusal_stops_before_any_allocation);
     tcase_add_test(tc, test_device_meta_plans_without_kernels);
     tcase_add_test(tc, test_device_op_ids_follow_ops_def);
+    tcase_add_test(tc, test_device_prepare_once_read_by_scratch_and_kernel);
+    tcase_add_test(tc, test_device_prepare_refusal_allocates_nothing);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -93,10 +93,10 @@ START_TEST(test_attention_infer_and_scratch)
     ck_assert_int_eq(out.dtype, SF_DTYPE_BF16);
     /* block 4, hd 8: q, k, v, acc tiles 4*4*8 + scores 4*4 + max, sum 2*4 = 152 floats */
     const sf_op_desc_t *d = h->node.op;
-    ck_assert_uint_eq(d->scratch_bytes(&h->node, in, 4, &out, 1), 152 * 4);
+    ck_assert_uint_eq(d->scratch_bytes(&h->node, NULL, in, 4, &out, 1), 152 * 4);
     /* a block longer than the sequence is clamped to it: 4*7*8 + 49 + 14 = 287 */
     oh_set_int(h, "block", 64);
-    ck_assert_uint_eq(d->scratch_bytes(&h->node, in, 4, &out, 1), 287 * 4);
+    ck_assert_uint_eq(d->scratch_bytes(&h->node, NULL, in, 4, &out, 1), 287 * 4);
     oh_node_free(h);
 }
 END_TEST

@@ -158,14 +158,14 @@ START_TEST(test_matmul_declares_scratch)
     sf_tensor_t out;
     sf_err_t err = {0};
     ck_assert_int_eq(oh_infer(h, in, 2, &out, 1, &err), SF_OK);
-    ck_assert_uint_eq(d->scratch_bytes(&h->node, in, 2, &out, 1), 384);
+    ck_assert_uint_eq(d->scratch_bytes(&h->node, NULL, in, 2, &out, 1), 384);
     in[0].dtype = in[1].dtype = SF_DTYPE_F32;
     out.dtype = SF_DTYPE_F32;
-    ck_assert_uint_eq(d->scratch_bytes(&h->node, in, 2, &out, 1), 0);
+    ck_assert_uint_eq(d->scratch_bytes(&h->node, NULL, in, 2, &out, 1), 0);
     /* A transposed f32 view cannot be handed to BLAS: it is packed (64 bytes). */
     sf_tensor_t at = sf_tensor_make(SF_DTYPE_F32, 2, OH_SHAPE(5, 3));
     in[0] = oh_transpose(&at, 0, 1);
-    ck_assert_uint_eq(d->scratch_bytes(&h->node, in, 2, &out, 1), 64);
+    ck_assert_uint_eq(d->scratch_bytes(&h->node, NULL, in, 2, &out, 1), 64);
     oh_node_free(h);
 }
 END_TEST

@@ -333,7 +333,11 @@ static inline sf_status_t oh_run(oh_node_t *h, const sf_tensor_t *in, int n_in, 
             memset(fresh.buf->data, 0xa5, fresh.buf->nbytes);
         out[i] = fresh;
     }
-    uint64_t scratch_bytes = d->scratch_bytes ? d->scratch_bytes(&h->node, in, n_in, out, n_out) : 0;
+    void *prepared = NULL;
+    if (d->prepare != NULL && (st = d->prepare(&h->node, in, n_in, out, n_out, &prepared, err)) != SF_OK)
+        return st;
+    uint64_t scratch_bytes =
+        d->scratch_bytes ? d->scratch_bytes(&h->node, prepared, in, n_in, out, n_out) : 0;
     void *scratch = NULL;
     if (scratch_bytes > 0) {
         scratch = malloc(scratch_bytes);
@@ -347,6 +351,7 @@ static inline sf_status_t oh_run(oh_node_t *h, const sf_tensor_t *in, int n_in, 
         .n_in = n_in,
         .out = out,
         .n_out = n_out,
+        .prepared = prepared,
         .scratch = scratch,
         .scratch_bytes = scratch_bytes,
         .dev = sf_device_cpu(),
@@ -355,6 +360,7 @@ static inline sf_status_t oh_run(oh_node_t *h, const sf_tensor_t *in, int n_in, 
     ck_assert_msg(d->cpu_kernel != NULL, "op '%s' has no CPU kernel", d->name);
     st = d->cpu_kernel(&args, err);
     free(scratch);
+    free(prepared);
     return st;
 }
 

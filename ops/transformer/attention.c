@@ -106,9 +106,11 @@ static uint64_t attn_scratch_floats(int64_t blk, int64_t hd)
     return (uint64_t)(4 * blk * hd + blk * blk + 2 * blk);
 }
 
-static uint64_t attention_scratch(const sf_node_t *node, const sf_tensor_t *in, int n_in,
-                                  const sf_tensor_t *out, int n_out)
+static uint64_t attention_scratch(const sf_node_t *node, const void *prepared,
+                                  const sf_tensor_t *in, int n_in, const sf_tensor_t *out,
+                                  int n_out)
 {
+    (void)prepared;
     (void)n_in;
     (void)out;
     (void)n_out;
