@@ -72,7 +72,7 @@ sf_status_t sf_exec_new(const sf_graph_t *g, sf_device_t *dev, const sf_exec_opt
                         sf_exec_t **out, sf_err_t *err)
 {
     *out = NULL;
-    /* Refuse before allocating anything: a missing kernel found at step 90
+    /* Refuse before allocating anything: a missing kernel found at node 90
      * would waste the first 89. */
     if (sf_device_touches_memory(dev)) {
         for (int i = 0; i < g->n_nodes; i++) {
@@ -197,7 +197,7 @@ static sf_status_t load_inputs(sf_exec_t *ex, sf_err_t *err)
     return SF_OK;
 }
 
-static sf_status_t run_step(sf_exec_t *ex, int s, sf_err_t *err)
+static sf_status_t run_at(sf_exec_t *ex, int s, sf_err_t *err)
 {
     const sf_graph_t *g = ex->g;
     const sf_plan_t *p = ex->plan;
@@ -274,8 +274,8 @@ sf_status_t sf_exec_run(sf_exec_t *ex, sf_err_t *err)
     ex->has_run = true;
     double t0 = sf_mem_now_us(ex->mem);
     sf_status_t st = load_inputs(ex, err);
-    for (int s = 0; st == SF_OK && s < ex->plan->n_steps; s++)
-        st = run_step(ex, s, err);
+    for (int s = 0; st == SF_OK && s < ex->plan->n_positions; s++)
+        st = run_at(ex, s, err);
     /* An asynchronous device may still be working on the last kernels;
      * outputs are read after this returns. */
     if (st == SF_OK)

@@ -1,6 +1,6 @@
 /* The executor: runs a plan on one device, allocating each buffer when its
- * producer runs (inputs before the first step) and releasing it after the
- * step the plan names. On `meta` no memory is touched and no kernel runs,
+ * producer runs (inputs before the first position) and releasing it after the
+ * position the plan names. On `meta` no memory is touched and no kernel runs,
  * but every allocation is counted the same, so plan == run to the byte. */
 #ifndef SF_EXEC_H
 #define SF_EXEC_H
@@ -22,7 +22,7 @@ typedef struct sf_exec_opts {
 typedef struct sf_exec_stats {
     uint64_t peak_bytes;
     const char *peak_node; /* borrowed from the graph; "" if nothing was allocated */
-    uint64_t end_bytes;    /* live after the last step: outputs and kept buffers */
+    uint64_t end_bytes;    /* live after the last position: outputs and kept buffers */
     int64_t n_allocs;
     double wall_s;         /* the steps, from first allocation to last free */
 } sf_exec_stats_t;
@@ -37,7 +37,7 @@ SF_NODISCARD sf_status_t sf_exec_new(const sf_graph_t *g, sf_device_t *dev,
  * other, other dtype differences are refused. */
 SF_NODISCARD sf_status_t sf_exec_set_input(sf_exec_t *ex, const char *name,
                                            const sf_tensor_t *host, sf_err_t *err);
-/* Run every step once. On a device that touches memory every input must
+/* Run every node once, in the plan's order. On a device that touches memory every input must
  * have been given. On failure every buffer is already released. */
 SF_NODISCARD sf_status_t sf_exec_run(sf_exec_t *ex, sf_err_t *err);
 

@@ -25,17 +25,17 @@ sf_plan_t *sf_plan_build(const sf_graph_t *g, sf_free_policy_t policy)
     SF_ASSERT(g->order != NULL);
     int nn = g->n_nodes, nv = g->n_values;
     sf_plan_t *p = sf_xalloc_calloc(1, sizeof *p);
-    p->n_steps = nn;
+    p->n_positions = nn;
     p->order = g->order;
     p->base_of = sf_xalloc_calloc((size_t)nv, sizeof *p->base_of);
-    p->last_step = sf_xalloc_calloc((size_t)nv, sizeof *p->last_step);
+    p->last_pos = sf_xalloc_calloc((size_t)nv, sizeof *p->last_pos);
     p->free_start = sf_xalloc_calloc((size_t)nn + 1, sizeof *p->free_start);
-    int *step_of = sf_xalloc_calloc((size_t)nn, sizeof *step_of);
+    int *pos_of = sf_xalloc_calloc((size_t)nn, sizeof *pos_of);
     for (int s = 0; s < nn; s++)
-        step_of[p->order[s]] = s;
+        pos_of[p->order[s]] = s;
 
     /* Views chain back to the value that owns the memory. Producers run
-     * before consumers, so resolving in step order finds every base set. */
+     * before consumers, so resolving in order finds every base set. */
     for (int v = 0; v < nv; v++)
         p->base_of[v] = v;
     for (int s = 0; s < nn; s++) {
@@ -47,36 +47,36 @@ sf_plan_t *sf_plan_build(const sf_graph_t *g, sf_free_policy_t policy)
         }
     }
 
-    /* A buffer dies after the last step that touches any value living in
-     * it: its producer's step (a tensor nobody reads dies at once) or the
-     * step of its last reader. Inputs nobody reads die after step 0. */
+    /* A buffer dies after the last position that touches any value living in
+     * it: its producer's position (a tensor nobody reads dies at once) or the
+     * position of its last reader. Inputs nobody reads die after position 0. */
     for (int v = 0; v < nv; v++)
-        p->last_step[v] = -1;
+        p->last_pos[v] = -1;
     for (int v = 0; v < nv; v++) {
         int prod = g->values[v].producer;
-        int s = prod >= 0 ? step_of[prod] : 0;
+        int s = prod >= 0 ? pos_of[prod] : 0;
         int b = p->base_of[v];
-        if (s > p->last_step[b])
-            p->last_step[b] = s;
+        if (s > p->last_pos[b])
+            p->last_pos[b] = s;
     }
     for (int i = 0; i < nn; i++)
         for (int k = 0; k < g->nodes[i].n_in; k++) {
             int b = p->base_of[g->nodes[i].in[k]];
-            if (step_of[i] > p->last_step[b])
-                p->last_step[b] = step_of[i];
+            if (pos_of[i] > p->last_pos[b])
+                p->last_pos[b] = pos_of[i];
         }
     for (int v = 0; v < nv; v++) {
         int prod = g->values[v].producer;
         bool persists = prod >= 0 && g->nodes[prod].op->outputs_persist;
         if (g->values[v].is_output || persists || policy == SF_FREE_END)
-            p->last_step[p->base_of[v]] = nn;
+            p->last_pos[p->base_of[v]] = nn;
     }
 
-    /* Free lists as CSR, ascending value index within a step. */
+    /* Free lists as CSR, ascending value index within a position. */
     int n_free = 0;
     for (int v = 0; v < nv; v++)
-        if (p->base_of[v] == v && p->last_step[v] < nn) {
-            p->free_start[p->last_step[v] + 1]++;
+        if (p->base_of[v] == v && p->last_pos[v] < nn) {
+            p->free_start[p->last_pos[v] + 1]++;
             n_free++;
         }
     for (int s = 0; s < nn; s++)
@@ -84,12 +84,12 @@ sf_plan_t *sf_plan_build(const sf_graph_t *g, sf_free_policy_t policy)
     p->free_vals = sf_xalloc_calloc((size_t)n_free, sizeof *p->free_vals);
     int *fill = sf_xalloc_calloc((size_t)nn + 1, sizeof *fill);
     for (int v = 0; v < nv; v++)
-        if (p->base_of[v] == v && p->last_step[v] < nn) {
-            int s = p->last_step[v];
+        if (p->base_of[v] == v && p->last_pos[v] < nn) {
+            int s = p->last_pos[v];
             p->free_vals[p->free_start[s] + fill[s]++] = v;
         }
     free(fill);
-    free(step_of);
+    free(pos_of);
     return p;
 }
 
@@ -98,7 +98,7 @@ void sf_plan_free(sf_plan_t *p)
     if (p == NULL)
         return;
     free(p->base_of);
-    free(p->last_step);
+    free(p->last_pos);
     free(p->free_start);
     free(p->free_vals);
     free(p);

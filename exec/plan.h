@@ -1,5 +1,5 @@
 /* The schedule: a deterministic topological order and, for every buffer,
- * the step after which nothing reads it. A buffer is a tensor that is not a
+ * the position after which nothing reads it. A buffer is a tensor that is not a
  * view; a view's readers keep its base alive. Graph outputs (and any buffer
  * an output views) live to the end. */
 #ifndef SF_PLAN_H
@@ -17,12 +17,14 @@ typedef enum sf_free_policy {
 bool sf_free_policy_parse(const char *s, sf_free_policy_t *out);
 
 typedef struct sf_plan {
-    int n_steps;      /* = graph's n_nodes */
-    const int *order; /* borrowed from the graph (sf_graph_t.order): node index run at each step */
+    /* A position is an index into order: the plan runs one node at each. */
+    int n_positions;  /* = graph's n_nodes */
+    const int *order; /* borrowed from the graph (sf_graph_t.order): node index at each position */
     int *base_of;     /* owned: per value, the value that owns its buffer (itself unless a view) */
-    int *last_step;   /* owned: per base value, step after which it is freed; n_steps = at the end */
-    int *free_start;  /* owned: n_steps + 1 offsets into free_vals */
-    int *free_vals;   /* owned: base values freed after each step, ascending value index */
+    int *last_pos;    /* owned: per base value, position after which it is freed;
+                       * n_positions = at the end */
+    int *free_start;  /* owned: n_positions + 1 offsets into free_vals */
+    int *free_vals;   /* owned: base values freed after each position, ascending value index */
 } sf_plan_t;
 
 /* Build the liveness of g over its order (a validated graph has one, so

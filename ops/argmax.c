@@ -6,7 +6,7 @@
 #include "graph.h"
 #include "op.h"
 #include "op_shape.h"
-#include "op_walk.h"
+#include "walk.h"
 
 static const sf_op_attr_desc_t argmax_attrs[] = {
     {"dim", SF_ATTR_INT, "-1", "dim to search; negative counts from the end"},
@@ -19,7 +19,7 @@ static sf_status_t argmax_infer(const sf_node_t *node, const sf_tensor_t *in, in
     (void)n_in;
     (void)n_out;
     int dim;
-    sf_status_t st = sf_op_dim_attr(node, "dim", in[0].ndim, &dim, err);
+    sf_status_t st = sf_op_shape_dim_attr(node, "dim", in[0].ndim, &dim, err);
     if (st != SF_OK)
         return st;
     if (in[0].shape[dim] == 0)
@@ -60,8 +60,8 @@ static sf_status_t argmax_cpu(const sf_kernel_args_t *a, sf_err_t *err)
         const char *x = id + w.off[ii];
         double best = sf_dtype_load(in->dtype, x);
         int64_t best_j = 0;
-        x += w.step[ii];
-        for (int64_t j = 1; j < w.len && !isnan(best); j++, x += w.step[ii]) {
+        x += w.stride[ii];
+        for (int64_t j = 1; j < w.len && !isnan(best); j++, x += w.stride[ii]) {
             double v = sf_dtype_load(in->dtype, x);
             if (v > best || isnan(v)) {
                 best = v;

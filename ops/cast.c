@@ -6,8 +6,8 @@
 
 #include "graph.h"
 #include "op.h"
-#include "op_convert.h"
-#include "op_walk.h"
+#include "convert.h"
+#include "walk.h"
 
 static const sf_op_attr_desc_t cast_attrs[] = {
     {"dtype", SF_ATTR_DTYPE, NULL, "dtype of the output"},
@@ -28,10 +28,10 @@ static void cast_elem(sf_dtype_t ddt, char *d, sf_dtype_t sdt, const char *s)
     if (sf_dtype_is_float(sdt)) {
         /* Loading a float dtype into double is exact, so the only rounding
          * is the one the store does. */
-        sf_op_store(ddt, d, sf_dtype_load(sdt, s));
+        sf_convert_store(ddt, d, sf_dtype_load(sdt, s));
         return;
     }
-    int64_t i = sf_op_load_int(sdt, s);
+    int64_t i = sf_convert_load_int(sdt, s);
     if (sf_dtype_is_float(ddt)) {
         sf_dtype_store(ddt, d, (double)(float)i);
         return;
@@ -95,7 +95,7 @@ static sf_status_t cast_cpu(const sf_kernel_args_t *a, sf_err_t *err)
     int si = sf_walk_add_tensor(&w, in);
     int di = sf_walk_add_tensor(&w, out);
     while (sf_walk_next(&w))
-        cast_run(out->dtype, d + w.off[di], w.step[di], in->dtype, s + w.off[si], w.step[si],
+        cast_run(out->dtype, d + w.off[di], w.stride[di], in->dtype, s + w.off[si], w.stride[si],
                  w.len);
     return SF_OK;
 }

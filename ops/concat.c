@@ -14,7 +14,7 @@ static sf_status_t concat_infer(const sf_node_t *node, const sf_tensor_t *in, in
 {
     (void)n_out;
     int dim;
-    sf_status_t st = sf_op_dim_attr(node, "dim", in[0].ndim, &dim, err);
+    sf_status_t st = sf_op_shape_dim_attr(node, "dim", in[0].ndim, &dim, err);
     if (st != SF_OK)
         return st;
     int64_t shape[SF_MAX_DIMS];

@@ -6,9 +6,9 @@
 
 #include "graph.h"
 #include "op.h"
-#include "op_convert.h"
+#include "convert.h"
 #include "op_shape.h"
-#include "op_walk.h"
+#include "walk.h"
 
 typedef enum ew_kind { EW_ADD, EW_MUL } ew_kind_t;
 
@@ -57,7 +57,7 @@ static void ew_run(ew_kind_t kind, sf_dtype_t dt, char *o, int64_t os, const cha
         for (int64_t j = 0; j < len; j++, o += os, x += xs, y += ys) {
             /* Unsigned arithmetic wraps instead of overflowing (undefined
              * for signed); the low bytes are the two's complement result. */
-            uint64_t u = (uint64_t)sf_op_load_int(dt, x), v = (uint64_t)sf_op_load_int(dt, y);
+            uint64_t u = (uint64_t)sf_convert_load_int(dt, x), v = (uint64_t)sf_convert_load_int(dt, y);
             uint64_t r = kind == EW_ADD ? u + v : u * v;
             if (dt == SF_DTYPE_I32) {
                 uint32_t r32 = (uint32_t)r;
@@ -90,8 +90,8 @@ static sf_status_t ew_cpu(const sf_kernel_args_t *args, ew_kind_t kind)
     char *od = sf_tensor_data(o);
     const char *ad = sf_tensor_data(a), *bd = sf_tensor_data(b);
     while (sf_walk_next(&w))
-        ew_run(kind, o->dtype, od + w.off[oi], w.step[oi], ad + w.off[ai], w.step[ai],
-               bd + w.off[bi], w.step[bi], w.len);
+        ew_run(kind, o->dtype, od + w.off[oi], w.stride[oi], ad + w.off[ai], w.stride[ai],
+               bd + w.off[bi], w.stride[bi], w.len);
     return SF_OK;
 }
 

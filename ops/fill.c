@@ -1,11 +1,11 @@
 /* fill and arange: sources with no inputs. fill sets every element to
  * `value`; arange sets element i (row-major) to start + i * step. Both
- * store through sf_op_store, so an integer dtype truncates and saturates. */
+ * store through sf_convert_store, so an integer dtype truncates and saturates. */
 #include "graph.h"
 #include "op.h"
-#include "op_convert.h"
+#include "convert.h"
 #include "op_shape.h"
-#include "op_walk.h"
+#include "walk.h"
 
 static const sf_op_attr_desc_t fill_attrs[] = {
     {"shape", SF_ATTR_INTS, NULL, "output shape"},
@@ -55,7 +55,7 @@ static sf_status_t arange_infer(const sf_node_t *node, const sf_tensor_t *in, in
     int ndim = 1;
     int64_t shape[SF_MAX_DIMS] = {n};
     if (n_shape > 0 && n != -1)
-        return sf_err_set(err, SF_ERR_GRAPH, sf_op_attr_pos(node, "n"),
+        return sf_err_set(err, SF_ERR_GRAPH, sf_op_shape_attr_pos(node, "n"),
                           "node '%s': both n and shape are given, expected one of them",
                           node->name);
     if (n_shape > 0) {
@@ -63,7 +63,7 @@ static sf_status_t arange_infer(const sf_node_t *node, const sf_tensor_t *in, in
         if (st != SF_OK)
             return st;
     } else if (n < 0) {
-        return sf_err_set(err, SF_ERR_GRAPH, sf_op_attr_pos(node, "n"),
+        return sf_err_set(err, SF_ERR_GRAPH, sf_op_shape_attr_pos(node, "n"),
                           "node '%s': n is %lld, expected a count >= 0 (or a shape)",
                           node->name, (long long)n);
     }
@@ -82,7 +82,7 @@ static sf_status_t arange_cpu(const sf_kernel_args_t *a, sf_err_t *err)
     size_t esize = sf_dtype_size(out->dtype);
     /* start + i * step rather than a running sum: no drift over long ranges. */
     for (int64_t i = 0; i < count; i++)
-        sf_op_store(out->dtype, d + (size_t)i * esize, start + (double)i * step);
+        sf_convert_store(out->dtype, d + (size_t)i * esize, start + (double)i * step);
     return SF_OK;
 }
 

@@ -11,7 +11,7 @@
 #include "graph.h"
 #include "op.h"
 #include "op_shape.h"
-#include "op_walk.h"
+#include "walk.h"
 
 static const sf_op_attr_desc_t matmul_attrs[] = {
     {"transpose_b", SF_ATTR_BOOL, "false", "B is given as (..., N, K)"},
@@ -29,7 +29,7 @@ static sf_status_t matmul_out_dtype(const sf_node_t *node, sf_dtype_t in_dtype, 
         return SF_OK;
     }
     if (!sf_dtype_parse(s, out) || !sf_dtype_is_float(*out))
-        return sf_err_set(err, SF_ERR_GRAPH, sf_op_attr_pos(node, "out_dtype"),
+        return sf_err_set(err, SF_ERR_GRAPH, sf_op_shape_attr_pos(node, "out_dtype"),
                           "node '%s': out_dtype '%s', expected f32, bf16 or f16", node->name, s);
     return SF_OK;
 }
@@ -41,9 +41,9 @@ static sf_status_t matmul_infer(const sf_node_t *node, const sf_tensor_t *in, in
     (void)n_out;
     const sf_tensor_t *a = &in[0], *b = &in[1];
     sf_status_t st;
-    if ((st = sf_op_need_ndim(node, in, 0, 2, err)) != SF_OK ||
-        (st = sf_op_need_ndim(node, in, 1, 2, err)) != SF_OK ||
-        (st = sf_op_need_float(node, in, 0, err)) != SF_OK)
+    if ((st = sf_op_shape_need_ndim(node, in, 0, 2, err)) != SF_OK ||
+        (st = sf_op_shape_need_ndim(node, in, 1, 2, err)) != SF_OK ||
+        (st = sf_op_shape_need_float(node, in, 0, err)) != SF_OK)
         return st;
     if (b->dtype != a->dtype)
         return sf_err_set(err, SF_ERR_GRAPH, &node->pos,

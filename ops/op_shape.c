@@ -11,35 +11,35 @@ sf_shape_str_t sf_op_shape_str(const sf_tensor_t *t)
     return r;
 }
 
-sf_shape_str_t sf_op_ints_str(int n, const int64_t *v)
+sf_shape_str_t sf_op_shape_ints_str(int n, const int64_t *v)
 {
     sf_shape_str_t r;
     sf_shape_format(n, v, r.s, sizeof r.s);
     return r;
 }
 
-const sf_pos_t *sf_op_attr_pos(const sf_node_t *node, const char *attr)
+const sf_pos_t *sf_op_shape_attr_pos(const sf_node_t *node, const char *attr)
 {
     return &sf_node_attr(node, attr)->pos;
 }
 
-sf_status_t sf_op_dim_attr(const sf_node_t *node, const char *attr, int ndim, int *out,
+sf_status_t sf_op_shape_dim_attr(const sf_node_t *node, const char *attr, int ndim, int *out,
                            sf_err_t *err)
 {
     int64_t d = sf_node_attr_int(node, attr);
     if (ndim == 0)
-        return sf_err_set(err, SF_ERR_GRAPH, sf_op_attr_pos(node, attr),
+        return sf_err_set(err, SF_ERR_GRAPH, sf_op_shape_attr_pos(node, attr),
                           "node '%s': %s %lld needs an input with at least 1 dim, got a scalar",
                           node->name, attr, (long long)d);
     if (d < -ndim || d >= ndim)
-        return sf_err_set(err, SF_ERR_GRAPH, sf_op_attr_pos(node, attr),
+        return sf_err_set(err, SF_ERR_GRAPH, sf_op_shape_attr_pos(node, attr),
                           "node '%s': %s %lld is out of range for rank %d (expected %d..%d)",
                           node->name, attr, (long long)d, ndim, -ndim, ndim - 1);
     *out = (int)(d < 0 ? d + ndim : d);
     return SF_OK;
 }
 
-sf_status_t sf_op_need_float(const sf_node_t *node, const sf_tensor_t *in, int which,
+sf_status_t sf_op_shape_need_float(const sf_node_t *node, const sf_tensor_t *in, int which,
                              sf_err_t *err)
 {
     if (sf_dtype_is_float(in[which].dtype))
@@ -49,7 +49,7 @@ sf_status_t sf_op_need_float(const sf_node_t *node, const sf_tensor_t *in, int w
                       which, sf_dtype_name(in[which].dtype));
 }
 
-sf_status_t sf_op_need_ndim(const sf_node_t *node, const sf_tensor_t *in, int which,
+sf_status_t sf_op_shape_need_ndim(const sf_node_t *node, const sf_tensor_t *in, int which,
                             int min_ndim, sf_err_t *err)
 {
     if (in[which].ndim >= min_ndim)
@@ -66,14 +66,14 @@ sf_status_t sf_op_shape_attr(const sf_node_t *node, const char *attr, int *ndim,
     int n;
     const int64_t *v = sf_node_attr_ints(node, attr, &n);
     if (n > SF_MAX_DIMS)
-        return sf_err_set(err, SF_ERR_GRAPH, sf_op_attr_pos(node, attr),
+        return sf_err_set(err, SF_ERR_GRAPH, sf_op_shape_attr_pos(node, attr),
                           "node '%s': %s has %d dims, at most %d are supported", node->name,
                           attr, n, SF_MAX_DIMS);
     for (int i = 0; i < n; i++) {
         if (v[i] < 0)
-            return sf_err_set(err, SF_ERR_GRAPH, sf_op_attr_pos(node, attr),
+            return sf_err_set(err, SF_ERR_GRAPH, sf_op_shape_attr_pos(node, attr),
                               "node '%s': %s %s has negative size %lld at dim %d", node->name,
-                              attr, sf_op_ints_str(n, v).s, (long long)v[i], i);
+                              attr, sf_op_shape_ints_str(n, v).s, (long long)v[i], i);
         shape[i] = v[i];
     }
     *ndim = n;

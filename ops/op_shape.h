@@ -18,22 +18,22 @@ typedef struct sf_shape_str {
 } sf_shape_str_t;
 
 sf_shape_str_t sf_op_shape_str(const sf_tensor_t *t);
-sf_shape_str_t sf_op_ints_str(int n, const int64_t *v);
+sf_shape_str_t sf_op_shape_ints_str(int n, const int64_t *v);
 
 /* Where an attr's value was written (the node's position when defaulted). */
-const sf_pos_t *sf_op_attr_pos(const sf_node_t *node, const char *attr);
+const sf_pos_t *sf_op_shape_attr_pos(const sf_node_t *node, const char *attr);
 
 /* Read INT attr `attr` as a dim of a rank-`ndim` tensor: -1 is the last dim,
  * -ndim the first. Out of range -> SF_ERR_GRAPH naming node, attr and rank. */
-SF_NODISCARD sf_status_t sf_op_dim_attr(const sf_node_t *node, const char *attr, int ndim,
+SF_NODISCARD sf_status_t sf_op_shape_dim_attr(const sf_node_t *node, const char *attr, int ndim,
                                         int *out, sf_err_t *err);
 
 /* Input `which` (0-based) must have a float dtype (f32, bf16, f16). */
-SF_NODISCARD sf_status_t sf_op_need_float(const sf_node_t *node, const sf_tensor_t *in,
+SF_NODISCARD sf_status_t sf_op_shape_need_float(const sf_node_t *node, const sf_tensor_t *in,
                                           int which, sf_err_t *err);
 
 /* Input `which` must have at least `min_ndim` dims. */
-SF_NODISCARD sf_status_t sf_op_need_ndim(const sf_node_t *node, const sf_tensor_t *in,
+SF_NODISCARD sf_status_t sf_op_shape_need_ndim(const sf_node_t *node, const sf_tensor_t *in,
                                          int which, int min_ndim, sf_err_t *err);
 
 /* INTS attr `attr` as a shape: at most SF_MAX_DIMS entries, each >= 0. */

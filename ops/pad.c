@@ -5,7 +5,7 @@
 #include "graph.h"
 #include "op.h"
 #include "op_shape.h"
-#include "op_walk.h"
+#include "walk.h"
 
 static const sf_op_attr_desc_t pad_attrs[] = {
     /* Defaults are SpecForge's: shift the sequence dim of (B, S, ...) left. */
@@ -20,7 +20,7 @@ static sf_status_t pad_infer(const sf_node_t *node, const sf_tensor_t *in, int n
     (void)n_in;
     (void)n_out;
     int dim;
-    sf_status_t st = sf_op_dim_attr(node, "dim", in[0].ndim, &dim, err);
+    sf_status_t st = sf_op_shape_dim_attr(node, "dim", in[0].ndim, &dim, err);
     if (st != SF_OK)
         return st;
     /* Any shift is valid: one of magnitude >= the dim's size fills it all. */

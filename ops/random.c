@@ -50,20 +50,20 @@ static sf_status_t random_infer(const sf_node_t *node, const sf_tensor_t *in, in
     const char *dist = sf_node_attr_str(node, "dist");
     bool is_normal = random_is_normal(node);
     if (!is_normal && strcmp(dist, "uniform") != 0)
-        return sf_err_set(err, SF_ERR_GRAPH, sf_op_attr_pos(node, "dist"),
+        return sf_err_set(err, SF_ERR_GRAPH, sf_op_shape_attr_pos(node, "dist"),
                           "node '%s': dist '%s', expected uniform or normal", node->name, dist);
     double low = sf_node_attr_float(node, "low"), high = sf_node_attr_float(node, "high");
     double std = sf_node_attr_float(node, "std");
     if (sf_dtype_is_float(dt)) {
         if (!is_normal && !(high >= low))
-            return sf_err_set(err, SF_ERR_GRAPH, sf_op_attr_pos(node, "high"),
+            return sf_err_set(err, SF_ERR_GRAPH, sf_op_shape_attr_pos(node, "high"),
                               "node '%s': high %g is below low %g", node->name, high, low);
         if (is_normal && !(std >= 0))
-            return sf_err_set(err, SF_ERR_GRAPH, sf_op_attr_pos(node, "std"),
+            return sf_err_set(err, SF_ERR_GRAPH, sf_op_shape_attr_pos(node, "std"),
                               "node '%s': std %g, expected >= 0", node->name, std);
     } else {
         if (is_normal)
-            return sf_err_set(err, SF_ERR_GRAPH, sf_op_attr_pos(node, "dist"),
+            return sf_err_set(err, SF_ERR_GRAPH, sf_op_shape_attr_pos(node, "dist"),
                               "node '%s': dist normal needs a float dtype, got %s", node->name,
                               sf_dtype_name(dt));
         int64_t high_int = sf_node_attr_int(node, "high_int");
@@ -73,7 +73,7 @@ static sf_status_t random_infer(const sf_node_t *node, const sf_tensor_t *in, in
                                              : INT64_MAX;
         if (low != floor(low) || !(low >= (double)lo_min) || !(low < (double)high_int) ||
             high_int > hi_max)
-            return sf_err_set(err, SF_ERR_GRAPH, sf_op_attr_pos(node, "high_int"),
+            return sf_err_set(err, SF_ERR_GRAPH, sf_op_shape_attr_pos(node, "high_int"),
                               "node '%s': integers in [low, high_int) = [%g, %lld) for dtype %s, "
                               "expected a whole low < high_int, both within the dtype",
                               node->name, low, (long long)high_int, sf_dtype_name(dt));

@@ -52,7 +52,7 @@ static sf_status_t parse_placement(const sf_node_t *node, const char *attr, int 
                                    placement_t *out, sf_err_t *err)
 {
     const char *s = sf_node_attr_str(node, attr);
-    const sf_pos_t *pos = sf_op_attr_pos(node, attr);
+    const sf_pos_t *pos = sf_op_shape_attr_pos(node, attr);
     if (strcmp(s, "replicated") == 0) {
         *out = (placement_t){PLACE_REPLICATED, -1};
         return SF_OK;
@@ -98,7 +98,7 @@ static sf_status_t equal_or_given(const sf_node_t *node, int64_t total, int worl
 {
     int n;
     const int64_t *given = sf_node_attr_ints(node, "sizes", &n);
-    const sf_pos_t *pos = sf_op_attr_pos(node, "sizes");
+    const sf_pos_t *pos = sf_op_shape_attr_pos(node, "sizes");
     if (n == 0) {
         if (total % world != 0)
             return sf_err_set(err, SF_ERR_GRAPH, pos,
@@ -112,19 +112,19 @@ static sf_status_t equal_or_given(const sf_node_t *node, int64_t total, int worl
     if (n != world)
         return sf_err_set(err, SF_ERR_GRAPH, pos,
                           "node '%s': sizes %s has %d entries, expected one per rank (world %d)",
-                          node->name, sf_op_ints_str(n, given).s, n, world);
+                          node->name, sf_op_shape_ints_str(n, given).s, n, world);
     int64_t sum = 0;
     for (int p = 0; p < world; p++) {
         if (given[p] < 0)
             return sf_err_set(err, SF_ERR_GRAPH, pos, "node '%s': sizes %s has a negative entry",
-                              node->name, sf_op_ints_str(n, given).s);
+                              node->name, sf_op_shape_ints_str(n, given).s);
         sizes[p] = given[p];
         sum += given[p];
     }
     if (sum != total)
         return sf_err_set(err, SF_ERR_GRAPH, pos,
                           "node '%s': sizes %s sum to %lld, expected %lld", node->name,
-                          sf_op_ints_str(n, given).s, (long long)sum, (long long)total);
+                          sf_op_shape_ints_str(n, given).s, (long long)sum, (long long)total);
     return SF_OK;
 }
 
@@ -145,7 +145,7 @@ static sf_status_t route_make(const sf_node_t *node, const sf_tensor_t *in, cons
         st = parse_placement(node, "to", in->ndim, &to, err);
     if (st != SF_OK)
         return st;
-    const sf_pos_t *to_pos = sf_op_attr_pos(node, "to");
+    const sf_pos_t *to_pos = sf_op_shape_attr_pos(node, "to");
     if (from.kind == PLACE_PARTIAL && to.kind == PLACE_REPLICATED) {
         p->coll = SF_COLL_ALLREDUCE;
     } else if (from.kind == PLACE_SHARD && to.kind == PLACE_REPLICATED) {
@@ -155,18 +155,18 @@ static sf_status_t route_make(const sf_node_t *node, const sf_tensor_t *in, cons
          * unless `sizes` names each rank's (an uneven gather). */
         int n;
         const int64_t *sizes = sf_node_attr_ints(node, "sizes", &n);
-        const sf_pos_t *pos = sf_op_attr_pos(node, "sizes");
+        const sf_pos_t *pos = sf_op_shape_attr_pos(node, "sizes");
         if (n != 0 && n != p->world)
             return sf_err_set(err, SF_ERR_GRAPH, pos,
                               "node '%s': sizes %s has %d entries, expected one per rank "
                               "(world %d)",
-                              node->name, sf_op_ints_str(n, sizes).s, n, p->world);
+                              node->name, sf_op_shape_ints_str(n, sizes).s, n, p->world);
         for (int r = 0; r < p->world; r++) {
             p->gather_sizes[r] = n == 0 ? in->shape[from.dim] : sizes[r];
             if (p->gather_sizes[r] < 0)
                 return sf_err_set(err, SF_ERR_GRAPH, pos,
                                   "node '%s': sizes %s has a negative entry", node->name,
-                                  sf_op_ints_str(n, sizes).s);
+                                  sf_op_shape_ints_str(n, sizes).s);
         }
         if (p->gather_sizes[p->rank] != in->shape[from.dim])
             return sf_err_set(err, SF_ERR_GRAPH, pos,
@@ -191,7 +191,7 @@ static sf_status_t route_make(const sf_node_t *node, const sf_tensor_t *in, cons
     }
     const char *via = sf_node_attr_str(node, "via");
     if (via[0] != '\0' && strcmp(via, sf_coll_kind_name(p->coll)) != 0)
-        return sf_err_set(err, SF_ERR_GRAPH, sf_op_attr_pos(node, "via"),
+        return sf_err_set(err, SF_ERR_GRAPH, sf_op_shape_attr_pos(node, "via"),
                           "node '%s': %s -> %s is an %s, not %s", node->name,
                           sf_node_attr_str(node, "from"), sf_node_attr_str(node, "to"),
                           sf_coll_kind_name(p->coll), via);

@@ -16,11 +16,11 @@ static sf_status_t reshape_infer(const sf_node_t *node, const sf_tensor_t *in, i
     (void)n_out;
     int n;
     const int64_t *want = sf_node_attr_ints(node, "shape", &n);
-    const sf_pos_t *pos = sf_op_attr_pos(node, "shape");
+    const sf_pos_t *pos = sf_op_shape_attr_pos(node, "shape");
     if (n > SF_MAX_DIMS)
         return sf_err_set(err, SF_ERR_GRAPH, pos,
                           "node '%s': shape %s has %d dims, at most %d are supported",
-                          node->name, sf_op_ints_str(n, want).s, n, SF_MAX_DIMS);
+                          node->name, sf_op_shape_ints_str(n, want).s, n, SF_MAX_DIMS);
     if (!sf_tensor_is_contiguous(&in[0]))
         return sf_err_set(err, SF_ERR_GRAPH, &node->pos,
                           "node '%s': input 0 (shape %s) is a non-contiguous view, expected a "
@@ -39,11 +39,11 @@ static sf_status_t reshape_infer(const sf_node_t *node, const sf_tensor_t *in, i
             return sf_err_set(err, SF_ERR_GRAPH, pos,
                               "node '%s': shape %s has entry %lld at %d, expected sizes >= 0 "
                               "and at most one -1",
-                              node->name, sf_op_ints_str(n, want).s, (long long)want[i], i);
+                              node->name, sf_op_shape_ints_str(n, want).s, (long long)want[i], i);
         if (__builtin_mul_overflow(known, want[i], &known))
             return sf_err_set(err, SF_ERR_GRAPH, pos,
                               "node '%s': shape %s has more than 2^63 elements", node->name,
-                              sf_op_ints_str(n, want).s);
+                              sf_op_shape_ints_str(n, want).s);
     }
     int64_t numel = sf_tensor_numel(&in[0]);
     if (infer_at >= 0) {
@@ -51,7 +51,7 @@ static sf_status_t reshape_infer(const sf_node_t *node, const sf_tensor_t *in, i
         if (known == 0)
             return sf_err_set(err, SF_ERR_GRAPH, pos,
                               "node '%s': shape %s: -1 is ambiguous next to a 0 size",
-                              node->name, sf_op_ints_str(n, want).s);
+                              node->name, sf_op_shape_ints_str(n, want).s);
         shape[infer_at] = numel / known;
         known *= shape[infer_at];
     }
@@ -59,7 +59,7 @@ static sf_status_t reshape_infer(const sf_node_t *node, const sf_tensor_t *in, i
         return sf_err_set(err, SF_ERR_GRAPH, pos,
                           "node '%s': cannot reshape input 0 of shape %s (%lld elements) to %s",
                           node->name, sf_op_shape_str(&in[0]).s, (long long)numel,
-                          sf_op_ints_str(n, want).s);
+                          sf_op_shape_ints_str(n, want).s);
     out[0] = sf_tensor_make(in[0].dtype, n, shape);
     out[0].offset = in[0].offset;
     return SF_OK;

@@ -32,12 +32,12 @@ static sf_status_t slice_infer(const sf_node_t *node, const sf_tensor_t *in, int
     (void)n_in;
     (void)n_out;
     int dim;
-    sf_status_t st = sf_op_dim_attr(node, "dim", in[0].ndim, &dim, err);
+    sf_status_t st = sf_op_shape_dim_attr(node, "dim", in[0].ndim, &dim, err);
     if (st != SF_OK)
         return st;
     int64_t step = sf_node_attr_int(node, "step");
     if (step < 1)
-        return sf_err_set(err, SF_ERR_GRAPH, sf_op_attr_pos(node, "step"),
+        return sf_err_set(err, SF_ERR_GRAPH, sf_op_shape_attr_pos(node, "step"),
                           "node '%s': step %lld, expected >= 1", node->name, (long long)step);
     int64_t n = in[0].shape[dim];
     int64_t start = slice_clamp(sf_node_attr_int(node, "start"), n);

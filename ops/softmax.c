@@ -7,7 +7,7 @@
 #include "graph.h"
 #include "op.h"
 #include "op_shape.h"
-#include "op_walk.h"
+#include "walk.h"
 
 static const sf_op_attr_desc_t softmax_attrs[] = {
     {"dim", SF_ATTR_INT, "-1", "dim to normalise over; negative counts from the end"},
@@ -20,8 +20,8 @@ static sf_status_t softmax_infer(const sf_node_t *node, const sf_tensor_t *in, i
     (void)n_out;
     int dim;
     sf_status_t st;
-    if ((st = sf_op_need_float(node, in, 0, err)) != SF_OK ||
-        (st = sf_op_dim_attr(node, "dim", in[0].ndim, &dim, err)) != SF_OK)
+    if ((st = sf_op_shape_need_float(node, in, 0, err)) != SF_OK ||
+        (st = sf_op_shape_dim_attr(node, "dim", in[0].ndim, &dim, err)) != SF_OK)
         return st;
     out[0] = sf_tensor_make(in[0].dtype, in[0].ndim, in[0].shape);
     return SF_OK;
@@ -65,7 +65,7 @@ static sf_status_t softmax_cpu(const sf_kernel_args_t *a, sf_err_t *err)
     while (sf_walk_next(&w)) {
         const char *x = id + w.off[ii];
         float mx = -INFINITY;
-        for (int64_t j = 0; j < n; j++, x += w.step[ii]) {
+        for (int64_t j = 0; j < n; j++, x += w.stride[ii]) {
             line[j] = (float)sf_dtype_load(in->dtype, x);
             mx = line[j] > mx ? line[j] : mx;
         }
@@ -75,7 +75,7 @@ static sf_status_t softmax_cpu(const sf_kernel_args_t *a, sf_err_t *err)
             sum += line[j];
         }
         char *y = od + w.off[oi];
-        for (int64_t j = 0; j < n; j++, y += w.step[oi])
+        for (int64_t j = 0; j < n; j++, y += w.stride[oi])
             sf_dtype_store(out->dtype, y, line[j] / sum);
     }
     return SF_OK;

@@ -15,30 +15,30 @@ static sf_status_t split_infer(const sf_node_t *node, const sf_tensor_t *in, int
 {
     (void)n_in;
     int dim;
-    sf_status_t st = sf_op_dim_attr(node, "dim", in[0].ndim, &dim, err);
+    sf_status_t st = sf_op_shape_dim_attr(node, "dim", in[0].ndim, &dim, err);
     if (st != SF_OK)
         return st;
     int n_sizes;
     const int64_t *sizes = sf_node_attr_ints(node, "sizes", &n_sizes);
-    const sf_pos_t *pos = sf_op_attr_pos(node, "sizes");
+    const sf_pos_t *pos = sf_op_shape_attr_pos(node, "sizes");
     if (n_sizes != n_out)
         return sf_err_set(err, SF_ERR_GRAPH, pos,
                           "node '%s': sizes %s has %d entries but the node has %d outputs "
                           "(expected one output per size)",
-                          node->name, sf_op_ints_str(n_sizes, sizes).s, n_sizes, n_out);
+                          node->name, sf_op_shape_ints_str(n_sizes, sizes).s, n_sizes, n_out);
     int64_t total = 0;
     for (int i = 0; i < n_sizes; i++) {
         if (sizes[i] < 0)
             return sf_err_set(err, SF_ERR_GRAPH, pos,
                               "node '%s': sizes %s has negative entry %lld at %d", node->name,
-                              sf_op_ints_str(n_sizes, sizes).s, (long long)sizes[i], i);
+                              sf_op_shape_ints_str(n_sizes, sizes).s, (long long)sizes[i], i);
         total += sizes[i];
     }
     if (total != in[0].shape[dim])
         return sf_err_set(err, SF_ERR_GRAPH, pos,
                           "node '%s': sizes %s sum to %lld, expected %lld (dim %d of input "
                           "shape %s)",
-                          node->name, sf_op_ints_str(n_sizes, sizes).s, (long long)total,
+                          node->name, sf_op_shape_ints_str(n_sizes, sizes).s, (long long)total,
                           (long long)in[0].shape[dim], dim, sf_op_shape_str(&in[0]).s);
     uint64_t dim_bytes = (uint64_t)in[0].strides[dim] * sf_dtype_size(in[0].dtype);
     int64_t start = 0;

@@ -84,7 +84,7 @@ END_TEST
 
 START_TEST(test_sched_end_bytes_are_outputs)
 {
-    /* chain: only c (1 KiB) is left after the last step. */
+    /* chain: only c (1 KiB) is left after the last position. */
     sf_graph_t *g = load("tests/graphs/chain.yaml", NULL, 0);
     ck_assert_uint_eq(run_on(g, sf_device_cpu(), SF_FREE_EAGER).end, 1024);
     ck_assert_uint_eq(run_on(g, sf_device_cpu(), SF_FREE_END).end, 3072);

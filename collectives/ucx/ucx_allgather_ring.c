@@ -1,14 +1,14 @@
-/* all_gather on a ring: at step k every rank sends block (r - k) to its
+/* all_gather on a ring: at round k every rank sends block (r - k) to its
  * right neighbour and receives block (r - k - 1) from its left one, straight
- * into its place in recv. n - 1 steps; each forwards what the last one
- * brought. The rank's own block is copied once step 0 is on the wire. */
+ * into its place in recv. n - 1 rounds; each forwards what the last one
+ * brought. The rank's own block is copied once round 0 is on the wire. */
 #include <string.h>
 
 #include "ucx_impl.h"
 
 static sf_status_t allgather_ring_advance(ucx_coll_t *c, sf_err_t *err)
 {
-    const int n = c->comm->world, r = c->comm->rank, k = c->step;
+    const int n = c->comm->world, r = c->comm->rank, k = c->round;
     const size_t block = (size_t)c->args.count * c->esize;
     char *recv = c->args.recv;
     if (k >= n - 1) {

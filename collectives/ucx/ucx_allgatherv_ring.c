@@ -1,15 +1,15 @@
 /* all_gatherv on a ring: the all_gather ring with a piece of its own size
- * per rank. At step k every rank sends piece (r - k) to its right neighbour
+ * per rank. At round k every rank sends piece (r - k) to its right neighbour
  * and receives piece (r - k - 1) from its left one, straight into its place
- * at recv_displs. n - 1 steps; a zero-sized piece still travels as an empty
- * message, so both neighbours count the same steps. */
+ * at recv_displs. n - 1 rounds; a zero-sized piece still travels as an empty
+ * message, so both neighbours count the same rounds. */
 #include <string.h>
 
 #include "ucx_impl.h"
 
 static sf_status_t allgatherv_ring_advance(ucx_coll_t *c, sf_err_t *err)
 {
-    const int n = c->comm->world, r = c->comm->rank, k = c->step;
+    const int n = c->comm->world, r = c->comm->rank, k = c->round;
     const sf_coll_args_t *a = &c->args;
     const size_t es = c->esize;
     char *recv = a->recv;

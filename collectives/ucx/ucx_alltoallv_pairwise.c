@@ -1,4 +1,4 @@
-/* all_to_all (per-peer counts) by pairwise exchange: at step k = 1..n-1
+/* all_to_all (per-peer counts) by pairwise exchange: at round k = 1..n-1
  * rank r sends to (r + k) % n and receives from (r - k + n) % n, so every
  * rank has exactly one partner in each direction and no two ranks wait on
  * each other. Received chunks land in place; the self chunk is copied
@@ -9,10 +9,10 @@
 
 static sf_status_t alltoallv_pairwise_advance(ucx_coll_t *c, sf_err_t *err)
 {
-    const int n = c->comm->world, r = c->comm->rank, k = c->step + 1;
+    const int n = c->comm->world, r = c->comm->rank, k = c->round + 1;
     const sf_coll_args_t *a = &c->args;
     const size_t es = c->esize;
-    if (c->step == 0 && a->send_counts[r] != a->recv_counts[r]) {
+    if (c->round == 0 && a->send_counts[r] != a->recv_counts[r]) {
         char label[128];
         return sf_err_set(
             err, SF_ERR_INPUT, NULL, "%s: rank %d sends itself %llu elements but expects %llu",
@@ -29,7 +29,7 @@ static sf_status_t alltoallv_pairwise_advance(ucx_coll_t *c, sf_err_t *err)
         if (st != SF_OK)
             return st;
     }
-    if (c->step == 0 && a->send_counts[r] > 0) {
+    if (c->round == 0 && a->send_counts[r] > 0) {
         char *dst = (char *)a->recv + a->recv_displs[r] * es;
         const char *src = (const char *)a->send + a->send_displs[r] * es;
         if (dst != src)

@@ -5,7 +5,7 @@
 
 static sf_status_t barrier_advance(ucx_coll_t *c, sf_err_t *err)
 {
-    const int n = c->comm->world, r = c->comm->rank, j = c->step;
+    const int n = c->comm->world, r = c->comm->rank, j = c->round;
     if (j >= 31 || (1 << j) >= n)
         return SF_OK;
     const int d = 1 << j;

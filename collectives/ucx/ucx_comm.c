@@ -14,13 +14,13 @@
 
 #define UCX_CLOSE_MAX_S 5.0 /* bound on flushing the endpoints at teardown */
 
-static uint64_t ucx_tag(uint32_t seq, sf_coll_kind_t kind, int step, int src)
+static uint64_t ucx_tag(uint32_t seq, sf_coll_kind_t kind, int round, int src)
 {
     const int kind_shift = SF_UCX_TAG_SRC_BITS + SF_UCX_TAG_STEP_BITS;
     const int seq_shift = kind_shift + SF_UCX_TAG_KIND_BITS;
     return ((uint64_t)(seq & ((1u << SF_UCX_TAG_SEQ_BITS) - 1u)) << seq_shift) |
            ((uint64_t)((unsigned)kind & ((1u << SF_UCX_TAG_KIND_BITS) - 1u)) << kind_shift) |
-           ((uint64_t)((unsigned)step & (SF_UCX_MAX_STEPS - 1u)) << SF_UCX_TAG_SRC_BITS) |
+           ((uint64_t)((unsigned)round & (SF_UCX_MAX_ROUNDS - 1u)) << SF_UCX_TAG_SRC_BITS) |
            (uint64_t)((unsigned)src & (SF_UCX_MAX_WORLD - 1u));
 }
 
@@ -51,12 +51,12 @@ static ucx_p2p_t *coll_op_slot(ucx_coll_t *c)
     return op;
 }
 
-static sf_status_t coll_post(ucx_coll_t *c, int peer, int step, bool is_send, void *buf,
+static sf_status_t coll_post(ucx_coll_t *c, int peer, int round, bool is_send, void *buf,
                              size_t nbytes, sf_err_t *err)
 {
     char label[128];
     SF_ASSERT(peer >= 0 && peer < c->comm->world && peer != c->comm->rank);
-    SF_ASSERT(step >= 0 && step < SF_UCX_MAX_STEPS);
+    SF_ASSERT(round >= 0 && round < SF_UCX_MAX_ROUNDS);
     ucx_p2p_t *op = coll_op_slot(c);
     if (op == NULL)
         return sf_err_set(err, SF_ERR_NOMEM, NULL, "%s: out of memory",
@@ -68,10 +68,10 @@ static sf_status_t coll_post(ucx_coll_t *c, int peer, int step, bool is_send, vo
     p.memory_type = UCS_MEMORY_TYPE_HOST;
     void *r;
     if (is_send) {
-        uint64_t tag = ucx_tag(c->seq, c->args.kind, step, c->comm->rank);
+        uint64_t tag = ucx_tag(c->seq, c->args.kind, round, c->comm->rank);
         r = ucp_tag_send_nbx(c->ux->peers[peer].ep, buf, nbytes, tag, &p);
     } else {
-        uint64_t tag = ucx_tag(c->seq, c->args.kind, step, peer);
+        uint64_t tag = ucx_tag(c->seq, c->args.kind, round, peer);
         r = ucp_tag_recv_nbx(c->ux->worker, buf, nbytes, tag, UINT64_MAX, &p);
     }
     if (UCS_PTR_IS_ERR(r))
@@ -83,17 +83,17 @@ static sf_status_t coll_post(ucx_coll_t *c, int peer, int step, bool is_send, vo
     return SF_OK;
 }
 
-sf_status_t ucx_coll_send(ucx_coll_t *c, int peer, int step, const void *buf, size_t nbytes,
+sf_status_t ucx_coll_send(ucx_coll_t *c, int peer, int round, const void *buf, size_t nbytes,
                           sf_err_t *err)
 {
     /* UCX takes a non-const pointer for sends; it never writes through it. */
-    return coll_post(c, peer, step, true, (void *)buf, nbytes, err);
+    return coll_post(c, peer, round, true, (void *)buf, nbytes, err);
 }
 
-sf_status_t ucx_coll_recv(ucx_coll_t *c, int peer, int step, void *buf, size_t nbytes,
+sf_status_t ucx_coll_recv(ucx_coll_t *c, int peer, int round, void *buf, size_t nbytes,
                           sf_err_t *err)
 {
-    return coll_post(c, peer, step, false, buf, nbytes, err);
+    return coll_post(c, peer, round, false, buf, nbytes, err);
 }
 
 void *ucx_coll_scratch(ucx_coll_t *c, size_t nbytes)
@@ -108,7 +108,7 @@ void *ucx_coll_scratch(ucx_coll_t *c, size_t nbytes)
     return p;
 }
 
-/* Drop every request of the current step: cancel receives (so nothing
+/* Drop every request of the current round: cancel receives (so nothing
  * lands in a buffer the caller is about to free), release the handles. */
 static void coll_ops_drop(ucx_coll_t *c)
 {
@@ -171,7 +171,7 @@ static void coll_poll(ucx_coll_t *c)
             return;
         c->n_ops = 0;
         sf_status_t st = c->algo->advance(c, &c->err);
-        c->step++;
+        c->round++;
         if (st != SF_INPROGRESS) {
             c->status = st;
             if (st != SF_OK)

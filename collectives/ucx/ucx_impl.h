@@ -1,8 +1,8 @@
 /* Private to the UCX backend: the communicator state, the collective
  * request every algorithm advances, and the tagged point-to-point layer.
  * A collective is a state machine: the algorithm's `advance` hook posts
- * one step's sends and receives; the common code calls it again once every
- * operation of that step completed, until the hook returns SF_OK. */
+ * one round's sends and receives; the common code calls it again once every
+ * operation of that round completed, until the hook returns SF_OK. */
 #ifndef SF_UCX_IMPL_H
 #define SF_UCX_IMPL_H
 
@@ -15,15 +15,15 @@
 #include "coll.h"
 
 /* Tag layout, most significant first: 24 bits of collective sequence
- * number, 4 bits of kind, 16 bits of step, 20 bits of source rank. Every
- * message of one collective step from one sender has its own tag, so
+ * number, 4 bits of kind, 16 bits of round, 20 bits of source rank. Every
+ * message of one collective round from one sender has its own tag, so
  * back-to-back collectives never match each other's messages. */
 #define SF_UCX_TAG_SEQ_BITS 24
 #define SF_UCX_TAG_KIND_BITS 4
 #define SF_UCX_TAG_STEP_BITS 16
 #define SF_UCX_TAG_SRC_BITS 20
 #define SF_UCX_MAX_WORLD (1 << SF_UCX_TAG_SRC_BITS)
-#define SF_UCX_MAX_STEPS (1 << SF_UCX_TAG_STEP_BITS)
+#define SF_UCX_MAX_ROUNDS (1 << SF_UCX_TAG_STEP_BITS)
 
 typedef struct ucx_peer {
     ucp_ep_h ep; /* owned; NULL for this rank itself */
@@ -55,7 +55,7 @@ typedef struct ucx_p2p {
 
 typedef struct ucx_algo {
     const char *name;
-    /* Post the next step (c->step counts the calls so far) and return
+    /* Post the next round (c->round counts the calls so far) and return
      * SF_INPROGRESS, or return SF_OK when the collective is complete, or
      * an error. Called at start and then each time all operations posted
      * by the previous call completed. Never blocks. */
@@ -69,10 +69,10 @@ struct ucx_coll {
     sf_coll_args_t args;    /* a copy; the buffers in it stay borrowed */
     size_t esize;           /* bytes per element */
     uint32_t seq;
-    int step;           /* advance calls so far */
+    int round;           /* advance calls so far */
     sf_status_t status; /* SF_INPROGRESS until done or failed */
     sf_err_t err;       /* the failure, when status is an error */
-    ucx_p2p_t *ops;     /* owned: operations of the current step */
+    ucx_p2p_t *ops;     /* owned: operations of the current round */
     int n_ops, cap_ops;
     void *scratch; /* owned: reduction scratch, or NULL */
     size_t scratch_bytes;
@@ -80,12 +80,12 @@ struct ucx_coll {
     ucx_coll_t *prev;
 };
 
-/* Post a tagged send of nbytes from buf to peer for step `step` of c.
- * buf stays borrowed until the step completes. */
-SF_NODISCARD sf_status_t ucx_coll_send(ucx_coll_t *c, int peer, int step, const void *buf,
+/* Post a tagged send of nbytes from buf to peer for round `round` of c.
+ * buf stays borrowed until the round completes. */
+SF_NODISCARD sf_status_t ucx_coll_send(ucx_coll_t *c, int peer, int round, const void *buf,
                                        size_t nbytes, sf_err_t *err);
 /* Post a tagged receive of exactly nbytes from peer into buf. */
-SF_NODISCARD sf_status_t ucx_coll_recv(ucx_coll_t *c, int peer, int step, void *buf, size_t nbytes,
+SF_NODISCARD sf_status_t ucx_coll_recv(ucx_coll_t *c, int peer, int round, void *buf, size_t nbytes,
                                        sf_err_t *err);
 /* The request's scratch buffer of at least nbytes (kept for its life), or
  * NULL when out of memory. */

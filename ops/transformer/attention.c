@@ -13,7 +13,7 @@
 #include "graph.h"
 #include "kernel_math.h"
 #include "op.h"
-#include "op_convert.h"
+#include "convert.h"
 #include "op_shape.h"
 
 static const sf_op_attr_desc_t attention_attrs[] = {
@@ -30,7 +30,7 @@ static sf_status_t attention_infer(const sf_node_t *node, const sf_tensor_t *in,
     (void)n_out;
     const sf_tensor_t *q = &in[0];
     sf_status_t st;
-    if ((st = sf_op_need_float(node, in, 0, err)) != SF_OK)
+    if ((st = sf_op_shape_need_float(node, in, 0, err)) != SF_OK)
         return st;
     for (int i = 0; i < 3; i++)
         if (in[i].ndim != 3)
@@ -60,19 +60,19 @@ static sf_status_t attention_infer(const sf_node_t *node, const sf_tensor_t *in,
                           node->name, sf_op_shape_str(&in[2]).s, sf_op_shape_str(&in[1]).s);
     int64_t seq = sf_node_attr_int(node, "seq");
     if (seq <= 0 || q->shape[0] % seq != 0)
-        return sf_err_set(err, SF_ERR_GRAPH, sf_op_attr_pos(node, "seq"),
+        return sf_err_set(err, SF_ERR_GRAPH, sf_op_shape_attr_pos(node, "seq"),
                           "node '%s': seq %lld, expected a positive divisor of T = %lld (the "
                           "tokens of 'q' %s)",
                           node->name, (long long)seq, (long long)q->shape[0],
                           sf_op_shape_str(q).s);
     double scale = sf_node_attr_float(node, "scale");
     if (!(scale >= 0.0))
-        return sf_err_set(err, SF_ERR_GRAPH, sf_op_attr_pos(node, "scale"),
+        return sf_err_set(err, SF_ERR_GRAPH, sf_op_shape_attr_pos(node, "scale"),
                           "node '%s': scale %g, expected a number >= 0 (0: 1/sqrt(head_dim))",
                           node->name, scale);
     int64_t block = sf_node_attr_int(node, "block");
     if (block <= 0 || block > 4096)
-        return sf_err_set(err, SF_ERR_GRAPH, sf_op_attr_pos(node, "block"),
+        return sf_err_set(err, SF_ERR_GRAPH, sf_op_shape_attr_pos(node, "block"),
                           "node '%s': block %lld, expected 1..4096", node->name,
                           (long long)block);
     if (n_in == 4) {
@@ -138,7 +138,7 @@ static bool attn_key_live(const sf_tensor_t *mask, int64_t b, int64_t j)
     int64_t es = (int64_t)sf_dtype_size(mask->dtype);
     const char *p = (const char *)sf_tensor_data(mask) +
                     (b * mask->strides[0] + j * mask->strides[1]) * es;
-    return sf_op_load_int(mask->dtype, p) != 0;
+    return sf_convert_load_int(mask->dtype, p) != 0;
 }
 
 static sf_status_t attention_cpu(const sf_kernel_args_t *a, sf_err_t *err)

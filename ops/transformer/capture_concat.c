@@ -34,7 +34,7 @@ static sf_status_t capture_concat_infer(const sf_node_t *node, const sf_tensor_t
 {
     (void)n_out;
     sf_status_t st;
-    if ((st = sf_op_need_ndim(node, in, 0, 1, err)) != SF_OK)
+    if ((st = sf_op_shape_need_ndim(node, in, 0, 1, err)) != SF_OK)
         return st;
     for (int i = 1; i < n_in; i++) {
         if (in[i].dtype != in[0].dtype)

@@ -11,7 +11,7 @@
 
 #include "graph.h"
 #include "op.h"
-#include "op_convert.h"
+#include "convert.h"
 #include "op_shape.h"
 
 static const sf_op_attr_desc_t embedding_vp_attrs[] = {
@@ -32,7 +32,7 @@ static sf_status_t embedding_vp_infer(const sf_node_t *node, const sf_tensor_t *
                           "(or [T])",
                           node->name, sf_dtype_name(ids->dtype), sf_op_shape_str(ids).s);
     sf_status_t st;
-    if ((st = sf_op_need_float(node, in, 1, err)) != SF_OK)
+    if ((st = sf_op_shape_need_float(node, in, 1, err)) != SF_OK)
         return st;
     if (w->ndim != 2)
         return sf_err_set(err, SF_ERR_GRAPH, &node->pos,
@@ -41,11 +41,11 @@ static sf_status_t embedding_vp_infer(const sf_node_t *node, const sf_tensor_t *
     int64_t start = sf_node_attr_int(node, "vocab_start");
     int64_t vocab = sf_node_attr_int(node, "vocab");
     if (start < 0)
-        return sf_err_set(err, SF_ERR_GRAPH, sf_op_attr_pos(node, "vocab_start"),
+        return sf_err_set(err, SF_ERR_GRAPH, sf_op_shape_attr_pos(node, "vocab_start"),
                           "node '%s': vocab_start %lld, expected >= 0", node->name,
                           (long long)start);
     if (vocab <= 0)
-        return sf_err_set(err, SF_ERR_GRAPH, sf_op_attr_pos(node, "vocab"),
+        return sf_err_set(err, SF_ERR_GRAPH, sf_op_shape_attr_pos(node, "vocab"),
                           "node '%s': vocab %lld, expected > 0", node->name, (long long)vocab);
     int64_t shape[2] = {sf_tensor_numel(ids), w->shape[1]};
     out[0] = sf_tensor_make(w->dtype, 2, shape);
@@ -69,7 +69,7 @@ static sf_status_t embedding_vp_cpu(const sf_kernel_args_t *a, sf_err_t *err)
         int64_t r = t / cols, c = t % cols;
         int64_t off = ids->ndim == 2 ? r * ids->strides[0] + c * ids->strides[1]
                                      : t * ids->strides[0];
-        int64_t id = sf_op_load_int(ids->dtype, idd + off * (int64_t)ies);
+        int64_t id = sf_convert_load_int(ids->dtype, idd + off * (int64_t)ies);
         if (id < 0 || id >= vocab) {
             char where[64];
             if (ids->ndim == 2)

@@ -9,7 +9,7 @@
 #include "kernel_math.h"
 #include "op.h"
 #include "op_shape.h"
-#include "op_walk.h"
+#include "walk.h"
 
 static const sf_op_attr_desc_t rmsnorm_attrs[] = {
     {"eps", SF_ATTR_FLOAT, "1e-6", "added to mean(x^2) before the rsqrt (rms_norm_eps)"},
@@ -22,9 +22,9 @@ static sf_status_t rmsnorm_infer(const sf_node_t *node, const sf_tensor_t *in, i
     (void)n_out;
     const sf_tensor_t *x = &in[0], *w = &in[1];
     sf_status_t st;
-    if ((st = sf_op_need_ndim(node, in, 0, 1, err)) != SF_OK ||
-        (st = sf_op_need_float(node, in, 0, err)) != SF_OK ||
-        (st = sf_op_need_float(node, in, 1, err)) != SF_OK)
+    if ((st = sf_op_shape_need_ndim(node, in, 0, 1, err)) != SF_OK ||
+        (st = sf_op_shape_need_float(node, in, 0, err)) != SF_OK ||
+        (st = sf_op_shape_need_float(node, in, 1, err)) != SF_OK)
         return st;
     int64_t d = x->shape[x->ndim - 1];
     if (w->ndim != 1 || w->shape[0] != d)
@@ -34,7 +34,7 @@ static sf_status_t rmsnorm_infer(const sf_node_t *node, const sf_tensor_t *in, i
                           node->name, sf_op_shape_str(w).s, (long long)d, sf_op_shape_str(x).s);
     double eps = sf_node_attr_float(node, "eps");
     if (!(eps >= 0.0))
-        return sf_err_set(err, SF_ERR_GRAPH, sf_op_attr_pos(node, "eps"),
+        return sf_err_set(err, SF_ERR_GRAPH, sf_op_shape_attr_pos(node, "eps"),
                           "node '%s': eps %g, expected a number >= 0", node->name, eps);
     out[0] = sf_tensor_make(x->dtype, x->ndim, x->shape);
     return SF_OK;
@@ -60,15 +60,15 @@ static sf_status_t rmsnorm_cpu(const sf_kernel_args_t *a, sf_err_t *err)
         const char *xr = xd + walk.off[xi];
         float sum_sq = 0.0f;
         for (int64_t j = 0; j < d; j++) {
-            float v = sf_km_load(x->dtype, xr + j * walk.step[xi]);
+            float v = sf_km_load(x->dtype, xr + j * walk.stride[xi]);
             sum_sq += v * v;
         }
         float inv = sf_km_rms_inv(sum_sq, d, eps);
         char *yr = yd + walk.off[yi];
         for (int64_t j = 0; j < d; j++) {
-            float v = sf_km_load(x->dtype, xr + j * walk.step[xi]);
+            float v = sf_km_load(x->dtype, xr + j * walk.stride[xi]);
             float wv = sf_km_load(w->dtype, wd + j * w_step);
-            sf_km_store(y->dtype, yr + j * walk.step[yi], sf_km_rms_apply(v, inv, wv, x->dtype));
+            sf_km_store(y->dtype, yr + j * walk.stride[yi], sf_km_rms_apply(v, inv, wv, x->dtype));
         }
     }
     return SF_OK;

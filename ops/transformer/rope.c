@@ -29,7 +29,7 @@ static sf_status_t rope_infer(const sf_node_t *node, const sf_tensor_t *in, int 
     (void)n_out;
     const sf_tensor_t *x = &in[0];
     sf_status_t st;
-    if ((st = sf_op_need_float(node, in, 0, err)) != SF_OK)
+    if ((st = sf_op_shape_need_float(node, in, 0, err)) != SF_OK)
         return st;
     if (x->ndim != 3 || x->shape[2] % 2 != 0)
         return sf_err_set(err, SF_ERR_GRAPH, &node->pos,
@@ -38,14 +38,14 @@ static sf_status_t rope_infer(const sf_node_t *node, const sf_tensor_t *in, int 
                           node->name, sf_op_shape_str(x).s);
     int64_t seq = sf_node_attr_int(node, "seq");
     if (seq <= 0 || x->shape[0] % seq != 0)
-        return sf_err_set(err, SF_ERR_GRAPH, sf_op_attr_pos(node, "seq"),
+        return sf_err_set(err, SF_ERR_GRAPH, sf_op_shape_attr_pos(node, "seq"),
                           "node '%s': seq %lld, expected a positive divisor of T = %lld (the "
                           "tokens of 'x' %s)",
                           node->name, (long long)seq, (long long)x->shape[0],
                           sf_op_shape_str(x).s);
     double theta = sf_node_attr_float(node, "theta");
     if (!(theta > 0.0))
-        return sf_err_set(err, SF_ERR_GRAPH, sf_op_attr_pos(node, "theta"),
+        return sf_err_set(err, SF_ERR_GRAPH, sf_op_shape_attr_pos(node, "theta"),
                           "node '%s': theta %g, expected a number > 0", node->name, theta);
     out[0] = sf_tensor_make(x->dtype, 3, x->shape);
     return SF_OK;

@@ -8,7 +8,7 @@
 #include "kernel_math.h"
 #include "op.h"
 #include "op_shape.h"
-#include "op_walk.h"
+#include "walk.h"
 
 static sf_status_t swiglu_infer(const sf_node_t *node, const sf_tensor_t *in, int n_in,
                                 sf_tensor_t *out, int n_out, sf_err_t *err)
@@ -17,7 +17,7 @@ static sf_status_t swiglu_infer(const sf_node_t *node, const sf_tensor_t *in, in
     (void)n_out;
     const sf_tensor_t *g = &in[0], *u = &in[1];
     sf_status_t st;
-    if ((st = sf_op_need_float(node, in, 0, err)) != SF_OK)
+    if ((st = sf_op_shape_need_float(node, in, 0, err)) != SF_OK)
         return st;
     if (u->dtype != g->dtype)
         return sf_err_set(err, SF_ERR_GRAPH, &node->pos,
@@ -49,9 +49,9 @@ static sf_status_t swiglu_cpu(const sf_kernel_args_t *a, sf_err_t *err)
     char *yd = sf_tensor_data(y);
     while (sf_walk_next(&w)) {
         for (int64_t j = 0; j < w.len; j++) {
-            float gv = sf_km_load(dt, gd + w.off[gi] + j * w.step[gi]);
-            float uv = sf_km_load(dt, ud + w.off[ui] + j * w.step[ui]);
-            sf_km_store(dt, yd + w.off[yi] + j * w.step[yi], sf_km_swiglu(gv, uv, dt));
+            float gv = sf_km_load(dt, gd + w.off[gi] + j * w.stride[gi]);
+            float uv = sf_km_load(dt, ud + w.off[ui] + j * w.stride[ui]);
+            sf_km_store(dt, yd + w.off[yi] + j * w.stride[yi], sf_km_swiglu(gv, uv, dt));
         }
     }
     return SF_OK;

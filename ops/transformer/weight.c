@@ -49,7 +49,7 @@ static sf_status_t weight_slice(const sf_node_t *node, sf_weight_slice_t *s, sf_
     const char *shard = sf_node_attr_str(node, "shard");
     int shard_dim;
     if (!sf_model_shard_parse(shard, &shard_dim))
-        return sf_err_set(err, SF_ERR_GRAPH, sf_op_attr_pos(node, "shard"),
+        return sf_err_set(err, SF_ERR_GRAPH, sf_op_shape_attr_pos(node, "shard"),
                           "node '%s': shard '%s', expected replicated, shard(0) or shard(1)",
                           node->name, shard);
     int64_t pad_rows = sf_node_attr_int(node, "pad_rows");
@@ -61,14 +61,14 @@ static sf_status_t weight_slice(const sf_node_t *node, sf_weight_slice_t *s, sf_
                           node->name, (long long)pad_rows, (long long)head_rows);
     const char *init = sf_node_attr_str(node, "init");
     if (strcmp(init, "auto") != 0 && strcmp(init, "normal") != 0 && strcmp(init, "ones") != 0)
-        return sf_err_set(err, SF_ERR_GRAPH, sf_op_attr_pos(node, "init"),
+        return sf_err_set(err, SF_ERR_GRAPH, sf_op_shape_attr_pos(node, "init"),
                           "node '%s': init '%s', expected normal, ones or auto", node->name, init);
     char why[200];
     if (!sf_weight_slice_make(ndim, shape, pad_rows, shard_dim, head_rows, node->rank,
                               node_world(node), s, why, sizeof why))
-        return sf_err_set(err, SF_ERR_GRAPH, sf_op_attr_pos(node, "shard"),
+        return sf_err_set(err, SF_ERR_GRAPH, sf_op_shape_attr_pos(node, "shard"),
                           "node '%s': %s %s of %s: %s", node->name, shard,
-                          sf_node_attr_str(node, "name"), sf_op_ints_str(ndim, shape).s, why);
+                          sf_node_attr_str(node, "name"), sf_op_shape_ints_str(ndim, shape).s, why);
     return SF_OK;
 }
 
@@ -80,7 +80,7 @@ static sf_status_t weight_infer(const sf_node_t *node, const sf_tensor_t *in, in
     (void)n_out;
     sf_dtype_t dt = sf_node_attr_dtype(node, "dtype");
     if (!sf_dtype_is_float(dt))
-        return sf_err_set(err, SF_ERR_GRAPH, sf_op_attr_pos(node, "dtype"),
+        return sf_err_set(err, SF_ERR_GRAPH, sf_op_shape_attr_pos(node, "dtype"),
                           "node '%s': dtype %s, expected a float dtype (bf16, f16, f32)",
                           node->name, sf_dtype_name(dt));
     sf_weight_slice_t s;
@@ -283,7 +283,7 @@ static sf_status_t weight_read(const sf_kernel_args_t *a, const sf_weight_slice_
         return sf_err_set(err, SF_ERR_INPUT, &node->pos,
                           "node '%s': %s in %s has shape %s, expected %s", node->name, found,
                           file_name, sf_op_shape_str(&layout).s,
-                          sf_op_ints_str(s->ndim, s->full).s);
+                          sf_op_shape_ints_str(s->ndim, s->full).s);
     if (!sf_dtype_is_float(layout.dtype))
         return sf_err_set(err, SF_ERR_INPUT, &node->pos,
                           "node '%s': %s in %s has dtype %s, expected BF16, F16 or F32",

@@ -2,8 +2,8 @@
  * converts with C casts, which are undefined for NaN or out-of-range values
  * going to an integer type; ops that store user-controlled values (a fill
  * value, a cast of arbitrary floats) go through here instead. */
-#ifndef SF_OP_CONVERT_H
-#define SF_OP_CONVERT_H
+#ifndef SF_CONVERT_H
+#define SF_CONVERT_H
 
 #include <math.h>
 #include <stdint.h>
@@ -11,7 +11,7 @@
 #include "dtype.h"
 
 /* Truncate toward zero, saturating at the int64 range; NaN becomes 0. */
-static inline int64_t sf_op_f2i64(double v)
+static inline int64_t sf_convert_f2i64(double v)
 {
     if (isnan(v))
         return 0;
@@ -24,22 +24,22 @@ static inline int64_t sf_op_f2i64(double v)
 
 /* sf_dtype_store, except: float -> i32/i64 truncates and saturates (NaN ->
  * 0), float -> u8 truncates then wraps (torch's uint8 cast). */
-static inline void sf_op_store(sf_dtype_t dt, void *p, double v)
+static inline void sf_convert_store(sf_dtype_t dt, void *p, double v)
 {
     switch (dt) {
     case SF_DTYPE_I32: {
-        int64_t i = sf_op_f2i64(v);
+        int64_t i = sf_convert_f2i64(v);
         int32_t s = i > INT32_MAX ? INT32_MAX : i < INT32_MIN ? INT32_MIN : (int32_t)i;
         memcpy(p, &s, sizeof s);
         break;
     }
     case SF_DTYPE_I64: {
-        int64_t i = sf_op_f2i64(v);
+        int64_t i = sf_convert_f2i64(v);
         memcpy(p, &i, sizeof i);
         break;
     }
     case SF_DTYPE_U8:
-        *(uint8_t *)p = (uint8_t)(uint64_t)sf_op_f2i64(v);
+        *(uint8_t *)p = (uint8_t)(uint64_t)sf_convert_f2i64(v);
         break;
     default:
         sf_dtype_store(dt, p, v);
@@ -49,7 +49,7 @@ static inline void sf_op_store(sf_dtype_t dt, void *p, double v)
 
 /* Exact integer load (sf_dtype_load goes through double and rounds i64
  * beyond 2^53). Only for integer dtypes. */
-static inline int64_t sf_op_load_int(sf_dtype_t dt, const void *p)
+static inline int64_t sf_convert_load_int(sf_dtype_t dt, const void *p)
 {
     switch (dt) {
     case SF_DTYPE_I32: { int32_t v; memcpy(&v, p, 4); return v; }

@@ -3,8 +3,8 @@
  * SF_WALK_MAX_TENSORS tensors that share that shape (a broadcast input uses
  * stride 0). Kernels loop over a run with a fixed byte step, so strided
  * views cost one multiply-add per element and unit-stride runs memcpy. */
-#ifndef SF_OP_WALK_H
-#define SF_OP_WALK_H
+#ifndef SF_WALK_H
+#define SF_WALK_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,9 +21,9 @@ typedef struct sf_walk {
     int64_t outer_shape[SF_MAX_DIMS];
     int64_t idx[SF_MAX_DIMS];
     int n_tensors;
-    int64_t outer_step[SF_WALK_MAX_TENSORS][SF_MAX_DIMS];  /* bytes */
+    int64_t outer_stride[SF_WALK_MAX_TENSORS][SF_MAX_DIMS];  /* bytes */
     int64_t len;                                           /* elements per run */
-    int64_t step[SF_WALK_MAX_TENSORS];                     /* bytes between run elements */
+    int64_t stride[SF_WALK_MAX_TENSORS];                     /* bytes between run elements */
     int64_t off[SF_WALK_MAX_TENSORS];                      /* bytes from element 0 to the run */
     bool is_started;
     bool is_empty;
@@ -34,7 +34,7 @@ typedef struct sf_walk {
  * element). A shape with a 0 anywhere has no runs. */
 void sf_walk_init(sf_walk_t *w, int ndim, const int64_t *shape, int run_dim);
 /* Add a tensor laid out over the walked shape: strides[ndim] in elements
- * (0 to broadcast a dim). Returns its slot in w->off and w->step. */
+ * (0 to broadcast a dim). Returns its slot in w->off and w->stride. */
 int sf_walk_add(sf_walk_t *w, const int64_t *strides, size_t elem_size);
 /* Same for a tensor whose own layout has the walked shape. */
 int sf_walk_add_tensor(sf_walk_t *w, const sf_tensor_t *t);
@@ -42,7 +42,7 @@ int sf_walk_add_tensor(sf_walk_t *w, const sf_tensor_t *t);
 bool sf_walk_next(sf_walk_t *w);
 
 /* Set every element of t (host memory, any strides) to value, rounded
- * and stored as sf_op_store does (saturating for integer dtypes). */
+ * and stored as sf_convert_store does (saturating for integer dtypes). */
 void sf_walk_fill(const sf_tensor_t *t, double value);
 
 #endif

@@ -1,10 +1,10 @@
-/* Strided walks; see op_walk.h. The walk only does offset arithmetic: it
+/* Strided walks; see walk.h. The walk only does offset arithmetic: it
  * never touches memory, so the same code serves any number of tensors. */
-#include "op_walk.h"
+#include "walk.h"
 
 #include <string.h>
 
-#include "op_convert.h"
+#include "convert.h"
 
 void sf_walk_init(sf_walk_t *w, int ndim, const int64_t *shape, int run_dim)
 {
@@ -32,9 +32,9 @@ int sf_walk_add(sf_walk_t *w, const int64_t *strides, size_t elem_size)
     for (int d = 0; d < w->ndim; d++) {
         int64_t bytes = strides[d] * (int64_t)elem_size;
         if (d == w->run_dim)
-            w->step[slot] = bytes;
+            w->stride[slot] = bytes;
         else
-            w->outer_step[slot][k++] = bytes;
+            w->outer_stride[slot][k++] = bytes;
     }
     return slot;
 }
@@ -56,12 +56,12 @@ bool sf_walk_next(sf_walk_t *w)
     for (int d = w->n_outer - 1; d >= 0; d--) {
         if (++w->idx[d] < w->outer_shape[d]) {
             for (int t = 0; t < w->n_tensors; t++)
-                w->off[t] += w->outer_step[t][d];
+                w->off[t] += w->outer_stride[t][d];
             return true;
         }
         /* Wrap this dim back to 0 and carry into the next one out. */
         for (int t = 0; t < w->n_tensors; t++)
-            w->off[t] -= (w->outer_shape[d] - 1) * w->outer_step[t][d];
+            w->off[t] -= (w->outer_shape[d] - 1) * w->outer_stride[t][d];
         w->idx[d] = 0;
     }
     w->is_empty = true; /* every run visited: later calls keep saying false */
@@ -76,13 +76,13 @@ void sf_walk_fill(const sf_tensor_t *t, double value)
     SF_ASSERT(base != NULL);
     size_t esize = sf_dtype_size(t->dtype);
     unsigned char elem[8];
-    sf_op_store(t->dtype, elem, value);
+    sf_convert_store(t->dtype, elem, value);
     sf_walk_t w;
     sf_walk_init(&w, t->ndim, t->shape, t->ndim - 1);
     sf_walk_add_tensor(&w, t);
     while (sf_walk_next(&w)) {
         char *p = base + w.off[0];
-        for (int64_t j = 0; j < w.len; j++, p += w.step[0])
+        for (int64_t j = 0; j < w.len; j++, p += w.stride[0])
             memcpy(p, elem, esize);
     }
 }
