@@ -55,9 +55,8 @@ struct sf_comm;
 /* Run-time context a kernel may need beyond its tensors. Borrowed. The
  * rank and the world size are the comm's (sf_comm_rank, sf_comm_size). */
 typedef struct sf_exec_env {
-    struct sf_comm *comm; /* borrowed; the rank's collectives backend. NULL only
-                           * when the executor was given none (one rank): a
-                           * kernel then uses sf_comm_solo() */
+    struct sf_comm *comm; /* borrowed; the rank's collectives backend, never
+                           * NULL (one rank runs the self comm) */
 } sf_exec_env_t;
 
 typedef struct sf_op_desc sf_op_desc_t;

@@ -3,6 +3,8 @@
  * and the plan already keeps the base alive for them. */
 #include "exec.h"
 
+#include "coll.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,7 +89,9 @@ sf_status_t sf_exec_new(const sf_graph_t *g, sf_device_t *dev, const sf_exec_opt
     ex->g = g;
     ex->dev = dev;
     ex->opts = *opts;
-    ex->env = (sf_exec_env_t){.comm = opts->comm};
+    /* One rank without a comm runs the self comm, so no kernel has a
+     * single-rank special case. */
+    ex->env = (sf_exec_env_t){.comm = opts->comm != NULL ? opts->comm : sf_comm_solo()};
     ex->prepared = sf_xalloc_calloc((size_t)g->n_nodes, sizeof *ex->prepared);
     sf_status_t st = prepare_nodes(ex, err);
     if (st != SF_OK) {

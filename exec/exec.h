@@ -16,7 +16,7 @@ typedef struct sf_exec_opts {
     int rank;
     int world;
     struct sf_comm *comm; /* borrowed; collectives backend (NULL: one rank, and
-                           * kernels use the process's self comm) */
+                           * the executor gives kernels the self comm) */
 } sf_exec_opts_t;
 
 typedef struct sf_exec_stats {

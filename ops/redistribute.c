@@ -296,9 +296,9 @@ static sf_status_t redistribute_cpu(const sf_kernel_args_t *a, sf_err_t *err)
     sf_tensor_t *out = &a->out[0];
     const redist_route_t *p = a->prepared;
     sf_status_t st;
-    /* No comm: one rank alone, and the self backend copies. The graph was
-     * shaped for a rank and world; the comm says who runs it. */
-    sf_comm_t *comm = a->env->comm != NULL ? a->env->comm : sf_comm_solo();
+    /* The graph was shaped for a rank and world; the comm (the self comm
+     * on one rank) says who runs it. */
+    sf_comm_t *comm = a->env->comm;
     if (sf_comm_size(comm) != p->world || sf_comm_rank(comm) != p->rank)
         return sf_err_set(err, SF_ERR_COMM, &node->pos,
                           "node '%s': the graph was loaded for rank %d of %d but runs as rank %d "

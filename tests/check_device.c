@@ -298,6 +298,30 @@ START_TEST(test_device_prepare_refusal_allocates_nothing)
 }
 END_TEST
 
+START_TEST(test_device_comm_must_match_the_graph)
+{
+    /* A graph shaped for rank 1 of 2 run by an executor given no comm: the
+     * executor hands the redistribute kernel the self comm (rank 0 of 1),
+     * and the kernel refuses rather than exchange with peers that are not
+     * there. */
+    sf_ops_register_all();
+    sf_param_set_t set = {.key = "mode", .value = "all_gather"};
+    sf_err_t err = {0};
+    sf_graph_t *g = NULL;
+    ck_assert_int_eq(sf_graph_load_file_ranked(tu_src("tests/graphs/redistribute_small.yaml"),
+                                               &set, 1, 1, 2, &g, &err),
+                     SF_OK);
+    sf_exec_t *ex = NULL;
+    sf_exec_opts_t o = {.free_policy = SF_FREE_EAGER, .rank = 1, .world = 2};
+    ck_assert_int_eq(sf_exec_new(g, sf_device_cpu(), &o, &ex, &err), SF_OK);
+    ck_assert_int_eq(sf_exec_run(ex, &err), SF_ERR_COMM);
+    ck_assert_ptr_nonnull(strstr(err.msg, "the graph was loaded for rank 1 of 2 but runs as "
+                                          "rank 0 of 1"));
+    sf_exec_free(ex);
+    sf_graph_free(g);
+}
+END_TEST
+
 static Suite *device_suite(void)
 {
     Suite *s = suite_create("device");
@@ -308,6 +332,7 @@ static Suite *device_suite(void)
     tcase_add_test(tc, test_device_op_ids_follow_ops_def);
     tcase_add_test(tc, test_device_prepare_once_read_by_scratch_and_kernel);
     tcase_add_test(tc, test_device_prepare_refusal_allocates_nothing);
+    tcase_add_test(tc, test_device_comm_must_match_the_graph);
     suite_add_tcase(s, tc);
     return s;
 }

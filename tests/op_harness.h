@@ -305,7 +305,7 @@ static inline sf_tensor_t oh_transpose(const sf_tensor_t *t, int d0, int d1)
     return v;
 }
 
-static const sf_exec_env_t oh_env = {.comm = NULL}; /* one rank: kernels use sf_comm_solo() */
+#include "coll.h"
 
 /* Infer, allocate the outputs (or bind views to input 0's buffer), give
  * the kernel the scratch its op declares, and run the CPU kernel. Scratch
@@ -355,7 +355,7 @@ static inline sf_status_t oh_run(oh_node_t *h, const sf_tensor_t *in, int n_in, 
         .scratch = scratch,
         .scratch_bytes = scratch_bytes,
         .dev = sf_device_cpu(),
-        .env = &oh_env,
+        .env = &(const sf_exec_env_t){.comm = sf_comm_solo()}, /* one rank, as the executor */
     };
     ck_assert_msg(d->cpu_kernel != NULL, "op '%s' has no CPU kernel", d->name);
     st = d->cpu_kernel(&args, err);
