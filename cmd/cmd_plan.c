@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "graph_session.h"
+#include "report.h"
 
 static void usage(FILE *f)
 {

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "graph_session.h"
+#include "report.h"
 #include "launch.h"
 #include "rank_group.h"
 #include "trace_merge.h"

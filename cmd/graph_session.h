@@ -52,10 +52,4 @@ SF_NODISCARD sf_status_t sf_session_check_out(const char *dir, int rank, int n_s
 SF_NODISCARD sf_status_t sf_session_count_batches(const sf_graph_t *g, const char *inputs_path,
                                                   int *n_batches, sf_err_t *err);
 
-/* Print the per-rank table (text) or the JSON object on stdout. */
-void sf_report_print(const sf_graph_t *g, const char *device, sf_free_policy_t policy, int world,
-                     const sf_rank_report_t *reports, bool json);
-/* Per-node wall times of one rank, slowest first. */
-void sf_report_print_profile(const sf_graph_t *g, const sf_rank_report_t *r);
-
 #endif

@@ -1,11 +1,12 @@
 /* The per-rank figures `run` and `plan` print: a table for people, one JSON
  * object (built with cJSON) for scripts. */
+#include "report.h"
+
 #include <stdlib.h>
 
 #include <cjson/cJSON.h>
 
 #include "cli.h"
-#include "graph_session.h"
 
 static const char *policy_name(sf_free_policy_t p)
 {

@@ -1,0 +1,16 @@
+/* What `run` and `plan` print at the end: every rank's peak as a table or
+ * one JSON object, and on request one rank's per-node wall times. */
+#ifndef SF_REPORT_H
+#define SF_REPORT_H
+
+#include <stdbool.h>
+
+#include "graph_session.h"
+
+/* Print the per-rank table (text) or the JSON object on stdout. */
+void sf_report_print(const sf_graph_t *g, const char *device, sf_free_policy_t policy, int world,
+                     const sf_rank_report_t *reports, bool json);
+/* Per-node wall times of one rank, slowest first. */
+void sf_report_print_profile(const sf_graph_t *g, const sf_rank_report_t *r);
+
+#endif
