@@ -9,22 +9,9 @@
 #include <string.h>
 
 #include "expr.h"
-#include "graph_load_impl.h"
-
-#define GL_SET_FILE "--set"
-
-void gl_grow(void **arr, int *cap, int need, size_t elem)
-{
-    if (need <= *cap)
-        return;
-    int grown_cap = *cap == 0 ? 8 : *cap;
-    while (grown_cap < need)
-        grown_cap *= 2;
-    void *grown = realloc(*arr, (size_t)grown_cap * elem);
-    SF_ASSERT(grown != NULL);
-    *arr = grown;
-    *cap = grown_cap;
-}
+#include "load_array.h"
+#include "load_params.h"
+#include "xalloc.h"
 
 /* --- scalar typing ------------------------------------------------------------ */
 
@@ -77,8 +64,7 @@ static bool parse_float_literal(const char *s, double *out)
     return true;
 }
 
-/* Type a plain scalar's text. */
-static sf_status_t type_scalar(const char *text, const sf_pos_t *pos, const char *what,
+sf_status_t gl_value_from_text(const char *text, const sf_pos_t *pos, const char *what,
                                sf_status_t code, sf_value_t *out, sf_err_t *err)
 {
     int64_t i;
@@ -101,8 +87,8 @@ static sf_status_t type_scalar(const char *text, const sf_pos_t *pos, const char
     return SF_OK;
 }
 
-static sf_status_t value_from_ynode(const sf_ynode_t *y, const char *what, sf_status_t code,
-                                    sf_value_t *out, sf_err_t *err)
+sf_status_t gl_value_from_ynode(const sf_ynode_t *y, const char *what, sf_status_t code,
+                                sf_value_t *out, sf_err_t *err)
 {
     memset(out, 0, sizeof *out);
     out->pos = y->pos;
@@ -116,13 +102,13 @@ static sf_status_t value_from_ynode(const sf_ynode_t *y, const char *what, sf_st
         }
         if (sf_ynode_is_null(y))
             return sf_err_set(err, code, &y->pos, "%s has no value", what);
-        return type_scalar(y->text, &y->pos, what, code, out, err);
+        return gl_value_from_text(y->text, &y->pos, what, code, out, err);
     }
     out->type = SF_VALUE_LIST;
     out->items = sf_xalloc_calloc((size_t)y->n_kids, sizeof *out->items);
     for (int i = 0; i < y->n_kids; i++) {
         out->n_items = i + 1;
-        sf_status_t st = value_from_ynode(y->kids[i], what, code, &out->items[i], err);
+        sf_status_t st = gl_value_from_ynode(y->kids[i], what, code, &out->items[i], err);
         if (st != SF_OK) {
             sf_value_fini(out);
             return st;
@@ -131,130 +117,84 @@ static sf_status_t value_from_ynode(const sf_ynode_t *y, const char *what, sf_st
     return SF_OK;
 }
 
-sf_status_t gl_value_from_ynode(gl_ctx_t *c, const sf_ynode_t *y, const char *what,
-                                sf_value_t *out)
+/* --- the table ------------------------------------------------------------------ */
+
+void gl_params_init(gl_params_t *p)
 {
-    return value_from_ynode(y, what, SF_ERR_GRAPH, out, c->err);
+    memset(p, 0, sizeof *p);
+    sf_graph_names_init(&p->names);
 }
 
-void gl_param_set(gl_ctx_t *c, const char *name, sf_value_t v, sf_pos_t pos)
+void gl_params_fini(gl_params_t *p)
 {
-    int i = sf_graph_names_get(&c->param_names, name);
+    for (int i = 0; i < p->n; i++) {
+        free(p->items[i].name);
+        sf_value_fini(&p->items[i].value);
+    }
+    free(p->items);
+    sf_graph_names_fini(&p->names);
+    memset(p, 0, sizeof *p);
+}
+
+int gl_params_find(const gl_params_t *p, const char *name)
+{
+    return sf_graph_names_get(&p->names, name);
+}
+
+void gl_params_set(gl_params_t *p, const char *name, sf_value_t v, sf_pos_t pos)
+{
+    int i = sf_graph_names_get(&p->names, name);
     if (i >= 0) {
-        sf_value_fini(&c->params[i].value);
-        c->params[i].value = v;
-        c->params[i].pos = pos;
+        sf_value_fini(&p->items[i].value);
+        p->items[i].value = v;
+        p->items[i].pos = pos;
         return;
     }
-    sf_param_t *p = &GL_PUSH(c->params, c->n_params, c->cap_params);
-    p->name = sf_xalloc_strdup(name);
-    p->value = v;
-    p->pos = pos;
-    sf_graph_names_put(&c->param_names, p->name, c->n_params - 1);
+    sf_param_t *slot = &GL_PUSH(p->items, p->n, p->cap);
+    slot->name = sf_xalloc_strdup(name);
+    slot->value = v;
+    slot->pos = pos;
+    sf_graph_names_put(&p->names, slot->name, p->n - 1);
 }
 
-const sf_value_t *gl_lookup(void *ctx, const char *name, size_t len)
+/* The expression evaluator's lookup: ctx is a gl_scope_t. */
+static const sf_value_t *scope_lookup(void *ctx, const char *name, size_t len)
 {
-    gl_ctx_t *c = ctx;
+    const gl_scope_t *s = ctx;
     char key[256];
     if (len >= sizeof key)
         return NULL;
     memcpy(key, name, len);
     key[len] = '\0';
-    if (c->scope_var != NULL && strcmp(c->scope_var, key) == 0)
-        return &c->scope_val;
-    int i = sf_graph_names_get(&c->param_names, key);
-    return i >= 0 ? &c->params[i].value : NULL;
-}
-
-/* --- --set --------------------------------------------------------------------- */
-
-static sf_status_t parse_set_value(gl_ctx_t *c, const sf_param_set_t *s, sf_value_t *out)
-{
-    sf_pos_t pos = {GL_SET_FILE, 0, 0};
-    if (s->value[0] != '[')
-        return type_scalar(s->value, &pos, "--set", SF_ERR_INPUT, out, c->err);
-    /* A flow list goes through the YAML parser, so `[1, 2]` here means what
-     * it means in a file. */
-    sf_ydoc_t *doc = NULL;
-    sf_err_t local;
-    sf_err_clear(&local);
-    sf_status_t st = sf_ydoc_parse(s->value, strlen(s->value), GL_SET_FILE, &doc, &local);
-    if (st == SF_OK && (doc->root == NULL || doc->root->kind != SF_YNODE_SEQ))
-        st = sf_err_set(&local, SF_ERR_INPUT, &pos, "not a list");
-    if (st == SF_OK)
-        st = value_from_ynode(doc->root, "--set value", SF_ERR_INPUT, out, &local);
-    sf_ydoc_free(doc);
-    if (st != SF_OK)
-        return sf_err_set(c->err, SF_ERR_INPUT, &pos, "--set %s=%s: %s", s->key, s->value,
-                          local.msg);
-    out->pos = pos;
-    return SF_OK;
-}
-
-sf_status_t gl_apply_sets(gl_ctx_t *c, const sf_param_set_t *sets, int n_sets)
-{
-    sf_pos_t pos = {GL_SET_FILE, 0, 0};
-    for (int k = 0; k < n_sets; k++) {
-        const sf_param_set_t *s = &sets[k];
-        SF_ASSERT(s->key != NULL && s->value != NULL); /* gl_sets_check_keys ran first */
-        int i = sf_graph_names_get(&c->param_names, s->key);
-        /* The key was declared by the model provider, which then did not
-         * define it for this model. */
-        if (i < 0)
-            return sf_err_set(c->err, SF_ERR_INPUT, NULL,
-                              "--set %s: the model does not define '%s'", s->key, s->key);
-        sf_value_t v;
-        sf_status_t st = parse_set_value(c, s, &v);
-        if (st != SF_OK)
-            return st;
-        /* A --set must keep the param's type, or the error would surface
-         * far away, where the param is used. Ints widen to floats; a
-         * string param takes the text as written. */
-        sf_value_type_t want = c->params[i].value.type;
-        if (want == SF_VALUE_FLOAT && v.type == SF_VALUE_INT) {
-            v.type = SF_VALUE_FLOAT;
-            v.f = (double)v.i;
-        } else if (want == SF_VALUE_STRING && v.type != SF_VALUE_STRING &&
-                   v.type != SF_VALUE_LIST) {
-            sf_value_fini(&v);
-            v.type = SF_VALUE_STRING;
-            v.s = sf_xalloc_strdup(s->value);
-        } else if (want != v.type) {
-            sf_value_fini(&v);
-            return sf_err_set(c->err, SF_ERR_INPUT, &pos,
-                              "--set %s=%s: param '%s' is a %s (%s:%d), got a %s", s->key, s->value,
-                              s->key, sf_value_type_name(want),
-                              c->params[i].pos.file ? c->params[i].pos.file : "?",
-                              c->params[i].pos.line, sf_value_type_name(v.type));
-        }
-        gl_param_set(c, s->key, v, pos);
-    }
-    return SF_OK;
+    if (s->var != NULL && strcmp(s->var, key) == 0)
+        return &s->val;
+    int i = sf_graph_names_get(&s->params->names, key);
+    return i >= 0 ? &s->params->items[i].value : NULL;
 }
 
 /* --- substitution ---------------------------------------------------------------- */
 
 /* The param named by a scalar that is exactly "${name}", else NULL. */
-static const sf_value_t *whole_ref(gl_ctx_t *c, const sf_ynode_t *y)
+static const sf_value_t *whole_ref(const gl_scope_t *s, const sf_ynode_t *y)
 {
     if (y->kind != SF_YNODE_SCALAR || y->len < 4 || strncmp(y->text, "${", 2) != 0 ||
         y->text[y->len - 1] != '}' || memchr(y->text + 2, '}', y->len - 3) != NULL)
         return NULL;
-    return gl_lookup(c, y->text + 2, y->len - 3);
+    return scope_lookup((void *)s, y->text + 2, y->len - 3);
 }
 
-sf_status_t gl_subst(gl_ctx_t *c, const sf_ynode_t *y, char **out, bool *is_changed)
+sf_status_t gl_subst(const gl_scope_t *s, const sf_ynode_t *y, char **out, bool *is_changed,
+                     sf_err_t *err)
 {
     *out = NULL;
     *is_changed = false;
     SF_ASSERT(y->kind == SF_YNODE_SCALAR);
     sf_pos_t base = sf_ynode_text_pos(y);
     size_t cap = y->len + 1, n = 0;
-    char *s = sf_xalloc_calloc(cap, 1);
+    char *buf = sf_xalloc_calloc(cap, 1);
     for (size_t i = 0; i < y->len;) {
         if (!(y->text[i] == '$' && i + 1 < y->len && y->text[i + 1] == '{')) {
-            s[n++] = y->text[i++];
+            buf[n++] = y->text[i++];
             continue;
         }
         sf_pos_t pos = base;
@@ -262,11 +202,11 @@ sf_status_t gl_subst(gl_ctx_t *c, const sf_ynode_t *y, char **out, bool *is_chan
             pos.col += (int)i;
         const char *close = memchr(y->text + i + 2, '}', y->len - i - 2);
         if (close == NULL) {
-            free(s);
-            return sf_err_set(c->err, SF_ERR_GRAPH, &pos, "unterminated '${' (expected '}')");
+            free(buf);
+            return sf_err_set(err, SF_ERR_GRAPH, &pos, "unterminated '${' (expected '}')");
         }
         size_t name_len = (size_t)(close - (y->text + i + 2));
-        const sf_value_t *v = gl_lookup(c, y->text + i + 2, name_len);
+        const sf_value_t *v = scope_lookup((void *)s, y->text + i + 2, name_len);
         char text[1024];
         if (v != NULL) {
             sf_value_format(v, text, sizeof text);
@@ -276,12 +216,12 @@ sf_status_t gl_subst(gl_ctx_t *c, const sf_ynode_t *y, char **out, bool *is_chan
             sf_pos_t epos = pos;
             if (epos.col > 0)
                 epos.col += 2;
-            sf_expr_src_t src = {y->text + i + 2, name_len, epos, gl_lookup, c};
+            sf_expr_src_t src = {y->text + i + 2, name_len, epos, scope_lookup, (void *)s};
             sf_err_t local;
             sf_err_clear(&local);
             int64_t value;
             if (sf_expr_eval_int(&src, &value, &local) != SF_OK) {
-                free(s);
+                free(buf);
                 bool is_word = true;
                 for (size_t k = 0; k < name_len; k++) {
                     char ch = y->text[i + 2 + k];
@@ -290,62 +230,63 @@ sf_status_t gl_subst(gl_ctx_t *c, const sf_ynode_t *y, char **out, bool *is_chan
                         is_word = false;
                 }
                 if (is_word)
-                    return sf_err_set(c->err, SF_ERR_GRAPH, &pos,
+                    return sf_err_set(err, SF_ERR_GRAPH, &pos,
                                       "unknown param '%.*s' in '${...}'", (int)name_len,
                                       y->text + i + 2);
                 sf_pos_t at = {pos.file, local.line ? local.line : pos.line,
                                local.col ? local.col : pos.col};
-                return sf_err_set(c->err, SF_ERR_GRAPH, &at, "in '${%.*s}': %s", (int)name_len,
+                return sf_err_set(err, SF_ERR_GRAPH, &at, "in '${%.*s}': %s", (int)name_len,
                                   y->text + i + 2, local.msg);
             }
             snprintf(text, sizeof text, "%lld", (long long)value);
         }
         size_t tl = strlen(text);
         cap += tl;
-        char *grown = realloc(s, cap);
+        char *grown = realloc(buf, cap);
         SF_ASSERT(grown != NULL);
-        s = grown;
-        memcpy(s + n, text, tl);
+        buf = grown;
+        memcpy(buf + n, text, tl);
         n += tl;
         i += name_len + 3;
         *is_changed = true;
     }
-    s[n] = '\0';
-    *out = s;
+    buf[n] = '\0';
+    *out = buf;
     return SF_OK;
 }
 
-static sf_status_t want_scalar(gl_ctx_t *c, const sf_ynode_t *y, const char *what,
-                               const char *want)
+static sf_status_t want_scalar(const sf_ynode_t *y, const char *what, const char *want,
+                               sf_err_t *err)
 {
     if (y->kind == SF_YNODE_SCALAR)
         return SF_OK;
-    return sf_err_set(c->err, SF_ERR_GRAPH, &y->pos, "%s: expected %s, found a %s", what, want,
+    return sf_err_set(err, SF_ERR_GRAPH, &y->pos, "%s: expected %s, found a %s", what, want,
                       sf_ynode_kind_name(y->kind));
 }
 
-sf_status_t gl_read_string(gl_ctx_t *c, const sf_ynode_t *y, const char *what, char **out)
+sf_status_t gl_read_string(const gl_scope_t *s, const sf_ynode_t *y, const char *what, char **out,
+                           sf_err_t *err)
 {
     *out = NULL;
-    sf_status_t st = want_scalar(c, y, what, "a string");
+    sf_status_t st = want_scalar(y, what, "a string", err);
     if (st != SF_OK)
         return st;
     bool is_changed;
-    return gl_subst(c, y, out, &is_changed);
+    return gl_subst(s, y, out, &is_changed, err);
 }
 
 /* Evaluate with positions inside the scalar when the text is as written;
  * after a substitution offsets no longer match the file, so the error
  * points at the scalar itself. */
-static sf_status_t eval_scalar(gl_ctx_t *c, const sf_ynode_t *y, const char *what, bool is_cond,
-                               int64_t *i_out, bool *b_out)
+static sf_status_t eval_scalar(const gl_scope_t *s, const sf_ynode_t *y, const char *what, bool is_cond,
+                               int64_t *i_out, bool *b_out, sf_err_t *err)
 {
     char *text;
     bool is_changed;
-    sf_status_t st = gl_subst(c, y, &text, &is_changed);
+    sf_status_t st = gl_subst(s, y, &text, &is_changed, err);
     if (st != SF_OK)
         return st;
-    sf_expr_src_t src = {text, strlen(text), sf_ynode_text_pos(y), gl_lookup, c};
+    sf_expr_src_t src = {text, strlen(text), sf_ynode_text_pos(y), scope_lookup, (void *)s};
     sf_err_t local;
     sf_err_clear(&local);
     st = is_cond ? sf_expr_eval_cond(&src, b_out, &local) : sf_expr_eval_int(&src, i_out, &local);
@@ -354,38 +295,39 @@ static sf_status_t eval_scalar(gl_ctx_t *c, const sf_ynode_t *y, const char *wha
         if (is_changed)
             pos = sf_ynode_text_pos(y);
         if (is_changed)
-            st = sf_err_set(c->err, st, &pos, "%s: %s (in '%s', after substitution)", what,
+            st = sf_err_set(err, st, &pos, "%s: %s (in '%s', after substitution)", what,
                             local.msg, text);
         else
-            st = sf_err_set(c->err, st, &pos, "%s: %s", what, local.msg);
+            st = sf_err_set(err, st, &pos, "%s: %s", what, local.msg);
     }
     free(text);
     return st;
 }
 
-sf_status_t gl_read_int(gl_ctx_t *c, const sf_ynode_t *y, const char *what, int64_t *out)
+sf_status_t gl_read_int(const gl_scope_t *s, const sf_ynode_t *y, const char *what, int64_t *out,
+                    sf_err_t *err)
 {
-    sf_status_t st = want_scalar(c, y, what, "an int expression");
+    sf_status_t st = want_scalar(y, what, "an int expression", err);
     if (st != SF_OK)
         return st;
-    return eval_scalar(c, y, what, false, out, NULL);
+    return eval_scalar(s, y, what, false, out, NULL, err);
 }
 
-sf_status_t gl_read_ints(gl_ctx_t *c, const sf_ynode_t *y, const char *what, int64_t **out,
-                         int *n, sf_pos_t **item_pos)
+sf_status_t gl_read_ints(const gl_scope_t *s, const sf_ynode_t *y, const char *what, int64_t **out,
+                         int *n, sf_pos_t **item_pos, sf_err_t *err)
 {
     *out = NULL;
     *n = 0;
     if (item_pos != NULL)
         *item_pos = NULL;
-    const sf_value_t *ref = whole_ref(c, y);
+    const sf_value_t *ref = whole_ref(s, y);
     if (ref != NULL && ref->type == SF_VALUE_LIST) {
         /* `shape: ${dims}` with dims: [2, 3] */
         int64_t *v = sf_xalloc_calloc((size_t)ref->n_items, sizeof *v);
         for (int i = 0; i < ref->n_items; i++) {
             if (ref->items[i].type != SF_VALUE_INT) {
                 free(v);
-                return sf_err_set(c->err, SF_ERR_GRAPH, &y->pos,
+                return sf_err_set(err, SF_ERR_GRAPH, &y->pos,
                                   "%s: param list item %d is a %s, expected an int", what, i,
                                   sf_value_type_name(ref->items[i].type));
             }
@@ -401,13 +343,13 @@ sf_status_t gl_read_ints(gl_ctx_t *c, const sf_ynode_t *y, const char *what, int
         return SF_OK;
     }
     if (y->kind != SF_YNODE_SEQ)
-        return sf_err_set(c->err, SF_ERR_GRAPH, &y->pos, "%s: expected a list of ints, found a %s",
+        return sf_err_set(err, SF_ERR_GRAPH, &y->pos, "%s: expected a list of ints, found a %s",
                           what, sf_ynode_kind_name(y->kind));
     int64_t *v = sf_xalloc_calloc((size_t)y->n_kids, sizeof *v);
     for (int i = 0; i < y->n_kids; i++) {
         char item[300];
         snprintf(item, sizeof item, "%s[%d]", what, i);
-        sf_status_t st = gl_read_int(c, y->kids[i], item, &v[i]);
+        sf_status_t st = gl_read_int(s, y->kids[i], item, &v[i], err);
         if (st != SF_OK) {
             free(v);
             return st;
@@ -423,10 +365,11 @@ sf_status_t gl_read_ints(gl_ctx_t *c, const sf_ynode_t *y, const char *what, int
     return SF_OK;
 }
 
-sf_status_t gl_read_float(gl_ctx_t *c, const sf_ynode_t *y, const char *what, double *out)
+sf_status_t gl_read_float(const gl_scope_t *s, const sf_ynode_t *y, const char *what, double *out,
+                    sf_err_t *err)
 {
     char *text;
-    sf_status_t st = gl_read_string(c, y, what, &text);
+    sf_status_t st = gl_read_string(s, y, what, &text, err);
     if (st != SF_OK)
         return st;
     int64_t i;
@@ -434,43 +377,46 @@ sf_status_t gl_read_float(gl_ctx_t *c, const sf_ynode_t *y, const char *what, do
     if (parse_int_literal(text, &i, &is_overflow) && !is_overflow)
         *out = (double)i;
     else if (!parse_float_literal(text, out))
-        st = sf_err_set(c->err, SF_ERR_GRAPH, &y->pos, "%s: expected a number, found '%s'", what,
+        st = sf_err_set(err, SF_ERR_GRAPH, &y->pos, "%s: expected a number, found '%s'", what,
                         text);
     free(text);
     return st;
 }
 
-sf_status_t gl_read_bool(gl_ctx_t *c, const sf_ynode_t *y, const char *what, bool *out)
+sf_status_t gl_read_bool(const gl_scope_t *s, const sf_ynode_t *y, const char *what, bool *out,
+                    sf_err_t *err)
 {
     char *text;
-    sf_status_t st = gl_read_string(c, y, what, &text);
+    sf_status_t st = gl_read_string(s, y, what, &text, err);
     if (st != SF_OK)
         return st;
     if (!is_bool_word(text, out))
-        st = sf_err_set(c->err, SF_ERR_GRAPH, &y->pos, "%s: expected true or false, found '%s'",
+        st = sf_err_set(err, SF_ERR_GRAPH, &y->pos, "%s: expected true or false, found '%s'",
                         what, text);
     free(text);
     return st;
 }
 
-sf_status_t gl_read_dtype(gl_ctx_t *c, const sf_ynode_t *y, const char *what, sf_dtype_t *out)
+sf_status_t gl_read_dtype(const gl_scope_t *s, const sf_ynode_t *y, const char *what, sf_dtype_t *out,
+                    sf_err_t *err)
 {
     char *text;
-    sf_status_t st = gl_read_string(c, y, what, &text);
+    sf_status_t st = gl_read_string(s, y, what, &text, err);
     if (st != SF_OK)
         return st;
     if (!sf_dtype_parse(text, out))
-        st = sf_err_set(c->err, SF_ERR_GRAPH, &y->pos,
+        st = sf_err_set(err, SF_ERR_GRAPH, &y->pos,
                         "%s: unknown dtype '%s' (expected f32, bf16, f16, i32, i64 or u8)", what,
                         text);
     free(text);
     return st;
 }
 
-sf_status_t gl_read_cond(gl_ctx_t *c, const sf_ynode_t *y, const char *what, bool *out)
+sf_status_t gl_read_cond(const gl_scope_t *s, const sf_ynode_t *y, const char *what, bool *out,
+                    sf_err_t *err)
 {
-    sf_status_t st = want_scalar(c, y, what, "a condition");
+    sf_status_t st = want_scalar(y, what, "a condition", err);
     if (st != SF_OK)
         return st;
-    return eval_scalar(c, y, what, true, NULL, out);
+    return eval_scalar(s, y, what, true, NULL, out, err);
 }

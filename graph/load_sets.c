@@ -1,4 +1,5 @@
-/* Which --set keys a user may give, checked before any override is applied
+/* --set overrides: which keys a user may give, and how their values replace
+ * the params'. Keys are checked before any override is applied
  * or any param is read: a typo must be the first and only error, not hidden
  * behind whatever the default value of the meant param breaks (the model
  * provider's tp check, a `checks` entry, a shape). A settable key is a param
@@ -8,7 +9,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "graph_load_impl.h"
+#include "load_sets.h"
+#include "xalloc.h"
+
+#define SETS_FILE "--set"
 
 /* Longer names get no guess: the distance rows live on the stack. */
 #define SETS_MAX_GUESS_LEN 64
@@ -59,29 +63,29 @@ static size_t sets_distance(const char *a, const char *b)
 
 /* The k-th settable name, in the order a user reads them: the file's params
  * (first-seen order), then the model's that the file does not define. NULL
- * for a skipped slot; k runs to c->n_params + n_model. */
-static const char *sets_candidate(const gl_ctx_t *c, const char *const *model, int k,
+ * for a skipped slot; k runs to p->n + n_model. */
+static const char *sets_candidate(const gl_params_t *p, const char *const *model, int k,
                                   bool *is_model)
 {
-    *is_model = k >= c->n_params;
+    *is_model = k >= p->n;
     if (!*is_model)
-        return sets_is_builtin(c->params[k].name) ? NULL : c->params[k].name;
-    const char *name = model[k - c->n_params];
+        return sets_is_builtin(p->items[k].name) ? NULL : p->items[k].name;
+    const char *name = model[k - p->n];
     /* A param the file defines is kept over the model's: listed once. */
-    return sf_graph_names_get(&c->param_names, name) >= 0 ? NULL : name;
+    return gl_params_find(p, name) >= 0 ? NULL : name;
 }
 
 /* The closest settable name, if it is close enough to be a typo: at most
  * one edit in three letters, so "modle" finds "model" but "xyz" finds
  * nothing in "mode, tp". Ties go to the name listed first. */
-static const char *sets_guess(const gl_ctx_t *c, const char *const *model, int n_model,
+static const char *sets_guess(const gl_params_t *p, const char *const *model, int n_model,
                               const char *key)
 {
     const char *guess = NULL;
     size_t best = SIZE_MAX;
-    for (int k = 0; k < c->n_params + n_model; k++) {
+    for (int k = 0; k < p->n + n_model; k++) {
         bool is_model;
-        const char *name = sets_candidate(c, model, k, &is_model);
+        const char *name = sets_candidate(p, model, k, &is_model);
         if (name == NULL)
             continue;
         size_t d = sets_distance(key, name);
@@ -97,16 +101,16 @@ static const char *sets_guess(const gl_ctx_t *c, const char *const *model, int n
 /* "a, b; from the model: c, d and 18 more" into out (n bytes), ending in
  * ", ... (N more)" when the names do not all fit: the message has a fixed
  * size. Returns how many names there are, listed or not. */
-static int sets_list(const gl_ctx_t *c, const char *const *model, int n_model, char *out,
+static int sets_list(const gl_params_t *p, const char *const *model, int n_model, char *out,
                       size_t n)
 {
     size_t used = 0;
     int n_listed = 0, n_dropped = 0, n_model_shown = 0, n_model_more = 0;
     bool was_model = false;
     out[0] = '\0';
-    for (int k = 0; k < c->n_params + n_model; k++) {
+    for (int k = 0; k < p->n + n_model; k++) {
         bool is_model;
-        const char *name = sets_candidate(c, model, k, &is_model);
+        const char *name = sets_candidate(p, model, k, &is_model);
         if (name == NULL)
             continue;
         if (is_model && n_model_shown == SETS_MODEL_SHOWN) {
@@ -134,22 +138,22 @@ static int sets_list(const gl_ctx_t *c, const char *const *model, int n_model, c
     return n_listed + n_dropped + n_model_more;
 }
 
-sf_status_t gl_sets_check_keys(const gl_ctx_t *c, const sf_param_set_t *sets, int n_sets,
-                               const char *const *model_params, int n_model_params)
+sf_status_t gl_sets_check_keys(const gl_params_t *p, const sf_param_set_t *sets, int n_sets,
+                               const char *const *model_params, int n_model_params, sf_err_t *err)
 {
     if (model_params == NULL)
         n_model_params = 0;
     for (int k = 0; k < n_sets; k++) {
         const char *key = sets[k].key;
         if (key == NULL || key[0] == '\0' || sets[k].value == NULL)
-            return sf_err_set(c->err, SF_ERR_INPUT, NULL, "--set needs key=value");
+            return sf_err_set(err, SF_ERR_INPUT, NULL, "--set needs key=value");
         if (sets_is_builtin(key))
-            return sf_err_set(c->err, SF_ERR_INPUT, NULL,
+            return sf_err_set(err, SF_ERR_INPUT, NULL,
                               "--set %s: '%s' is a builtin param: the runtime sets it from "
                               "--nproc (run), --world (plan) or RANK and WORLD_SIZE; --set cannot "
                               "change it",
                               key, key);
-        if (sf_graph_names_get(&c->param_names, key) >= 0)
+        if (gl_params_find(p, key) >= 0)
             continue;
         bool is_declared = false;
         for (int i = 0; i < n_model_params && !is_declared; i++)
@@ -157,19 +161,85 @@ sf_status_t gl_sets_check_keys(const gl_ctx_t *c, const sf_param_set_t *sets, in
         if (is_declared)
             continue;
 
-        const char *guess = sets_guess(c, model_params, n_model_params, key);
-        char prefix[sizeof c->err->msg];
+        const char *guess = sets_guess(p, model_params, n_model_params, key);
+        char prefix[sizeof err->msg];
         snprintf(prefix, sizeof prefix, "--set %s: the graph has no param '%s'%s%s%s", key, key,
                  guess != NULL ? " (did you mean '" : "", guess != NULL ? guess : "",
                  guess != NULL ? "'?)" : "");
         static const char lead[] = "; params you may set: ";
         size_t used = strlen(prefix) + strlen(lead);
-        char list[sizeof c->err->msg];
+        char list[sizeof err->msg];
         size_t room = used < sizeof list ? sizeof list - used : 1;
-        if (sets_list(c, model_params, n_model_params, list, room) == 0)
-            return sf_err_set(c->err, SF_ERR_INPUT, NULL, "%s; it has no params you may set",
+        if (sets_list(p, model_params, n_model_params, list, room) == 0)
+            return sf_err_set(err, SF_ERR_INPUT, NULL, "%s; it has no params you may set",
                               prefix);
-        return sf_err_set(c->err, SF_ERR_INPUT, NULL, "%s%s%s", prefix, lead, list);
+        return sf_err_set(err, SF_ERR_INPUT, NULL, "%s%s%s", prefix, lead, list);
+    }
+    return SF_OK;
+}
+
+/* --- values --------------------------------------------------------------------- */
+
+static sf_status_t parse_set_value(const sf_param_set_t *s, sf_value_t *out, sf_err_t *err)
+{
+    sf_pos_t pos = {SETS_FILE, 0, 0};
+    if (s->value[0] != '[')
+        return gl_value_from_text(s->value, &pos, "--set", SF_ERR_INPUT, out, err);
+    /* A flow list goes through the YAML parser, so `[1, 2]` here means what
+     * it means in a file. */
+    sf_ydoc_t *doc = NULL;
+    sf_err_t local;
+    sf_err_clear(&local);
+    sf_status_t st = sf_ydoc_parse(s->value, strlen(s->value), SETS_FILE, &doc, &local);
+    if (st == SF_OK && (doc->root == NULL || doc->root->kind != SF_YNODE_SEQ))
+        st = sf_err_set(&local, SF_ERR_INPUT, &pos, "not a list");
+    if (st == SF_OK)
+        st = gl_value_from_ynode(doc->root, "--set value", SF_ERR_INPUT, out, &local);
+    sf_ydoc_free(doc);
+    if (st != SF_OK)
+        return sf_err_set(err, SF_ERR_INPUT, &pos, "--set %s=%s: %s", s->key, s->value,
+                          local.msg);
+    out->pos = pos;
+    return SF_OK;
+}
+
+sf_status_t gl_sets_apply(gl_params_t *p, const sf_param_set_t *sets, int n_sets, sf_err_t *err)
+{
+    sf_pos_t pos = {SETS_FILE, 0, 0};
+    for (int k = 0; k < n_sets; k++) {
+        const sf_param_set_t *s = &sets[k];
+        SF_ASSERT(s->key != NULL && s->value != NULL); /* gl_sets_check_keys ran first */
+        int i = gl_params_find(p, s->key);
+        /* The key was declared by the model provider, which then did not
+         * define it for this model. */
+        if (i < 0)
+            return sf_err_set(err, SF_ERR_INPUT, NULL,
+                              "--set %s: the model does not define '%s'", s->key, s->key);
+        sf_value_t v;
+        sf_status_t st = parse_set_value(s, &v, err);
+        if (st != SF_OK)
+            return st;
+        /* A --set must keep the param's type, or the error would surface
+         * far away, where the param is used. Ints widen to floats; a
+         * string param takes the text as written. */
+        sf_value_type_t want = p->items[i].value.type;
+        if (want == SF_VALUE_FLOAT && v.type == SF_VALUE_INT) {
+            v.type = SF_VALUE_FLOAT;
+            v.f = (double)v.i;
+        } else if (want == SF_VALUE_STRING && v.type != SF_VALUE_STRING &&
+                   v.type != SF_VALUE_LIST) {
+            sf_value_fini(&v);
+            v.type = SF_VALUE_STRING;
+            v.s = sf_xalloc_strdup(s->value);
+        } else if (want != v.type) {
+            sf_value_fini(&v);
+            return sf_err_set(err, SF_ERR_INPUT, &pos,
+                              "--set %s=%s: param '%s' is a %s (%s:%d), got a %s", s->key, s->value,
+                              s->key, sf_value_type_name(want),
+                              p->items[i].pos.file ? p->items[i].pos.file : "?",
+                              p->items[i].pos.line, sf_value_type_name(v.type));
+        }
+        gl_params_set(p, s->key, v, pos);
     }
     return SF_OK;
 }

@@ -6,7 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "graph_load_impl.h"
+#include "load_validate.h"
+#include "xalloc.h"
 
 typedef struct tensor_ref {
     const char *name; /* borrowed: a value's or a bnode's name */
@@ -17,9 +18,10 @@ typedef struct tensor_ref {
 } tensor_ref_t;
 
 typedef struct vctx {
-    gl_ctx_t *c;
-    sf_graph_t *g;
-    const gl_bnode_t *b;
+    sf_err_t *err;          /* borrowed */
+    sf_graph_t *g;          /* borrowed: being wired */
+    const gl_bnode_t *b;    /* borrowed: g->n_nodes entries */
+    const gl_built_t *built; /* borrowed: for the outputs */
     sf_graph_names_t names; /* tensor name -> index in refs */
     tensor_ref_t *refs;     /* owned */
     int n_refs;
@@ -41,12 +43,12 @@ static sf_status_t collect_producers(vctx_t *v)
             if (prev >= 0) {
                 const tensor_ref_t *p = &v->refs[prev];
                 if (p->node < 0)
-                    return sf_err_set(v->c->err, SF_ERR_GRAPH, &b->out_pos[k],
+                    return sf_err_set(v->err, SF_ERR_GRAPH, &b->out_pos[k],
                                       "node '%s': tensor '%s' is a graph input (%s:%d:%d) and "
                                       "cannot also be produced by a node",
                                       g->nodes[i].name, p->name, p->pos.file, p->pos.line,
                                       p->pos.col);
-                return sf_err_set(v->c->err, SF_ERR_GRAPH, &b->out_pos[k],
+                return sf_err_set(v->err, SF_ERR_GRAPH, &b->out_pos[k],
                                   "node '%s': tensor '%s' is already produced by node '%s' "
                                   "(%s:%d:%d); a tensor has exactly one producer",
                                   g->nodes[i].name, p->name, g->nodes[p->node].name, p->pos.file,
@@ -60,7 +62,7 @@ static sf_status_t collect_producers(vctx_t *v)
         const gl_bnode_t *b = &v->b[i];
         for (int k = 0; k < b->n_in; k++)
             if (sf_graph_names_get(&v->names, b->in_names[k]) < 0)
-                return sf_err_set(v->c->err, SF_ERR_GRAPH, &b->in_pos[k],
+                return sf_err_set(v->err, SF_ERR_GRAPH, &b->in_pos[k],
                                   "node '%s': input '%s' is undefined (not a graph input, and no "
                                   "active node has it in 'out')",
                                   g->nodes[i].name, b->in_names[k]);
@@ -113,7 +115,7 @@ static sf_status_t report_cycle(vctx_t *v, const int *indeg)
         used += (size_t)snprintf(msg + used, sizeof msg - used, "%s%s", j ? " -> " : "",
                                  g->nodes[path[idx]].name);
     }
-    sf_status_t st = sf_err_set(v->c->err, SF_ERR_GRAPH, &g->nodes[path[lead]].pos,
+    sf_status_t st = sf_err_set(v->err, SF_ERR_GRAPH, &g->nodes[path[lead]].pos,
                                 "cycle: %s (each node reads an output of the one before it)",
                                 msg);
     free(step);
@@ -237,52 +239,38 @@ static void number_values(vctx_t *v)
 
 static sf_status_t mark_outputs(vctx_t *v)
 {
-    gl_ctx_t *c = v->c;
+    const gl_built_t *b = v->built;
     sf_graph_t *g = v->g;
-    g->outputs = sf_xalloc_calloc((size_t)c->n_outs, sizeof *g->outputs);
-    g->output_names = sf_xalloc_calloc((size_t)c->n_outs, sizeof *g->output_names);
-    for (int i = 0; i < c->n_outs; i++) {
-        char *name, *as = NULL;
-        sf_status_t st;
-        const sf_ynode_t *item = c->outs[i];
-        if (item->kind == SF_YNODE_MAP) {
-            /* {NAME: TENSOR}: write TENSOR under NAME (an output may carry
-             * the name of an input, as SpecForge's padded input_ids do). */
-            if (sf_ynode_map_count(item) != 1)
-                return sf_err_set(c->err, SF_ERR_GRAPH, &item->pos,
-                                  "an output is a tensor name or {file_name: tensor}");
-            as = sf_xalloc_strdup(sf_ynode_map_key(item, 0)->text);
-            item = sf_ynode_map_val(item, 0);
-        }
-        st = gl_read_string(c, item, "output", &name);
-        if (st != SF_OK) {
-            free(as);
-            return st;
-        }
+    g->outputs = sf_xalloc_calloc((size_t)b->n_outs, sizeof *g->outputs);
+    g->output_names = sf_xalloc_calloc((size_t)b->n_outs, sizeof *g->output_names);
+    for (int i = 0; i < b->n_outs; i++) {
+        const char *name = b->outs[i].name, *as = b->outs[i].as;
+        const sf_pos_t *pos = &b->outs[i].pos;
+        sf_status_t st = SF_OK;
         int r = sf_graph_names_get(&v->names, name);
         if (r < 0)
-            st = sf_err_set(c->err, SF_ERR_GRAPH, &c->outs[i]->pos,
+            st = sf_err_set(v->err, SF_ERR_GRAPH, pos,
                             "output '%s' is never produced (no active node has it in 'out', "
                             "and it is not a graph input)", name);
         else if (g->values[v->refs[r].value].is_output)
-            st = sf_err_set(c->err, SF_ERR_GRAPH, &c->outs[i]->pos, "output '%s' is listed twice",
-                            name);
+            st = sf_err_set(v->err, SF_ERR_GRAPH, pos, "output '%s' is listed twice", name);
         if (st == SF_OK)
             for (int k = 0; k < g->n_outputs; k++)
                 if (strcmp(g->output_names[k], as != NULL ? as : name) == 0)
-                    st = sf_err_set(c->err, SF_ERR_GRAPH, &c->outs[i]->pos,
-                                    "two outputs are written as '%s'", as != NULL ? as : name);
-        if (st != SF_OK) {
-            free(name);
-            free(as);
+                    st = sf_err_set(v->err, SF_ERR_GRAPH, pos, "two outputs are written as '%s'",
+                                    as != NULL ? as : name);
+        if (st != SF_OK)
             return st;
-        }
         g->values[v->refs[r].value].is_output = true;
-        g->output_names[g->n_outputs] = as != NULL ? as : sf_xalloc_strdup(name);
-        free(name);
+        g->output_names[g->n_outputs] = sf_xalloc_strdup(as != NULL ? as : name);
         g->outputs[g->n_outputs++] = v->refs[r].value;
     }
-    return SF_OK;
+    /* The entry after the last one read could not be read (gl_built_t):
+     * its error comes now, after the checks of the entries before it, as
+     * when each entry was read here. First error wins, as in sf_err_set. */
+    if (b->outs_st != SF_OK && v->err != NULL && v->err->code == SF_OK)
+        *v->err = b->outs_err;
+    return b->outs_st;
 }
 
 static bool is_sane_layout(const sf_tensor_t *t)
@@ -305,15 +293,15 @@ static sf_status_t infer_all(vctx_t *v)
         sf_tensor_t *out = sf_xalloc_calloc((size_t)node->n_out, sizeof *out);
         for (int k = 0; k < node->n_in; k++)
             in[k] = g->values[node->in[k]].layout;
-        st = node->op->infer(node, in, node->n_in, out, node->n_out, v->c->err);
-        if (st != SF_OK && v->c->err->code == SF_OK)
-            st = sf_err_set(v->c->err, st, &node->pos, "node '%s': op '%s' rejected its inputs",
+        st = node->op->infer(node, in, node->n_in, out, node->n_out, v->err);
+        if (st != SF_OK && v->err->code == SF_OK)
+            st = sf_err_set(v->err, st, &node->pos, "node '%s': op '%s' rejected its inputs",
                             node->name, node->op->name);
         for (int k = 0; k < node->n_out && st == SF_OK; k++) {
             /* A broken layout is the op author's bug, but it reaches us
              * through user input, so it is an error, not an assert. */
             if (!is_sane_layout(&out[k]))
-                st = sf_err_set(v->c->err, SF_ERR_GRAPH, &node->pos,
+                st = sf_err_set(v->err, SF_ERR_GRAPH, &node->pos,
                                 "node '%s': op '%s' shape rule returned an invalid layout for "
                                 "output %d (a bug in the op)", node->name, node->op->name, k);
             out[k].buf = NULL;
@@ -325,13 +313,16 @@ static sf_status_t infer_all(vctx_t *v)
     return st;
 }
 
-sf_status_t gl_validate(gl_ctx_t *c, sf_graph_t *g, const gl_bnode_t *bnodes)
+sf_status_t gl_validate(gl_built_t *built, sf_err_t *err)
 {
+    sf_graph_t *g = built->g;
+    const gl_bnode_t *bnodes = built->bnodes;
     vctx_t v;
     memset(&v, 0, sizeof v);
-    v.c = c;
+    v.err = err;
     v.g = g;
     v.b = bnodes;
+    v.built = built;
     sf_graph_names_init(&v.names);
     int n_tensors = g->n_inputs;
     for (int i = 0; i < g->n_nodes; i++)

@@ -1,16 +1,27 @@
-/* Inputs and nodes from YAML to IR: `when` filtering, op lookup, input and
- * output counts, and attrs typed against the op's descriptor (given values
- * and defaults parsed by the same readers). Tensor names stay names here;
- * validate.c turns them into value indices. */
+/* Stage 2: inputs, nodes and outputs from YAML to IR: `when` filtering, op
+ * lookup, input and output counts, and attrs typed against the op's
+ * descriptor (given values and defaults parsed by the same readers). Tensor
+ * names stay names here; load_validate.c turns them into value indices. */
 #include <stdio.h>
 #include <string.h>
 
-#include "graph_load_impl.h"
+#include "load_array.h"
+#include "load_nodes.h"
+#include "xalloc.h"
+
+/* The state of one build: what it reads, and the defaults it parsed. */
+typedef struct builder {
+    const gl_entries_t *e; /* borrowed */
+    gl_scope_t scope;      /* params borrowed; var set inside a `repeat` block */
+    sf_ydoc_t **defaults;  /* owned: parsed attr defaults, alive until the build ends */
+    int n_defaults, cap_defaults;
+    sf_err_t *err; /* borrowed */
+} builder_t;
 
 /* Keys a node mapping may hold besides attrs written inline. */
 static const char *const node_keys[] = {"name", "op", "in", "out", "attrs", "when", "doc"};
 
-void gl_bnodes_free(gl_bnode_t *b, int n)
+static void bnodes_free(gl_bnode_t *b, int n)
 {
     if (b == NULL)
         return;
@@ -54,7 +65,7 @@ static sf_tensor_t input_layout(sf_dtype_t dtype, int ndim, const int64_t *dims)
     return t;
 }
 
-static sf_status_t build_input(gl_ctx_t *c, const sf_ynode_t *k, const sf_ynode_t *v,
+static sf_status_t build_input(builder_t *c, const sf_ynode_t *k, const sf_ynode_t *v,
                                sf_gvalue_t *out)
 {
     char what[300];
@@ -75,7 +86,7 @@ static sf_status_t build_input(gl_ctx_t *c, const sf_ynode_t *k, const sf_ynode_
     if (dt == NULL)
         return sf_err_set(c->err, SF_ERR_GRAPH, &v->pos, "%s: missing required key 'dtype'", what);
     sf_dtype_t dtype;
-    sf_status_t st = gl_read_dtype(c, dt, what, &dtype);
+    sf_status_t st = gl_read_dtype(&c->scope, dt, what, &dtype, c->err);
     if (st != SF_OK)
         return st;
     int64_t *dims = NULL;
@@ -85,7 +96,7 @@ static sf_status_t build_input(gl_ctx_t *c, const sf_ynode_t *k, const sf_ynode_
     if (shape != NULL) {
         char swhat[320];
         snprintf(swhat, sizeof swhat, "%s: shape", what);
-        if ((st = gl_read_ints(c, shape, swhat, &dims, &ndim, &dim_pos)) != SF_OK)
+        if ((st = gl_read_ints(&c->scope, shape, swhat, &dims, &ndim, &dim_pos, c->err)) != SF_OK)
             return st;
     }
     if (ndim > SF_MAX_DIMS)
@@ -118,18 +129,18 @@ static sf_status_t build_input(gl_ctx_t *c, const sf_ynode_t *k, const sf_ynode_
     return st;
 }
 
-static sf_status_t build_inputs(gl_ctx_t *c, sf_graph_t *g)
+static sf_status_t build_inputs(builder_t *c, sf_graph_t *g)
 {
     sf_graph_names_t seen;
     sf_graph_names_init(&seen);
-    g->values = sf_xalloc_calloc((size_t)c->n_ins, sizeof *g->values);
-    g->inputs = sf_xalloc_calloc((size_t)c->n_ins, sizeof *g->inputs);
+    g->values = sf_xalloc_calloc((size_t)c->e->n_ins, sizeof *g->values);
+    g->inputs = sf_xalloc_calloc((size_t)c->e->n_ins, sizeof *g->inputs);
     sf_status_t st = SF_OK;
-    for (int i = 0; i < c->n_ins && st == SF_OK; i++) {
-        const sf_ynode_t *k = c->in_keys[i];
+    for (int i = 0; i < c->e->n_ins && st == SF_OK; i++) {
+        const sf_ynode_t *k = c->e->in_keys[i];
         int first = sf_graph_names_get(&seen, k->text);
         if (first >= 0) {
-            const sf_pos_t *fp = &c->in_keys[first]->pos;
+            const sf_pos_t *fp = &c->e->in_keys[first]->pos;
             st = sf_err_set(c->err, SF_ERR_GRAPH, &k->pos,
                             "input '%s' is declared twice (first at %s:%d:%d)", k->text, fp->file,
                             fp->line, fp->col);
@@ -138,19 +149,19 @@ static sf_status_t build_inputs(gl_ctx_t *c, sf_graph_t *g)
         sf_graph_names_put(&seen, k->text, i);
         /* An input may exist in one configuration only (tokens from a file
          * or made by a node), like a node with `when`. */
-        const sf_ynode_t *when = c->in_vals[i]->kind == SF_YNODE_MAP
-                                     ? sf_ynode_map_get(c->in_vals[i], "when")
+        const sf_ynode_t *when = c->e->in_vals[i]->kind == SF_YNODE_MAP
+                                     ? sf_ynode_map_get(c->e->in_vals[i], "when")
                                      : NULL;
         bool is_active = true;
         if (when != NULL) {
             char what[300];
             snprintf(what, sizeof what, "input '%s': when", k->text);
-            if ((st = gl_read_cond(c, when, what, &is_active)) != SF_OK)
+            if ((st = gl_read_cond(&c->scope, when, what, &is_active, c->err)) != SF_OK)
                 break;
         }
         if (!is_active)
             continue;
-        if ((st = build_input(c, k, c->in_vals[i], &g->values[g->n_values])) != SF_OK)
+        if ((st = build_input(c, k, c->e->in_vals[i], &g->values[g->n_values])) != SF_OK)
             break;
         g->inputs[g->n_inputs++] = g->n_values++;
     }
@@ -161,7 +172,7 @@ static sf_status_t build_inputs(gl_ctx_t *c, sf_graph_t *g)
 /* --- nodes ----------------------------------------------------------------------- */
 
 /* `in`/`out`: a list of tensor names or one name. */
-static sf_status_t read_names(gl_ctx_t *c, const sf_ynode_t *y, const char *what, char ***names,
+static sf_status_t read_names(builder_t *c, const sf_ynode_t *y, const char *what, char ***names,
                               sf_pos_t **pos, int *n)
 {
     *n = 0;
@@ -175,7 +186,7 @@ static sf_status_t read_names(gl_ctx_t *c, const sf_ynode_t *y, const char *what
     *pos = sf_xalloc_calloc((size_t)count, sizeof **pos);
     for (int i = 0; i < count; i++) {
         const sf_ynode_t *item = y->kind == SF_YNODE_SCALAR ? y : y->kids[i];
-        sf_status_t st = gl_read_string(c, item, what, &(*names)[i]);
+        sf_status_t st = gl_read_string(&c->scope, item, what, &(*names)[i], c->err);
         if (st != SF_OK)
             return st;
         (*pos)[i] = item->pos;
@@ -186,7 +197,7 @@ static sf_status_t read_names(gl_ctx_t *c, const sf_ynode_t *y, const char *what
     return SF_OK;
 }
 
-static sf_status_t check_count(gl_ctx_t *c, const sf_node_t *node, const sf_ynode_t *y,
+static sf_status_t check_count(builder_t *c, const sf_node_t *node, const sf_ynode_t *y,
                                const char *what, int got, int lo, int hi)
 {
     if (got >= lo && (hi < 0 || got <= hi))
@@ -203,19 +214,19 @@ static sf_status_t check_count(gl_ctx_t *c, const sf_node_t *node, const sf_ynod
                       what, got);
 }
 
-static sf_status_t read_attr(gl_ctx_t *c, const sf_node_t *node, const sf_op_attr_desc_t *d,
+static sf_status_t read_attr(builder_t *c, const sf_node_t *node, const sf_op_attr_desc_t *d,
                              const sf_ynode_t *y, sf_attr_t *a)
 {
     char what[300];
     snprintf(what, sizeof what, "node '%s': attr '%s'", node->name, d->name);
     a->type = d->type;
     switch (d->type) {
-    case SF_ATTR_INT: return gl_read_int(c, y, what, &a->i);
-    case SF_ATTR_FLOAT: return gl_read_float(c, y, what, &a->f);
-    case SF_ATTR_BOOL: return gl_read_bool(c, y, what, &a->b);
-    case SF_ATTR_STRING: return gl_read_string(c, y, what, &a->s);
-    case SF_ATTR_INTS: return gl_read_ints(c, y, what, &a->ints, &a->n_ints, NULL);
-    case SF_ATTR_DTYPE: return gl_read_dtype(c, y, what, &a->dtype);
+    case SF_ATTR_INT: return gl_read_int(&c->scope, y, what, &a->i, c->err);
+    case SF_ATTR_FLOAT: return gl_read_float(&c->scope, y, what, &a->f, c->err);
+    case SF_ATTR_BOOL: return gl_read_bool(&c->scope, y, what, &a->b, c->err);
+    case SF_ATTR_STRING: return gl_read_string(&c->scope, y, what, &a->s, c->err);
+    case SF_ATTR_INTS: return gl_read_ints(&c->scope, y, what, &a->ints, &a->n_ints, NULL, c->err);
+    case SF_ATTR_DTYPE: return gl_read_dtype(&c->scope, y, what, &a->dtype, c->err);
     }
     return sf_err_set(c->err, SF_ERR_GRAPH, &y->pos, "%s: unknown attr type", what);
 }
@@ -229,8 +240,8 @@ static void list_attrs(const sf_op_desc_t *op, char *out, size_t n)
 }
 
 /* A default is YAML text parsed like user input; it lives in a doc that
- * the context keeps, so positions stay valid for the attr. */
-static sf_status_t read_default(gl_ctx_t *c, sf_node_t *node, const sf_op_attr_desc_t *d,
+ * the builder keeps, so positions stay valid for the attr. */
+static sf_status_t read_default(builder_t *c, sf_node_t *node, const sf_op_attr_desc_t *d,
                                 sf_attr_t *a)
 {
     sf_ydoc_t *doc = NULL;
@@ -246,7 +257,7 @@ static sf_status_t read_default(gl_ctx_t *c, sf_node_t *node, const sf_op_attr_d
                           "node '%s': op '%s' has a bad default for attr '%s' ('%s'): %s",
                           node->name, node->op->name, d->name, d->default_text, local.msg);
     }
-    GL_PUSH(c->docs, c->n_docs, c->cap_docs) = doc;
+    GL_PUSH(c->defaults, c->n_defaults, c->cap_defaults) = doc;
     /* Errors in a default belong to the node that took it. */
     doc->root->pos = node->pos;
     for (int i = 0; i < doc->root->n_kids; i++)
@@ -254,7 +265,7 @@ static sf_status_t read_default(gl_ctx_t *c, sf_node_t *node, const sf_op_attr_d
     return read_attr(c, node, d, doc->root, a);
 }
 
-static sf_status_t build_attrs(gl_ctx_t *c, sf_node_t *node, const sf_ynode_t *m)
+static sf_status_t build_attrs(builder_t *c, sf_node_t *node, const sf_ynode_t *m)
 {
     const sf_op_desc_t *op = node->op;
     const sf_ynode_t **given = sf_xalloc_calloc((size_t)op->n_attrs, sizeof *given);
@@ -312,7 +323,7 @@ static sf_status_t build_attrs(gl_ctx_t *c, sf_node_t *node, const sf_ynode_t *m
     return st;
 }
 
-static sf_status_t build_node(gl_ctx_t *c, const sf_ynode_t *m, sf_node_t *node, gl_bnode_t *b)
+static sf_status_t build_node(builder_t *c, const sf_ynode_t *m, sf_node_t *node, gl_bnode_t *b)
 {
     sf_status_t st;
     node->pos = m->pos;
@@ -320,7 +331,7 @@ static sf_status_t build_node(gl_ctx_t *c, const sf_ynode_t *m, sf_node_t *node,
     const sf_ynode_t *op = sf_ynode_map_get(m, "op");
     if (name == NULL)
         return sf_err_set(c->err, SF_ERR_GRAPH, &m->pos, "node: missing required key 'name'");
-    if ((st = gl_read_string(c, name, "node name", &node->name)) != SF_OK)
+    if ((st = gl_read_string(&c->scope, name, "node name", &node->name, c->err)) != SF_OK)
         return st;
     if (node->name[0] == '\0')
         return sf_err_set(c->err, SF_ERR_GRAPH, &name->pos, "node name is empty");
@@ -329,7 +340,7 @@ static sf_status_t build_node(gl_ctx_t *c, const sf_ynode_t *m, sf_node_t *node,
         return sf_err_set(c->err, SF_ERR_GRAPH, &m->pos, "node '%s': missing required key 'op'",
                           node->name);
     char *op_name;
-    if ((st = gl_read_string(c, op, "op", &op_name)) != SF_OK)
+    if ((st = gl_read_string(&c->scope, op, "op", &op_name, c->err)) != SF_OK)
         return st;
     node->op = sf_op_find(op_name);
     if (node->op == NULL)
@@ -360,7 +371,7 @@ static sf_status_t build_node(gl_ctx_t *c, const sf_ynode_t *m, sf_node_t *node,
 }
 
 /* Is the node active? A missing `when` means yes. */
-static sf_status_t node_when(gl_ctx_t *c, const sf_ynode_t *m, bool *is_active)
+static sf_status_t node_when(builder_t *c, const sf_ynode_t *m, bool *is_active)
 {
     *is_active = true;
     if (m->kind != SF_YNODE_MAP)
@@ -374,7 +385,7 @@ static sf_status_t node_when(gl_ctx_t *c, const sf_ynode_t *m, bool *is_active)
     char what[300];
     snprintf(what, sizeof what, "node '%s': when",
              name != NULL && name->kind == SF_YNODE_SCALAR ? name->text : "?");
-    return gl_read_cond(c, when, what, is_active);
+    return gl_read_cond(&c->scope, when, what, is_active, c->err);
 }
 
 /* One node to build: its mapping and, inside a `repeat` block, the value
@@ -385,16 +396,16 @@ typedef struct node_item {
     int64_t value;
 } node_item_t;
 
-static void scope_enter(gl_ctx_t *c, const node_item_t *it)
+static void scope_enter(builder_t *c, const node_item_t *it)
 {
-    c->scope_var = it->var;
-    c->scope_val = (sf_value_t){.type = SF_VALUE_INT, .i = it->value};
+    c->scope.var = it->var;
+    c->scope.val = (sf_value_t){.type = SF_VALUE_INT, .i = it->value};
 }
 
 /* `- repeat: {var: layer, count: num_layers}` with `nodes: [...]` expands to
  * count copies of the nodes, `layer` = 0, 1, ... in ${} and expressions.
  * Blocks do not nest: one variable is all a layer stack needs. */
-static sf_status_t expand_repeat(gl_ctx_t *c, const sf_ynode_t *m, node_item_t **items, int *n,
+static sf_status_t expand_repeat(builder_t *c, const sf_ynode_t *m, node_item_t **items, int *n,
                                  int *cap)
 {
     const sf_ynode_t *spec = sf_ynode_map_get(m, "repeat");
@@ -413,11 +424,11 @@ static sf_status_t expand_repeat(gl_ctx_t *c, const sf_ynode_t *m, node_item_t *
     if (var == NULL || var->kind != SF_YNODE_SCALAR || count_y == NULL)
         return sf_err_set(c->err, SF_ERR_GRAPH, &spec->pos,
                           "repeat needs var (a name) and count (an int expression)");
-    if (sf_graph_names_get(&c->param_names, var->text) >= 0)
+    if (gl_params_find(c->scope.params, var->text) >= 0)
         return sf_err_set(c->err, SF_ERR_GRAPH, &var->pos,
                           "repeat variable '%s' would hide the param of that name", var->text);
     int64_t count;
-    sf_status_t st = gl_read_int(c, count_y, "repeat: count", &count);
+    sf_status_t st = gl_read_int(&c->scope, count_y, "repeat: count", &count, c->err);
     if (st != SF_OK)
         return st;
     if (count < 0 || count > 1000000)
@@ -435,7 +446,7 @@ static sf_status_t expand_repeat(gl_ctx_t *c, const sf_ynode_t *m, node_item_t *
     return SF_OK;
 }
 
-sf_status_t gl_build_nodes(gl_ctx_t *c, sf_graph_t *g, gl_bnode_t **bnodes)
+static sf_status_t build_nodes(builder_t *c, sf_graph_t *g, gl_bnode_t **bnodes)
 {
     *bnodes = NULL;
     sf_status_t st = build_inputs(c, g);
@@ -443,8 +454,8 @@ sf_status_t gl_build_nodes(gl_ctx_t *c, sf_graph_t *g, gl_bnode_t **bnodes)
         return st;
     node_item_t *items = NULL;
     int n_items = 0, cap_items = 0;
-    for (int i = 0; i < c->n_nodes && st == SF_OK; i++) {
-        const sf_ynode_t *m = c->nodes[i];
+    for (int i = 0; i < c->e->n_nodes && st == SF_OK; i++) {
+        const sf_ynode_t *m = c->e->nodes[i];
         if (m->kind == SF_YNODE_MAP && sf_ynode_map_get(m, "repeat") != NULL) {
             st = expand_repeat(c, m, &items, &n_items, &cap_items);
         } else {
@@ -465,7 +476,7 @@ sf_status_t gl_build_nodes(gl_ctx_t *c, sf_graph_t *g, gl_bnode_t **bnodes)
     g->nodes = sf_xalloc_calloc((size_t)n_active, sizeof *g->nodes);
     sf_graph_names_t seen;
     sf_graph_names_init(&seen);
-    int cap_values = c->n_ins;
+    int cap_values = c->e->n_ins;
     for (int i = 0; i < n_items && st == SF_OK; i++) {
         if (!is_active[i])
             continue;
@@ -484,7 +495,7 @@ sf_status_t gl_build_nodes(gl_ctx_t *c, sf_graph_t *g, gl_bnode_t **bnodes)
         sf_graph_names_put(&seen, g->nodes[k].name, k);
         cap_values += b[k].n_out;
     }
-    c->scope_var = NULL;
+    c->scope.var = NULL;
     sf_graph_names_fini(&seen);
     free(is_active);
     free(items);
@@ -497,4 +508,85 @@ sf_status_t gl_build_nodes(gl_ctx_t *c, sf_graph_t *g, gl_bnode_t **bnodes)
     }
     *bnodes = b;
     return st;
+}
+
+/* --- outputs --------------------------------------------------------------------- */
+
+/* `outputs`: each a tensor name or {NAME: TENSOR}. Reading stops at the
+ * first bad entry, whose error is kept in out (see gl_built_t), not
+ * reported: validation reports it in its turn. */
+static void read_outputs(builder_t *c, gl_built_t *out)
+{
+    const gl_entries_t *e = c->e;
+    out->outs = sf_xalloc_calloc((size_t)e->n_outs + 1, sizeof *out->outs);
+    for (int i = 0; i < e->n_outs; i++) {
+        const sf_ynode_t *item = e->outs[i];
+        char *name, *as = NULL;
+        if (item->kind == SF_YNODE_MAP) {
+            /* {NAME: TENSOR}: write TENSOR under NAME (an output may carry
+             * the name of an input, as SpecForge's padded input_ids do). */
+            if (sf_ynode_map_count(item) != 1) {
+                out->outs_st = sf_err_set(&out->outs_err, SF_ERR_GRAPH, &item->pos,
+                                          "an output is a tensor name or {file_name: tensor}");
+                return;
+            }
+            as = sf_xalloc_strdup(sf_ynode_map_key(item, 0)->text);
+            item = sf_ynode_map_val(item, 0);
+        }
+        out->outs_st = gl_read_string(&c->scope, item, "output", &name, &out->outs_err);
+        if (out->outs_st != SF_OK) {
+            free(as);
+            return;
+        }
+        out->outs[out->n_outs++] = (gl_bout_t){name, as, e->outs[i]->pos};
+    }
+}
+
+sf_status_t gl_nodes_build(const gl_entries_t *e, const gl_params_t *p, int rank, int world,
+                           gl_built_t *out, sf_err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    sf_err_clear(&out->outs_err);
+    builder_t c;
+    memset(&c, 0, sizeof c);
+    c.e = e;
+    c.scope.params = p;
+    c.err = err;
+    if (e->name == NULL)
+        return sf_err_set(err, SF_ERR_GRAPH, &e->root->pos,
+                          "missing required key 'name' (the graph's name)");
+    char *name;
+    sf_status_t st = gl_read_string(&c.scope, e->name, "name", &name, err);
+    if (st != SF_OK)
+        return st;
+    sf_graph_t *g = sf_xalloc_calloc(1, sizeof *g);
+    out->g = g;
+    g->name = name;
+    g->rank = rank;
+    g->world = world;
+    st = build_nodes(&c, g, &out->bnodes);
+    out->n_bnodes = g->n_nodes;
+    if (st == SF_OK) {
+        for (int i = 0; i < g->n_nodes; i++) {
+            g->nodes[i].rank = rank;
+            g->nodes[i].world = world;
+        }
+        read_outputs(&c, out);
+    }
+    for (int i = 0; i < c.n_defaults; i++)
+        sf_ydoc_free(c.defaults[i]);
+    free(c.defaults);
+    return st;
+}
+
+void gl_built_fini(gl_built_t *out)
+{
+    sf_graph_free(out->g);
+    bnodes_free(out->bnodes, out->n_bnodes);
+    for (int i = 0; i < out->n_outs; i++) {
+        free(out->outs[i].name);
+        free(out->outs[i].as);
+    }
+    free(out->outs);
+    memset(out, 0, sizeof *out);
 }
