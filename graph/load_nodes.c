@@ -414,7 +414,8 @@ static sf_status_t expand_repeat(builder_t *c, const sf_ynode_t *m, node_item_t 
         const char *k = sf_ynode_map_key(m, i)->text;
         if (strcmp(k, "repeat") != 0 && strcmp(k, "nodes") != 0 && strcmp(k, "doc") != 0)
             return sf_err_set(c->err, SF_ERR_GRAPH, &sf_ynode_map_key(m, i)->pos,
-                              "unknown key '%s' in a repeat block (expected repeat, nodes, doc)", k);
+                              "unknown key '%s' in a repeat block (expected repeat, nodes, doc)",
+                              k);
     }
     if (spec == NULL || spec->kind != SF_YNODE_MAP || body == NULL || body->kind != SF_YNODE_SEQ)
         return sf_err_set(c->err, SF_ERR_GRAPH, &m->pos,

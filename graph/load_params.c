@@ -1,5 +1,5 @@
-/* Params and typed slots: how a YAML scalar becomes an int, a float, a bool,
- * a string or a dtype, after ${param} substitution. One rule for params,
+/* The params table and typed slots: how a YAML scalar becomes an int, a
+ * float, a bool, a string or a dtype, after ${param} substitution. One rule for params,
  * --set values, attrs and defaults, so `shardflow` reads "8" the same way
  * everywhere. */
 #include <ctype.h>
@@ -278,8 +278,8 @@ sf_status_t gl_read_string(const gl_scope_t *s, const sf_ynode_t *y, const char 
 /* Evaluate with positions inside the scalar when the text is as written;
  * after a substitution offsets no longer match the file, so the error
  * points at the scalar itself. */
-static sf_status_t eval_scalar(const gl_scope_t *s, const sf_ynode_t *y, const char *what, bool is_cond,
-                               int64_t *i_out, bool *b_out, sf_err_t *err)
+static sf_status_t eval_scalar(const gl_scope_t *s, const sf_ynode_t *y, const char *what,
+                               bool is_cond, int64_t *i_out, bool *b_out, sf_err_t *err)
 {
     char *text;
     bool is_changed;
@@ -305,7 +305,7 @@ static sf_status_t eval_scalar(const gl_scope_t *s, const sf_ynode_t *y, const c
 }
 
 sf_status_t gl_read_int(const gl_scope_t *s, const sf_ynode_t *y, const char *what, int64_t *out,
-                    sf_err_t *err)
+                        sf_err_t *err)
 {
     sf_status_t st = want_scalar(y, what, "an int expression", err);
     if (st != SF_OK)
@@ -366,7 +366,7 @@ sf_status_t gl_read_ints(const gl_scope_t *s, const sf_ynode_t *y, const char *w
 }
 
 sf_status_t gl_read_float(const gl_scope_t *s, const sf_ynode_t *y, const char *what, double *out,
-                    sf_err_t *err)
+                          sf_err_t *err)
 {
     char *text;
     sf_status_t st = gl_read_string(s, y, what, &text, err);
@@ -384,7 +384,7 @@ sf_status_t gl_read_float(const gl_scope_t *s, const sf_ynode_t *y, const char *
 }
 
 sf_status_t gl_read_bool(const gl_scope_t *s, const sf_ynode_t *y, const char *what, bool *out,
-                    sf_err_t *err)
+                         sf_err_t *err)
 {
     char *text;
     sf_status_t st = gl_read_string(s, y, what, &text, err);
@@ -397,8 +397,8 @@ sf_status_t gl_read_bool(const gl_scope_t *s, const sf_ynode_t *y, const char *w
     return st;
 }
 
-sf_status_t gl_read_dtype(const gl_scope_t *s, const sf_ynode_t *y, const char *what, sf_dtype_t *out,
-                    sf_err_t *err)
+sf_status_t gl_read_dtype(const gl_scope_t *s, const sf_ynode_t *y, const char *what,
+                          sf_dtype_t *out, sf_err_t *err)
 {
     char *text;
     sf_status_t st = gl_read_string(s, y, what, &text, err);
@@ -413,7 +413,7 @@ sf_status_t gl_read_dtype(const gl_scope_t *s, const sf_ynode_t *y, const char *
 }
 
 sf_status_t gl_read_cond(const gl_scope_t *s, const sf_ynode_t *y, const char *what, bool *out,
-                    sf_err_t *err)
+                         sf_err_t *err)
 {
     sf_status_t st = want_scalar(y, what, "a condition", err);
     if (st != SF_OK)

@@ -153,7 +153,8 @@ static sf_status_t merge_params(loader_t *c, const sf_ynode_t *v)
         char what[300];
         snprintf(what, sizeof what, "param '%s'", k->text);
         sf_value_t val;
-        sf_status_t st = gl_value_from_ynode(sf_ynode_map_val(v, i), what, SF_ERR_GRAPH, &val, c->err);
+        sf_status_t st =
+            gl_value_from_ynode(sf_ynode_map_val(v, i), what, SF_ERR_GRAPH, &val, c->err);
         if (st != SF_OK)
             return st;
         gl_params_set(&c->src->params, k->text, val, sf_ynode_map_val(v, i)->pos);
