@@ -38,7 +38,7 @@ int sf_cmd_check(int argc, char **argv)
     int rc = 0;
     if (err.code == SF_OK)
         printf("ok: graph '%s': %d nodes, %d tensors, %d inputs, %d outputs\n", g->name,
-               g->n_nodes, g->n_values, g->n_inputs, g->n_outputs);
+               g->n_nodes, g->n_edges, g->n_inputs, g->n_outputs);
     else
         rc = sf_cli_fail(&err);
     sf_graph_free(g);

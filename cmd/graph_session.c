@@ -57,10 +57,10 @@ sf_status_t sf_session_check_out(const char *dir, int rank, int n_steps, bool ov
 }
 
 /* Rows per batch of graph input k, and how many batches the file's tensor holds. */
-static sf_status_t input_batches(const sf_gvalue_t *gv, const sf_tensor_t *file_t, const char *path,
+static sf_status_t input_batches(const sf_edge_t *edge, const sf_tensor_t *file_t, const char *path,
                                  int64_t *batches, sf_err_t *err)
 {
-    const sf_tensor_t *want = &gv->layout;
+    const sf_tensor_t *want = &edge->layout;
     char a[128], b[128];
     sf_shape_format(file_t->ndim, file_t->shape, a, sizeof a);
     sf_shape_format(want->ndim, want->shape, b, sizeof b);
@@ -72,7 +72,7 @@ static sf_status_t input_batches(const sf_gvalue_t *gv, const sf_tensor_t *file_
         return sf_err_set(err, SF_ERR_INPUT, NULL,
                           "%s: tensor '%s' has shape %s, expected %s (or K batches of it stacked "
                           "along dim 0)",
-                          path, gv->name, a, b);
+                          path, edge->name, a, b);
     *batches = want->ndim == 0 ? 1 : file_t->shape[0] / want->shape[0];
     return SF_OK;
 }
@@ -90,22 +90,22 @@ sf_status_t sf_session_count_batches(const sf_graph_t *g, const char *inputs_pat
     sf_status_t st = sf_st_open(inputs_path, &f, err);
     int64_t common = -1;
     for (int k = 0; st == SF_OK && k < g->n_inputs; k++) {
-        const sf_gvalue_t *gv = &g->values[g->inputs[k]];
-        int i = sf_st_find(f, gv->name);
+        const sf_edge_t *edge = &g->edges[g->inputs[k]];
+        int i = sf_st_find(f, edge->name);
         if (i < 0) {
             st = sf_err_set(err, SF_ERR_INPUT, NULL, "%s: no tensor '%s' (a graph input)",
-                            inputs_path, gv->name);
+                            inputs_path, edge->name);
             break;
         }
         sf_tensor_t t;
         const void *data;
         sf_st_get(f, i, &t, &data);
         int64_t batches;
-        st = input_batches(gv, &t, inputs_path, &batches, err);
+        st = input_batches(edge, &t, inputs_path, &batches, err);
         if (st == SF_OK && common >= 0 && batches != common)
             st = sf_err_set(err, SF_ERR_INPUT, NULL,
                             "%s: '%s' holds %lld batches but the inputs before it hold %lld",
-                            inputs_path, gv->name, (long long)batches, (long long)common);
+                            inputs_path, edge->name, (long long)batches, (long long)common);
         common = batches;
     }
     sf_st_close(f);
@@ -118,21 +118,21 @@ static sf_status_t bind_inputs(sf_exec_t *ex, const sf_graph_t *g, const sf_st_f
                                const char *path, int step, sf_tensor_t *holders, sf_err_t *err)
 {
     for (int k = 0; k < g->n_inputs; k++) {
-        const sf_gvalue_t *gv = &g->values[g->inputs[k]];
-        int i = sf_st_find(f, gv->name);
+        const sf_edge_t *edge = &g->edges[g->inputs[k]];
+        int i = sf_st_find(f, edge->name);
         if (i < 0)
             return sf_err_set(err, SF_ERR_INPUT, NULL, "%s: no tensor '%s' (a graph input)", path,
-                              gv->name);
+                              edge->name);
         const void *data;
         sf_tensor_t whole;
         sf_st_get(f, i, &whole, &data);
         int64_t batches;
-        sf_status_t st = input_batches(gv, &whole, path, &batches, err);
+        sf_status_t st = input_batches(edge, &whole, path, &batches, err);
         if (st != SF_OK)
             return st;
         if (step >= batches)
             return sf_err_set(err, SF_ERR_INPUT, NULL, "%s: '%s' holds %lld batches, step %d asks "
-                              "for one more", path, gv->name, (long long)batches, step + 1);
+                              "for one more", path, edge->name, (long long)batches, step + 1);
         /* The map is read-only and lives until the run ends; a borrowed
          * buffer record lets the tensor point into it without a copy. */
         sf_buffer_t *view = calloc(1, sizeof *view);
@@ -142,11 +142,11 @@ static sf_status_t bind_inputs(sf_exec_t *ex, const sf_graph_t *g, const sf_st_f
         whole.buf = view;
         holders[k] = whole;
         if (whole.ndim > 0) {
-            int64_t rows = gv->layout.shape[0];
+            int64_t rows = edge->layout.shape[0];
             SF_ASSERT(sf_tensor_view_slice(&whole, 0, step * rows, (step + 1) * rows, 1,
                                            &holders[k], err) == SF_OK);
         }
-        st = sf_exec_set_input(ex, gv->name, &holders[k], err);
+        st = sf_exec_set_input(ex, edge->name, &holders[k], err);
         if (st != SF_OK)
             return st;
     }
@@ -161,7 +161,7 @@ static sf_status_t write_outputs(sf_exec_t *ex, const sf_graph_t *g, const sf_se
     for (int k = 0; k < g->n_outputs; k++) {
         int v = g->outputs[k];
         entries[k].name = g->output_names[k];
-        entries[k].tensor = sf_exec_value(ex, v);
+        entries[k].tensor = sf_exec_tensor(ex, v);
     }
     char path[4096];
     sf_session_output_path(o->out_dir, o->rank, o->step, o->n_steps, path, sizeof path);

@@ -47,7 +47,7 @@ void sf_report_print(const sf_graph_t *g, const char *device, sf_free_policy_t p
         print_json(g, device, policy, world, reports);
         return;
     }
-    printf("graph %s: %d nodes, %d tensors on %s, free %s\n", g->name, g->n_nodes, g->n_values,
+    printf("graph %s: %d nodes, %d tensors on %s, free %s\n", g->name, g->n_nodes, g->n_edges,
            device, policy_name(policy));
     printf("%-5s %16s %12s  %-24s %16s %8s %10s\n", "rank", "peak_bytes", "", "peak_node",
            "end_bytes", "allocs", "wall_s");

@@ -1,5 +1,5 @@
 /* Executor: walks the plan's order on one device. Buffers are owned here,
- * in a side array indexed by base value; views borrow their base's buffer
+ * in a side array indexed by base edge; views borrow their base's buffer
  * and the plan already keeps the base alive for them. */
 #include "exec.h"
 
@@ -18,9 +18,9 @@ struct sf_exec {
     sf_plan_t *plan;       /* owned */
     sf_mem_t *mem;         /* owned */
     sf_trace_rank_t trace_ctx;
-    sf_buffer_t **bufs;    /* owned array; per base value, NULL when not live */
-    sf_tensor_t *bound;    /* owned: per value, its layout bound to a buffer */
-    const sf_tensor_t **inputs; /* borrowed host tensors, per value (graph inputs only) */
+    sf_buffer_t **bufs;    /* owned array; per base edge, NULL when not live */
+    sf_tensor_t *bound;    /* owned: per edge, its layout bound to a buffer */
+    const sf_tensor_t **inputs; /* borrowed host tensors, per edge (graph inputs only) */
     double *node_us;       /* owned: per graph node index */
     void **prepared;       /* owned: per graph node index, what op->prepare made (or NULL) */
     sf_exec_stats_t stats;
@@ -55,9 +55,9 @@ static sf_status_t prepare_nodes(sf_exec_t *ex, sf_err_t *err)
                                ? out_stack
                                : sf_xalloc_calloc((size_t)node->n_out, sizeof *out);
         for (int k = 0; k < node->n_in; k++)
-            in[k] = g->values[node->in[k]].layout;
+            in[k] = g->edges[node->in[k]].layout;
         for (int k = 0; k < node->n_out; k++)
-            out[k] = g->values[node->out[k]].layout;
+            out[k] = g->edges[node->out[k]].layout;
         sf_status_t st = node->op->prepare(node, in, node->n_in, out, node->n_out,
                                            &ex->prepared[i], err);
         if (in != in_stack)
@@ -105,9 +105,9 @@ sf_status_t sf_exec_new(const sf_graph_t *g, sf_device_t *dev, const sf_exec_opt
         ex->trace_ctx = (sf_trace_rank_t){.tr = opts->trace, .rank = opts->rank};
         sf_mem_set_observer(ex->mem, sf_trace_mem_observer, &ex->trace_ctx);
     }
-    ex->bufs = sf_xalloc_calloc((size_t)g->n_values, sizeof *ex->bufs);
-    ex->bound = sf_xalloc_calloc((size_t)g->n_values, sizeof *ex->bound);
-    ex->inputs = sf_xalloc_calloc((size_t)g->n_values, sizeof *ex->inputs);
+    ex->bufs = sf_xalloc_calloc((size_t)g->n_edges, sizeof *ex->bufs);
+    ex->bound = sf_xalloc_calloc((size_t)g->n_edges, sizeof *ex->bound);
+    ex->inputs = sf_xalloc_calloc((size_t)g->n_edges, sizeof *ex->inputs);
     ex->node_us = sf_xalloc_calloc((size_t)g->n_nodes, sizeof *ex->node_us);
     *out = ex;
     return SF_OK;
@@ -116,11 +116,11 @@ sf_status_t sf_exec_new(const sf_graph_t *g, sf_device_t *dev, const sf_exec_opt
 sf_status_t sf_exec_set_input(sf_exec_t *ex, const char *name, const sf_tensor_t *host,
                               sf_err_t *err)
 {
-    int v = sf_graph_find_value(ex->g, name);
-    if (v < 0 || !ex->g->values[v].is_input)
+    int v = sf_graph_find_edge(ex->g, name);
+    if (v < 0 || !ex->g->edges[v].is_input)
         return sf_err_set(err, SF_ERR_INPUT, NULL, "'%s' is not an input of graph '%s'", name,
                           ex->g->name);
-    const sf_tensor_t *want = &ex->g->values[v].layout;
+    const sf_tensor_t *want = &ex->g->edges[v].layout;
     if (!sf_tensor_same_shape(want, host)) {
         char a[128], b[128];
         sf_shape_format(host->ndim, host->shape, a, sizeof a);
@@ -137,21 +137,21 @@ sf_status_t sf_exec_set_input(sf_exec_t *ex, const char *name, const sf_tensor_t
     return SF_OK;
 }
 
-static sf_status_t alloc_value(sf_exec_t *ex, int v, const char *node, sf_err_t *err)
+static sf_status_t alloc_edge(sf_exec_t *ex, int v, const char *node, sf_err_t *err)
 {
-    const sf_gvalue_t *gv = &ex->g->values[v];
-    sf_alloc_req_t req = {.nbytes = sf_tensor_nbytes(&gv->layout), .tensor = gv->name,
-                          .node = node, .dtype = gv->layout.dtype, .ndim = gv->layout.ndim,
-                          .shape = gv->layout.shape};
+    const sf_edge_t *e = &ex->g->edges[v];
+    sf_alloc_req_t req = {.nbytes = sf_tensor_nbytes(&e->layout), .tensor = e->name,
+                          .node = node, .dtype = e->layout.dtype, .ndim = e->layout.ndim,
+                          .shape = e->layout.shape};
     sf_status_t st = sf_mem_alloc(ex->mem, &req, &ex->bufs[v], err);
     if (st != SF_OK)
         return st;
-    ex->bound[v] = gv->layout;
+    ex->bound[v] = e->layout;
     ex->bound[v].buf = ex->bufs[v];
     return SF_OK;
 }
 
-static void release_value(sf_exec_t *ex, int v, const char *node)
+static void release_edge(sf_exec_t *ex, int v, const char *node)
 {
     sf_mem_release(ex->mem, ex->bufs[v], node);
     ex->bufs[v] = NULL;
@@ -159,9 +159,9 @@ static void release_value(sf_exec_t *ex, int v, const char *node)
 
 static void release_all(sf_exec_t *ex, const char *node)
 {
-    for (int v = 0; v < ex->g->n_values; v++)
+    for (int v = 0; v < ex->g->n_edges; v++)
         if (ex->bufs[v] != NULL)
-            release_value(ex, v, node);
+            release_edge(ex, v, node);
 }
 
 static sf_status_t load_inputs(sf_exec_t *ex, sf_err_t *err)
@@ -173,11 +173,11 @@ static sf_status_t load_inputs(sf_exec_t *ex, sf_err_t *err)
         if (ex->plan->base_of[v] != v)
             continue;
         if (sf_device_touches_memory(ex->dev) && ex->inputs[v] == NULL)
-            return sf_err_set(err, SF_ERR_INPUT, &g->values[v].pos,
+            return sf_err_set(err, SF_ERR_INPUT, &g->edges[v].pos,
                               "graph input '%s' was not given (pass --inputs FILE.safetensors "
                               "holding it)",
-                              g->values[v].name);
-        sf_status_t st = alloc_value(ex, v, "<inputs>", err);
+                              g->edges[v].name);
+        sf_status_t st = alloc_edge(ex, v, "<inputs>", err);
         if (st != SF_OK)
             return st;
         if (!sf_device_touches_memory(ex->dev))
@@ -195,7 +195,7 @@ static sf_status_t load_inputs(sf_exec_t *ex, sf_err_t *err)
         } else {
             return sf_err_set(err, SF_ERR_UNSUPPORTED, NULL,
                               "input '%s': converting dtypes on device '%s' is not supported",
-                              g->values[v].name, sf_device_name(ex->dev));
+                              g->edges[v].name, sf_device_name(ex->dev));
         }
     }
     return SF_OK;
@@ -213,9 +213,9 @@ static sf_status_t run_at(sf_exec_t *ex, int s, sf_err_t *err)
     for (int k = 0; k < node->n_out; k++) {
         int v = node->out[k];
         if (p->base_of[v] != v) {
-            ex->bound[v] = g->values[v].layout;
+            ex->bound[v] = g->edges[v].layout;
             ex->bound[v].buf = ex->bufs[p->base_of[v]];
-        } else if ((st = alloc_value(ex, v, node->name, err)) != SF_OK) {
+        } else if ((st = alloc_edge(ex, v, node->name, err)) != SF_OK) {
             return st;
         }
     }
@@ -230,7 +230,7 @@ static sf_status_t run_at(sf_exec_t *ex, int s, sf_err_t *err)
                                : sf_xalloc_calloc((size_t)node->n_out, sizeof *out);
         for (int k = 0; k < node->n_in; k++) {
             int v = node->in[k];
-            in[k] = g->values[v].layout;
+            in[k] = g->edges[v].layout;
             in[k].buf = ex->bufs[p->base_of[v]];
         }
         for (int k = 0; k < node->n_out; k++)
@@ -263,7 +263,7 @@ static sf_status_t run_at(sf_exec_t *ex, int s, sf_err_t *err)
             return st;
     }
     for (int f = p->free_start[s]; f < p->free_start[s + 1]; f++)
-        release_value(ex, p->free_vals[f], node->name);
+        release_edge(ex, p->free_vals[f], node->name);
 
     double t1 = sf_mem_now_us(ex->mem);
     ex->node_us[p->order[s]] = t1 - t0;
@@ -296,9 +296,9 @@ sf_status_t sf_exec_run(sf_exec_t *ex, sf_err_t *err)
     return SF_OK;
 }
 
-const sf_tensor_t *sf_exec_value(const sf_exec_t *ex, int v)
+const sf_tensor_t *sf_exec_tensor(const sf_exec_t *ex, int v)
 {
-    SF_ASSERT(v >= 0 && v < ex->g->n_values);
+    SF_ASSERT(v >= 0 && v < ex->g->n_edges);
     return &ex->bound[v];
 }
 

@@ -41,9 +41,9 @@ SF_NODISCARD sf_status_t sf_exec_set_input(sf_exec_t *ex, const char *name,
  * have been given. On failure every buffer is already released. */
 SF_NODISCARD sf_status_t sf_exec_run(sf_exec_t *ex, sf_err_t *err);
 
-/* After a successful run: the bound tensor of value v (outputs stay valid
+/* After a successful run: the bound tensor of edge e (outputs stay valid
  * until sf_exec_free), and the figures. */
-const sf_tensor_t *sf_exec_value(const sf_exec_t *ex, int v);
+const sf_tensor_t *sf_exec_tensor(const sf_exec_t *ex, int v);
 sf_exec_stats_t sf_exec_stats(const sf_exec_t *ex);
 /* Wall time of the node at graph index i during the run, in microseconds. */
 double sf_exec_node_us(const sf_exec_t *ex, int i);

@@ -23,7 +23,7 @@ bool sf_free_policy_parse(const char *s, sf_free_policy_t *out)
 sf_plan_t *sf_plan_build(const sf_graph_t *g, sf_free_policy_t policy)
 {
     SF_ASSERT(g->order != NULL);
-    int nn = g->n_nodes, nv = g->n_values;
+    int nn = g->n_nodes, nv = g->n_edges;
     sf_plan_t *p = sf_xalloc_calloc(1, sizeof *p);
     p->n_positions = nn;
     p->order = g->order;
@@ -34,7 +34,7 @@ sf_plan_t *sf_plan_build(const sf_graph_t *g, sf_free_policy_t policy)
     for (int s = 0; s < nn; s++)
         pos_of[p->order[s]] = s;
 
-    /* Views chain back to the value that owns the memory. Producers run
+    /* Views chain back to the edge that owns the memory. Producers run
      * before consumers, so resolving in order finds every base set. */
     for (int v = 0; v < nv; v++)
         p->base_of[v] = v;
@@ -42,18 +42,18 @@ sf_plan_t *sf_plan_build(const sf_graph_t *g, sf_free_policy_t policy)
         const sf_node_t *node = &g->nodes[p->order[s]];
         for (int k = 0; k < node->n_out; k++) {
             int v = node->out[k];
-            if (g->values[v].view_of >= 0)
-                p->base_of[v] = p->base_of[g->values[v].view_of];
+            if (g->edges[v].view_of >= 0)
+                p->base_of[v] = p->base_of[g->edges[v].view_of];
         }
     }
 
-    /* A buffer dies after the last position that touches any value living in
+    /* A buffer dies after the last position that touches any edge living in
      * it: its producer's position (a tensor nobody reads dies at once) or the
      * position of its last reader. Inputs nobody reads die after position 0. */
     for (int v = 0; v < nv; v++)
         p->last_pos[v] = -1;
     for (int v = 0; v < nv; v++) {
-        int prod = g->values[v].producer;
+        int prod = g->edges[v].producer;
         int s = prod >= 0 ? pos_of[prod] : 0;
         int b = p->base_of[v];
         if (s > p->last_pos[b])
@@ -66,13 +66,13 @@ sf_plan_t *sf_plan_build(const sf_graph_t *g, sf_free_policy_t policy)
                 p->last_pos[b] = pos_of[i];
         }
     for (int v = 0; v < nv; v++) {
-        int prod = g->values[v].producer;
+        int prod = g->edges[v].producer;
         bool persists = prod >= 0 && g->nodes[prod].op->outputs_persist;
-        if (g->values[v].is_output || persists || policy == SF_FREE_END)
+        if (g->edges[v].is_output || persists || policy == SF_FREE_END)
             p->last_pos[p->base_of[v]] = nn;
     }
 
-    /* Free lists as CSR, ascending value index within a position. */
+    /* Free lists as CSR, ascending edge index within a position. */
     int n_free = 0;
     for (int v = 0; v < nv; v++)
         if (p->base_of[v] == v && p->last_pos[v] < nn) {

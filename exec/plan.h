@@ -20,11 +20,11 @@ typedef struct sf_plan {
     /* A position is an index into order: the plan runs one node at each. */
     int n_positions;  /* = graph's n_nodes */
     const int *order; /* borrowed from the graph (sf_graph_t.order): node index at each position */
-    int *base_of;     /* owned: per value, the value that owns its buffer (itself unless a view) */
-    int *last_pos;    /* owned: per base value, position after which it is freed;
+    int *base_of;     /* owned: per edge, the edge that owns its buffer (itself unless a view) */
+    int *last_pos;    /* owned: per base edge, position after which it is freed;
                        * n_positions = at the end */
     int *free_start;  /* owned: n_positions + 1 offsets into free_vals */
-    int *free_vals;   /* owned: base values freed after each position, ascending value index */
+    int *free_vals;   /* owned: base edges freed after each position, ascending edge index */
 } sf_plan_t;
 
 /* Build the liveness of g over its order (a validated graph has one, so

@@ -15,9 +15,9 @@ void sf_graph_free(sf_graph_t *g)
         sf_value_fini(&g->params[i].value);
     }
     free(g->params);
-    for (int i = 0; i < g->n_values; i++)
-        free(g->values[i].name);
-    free(g->values);
+    for (int i = 0; i < g->n_edges; i++)
+        free(g->edges[i].name);
+    free(g->edges);
     for (int i = 0; i < g->n_nodes; i++) {
         sf_node_t *n = &g->nodes[i];
         free(n->name);
@@ -43,10 +43,10 @@ void sf_graph_free(sf_graph_t *g)
     free(g);
 }
 
-int sf_graph_find_value(const sf_graph_t *g, const char *name)
+int sf_graph_find_edge(const sf_graph_t *g, const char *name)
 {
-    for (int i = 0; i < g->n_values; i++)
-        if (strcmp(g->values[i].name, name) == 0)
+    for (int i = 0; i < g->n_edges; i++)
+        if (strcmp(g->edges[i].name, name) == 0)
             return i;
     return -1;
 }

@@ -21,23 +21,23 @@ typedef struct sf_param {
 } sf_param_t;
 
 /* A named tensor: one edge of the graph. */
-typedef struct sf_gvalue {
+typedef struct sf_edge {
     char *name;         /* owned */
     sf_tensor_t layout; /* dtype, shape, strides, offset; buf is NULL */
     int producer;       /* node index; -1 for a graph input */
     int producer_slot;  /* which output of the producer */
-    int view_of;        /* value index this is a view of (producer's input 0), or -1 */
+    int view_of;        /* edge index this is a view of (producer's input 0), or -1 */
     bool is_input;
     bool is_output;
     sf_pos_t pos;       /* where it is declared (input) or produced (node's out list) */
-} sf_gvalue_t;
+} sf_edge_t;
 
 struct sf_node {
     char *name; /* owned */
     const sf_op_desc_t *op; /* borrowed from the registry */
-    int *in;    /* owned: value indices, n_in of them */
+    int *in;    /* owned: edge indices, n_in of them */
     int n_in;
-    int *out;   /* owned: value indices, n_out of them */
+    int *out;   /* owned: edge indices, n_out of them */
     int n_out;
     sf_attr_t *attrs; /* owned: op->n_attrs entries, in the descriptor's order */
     sf_pos_t pos;     /* of the node's mapping in the YAML */
@@ -51,17 +51,17 @@ typedef struct sf_graph {
     char *name;           /* owned */
     sf_param_t *params;   /* owned, n_params, in first-seen order */
     int n_params;
-    sf_gvalue_t *values;  /* owned: every tensor, inputs first, then in production order */
-    int n_values;
+    sf_edge_t *edges;   /* owned: every tensor, inputs first, then in production order */
+    int n_edges;
     sf_node_t *nodes;     /* owned: the active nodes (their `when` held), in file order */
     int n_nodes;
     /* owned: n_nodes node indices in the one topological order everything
-     * uses (shape inference, value numbering, the plan): among ready nodes,
+     * uses (shape inference, edge numbering, the plan): among ready nodes,
      * the one written first in the file. */
     int *order;
-    int *inputs;          /* owned: value indices of graph inputs */
+    int *inputs;          /* owned: edge indices of graph inputs */
     int n_inputs;
-    int *outputs;         /* owned: value indices of graph outputs */
+    int *outputs;         /* owned: edge indices of graph outputs */
     char **output_names;  /* owned: the name each output is written under */
     int n_outputs;
     char **files;         /* owned: every file read (positions point into these) */
@@ -129,7 +129,7 @@ uint64_t sf_graph_hash(const sf_graph_t *g);
 void sf_graph_free(sf_graph_t *g); /* NULL-safe */
 
 /* Lookups; -1 / NULL when absent. */
-int sf_graph_find_value(const sf_graph_t *g, const char *name);
+int sf_graph_find_edge(const sf_graph_t *g, const char *name);
 int sf_graph_find_node(const sf_graph_t *g, const char *name);
 const sf_param_t *sf_graph_find_param(const sf_graph_t *g, const char *name);
 

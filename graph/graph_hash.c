@@ -31,13 +31,13 @@ uint64_t sf_graph_hash(const sf_graph_t *g)
         h = fnv1a(h, n->name);
         h = fnv1a(h, n->op->name);
         for (int k = 0; k < n->n_in; k++)
-            h = fnv1a(h, g->values[n->in[k]].name);
+            h = fnv1a(h, g->edges[n->in[k]].name);
         for (int k = 0; k < n->n_out; k++)
-            h = fnv1a(h, g->values[n->out[k]].name);
+            h = fnv1a(h, g->edges[n->out[k]].name);
     }
     for (int k = 0; k < g->n_inputs; k++)
-        h = fnv1a(h, g->values[g->inputs[k]].name);
+        h = fnv1a(h, g->edges[g->inputs[k]].name);
     for (int k = 0; k < g->n_outputs; k++)
-        h = fnv1a(h, g->values[g->outputs[k]].name);
+        h = fnv1a(h, g->edges[g->outputs[k]].name);
     return h;
 }

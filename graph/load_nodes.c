@@ -1,7 +1,7 @@
 /* Stage 2: inputs, nodes and outputs from YAML to IR: `when` filtering, op
  * lookup, input and output counts, and attrs typed against the op's
  * descriptor (given values and defaults parsed by the same readers). Tensor
- * names stay names here; load_validate.c turns them into value indices. */
+ * names stay names here; load_validate.c turns them into edge indices. */
 #include <stdio.h>
 #include <string.h>
 
@@ -66,7 +66,7 @@ static sf_tensor_t input_layout(sf_dtype_t dtype, int ndim, const int64_t *dims)
 }
 
 static sf_status_t build_input(builder_t *c, const sf_ynode_t *k, const sf_ynode_t *v,
-                               sf_gvalue_t *out)
+                               sf_edge_t *out)
 {
     char what[300];
     snprintf(what, sizeof what, "input '%s'", k->text);
@@ -133,7 +133,7 @@ static sf_status_t build_inputs(builder_t *c, sf_graph_t *g)
 {
     sf_graph_names_t seen;
     sf_graph_names_init(&seen);
-    g->values = sf_xalloc_calloc((size_t)c->e->n_ins, sizeof *g->values);
+    g->edges = sf_xalloc_calloc((size_t)c->e->n_ins, sizeof *g->edges);
     g->inputs = sf_xalloc_calloc((size_t)c->e->n_ins, sizeof *g->inputs);
     sf_status_t st = SF_OK;
     for (int i = 0; i < c->e->n_ins && st == SF_OK; i++) {
@@ -161,9 +161,9 @@ static sf_status_t build_inputs(builder_t *c, sf_graph_t *g)
         }
         if (!is_active)
             continue;
-        if ((st = build_input(c, k, c->e->in_vals[i], &g->values[g->n_values])) != SF_OK)
+        if ((st = build_input(c, k, c->e->in_vals[i], &g->edges[g->n_edges])) != SF_OK)
             break;
-        g->inputs[g->n_inputs++] = g->n_values++;
+        g->inputs[g->n_inputs++] = g->n_edges++;
     }
     sf_graph_names_fini(&seen);
     return st;
@@ -502,10 +502,10 @@ static sf_status_t build_nodes(builder_t *c, sf_graph_t *g, gl_bnode_t **bnodes)
     free(items);
     if (st == SF_OK) {
         /* Room for every node output after the inputs (validate fills it). */
-        sf_gvalue_t *grown = realloc(g->values, (size_t)(cap_values + 1) * sizeof *grown);
+        sf_edge_t *grown = realloc(g->edges, (size_t)(cap_values + 1) * sizeof *grown);
         SF_ASSERT(grown != NULL);
-        memset(grown + g->n_values, 0, (size_t)(cap_values + 1 - g->n_values) * sizeof *grown);
-        g->values = grown;
+        memset(grown + g->n_edges, 0, (size_t)(cap_values + 1 - g->n_edges) * sizeof *grown);
+        g->edges = grown;
     }
     *bnodes = b;
     return st;

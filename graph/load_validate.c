@@ -14,7 +14,7 @@ typedef struct tensor_ref {
     int node;         /* producer, -1 for a graph input */
     int slot;
     sf_pos_t pos;
-    int value; /* index in g->values once numbered, else -1 */
+    int value; /* index in g->edges once numbered, else -1 */
 } tensor_ref_t;
 
 typedef struct vctx {
@@ -32,7 +32,7 @@ static sf_status_t collect_producers(vctx_t *v)
 {
     sf_graph_t *g = v->g;
     for (int i = 0; i < g->n_inputs; i++) {
-        const sf_gvalue_t *iv = &g->values[g->inputs[i]];
+        const sf_edge_t *iv = &g->edges[g->inputs[i]];
         v->refs[v->n_refs] = (tensor_ref_t){iv->name, -1, 0, iv->pos, g->inputs[i]};
         sf_graph_names_put(&v->names, iv->name, v->n_refs++);
     }
@@ -223,8 +223,8 @@ static void number_values(vctx_t *v)
         for (int k = 0; k < b->n_in; k++)
             node->in[k] = v->refs[sf_graph_names_get(&v->names, b->in_names[k])].value;
         for (int k = 0; k < b->n_out; k++) {
-            int idx = g->n_values++;
-            sf_gvalue_t *val = &g->values[idx];
+            int idx = g->n_edges++;
+            sf_edge_t *val = &g->edges[idx];
             memset(val, 0, sizeof *val);
             val->name = sf_xalloc_strdup(b->out_names[k]);
             val->producer = i;
@@ -252,7 +252,7 @@ static sf_status_t mark_outputs(vctx_t *v)
             st = sf_err_set(v->err, SF_ERR_GRAPH, pos,
                             "output '%s' is never produced (no active node has it in 'out', "
                             "and it is not a graph input)", name);
-        else if (g->values[v->refs[r].value].is_output)
+        else if (g->edges[v->refs[r].value].is_output)
             st = sf_err_set(v->err, SF_ERR_GRAPH, pos, "output '%s' is listed twice", name);
         if (st == SF_OK)
             for (int k = 0; k < g->n_outputs; k++)
@@ -261,7 +261,7 @@ static sf_status_t mark_outputs(vctx_t *v)
                                     as != NULL ? as : name);
         if (st != SF_OK)
             return st;
-        g->values[v->refs[r].value].is_output = true;
+        g->edges[v->refs[r].value].is_output = true;
         g->output_names[g->n_outputs] = sf_xalloc_strdup(as != NULL ? as : name);
         g->outputs[g->n_outputs++] = v->refs[r].value;
     }
@@ -292,7 +292,7 @@ static sf_status_t infer_all(vctx_t *v)
         sf_tensor_t *in = sf_xalloc_calloc((size_t)node->n_in, sizeof *in);
         sf_tensor_t *out = sf_xalloc_calloc((size_t)node->n_out, sizeof *out);
         for (int k = 0; k < node->n_in; k++)
-            in[k] = g->values[node->in[k]].layout;
+            in[k] = g->edges[node->in[k]].layout;
         st = node->op->infer(node, in, node->n_in, out, node->n_out, v->err);
         if (st != SF_OK && v->err->code == SF_OK)
             st = sf_err_set(v->err, st, &node->pos, "node '%s': op '%s' rejected its inputs",
@@ -305,7 +305,7 @@ static sf_status_t infer_all(vctx_t *v)
                                 "node '%s': op '%s' shape rule returned an invalid layout for "
                                 "output %d (a bug in the op)", node->name, node->op->name, k);
             out[k].buf = NULL;
-            g->values[node->out[k]].layout = out[k];
+            g->edges[node->out[k]].layout = out[k];
         }
         free(in);
         free(out);

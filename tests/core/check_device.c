@@ -116,8 +116,8 @@ START_TEST(test_device_runs_every_node_and_syncs_once)
     ck_assert_str_eq(g_probe.run_order[2], "make_c");
     ck_assert_int_eq(g_probe.n_syncs, 1);
     /* The cpu kernels ran through the device: c = (1.5 * 1.5)^2 = 5.0625. */
-    int c = sf_graph_find_value(g, "c");
-    const float *cv = sf_tensor_data(sf_exec_value(ex, c));
+    int c = sf_graph_find_edge(g, "c");
+    const float *cv = sf_tensor_data(sf_exec_tensor(ex, c));
     ck_assert_float_eq(cv[0], 5.0625f);
     ck_assert_float_eq(cv[255], 5.0625f);
     sf_exec_free(ex);
@@ -276,7 +276,7 @@ START_TEST(test_device_prepare_once_read_by_scratch_and_kernel)
     ck_assert_int_eq(g_n_scratch_saw_state, 2);
     ck_assert_int_eq(g_n_kernels_saw_state, 2);
     ck_assert_uint_eq(sf_exec_stats(ex).peak_bytes, 1024);
-    const float *z = sf_tensor_data(sf_exec_value(ex, sf_graph_find_value(g, "z")));
+    const float *z = sf_tensor_data(sf_exec_tensor(ex, sf_graph_find_edge(g, "z")));
     ck_assert_float_eq(z[15], 6.0f);
     sf_exec_free(ex);
     sf_graph_free(g);

@@ -101,7 +101,7 @@ START_TEST(test_sched_chain_values)
     sf_exec_opts_t o = {.world = 1};
     ck_assert_int_eq(sf_exec_new(g, sf_device_cpu(), &o, &ex, &err), SF_OK);
     ck_assert_int_eq(sf_exec_run(ex, &err), SF_OK);
-    const sf_tensor_t *c = sf_exec_value(ex, sf_graph_find_value(g, "c"));
+    const sf_tensor_t *c = sf_exec_tensor(ex, sf_graph_find_edge(g, "c"));
     const float *d = sf_tensor_data(c);
     for (int i = 0; i < 256; i++)
         ck_assert_float_eq(d[i], 5.0625f);

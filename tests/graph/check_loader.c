@@ -192,10 +192,10 @@ START_TEST(test_loader_builds_values_and_attrs)
     sf_graph_t *g = load_ok(CHAIN, NULL, 0);
     ck_assert_str_eq(g->name, "chain");
     ck_assert_int_eq(g->n_nodes, 3);
-    ck_assert_int_eq(g->n_values, 4); /* x, then a, s, av in topological (here file) order */
+    ck_assert_int_eq(g->n_edges, 4); /* x, then a, s, av in topological (here file) order */
     ck_assert_int_eq(g->n_inputs, 1);
     ck_assert_int_eq(g->inputs[0], 0);
-    const sf_gvalue_t *x = &g->values[0];
+    const sf_edge_t *x = &g->edges[0];
     ck_assert_str_eq(x->name, "x");
     ck_assert(x->is_input);
     ck_assert_int_eq(x->producer, -1);
@@ -227,18 +227,18 @@ START_TEST(test_loader_builds_values_and_attrs)
     ck_assert_int_eq(s->attrs[1].dtype, SF_DTYPE_BF16);
     ck_assert(s->attrs[2].f == 2.0);
 
-    int av = sf_graph_find_value(g, "av");
-    int ai = sf_graph_find_value(g, "a");
+    int av = sf_graph_find_edge(g, "av");
+    int ai = sf_graph_find_edge(g, "a");
     ck_assert_int_eq(ai, 1);
-    ck_assert_int_eq(sf_graph_find_value(g, "s"), 2);
+    ck_assert_int_eq(sf_graph_find_edge(g, "s"), 2);
     ck_assert_int_eq(av, 3);
-    ck_assert_int_eq(g->values[av].view_of, ai);
-    ck_assert_int_eq(g->values[ai].view_of, -1);
-    ck_assert_int_eq(g->values[av].producer, 2);
-    ck_assert_int_eq(g->values[av].producer_slot, 0);
-    ck_assert(g->values[av].is_output);
-    ck_assert(!g->values[ai].is_output);
-    ck_assert_int_eq(g->values[av].layout.shape[1], 2);
+    ck_assert_int_eq(g->edges[av].view_of, ai);
+    ck_assert_int_eq(g->edges[ai].view_of, -1);
+    ck_assert_int_eq(g->edges[av].producer, 2);
+    ck_assert_int_eq(g->edges[av].producer_slot, 0);
+    ck_assert(g->edges[av].is_output);
+    ck_assert(!g->edges[ai].is_output);
+    ck_assert_int_eq(g->edges[av].layout.shape[1], 2);
     ck_assert_int_eq(g->n_outputs, 2);
     ck_assert_int_eq(g->outputs[0], av);
     ck_assert_int_eq(g->outputs[1], 2);
@@ -260,11 +260,11 @@ START_TEST(test_loader_values_follow_topological_order)
                     "  - {name: a, op: t_source, out: [ta], shape: [3]}\n";
     sf_graph_t *g = load_ok(y, NULL, 0);
     ck_assert_str_eq(g->nodes[0].name, "b");
-    ck_assert_str_eq(g->values[0].name, "ta");
-    ck_assert_str_eq(g->values[1].name, "tb");
-    ck_assert_int_eq(g->values[0].producer, 1);
+    ck_assert_str_eq(g->edges[0].name, "ta");
+    ck_assert_str_eq(g->edges[1].name, "tb");
+    ck_assert_int_eq(g->edges[0].producer, 1);
     ck_assert_int_eq(g->nodes[0].in[0], 0);
-    ck_assert_int_eq(g->values[1].layout.shape[0], 3);
+    ck_assert_int_eq(g->edges[1].layout.shape[0], 3);
     sf_graph_free(g);
 }
 END_TEST
@@ -285,14 +285,14 @@ START_TEST(test_loader_when_picks_one_producer)
     sf_graph_t *g = load_ok(WHEN, NULL, 0);
     ck_assert_int_eq(g->n_nodes, 1);
     ck_assert_str_eq(g->nodes[0].name, "t");
-    ck_assert_int_eq(g->values[0].layout.shape[0], 2);
+    ck_assert_int_eq(g->edges[0].layout.shape[0], 2);
     sf_graph_free(g);
 
     sf_param_set_t set = {"mode", "all_gather"};
     g = load_ok(WHEN, &set, 1);
     ck_assert_int_eq(g->n_nodes, 1);
     ck_assert_str_eq(g->nodes[0].name, "g");
-    ck_assert_int_eq(g->values[0].layout.shape[0], 4);
+    ck_assert_int_eq(g->edges[0].layout.shape[0], 4);
     const sf_param_t *p = sf_graph_find_param(g, "mode");
     ck_assert_str_eq(p->value.s, "all_gather");
     ck_assert_str_eq(p->pos.file, "--set");
@@ -304,7 +304,7 @@ START_TEST(test_loader_set_overrides_types)
 {
     sf_param_set_t sets[] = {{"tp", "4"}, {"mode", "all_to_all"}};
     sf_graph_t *g = load_ok(WHEN, sets, 2);
-    ck_assert_int_eq(g->values[0].layout.shape[0], 1); /* 4 / 4 */
+    ck_assert_int_eq(g->edges[0].layout.shape[0], 1); /* 4 / 4 */
     ck_assert_int_eq(sf_graph_find_param(g, "tp")->value.i, 4);
     sf_graph_free(g);
 
@@ -312,8 +312,8 @@ START_TEST(test_loader_set_overrides_types)
                     "nodes:\n  - {name: a, op: t_source, out: [a], shape: \"${dims}\"}\n";
     sf_param_set_t ls[] = {{"dims", "[4, 5, 6]"}, {"lr", "2"}};
     g = load_ok(y, ls, 2);
-    ck_assert_int_eq(g->values[0].layout.ndim, 3);
-    ck_assert_int_eq(g->values[0].layout.shape[2], 6);
+    ck_assert_int_eq(g->edges[0].layout.ndim, 3);
+    ck_assert_int_eq(g->edges[0].layout.shape[2], 6);
     const sf_param_t *lr = sf_graph_find_param(g, "lr");
     ck_assert_int_eq(lr->value.type, SF_VALUE_FLOAT); /* an int widens to a float param */
     ck_assert(lr->value.f == 2.0);
@@ -424,7 +424,7 @@ START_TEST(test_loader_set_keys_checked_before_the_model)
     sf_graph_set_model_provider(provider_defines, fake_model_params, 2);
     sf_param_set_t ok = {"height", "7"};
     sf_graph_t *g = load_ok(MODEL_GRAPH, &ok, 1);
-    ck_assert_int_eq(g->values[0].layout.shape[1], 7);
+    ck_assert_int_eq(g->edges[0].layout.shape[1], 7);
     ck_assert_int_eq(sf_graph_find_param(g, "depth")->value.i, 4);
     sf_graph_free(g);
 
@@ -465,9 +465,9 @@ START_TEST(test_loader_includes_merge)
     ck_assert_int_eq(sf_graph_find_param(g, "n")->value.i, 5);     /* main overrides base */
     ck_assert_int_eq(sf_graph_find_param(g, "width")->value.i, 7); /* --set overrides all */
     ck_assert_str_eq(sf_graph_find_param(g, "mode")->value.s, "gather");
-    int y = sf_graph_find_value(g, "y");
-    ck_assert_int_eq(g->values[y].layout.shape[0], 6); /* 5 + 1 */
-    ck_assert_int_eq(g->values[y].layout.shape[1], 7);
+    int y = sf_graph_find_edge(g, "y");
+    ck_assert_int_eq(g->edges[y].layout.shape[0], 6); /* 5 + 1 */
+    ck_assert_int_eq(g->edges[y].layout.shape[1], 7);
     sf_graph_free(g);
 }
 END_TEST
@@ -485,7 +485,7 @@ START_TEST(test_loader_include_relative_to_buffer_name)
     sf_err_t err;
     sf_err_clear(&err);
     ck_assert_int_eq(sf_graph_load_buffer(y, strlen(y), q, NULL, 0, &g, &err), SF_OK);
-    ck_assert_int_eq(g->values[0].layout.shape[0], 3);
+    ck_assert_int_eq(g->edges[0].layout.shape[0], 3);
     sf_graph_free(g);
 }
 END_TEST

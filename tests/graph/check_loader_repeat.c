@@ -35,9 +35,9 @@ START_TEST(test_repeat_expands_per_layer)
     ck_assert_str_eq(g->nodes[3].name, "odd_1");
     ck_assert_str_eq(g->nodes[5].name, "add_3");
     ck_assert_str_eq(g->nodes[6].name, "odd_3");
-    ck_assert_int_ge(sf_graph_find_value(g, "h_4"), 0);
-    ck_assert_int_lt(sf_graph_find_value(g, "x_0"), 0);
-    ck_assert_int_ge(sf_graph_find_value(g, "x_3"), 0);
+    ck_assert_int_ge(sf_graph_find_edge(g, "h_4"), 0);
+    ck_assert_int_lt(sf_graph_find_edge(g, "x_0"), 0);
+    ck_assert_int_ge(sf_graph_find_edge(g, "x_3"), 0);
     /* The loop variable is not a param: it does not leak into the graph. */
     ck_assert_ptr_null(sf_graph_find_param(g, "layer"));
     sf_graph_free(g);
@@ -109,9 +109,9 @@ START_TEST(test_checks_inputs_when_and_renamed_outputs)
                        "outputs: [{x: x2}]\n";
     ck_assert_int_eq(load(yaml, &g, &err), SF_OK);
     ck_assert_int_eq(g->n_inputs, 0);
-    ck_assert_int_eq(g->values[sf_graph_find_value(g, "x")].layout.shape[0], 8);
+    ck_assert_int_eq(g->edges[sf_graph_find_edge(g, "x")].layout.shape[0], 8);
     ck_assert_str_eq(g->output_names[0], "x");
-    ck_assert_str_eq(g->values[g->outputs[0]].name, "x2");
+    ck_assert_str_eq(g->edges[g->outputs[0]].name, "x2");
     sf_graph_free(g);
     const char *bad_index = "name: w\nparams: {dims: [4]}\nnodes:\n"
                             "  - {name: mk, op: fill, out: [x], attrs: {shape: ['dims[1]']}}\n";

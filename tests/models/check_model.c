@@ -778,11 +778,11 @@ START_TEST(test_loader_defines_model_params)
     const sf_param_t *p = sf_graph_find_param(g, "vocab_per_rank");
     ck_assert_ptr_nonnull(p);
     ck_assert_int_eq(p->value.i, 512);
-    const sf_gvalue_t *v = &g->values[sf_graph_find_value(g, "w_up")];
+    const sf_edge_t *v = &g->edges[sf_graph_find_edge(g, "w_up")];
     ck_assert_int_eq(v->layout.shape[0], 64);
     ck_assert_int_eq(v->layout.shape[1], 64);
     ck_assert_int_eq(v->layout.dtype, SF_DTYPE_BF16);
-    v = &g->values[sf_graph_find_value(g, "w_emb")];
+    v = &g->edges[sf_graph_find_edge(g, "w_emb")];
     ck_assert_int_eq(v->layout.shape[0], 512);
     sf_graph_free(g);
     /* tp 3: refused at load, naming both numbers. */
@@ -810,7 +810,7 @@ START_TEST(test_loader_runs_weights_on_cpu)
     if (st != SF_OK)
         sf_err_print(&err, stderr);
     ck_assert_int_eq(st, SF_OK);
-    const sf_tensor_t *up = sf_exec_value(ex, sf_graph_find_value(g, "w_up"));
+    const sf_tensor_t *up = sf_exec_tensor(ex, sf_graph_find_edge(g, "w_up"));
     wspec_t w = {"synthetic:tiny", "model.layers.2.mlp.up_proj.weight", 2, {128, 64}, "shard(0)"};
     sf_tensor_t ref = weight_ok(&w, 0, 1);
     expect_same(&ref, up, "w_up through the executor");

@@ -194,9 +194,9 @@ static double fw_get(const sf_tensor_t *t, int64_t i)
 /* A weight read back from the run into a malloc'd double array. */
 static double *fw_weight(const sf_graph_t *g, const sf_exec_t *ex, const char *name)
 {
-    int v = sf_graph_find_value(g, name);
+    int v = sf_graph_find_edge(g, name);
     ck_assert_msg(v >= 0, "no value '%s'", name);
-    const sf_tensor_t *t = sf_exec_value(ex, v);
+    const sf_tensor_t *t = sf_exec_tensor(ex, v);
     int64_t n = sf_tensor_numel(t);
     double *w = malloc((size_t)n * sizeof *w);
     ck_assert_ptr_nonnull(w);
@@ -394,8 +394,8 @@ static void fw_check(const fw_cfg_t *c, double tol)
     st = sf_exec_run(ex, &err);
     ck_assert_msg(st == SF_OK, "run: %s", err.msg);
     fw_ref_t r = fw_reference(c, g, ex, ids);
-    const sf_tensor_t *logits = sf_exec_value(ex, sf_graph_find_value(g, "logits"));
-    const sf_tensor_t *aux = sf_exec_value(ex, sf_graph_find_value(g, "aux"));
+    const sf_tensor_t *logits = sf_exec_tensor(ex, sf_graph_find_edge(g, "logits"));
+    const sf_tensor_t *aux = sf_exec_tensor(ex, sf_graph_find_edge(g, "aux"));
     ck_assert_int_eq(aux->shape[1], r.n_aux * c->hidden);
     double e_logits = fw_rel_err(logits, r.logits, (int64_t)T * c->vocab);
     double e_aux = fw_rel_err(aux, r.aux, (int64_t)T * r.n_aux * c->hidden);

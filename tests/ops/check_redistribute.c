@@ -186,13 +186,13 @@ START_TEST(test_redistribute_shape_rules)
     sf_graph_t *g = NULL;
     for (int rank = 0; rank < 2; rank++) {
         ck_assert_int_eq(load_world(yaml, rank, 2, &g, &err), SF_OK);
-        const sf_tensor_t *t = &g->values[sf_graph_find_value(g, "g")].layout;
+        const sf_tensor_t *t = &g->edges[sf_graph_find_edge(g, "g")].layout;
         ck_assert_int_eq(t->shape[0], 6);
         ck_assert_int_eq(t->shape[1], 8);
-        t = &g->values[sf_graph_find_value(g, "s")].layout;
+        t = &g->edges[sf_graph_find_edge(g, "s")].layout;
         ck_assert_int_eq(t->shape[0], 3);
         ck_assert_int_eq(t->shape[1], 8);
-        t = &g->values[sf_graph_find_value(g, "u")].layout;
+        t = &g->edges[sf_graph_find_edge(g, "u")].layout;
         ck_assert_int_eq(t->shape[0], rank == 0 ? 4 : 2);
         sf_graph_free(g);
     }
