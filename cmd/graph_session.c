@@ -175,8 +175,7 @@ sf_status_t sf_session_run(const sf_graph_t *g, const sf_session_opts_t *o, bool
 {
     memset(report, 0, sizeof *report);
     report->rank = o->rank;
-    sf_exec_opts_t eo = {.free_policy = o->free_policy, .trace = o->trace, .rank = o->rank,
-                         .world = o->world, .comm = o->comm};
+    sf_exec_opts_t eo = {.free_policy = o->free_policy, .trace = o->trace, .comm = o->comm};
     if (o->trace != NULL) {
         char name[512];
         snprintf(name, sizeof name, "%s on %s", g->name, sf_device_name(o->dev));

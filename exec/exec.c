@@ -102,7 +102,7 @@ sf_status_t sf_exec_new(const sf_graph_t *g, sf_device_t *dev, const sf_exec_opt
     ex->plan = sf_plan_build(g, opts->free_policy);
     ex->mem = sf_mem_new(dev);
     if (opts->trace != NULL) {
-        ex->trace_ctx = (sf_trace_rank_t){.tr = opts->trace, .rank = opts->rank};
+        ex->trace_ctx = (sf_trace_rank_t){.tr = opts->trace, .rank = g->rank};
         sf_mem_set_observer(ex->mem, sf_trace_mem_observer, &ex->trace_ctx);
     }
     ex->bufs = sf_xalloc_calloc((size_t)g->n_edges, sizeof *ex->bufs);
@@ -268,7 +268,7 @@ static sf_status_t run_at(sf_exec_t *ex, int s, sf_err_t *err)
     double t1 = sf_mem_now_us(ex->mem);
     ex->node_us[p->order[s]] = t1 - t0;
     if (ex->opts.trace != NULL)
-        sf_trace_node(ex->opts.trace, ex->opts.rank, node->name, node->op->name, t0, t1);
+        sf_trace_node(ex->opts.trace, ex->g->rank, node->name, node->op->name, t0, t1);
     return SF_OK;
 }
 

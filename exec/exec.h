@@ -12,9 +12,8 @@
 
 typedef struct sf_exec_opts {
     sf_free_policy_t free_policy;
-    sf_trace_t *trace; /* borrowed; NULL for none */
-    int rank;
-    int world;
+    sf_trace_t *trace; /* borrowed; NULL for none. Events carry the graph's rank
+                        * (sf_graph_t.rank), the one the shapes were made for. */
     struct sf_comm *comm; /* borrowed; collectives backend (NULL: one rank, and
                            * the executor gives kernels the self comm) */
 } sf_exec_opts_t;

@@ -106,7 +106,7 @@ START_TEST(test_device_runs_every_node_and_syncs_once)
     sf_graph_t *g = load_chain();
     sf_err_t err = {0};
     sf_exec_t *ex = NULL;
-    sf_exec_opts_t o = {.free_policy = SF_FREE_EAGER, .world = 1};
+    sf_exec_opts_t o = {.free_policy = SF_FREE_EAGER};
     ck_assert_int_eq(sf_exec_new(g, &g_probe_dev, &o, &ex, &err), SF_OK);
     ck_assert_int_eq(g_probe.n_supports, 3);
     ck_assert_int_eq(sf_exec_run(ex, &err), SF_OK);
@@ -132,7 +132,7 @@ START_TEST(test_device_refusal_stops_before_any_allocation)
     sf_graph_t *g = load_chain();
     sf_err_t err = {0};
     sf_exec_t *ex = NULL;
-    sf_exec_opts_t o = {.free_policy = SF_FREE_EAGER, .world = 1};
+    sf_exec_opts_t o = {.free_policy = SF_FREE_EAGER};
     ck_assert_int_eq(sf_exec_new(g, &g_probe_dev, &o, &ex, &err), SF_ERR_UNSUPPORTED);
     ck_assert_ptr_null(ex);
     ck_assert_ptr_nonnull(strstr(err.msg, "node 'make_b': op 'mul' has no kernel for device "
@@ -268,7 +268,7 @@ START_TEST(test_device_prepare_once_read_by_scratch_and_kernel)
     sf_graph_t *g = load_prep_graph(16);
     sf_err_t err = {0};
     sf_exec_t *ex = NULL;
-    sf_exec_opts_t o = {.free_policy = SF_FREE_EAGER, .world = 1};
+    sf_exec_opts_t o = {.free_policy = SF_FREE_EAGER};
     ck_assert_int_eq(sf_exec_new(g, sf_device_cpu(), &o, &ex, &err), SF_OK);
     ck_assert_int_eq(g_n_prepares, 2);
     ck_assert_int_eq(sf_exec_run(ex, &err), SF_OK);
@@ -289,7 +289,7 @@ START_TEST(test_device_prepare_refusal_allocates_nothing)
     sf_graph_t *g = load_prep_graph(0);
     sf_err_t err = {0};
     sf_exec_t *ex = NULL;
-    sf_exec_opts_t o = {.free_policy = SF_FREE_EAGER, .world = 1};
+    sf_exec_opts_t o = {.free_policy = SF_FREE_EAGER};
     ck_assert_int_eq(sf_exec_new(g, sf_device_meta(), &o, &ex, &err), SF_ERR_GRAPH);
     ck_assert_ptr_null(ex);
     ck_assert_int_eq(g_n_prepares, 1);
@@ -312,7 +312,7 @@ START_TEST(test_device_comm_must_match_the_graph)
                                                &set, 1, 1, 2, &g, &err),
                      SF_OK);
     sf_exec_t *ex = NULL;
-    sf_exec_opts_t o = {.free_policy = SF_FREE_EAGER, .rank = 1, .world = 2};
+    sf_exec_opts_t o = {.free_policy = SF_FREE_EAGER};
     ck_assert_int_eq(sf_exec_new(g, sf_device_cpu(), &o, &ex, &err), SF_OK);
     ck_assert_int_eq(sf_exec_run(ex, &err), SF_ERR_COMM);
     ck_assert_ptr_nonnull(strstr(err.msg, "the graph was loaded for rank 1 of 2 but runs as "

@@ -31,7 +31,7 @@ static run_result_t run_on(const sf_graph_t *g, sf_device_t *dev, sf_free_policy
 {
     sf_err_t err = {0};
     sf_exec_t *ex = NULL;
-    sf_exec_opts_t o = {.free_policy = policy, .world = 1};
+    sf_exec_opts_t o = {.free_policy = policy};
     ck_assert_int_eq(sf_exec_new(g, dev, &o, &ex, &err), SF_OK);
     sf_status_t st = sf_exec_run(ex, &err);
     if (st != SF_OK)
@@ -98,7 +98,7 @@ START_TEST(test_sched_chain_values)
     sf_graph_t *g = load("tests/graphs/chain.yaml", NULL, 0);
     sf_err_t err = {0};
     sf_exec_t *ex = NULL;
-    sf_exec_opts_t o = {.world = 1};
+    sf_exec_opts_t o = {0};
     ck_assert_int_eq(sf_exec_new(g, sf_device_cpu(), &o, &ex, &err), SF_OK);
     ck_assert_int_eq(sf_exec_run(ex, &err), SF_OK);
     const sf_tensor_t *c = sf_exec_tensor(ex, sf_graph_find_edge(g, "c"));
@@ -115,7 +115,7 @@ START_TEST(test_sched_missing_input_is_an_error)
     sf_graph_t *g = load("tests/graphs/inputs_io.yaml", NULL, 0);
     sf_err_t err = {0};
     sf_exec_t *ex = NULL;
-    sf_exec_opts_t o = {.world = 1};
+    sf_exec_opts_t o = {0};
     ck_assert_int_eq(sf_exec_new(g, sf_device_cpu(), &o, &ex, &err), SF_OK);
     ck_assert_int_eq(sf_exec_run(ex, &err), SF_ERR_INPUT);
     ck_assert_ptr_nonnull(strstr(err.msg, "graph input 'x' was not given"));

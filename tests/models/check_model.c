@@ -804,7 +804,7 @@ START_TEST(test_loader_runs_weights_on_cpu)
     sf_err_clear(&err);
     ck_assert_int_eq(sf_graph_load_file(path, NULL, 0, &g, &err), SF_OK);
     sf_exec_t *ex = NULL;
-    sf_exec_opts_t o = {.world = 1};
+    sf_exec_opts_t o = {0};
     ck_assert_int_eq(sf_exec_new(g, sf_device_cpu(), &o, &ex, &err), SF_OK);
     sf_status_t st = sf_exec_run(ex, &err);
     if (st != SF_OK)

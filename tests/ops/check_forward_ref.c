@@ -388,7 +388,7 @@ static void fw_check(const fw_cfg_t *c, double tol)
     sf_tensor_t ids_t = sf_tensor_make(SF_DTYPE_I32, 2, (const int64_t[]){c->batch, c->seq});
     ids_t.buf = &ids_buf;
     sf_exec_t *ex = NULL;
-    sf_exec_opts_t o = {.world = 1};
+    sf_exec_opts_t o = {0};
     ck_assert_int_eq(sf_exec_new(g, sf_device_cpu(), &o, &ex, &err), SF_OK);
     ck_assert_int_eq(sf_exec_set_input(ex, "ids", &ids_t, &err), SF_OK);
     st = sf_exec_run(ex, &err);
