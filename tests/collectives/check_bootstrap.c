@@ -21,95 +21,15 @@
 #include <unistd.h>
 
 #include "bootstrap.h"
+#include "clock.h"
 #include "coll.h"
+#include "rank_procs.h"
+#include "test_util.h"
 
 #define HASH 0x5eed5eed12345678ull
 #define RANK_TIMEOUT_S 20.0 /* collectives and rendezvous inside a healthy test */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- forking ranks ------------------------------------------------------- */
-
-/* A port nobody listens on right now: bind port 0 and read what we got. */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(fd, 0);
-    struct sockaddr_in sa = {0};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    socklen_t len = sizeof sa;
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
-static sf_rank_info_t rank_info(int rank, int world, int port)
-{
-    sf_rank_info_t ri;
-    memset(&ri, 0, sizeof ri);
-    ri.rank = rank;
-    ri.world = world;
-    ri.local_rank = rank;
-    snprintf(ri.master_addr, sizeof ri.master_addr, "127.0.0.1");
-    ri.master_port = port;
-    snprintf(ri.source, sizeof ri.source, "torchrun");
-    return ri;
-}
-
-/* Body of process i of n; returns the exit code (0: all checks passed). */
-typedef int (*proc_fn)(int i, int n, int port, void *arg);
-
-/* Fork n processes running fn, wait up to limit_s, kill what is left.
- * codes[i] is the exit code, or 128 + signal. */
-static void run_procs(int n, proc_fn fn, void *arg, int port, double limit_s, int *codes)
-{
-    pid_t pids[16];
-    ck_assert_int_le(n, 16);
-    fflush(NULL);
-    for (int i = 0; i < n; i++) {
-        pids[i] = fork();
-        ck_assert_int_ge(pids[i], 0);
-        if (pids[i] == 0) {
-            alarm((unsigned)limit_s + 5); /* belt and braces if the parent dies */
-            /* exit, not _exit: the leak checker of a sanitized build runs at exit. */
-            exit(fn(i, n, port, arg));
-        }
-    }
-    double deadline = now_s() + limit_s;
-    int n_left = n;
-    for (int i = 0; i < n; i++)
-        codes[i] = -1;
-    while (n_left > 0) {
-        int status;
-        pid_t p = waitpid(-1, &status, WNOHANG);
-        if (p > 0) {
-            for (int i = 0; i < n; i++)
-                if (pids[i] == p) {
-                    codes[i] = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-                    n_left--;
-                }
-            continue;
-        }
-        if (now_s() > deadline) {
-            for (int i = 0; i < n; i++)
-                if (codes[i] == -1) {
-                    kill(pids[i], SIGKILL);
-                    waitpid(pids[i], &status, 0);
-                    codes[i] = 128 + SIGKILL;
-                    fprintf(stderr, "process %d of %d killed after %.0f s\n", i, n, limit_s);
-                }
-            break;
-        }
-        usleep(2000);
-    }
-}
 
 static void expect_all_ok(const int *codes, int n)
 {
@@ -127,29 +47,19 @@ typedef struct comm_job {
     const char *backend;
 } comm_job_t;
 
-#define FAIL_IF(cond, ...)                                                                         \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                                        \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fprintf(stderr, "\n");                                                                 \
-            return 1;                                                                              \
-        }                                                                                          \
-    } while (0)
-
 static int comm_proc(int i, int n, int port, void *arg)
 {
     comm_job_t *job = arg;
     sf_err_t err;
     sf_err_clear(&err);
     sf_comm_register_all();
-    sf_rank_info_t ri = rank_info(i, n, port);
+    sf_rank_info_t ri = tu_rank_info(i, n, port);
     sf_bootstrap_t *bs = NULL;
     sf_comm_t *comm = NULL;
     sf_status_t st = sf_bootstrap_new(&ri, HASH, RANK_TIMEOUT_S, &bs, &err);
-    FAIL_IF(st != SF_OK, "rank %d: bootstrap: %s", i, err.msg);
+    TU_FAIL_IF(st != SF_OK, "rank %d: bootstrap: %s", i, err.msg);
     st = sf_comm_new(job->backend ? job->backend : "ucx", bs, RANK_TIMEOUT_S, &comm, &err);
-    FAIL_IF(st != SF_OK, "rank %d: comm: %s", i, err.msg);
+    TU_FAIL_IF(st != SF_OK, "rank %d: comm: %s", i, err.msg);
     int code = job->body(comm, i, n, job->arg);
     sf_comm_free(comm);
     sf_bootstrap_free(bs);
@@ -160,10 +70,9 @@ static void run_world(int world, rank_body_fn body, void *arg, double limit_s)
 {
     comm_job_t job = {body, arg, "ucx"};
     int codes[16];
-    run_procs(world, comm_proc, &job, free_port(), limit_s, codes);
+    tu_run_procs(world, comm_proc, &job, tu_free_port(), limit_s, codes);
     expect_all_ok(codes, world);
 }
-
 
 /* ---- a dead peer ------------------------------------------------------------ */
 
@@ -188,7 +97,7 @@ static int do_barrier(sf_comm_t *comm, int r)
     sf_err_t err;
     sf_err_clear(&err);
     sf_status_t st = sf_coll_run(comm, &a, &err);
-    FAIL_IF(st != SF_OK, "rank %d: barrier: %s", r, err.msg);
+    TU_FAIL_IF(st != SF_OK, "rank %d: barrier: %s", r, err.msg);
     return 0;
 }
 
@@ -203,20 +112,20 @@ static int body_peer_dies(sf_comm_t *comm, int r, int n, void *arg)
     sf_err_t err;
     sf_err_clear(&err);
     if (r == 1) {
-        FAIL_IF(do_barrier(comm, r) != 0, "barrier");
+        TU_FAIL_IF(do_barrier(comm, r) != 0, "barrier");
         _exit(0); /* no teardown: to the others this rank just vanished */
     }
-    FAIL_IF(do_barrier(comm, r) != 0, "barrier");
+    TU_FAIL_IF(do_barrier(comm, r) != 0, "barrier");
     uint32_t send[64] = {0}, recv[128];
     sf_coll_args_t a = args_of(SF_COLL_ALLGATHER, SF_DTYPE_I32, send, recv, 64);
-    double t0 = now_s();
+    double t0 = sf_clock_now_s();
     usleep(200000);
     sf_status_t st = sf_coll_run(comm, &a, &err);
-    double took = now_s() - t0;
-    FAIL_IF(st != SF_ERR_COMM, "rank 0: all_gather with a dead peer returned %s (%s)",
+    double took = sf_clock_now_s() - t0;
+    TU_FAIL_IF(st != SF_ERR_COMM, "rank 0: all_gather with a dead peer returned %s (%s)",
             sf_status_name(st), err.msg);
-    FAIL_IF(strstr(err.msg, "rank 1 failed during all_gather") == NULL, "message: %s", err.msg);
-    FAIL_IF(took > 8.0, "rank 0 noticed the dead peer only after %.1f s", took);
+    TU_FAIL_IF(strstr(err.msg, "rank 1 failed during all_gather") == NULL, "message: %s", err.msg);
+    TU_FAIL_IF(took > 8.0, "rank 0 noticed the dead peer only after %.1f s", took);
     return 0;
 }
 
@@ -244,34 +153,34 @@ static int claim_proc(int i, int n, int port, void *arg)
 {
     (void)n;
     const claim_t *c = &((const claim_t *)arg)[i];
-    sf_rank_info_t ri = rank_info(c->rank, c->world, port + c->port_delta);
+    sf_rank_info_t ri = tu_rank_info(c->rank, c->world, port + c->port_delta);
     if (c->delay_s > 0)
         usleep((useconds_t)(c->delay_s * 1e6));
     sf_bootstrap_t *bs = NULL;
     sf_err_t err;
     sf_err_clear(&err);
-    double t0 = now_s();
+    double t0 = sf_clock_now_s();
     sf_status_t st = sf_bootstrap_new(&ri, c->hash, c->timeout_s, &bs, &err);
-    double took = now_s() - t0;
-    FAIL_IF(st != c->want, "process %d (rank %d): got %s, want %s: %s", i, c->rank,
+    double took = sf_clock_now_s() - t0;
+    TU_FAIL_IF(st != c->want, "process %d (rank %d): got %s, want %s: %s", i, c->rank,
             sf_status_name(st), sf_status_name(c->want), err.msg);
-    FAIL_IF(c->want_msg != NULL && strstr(err.msg, c->want_msg) == NULL,
+    TU_FAIL_IF(c->want_msg != NULL && strstr(err.msg, c->want_msg) == NULL,
             "process %d (rank %d): message '%s' lacks '%s'", i, c->rank, err.msg, c->want_msg);
-    FAIL_IF(took > c->max_s, "process %d (rank %d) took %.1f s", i, c->rank, took);
-    FAIL_IF(st != SF_OK && bs != NULL, "a failed rendezvous returned a bootstrap");
+    TU_FAIL_IF(took > c->max_s, "process %d (rank %d) took %.1f s", i, c->rank, took);
+    TU_FAIL_IF(st != SF_OK && bs != NULL, "a failed rendezvous returned a bootstrap");
     if (st == SF_OK) {
         /* The star works: gather everyone's rank, broadcast from the last. */
         int all[16] = {0}, mine = c->rank * 10;
-        FAIL_IF(sf_bootstrap_allgather(bs, &mine, sizeof mine, all, &err) != SF_OK, "%s", err.msg);
+        TU_FAIL_IF(sf_bootstrap_allgather(bs, &mine, sizeof mine, all, &err) != SF_OK, "%s", err.msg);
         for (int p = 0; p < c->world; p++)
-            FAIL_IF(all[p] != p * 10, "allgather[%d] = %d", p, all[p]);
+            TU_FAIL_IF(all[p] != p * 10, "allgather[%d] = %d", p, all[p]);
         char word[8] = "none";
         if (c->rank == c->world - 1)
             memcpy(word, "hello", 6);
-        FAIL_IF(sf_bootstrap_bcast(bs, word, sizeof word, c->world - 1, &err) != SF_OK, "%s",
+        TU_FAIL_IF(sf_bootstrap_bcast(bs, word, sizeof word, c->world - 1, &err) != SF_OK, "%s",
                 err.msg);
-        FAIL_IF(strcmp(word, "hello") != 0, "bcast gave '%s'", word);
-        FAIL_IF(sf_bootstrap_barrier(bs, &err) != SF_OK, "%s", err.msg);
+        TU_FAIL_IF(strcmp(word, "hello") != 0, "bcast gave '%s'", word);
+        TU_FAIL_IF(sf_bootstrap_barrier(bs, &err) != SF_OK, "%s", err.msg);
         sf_bootstrap_free(bs);
     }
     return 0;
@@ -280,7 +189,7 @@ static int claim_proc(int i, int n, int port, void *arg)
 static void run_claims(claim_t *claims, int n, double limit_s)
 {
     int codes[16];
-    run_procs(n, claim_proc, claims, free_port(), limit_s, codes);
+    tu_run_procs(n, claim_proc, claims, tu_free_port(), limit_s, codes);
     expect_all_ok(codes, n);
 }
 
@@ -359,7 +268,7 @@ END_TEST
 
 START_TEST(test_bootstrap_port_taken_is_a_clear_error)
 {
-    int port = free_port();
+    int port = tu_free_port();
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = {0};
     sa.sin_family = AF_INET;
@@ -367,7 +276,7 @@ START_TEST(test_bootstrap_port_taken_is_a_clear_error)
     sa.sin_port = htons((uint16_t)port);
     ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     ck_assert_int_eq(listen(fd, 4), 0);
-    sf_rank_info_t ri = rank_info(0, 2, port);
+    sf_rank_info_t ri = tu_rank_info(0, 2, port);
     sf_bootstrap_t *bs = NULL;
     sf_err_t err;
     sf_err_clear(&err);
@@ -541,9 +450,5 @@ static Suite *bootstrap_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(bootstrap_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int n_failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return n_failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run_suite(bootstrap_suite());
 }

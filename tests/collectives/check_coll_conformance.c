@@ -32,106 +32,15 @@
 #endif
 
 #include "bootstrap.h"
+#include "clock.h"
 #include "coll.h"
+#include "rank_procs.h"
+#include "test_util.h"
 
 #define HASH 0x5eed5eed12345678ull
 #define RANK_TIMEOUT_S 30.0 /* collectives and rendezvous inside a healthy test */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- forking ranks ------------------------------------------------------- */
-
-/* A port nobody listens on right now: bind port 0 and read what we got. */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(fd, 0);
-    struct sockaddr_in sa = {0};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    socklen_t len = sizeof sa;
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
-static sf_rank_info_t rank_info(int rank, int world, int port)
-{
-    sf_rank_info_t ri;
-    memset(&ri, 0, sizeof ri);
-    ri.rank = rank;
-    ri.world = world;
-    ri.local_rank = rank;
-    snprintf(ri.master_addr, sizeof ri.master_addr, "127.0.0.1");
-    ri.master_port = port;
-    snprintf(ri.source, sizeof ri.source, "torchrun");
-    return ri;
-}
-
-/* Body of process i of n; returns the exit code (0: all checks passed). */
-typedef int (*proc_fn)(int i, int n, int port, void *arg);
-
-/* Fork n processes running fn, wait up to limit_s, kill what is left.
- * codes[i] is the exit code, or 128 + signal. */
-static void run_procs(int n, proc_fn fn, void *arg, int port, double limit_s, int *codes)
-{
-    pid_t pids[16];
-    ck_assert_int_le(n, 16);
-    fflush(NULL);
-    for (int i = 0; i < n; i++) {
-        pids[i] = fork();
-        ck_assert_int_ge(pids[i], 0);
-        if (pids[i] == 0) {
-            alarm((unsigned)limit_s + 5); /* belt and braces if the parent dies */
-            /* exit, not _exit: the leak checker of a sanitized build runs at exit. */
-            exit(fn(i, n, port, arg));
-        }
-    }
-    double deadline = now_s() + limit_s;
-    int n_left = n;
-    for (int i = 0; i < n; i++)
-        codes[i] = -1;
-    while (n_left > 0) {
-        int status;
-        pid_t p = waitpid(-1, &status, WNOHANG);
-        if (p > 0) {
-            for (int i = 0; i < n; i++)
-                if (pids[i] == p) {
-                    codes[i] = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-                    n_left--;
-                }
-            continue;
-        }
-        if (now_s() > deadline) {
-            for (int i = 0; i < n; i++)
-                if (codes[i] == -1) {
-                    kill(pids[i], SIGKILL);
-                    waitpid(pids[i], &status, 0);
-                    codes[i] = 128 + SIGKILL;
-                    fprintf(stderr, "process %d of %d killed after %.0f s\n", i, n, limit_s);
-                }
-            break;
-        }
-        usleep(2000);
-    }
-}
-
-#define FAIL_IF(cond, ...)                                                                         \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                                        \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fprintf(stderr, "\n");                                                                 \
-            return 1;                                                                              \
-        }                                                                                          \
-    } while (0)
-
 
 /* ---- backends under test ---------------------------------------------------- */
 
@@ -218,17 +127,17 @@ static int comm_proc(int i, int n, int port, void *arg)
     sf_bootstrap_t *bs = NULL;
     sf_comm_t *comm = NULL;
     if (strcmp(c->backend, "self") != 0) {
-        sf_rank_info_t ri = rank_info(i, n, port);
+        sf_rank_info_t ri = tu_rank_info(i, n, port);
         if (n == 1)
             snprintf(ri.source, sizeof ri.source, "single");
         sf_status_t st = sf_bootstrap_new(&ri, HASH, RANK_TIMEOUT_S, &bs, &err);
-        FAIL_IF(st != SF_OK, "rank %d: bootstrap: %s", i, err.msg);
+        TU_FAIL_IF(st != SF_OK, "rank %d: bootstrap: %s", i, err.msg);
     }
     sf_status_t st = sf_comm_new(c->backend, bs, RANK_TIMEOUT_S, &comm, &err);
-    FAIL_IF(st != SF_OK, "rank %d: %s comm: %s", i, c->backend, err.msg);
+    TU_FAIL_IF(st != SF_OK, "rank %d: %s comm: %s", i, c->backend, err.msg);
     rank_ctx_t x = {comm, sf_comm_rank(comm), sf_comm_size(comm), c->mem, c};
     /* The comm's identity is the launcher's. */
-    FAIL_IF(x.r != i || x.n != n, "%s comm says rank %d of %d, want %d of %d", c->backend, x.r,
+    TU_FAIL_IF(x.r != i || x.n != n, "%s comm says rank %d of %d, want %d of %d", c->backend, x.r,
             x.n, i, n);
     int code = job->body(&x);
     sf_comm_free(comm);
@@ -240,7 +149,7 @@ static void run_cfg(const backend_cfg_t *c, body_fn body, double limit_s)
 {
     job_t job = {body, c};
     int codes[16];
-    run_procs(c->world, comm_proc, &job, free_port(), limit_s, codes);
+    tu_run_procs(c->world, comm_proc, &job, tu_free_port(), limit_s, codes);
     for (int i = 0; i < c->world; i++)
         ck_assert_msg(codes[i] == 0, "%s, world %d: rank %d exited with %d", c->backend,
                       c->world, i, codes[i]);
@@ -288,7 +197,7 @@ static sf_coll_args_t args_of(const rank_ctx_t *x, sf_coll_kind_t kind, sf_dtype
         sf_err_t err_;                                                                             \
         sf_err_clear(&err_);                                                                       \
         sf_status_t st_ = sf_coll_run((x)->comm, (a), &err_);                                      \
-        FAIL_IF(st_ != SF_OK, "%s rank %d of %d: %s: %s", (x)->cfg->backend, (x)->r, (x)->n,       \
+        TU_FAIL_IF(st_ != SF_OK, "%s rank %d of %d: %s: %s", (x)->cfg->backend, (x)->r, (x)->n,       \
                 sf_coll_kind_name((a)->kind), err_.msg);                                           \
     } while (0)
 
@@ -310,11 +219,11 @@ static int do_allgather(const rank_ctx_t *x, sf_dtype_t dt, uint64_t count)
     mem_drop(x, d_send);
     for (int p = 0; p < n; p++)
         for (size_t b = 0; b < block; b++)
-            FAIL_IF(recv[(size_t)p * block + b] != pattern(p, 0, b),
+            TU_FAIL_IF(recv[(size_t)p * block + b] != pattern(p, 0, b),
                     "rank %d: all_gather %s x%llu: byte %zu of rank %d's piece is %u, want %u", r,
                     sf_dtype_name(dt), (unsigned long long)count, b, p, recv[(size_t)p * block + b],
                     pattern(p, 0, b));
-    FAIL_IF(recv[block * (size_t)n] != 0xee, "rank %d: all_gather wrote past the end", r);
+    TU_FAIL_IF(recv[block * (size_t)n] != 0xee, "rank %d: all_gather wrote past the end", r);
     free(send);
     free(recv);
     return 0;
@@ -352,11 +261,11 @@ static int do_allgatherv(const rank_ctx_t *x, sf_dtype_t dt, int seed)
     mem_drop(x, d_send);
     for (int p = 0; p < n; p++) {
         for (size_t b = 0; b < rc[p] * es; b++)
-            FAIL_IF(recv[rd[p] * es + b] != pattern(p, 0, b),
+            TU_FAIL_IF(recv[rd[p] * es + b] != pattern(p, 0, b),
                     "rank %d: all_gatherv %s seed %d: byte %zu of rank %d's piece is %u, want %u",
                     r, sf_dtype_name(dt), seed, b, p, recv[rd[p] * es + b], pattern(p, 0, b));
         for (size_t b = 0; b < es; b++)
-            FAIL_IF(recv[(rd[p] + rc[p]) * es + b] != 0xee,
+            TU_FAIL_IF(recv[(rd[p] + rc[p]) * es + b] != 0xee,
                     "rank %d: all_gatherv wrote into the gap after rank %d's piece", r, p);
     }
     free(send);
@@ -403,11 +312,11 @@ static int do_alltoallv(const rank_ctx_t *x, sf_dtype_t dt, int seed)
     mem_drop(x, d_send);
     for (int p = 0; p < n; p++) {
         for (size_t b = 0; b < rc[p] * es; b++)
-            FAIL_IF(recv[rd[p] * es + b] != pattern(p, r, b),
+            TU_FAIL_IF(recv[rd[p] * es + b] != pattern(p, r, b),
                     "rank %d: all_to_all %s seed %d: byte %zu from rank %d is %u, want %u", r,
                     sf_dtype_name(dt), seed, b, p, recv[rd[p] * es + b], pattern(p, r, b));
         for (size_t b = 0; b < es; b++)
-            FAIL_IF(recv[(rd[p] + rc[p]) * es + b] != 0xee,
+            TU_FAIL_IF(recv[(rd[p] + rc[p]) * es + b] != 0xee,
                     "rank %d: all_to_all wrote into the gap after rank %d's chunk", r, p);
     }
     free(send);
@@ -443,7 +352,7 @@ static int do_allreduce(const rank_ctx_t *x, sf_dtype_t dt, sf_reduce_op_t op, u
     if (!in_place)
         mem_drop(x, d_send);
     for (uint64_t i = 0; i < count; i++)
-        FAIL_IF(memcmp(recv + i * es, want + i * es, es) != 0,
+        TU_FAIL_IF(memcmp(recv + i * es, want + i * es, es) != 0,
                 "rank %d: all_reduce %s %s x%llu%s: element %llu is %g, want %g", r,
                 op == SF_REDUCE_SUM ? "sum" : "max", sf_dtype_name(dt), (unsigned long long)count,
                 in_place ? " in place" : "", (unsigned long long)i,
@@ -466,7 +375,7 @@ static int do_broadcast(const rank_ctx_t *x, int root, uint64_t count)
     RUN_OK(x, &a);
     mem_back(x, buf, d_buf, count);
     for (uint64_t b = 0; b < count; b++)
-        FAIL_IF(buf[b] != pattern(root, 7, b), "rank %d: broadcast from %d: byte %llu is %u", r,
+        TU_FAIL_IF(buf[b] != pattern(root, 7, b), "rank %d: broadcast from %d: byte %llu is %u", r,
                 root, (unsigned long long)b, buf[b]);
     free(buf);
     return 0;
@@ -571,10 +480,10 @@ static int body_overlapped(const rank_ctx_t *x)
     void *req_ag = NULL, *req_ar = NULL;
     sf_err_t err;
     sf_err_clear(&err);
-    FAIL_IF(sf_comm_start(x->comm, &ag, &req_ag, &err) != SF_OK, "start ag: %s", err.msg);
-    FAIL_IF(sf_comm_start(x->comm, &ar, &req_ar, &err) != SF_OK, "start ar: %s", err.msg);
-    FAIL_IF(sf_coll_wait(x->comm, req_ar, &ar, &err) != SF_OK, "wait ar: %s", err.msg);
-    FAIL_IF(sf_coll_wait(x->comm, req_ag, &ag, &err) != SF_OK, "wait ag: %s", err.msg);
+    TU_FAIL_IF(sf_comm_start(x->comm, &ag, &req_ag, &err) != SF_OK, "start ag: %s", err.msg);
+    TU_FAIL_IF(sf_comm_start(x->comm, &ar, &req_ar, &err) != SF_OK, "start ar: %s", err.msg);
+    TU_FAIL_IF(sf_coll_wait(x->comm, req_ar, &ar, &err) != SF_OK, "wait ar: %s", err.msg);
+    TU_FAIL_IF(sf_coll_wait(x->comm, req_ag, &ag, &err) != SF_OK, "wait ag: %s", err.msg);
     sf_comm_req_free(x->comm, req_ar);
     sf_comm_req_free(x->comm, req_ag);
     mem_back(x, ar_recv, d_ar_recv, sizeof ar_recv);
@@ -583,10 +492,10 @@ static int body_overlapped(const rank_ctx_t *x)
     mem_drop(x, d_ar_send);
     /* sum of (p + 1) over p < n = n(n+1)/2 */
     for (int i = 0; i < COUNT; i++)
-        FAIL_IF(ar_recv[i] != (float)(n * (n + 1) / 2), "rank %d: ar[%d] = %g", r, i, ar_recv[i]);
+        TU_FAIL_IF(ar_recv[i] != (float)(n * (n + 1) / 2), "rank %d: ar[%d] = %g", r, i, ar_recv[i]);
     for (int p = 0; p < n; p++)
         for (int i = 0; i < COUNT; i++)
-            FAIL_IF(ag_recv[p * COUNT + i] != (float)(p * 10000 + i), "rank %d: ag[%d][%d] = %g", r,
+            TU_FAIL_IF(ag_recv[p * COUNT + i] != (float)(p * 10000 + i), "rank %d: ag[%d][%d] = %g", r,
                     p, i, ag_recv[p * COUNT + i]);
     return 0;
 }
@@ -597,7 +506,7 @@ static int body_start_then_test(const rank_ctx_t *x)
 {
     enum { N = 1 << 20 };
     float *send = calloc(N, sizeof *send), *recv = malloc(N * sizeof *recv);
-    FAIL_IF(send == NULL || recv == NULL, "out of memory");
+    TU_FAIL_IF(send == NULL || recv == NULL, "out of memory");
     for (int i = 0; i < N; i++)
         send[i] = (float)(i % 7);
     void *d_send = mem_of(x, send, N * sizeof *send), *d_recv = mem_of(x, recv, N * sizeof *recv);
@@ -605,18 +514,18 @@ static int body_start_then_test(const rank_ctx_t *x)
     sf_err_t err;
     sf_err_clear(&err);
     void *req = NULL;
-    FAIL_IF(sf_comm_start(x->comm, &a, &req, &err) != SF_OK, "start: %s", err.msg);
-    FAIL_IF(req == NULL, "start gave no request");
+    TU_FAIL_IF(sf_comm_start(x->comm, &a, &req, &err) != SF_OK, "start: %s", err.msg);
+    TU_FAIL_IF(req == NULL, "start gave no request");
     sf_status_t st;
-    double t_end = now_s() + RANK_TIMEOUT_S;
+    double t_end = sf_clock_now_s() + RANK_TIMEOUT_S;
     while ((st = sf_comm_test(x->comm, req, &err)) == SF_INPROGRESS)
-        FAIL_IF(now_s() > t_end, "all_reduce never completed");
-    FAIL_IF(st != SF_OK, "test: %s", err.msg);
+        TU_FAIL_IF(sf_clock_now_s() > t_end, "all_reduce never completed");
+    TU_FAIL_IF(st != SF_OK, "test: %s", err.msg);
     sf_comm_req_free(x->comm, req);
     mem_back(x, recv, d_recv, N * sizeof *recv);
     mem_drop(x, d_send);
     for (int i = 0; i < N; i += 4099)
-        FAIL_IF(recv[i] != (float)(x->n * (i % 7)), "rank %d: element %d is %g", x->r, i, recv[i]);
+        TU_FAIL_IF(recv[i] != (float)(x->n * (i % 7)), "rank %d: element %d is %g", x->r, i, recv[i]);
     free(send);
     free(recv);
     return 0;
@@ -631,12 +540,12 @@ static int body_refusals(const rank_ctx_t *x)
     sf_err_clear(&err);
     sf_coll_args_t b = args_of(x, SF_COLL_BROADCAST, SF_DTYPE_U8, NULL, d_buf, sizeof buf);
     b.root = x->n;
-    FAIL_IF(sf_coll_run(x->comm, &b, &err) != SF_ERR_INPUT, "root %d accepted", x->n);
-    FAIL_IF(strstr(err.msg, "root") == NULL, "message: %s", err.msg);
+    TU_FAIL_IF(sf_coll_run(x->comm, &b, &err) != SF_ERR_INPUT, "root %d accepted", x->n);
+    TU_FAIL_IF(strstr(err.msg, "root") == NULL, "message: %s", err.msg);
     sf_coll_args_t v = args_of(x, SF_COLL_ALLGATHERV, SF_DTYPE_U8, d_buf, d_buf, 0);
-    FAIL_IF(sf_coll_run(x->comm, &v, &err) != SF_ERR_INPUT, "all_gatherv without counts ran");
+    TU_FAIL_IF(sf_coll_run(x->comm, &v, &err) != SF_ERR_INPUT, "all_gatherv without counts ran");
     sf_coll_args_t u = args_of(x, SF_COLL_ALLREDUCE, SF_DTYPE_U8, d_buf, d_buf, 4);
-    FAIL_IF(sf_coll_run(x->comm, &u, &err) != SF_ERR_UNSUPPORTED, "u8 all_reduce ran");
+    TU_FAIL_IF(sf_coll_run(x->comm, &u, &err) != SF_ERR_UNSUPPORTED, "u8 all_reduce ran");
     mem_drop(x, d_buf);
     return do_broadcast(x, 0, 5);
 }
@@ -650,8 +559,8 @@ static int body_nccl_memory_kinds(const rank_ctx_t *x)
     sf_err_clear(&err);
     sf_coll_args_t a = args_of(x, SF_COLL_ALLGATHER, SF_DTYPE_F32, host, host, 4);
     a.mem = SF_MEMKIND_HOST;
-    FAIL_IF(sf_coll_run(x->comm, &a, &err) != SF_ERR_UNSUPPORTED, "host all_gather ran");
-    FAIL_IF(strstr(err.msg, "all_gather") == NULL, "message: %s", err.msg);
+    TU_FAIL_IF(sf_coll_run(x->comm, &a, &err) != SF_ERR_UNSUPPORTED, "host all_gather ran");
+    TU_FAIL_IF(strstr(err.msg, "all_gather") == NULL, "message: %s", err.msg);
     sf_coll_args_t b = args_of(x, SF_COLL_BARRIER, SF_DTYPE_U8, NULL, NULL, 0);
     b.mem = SF_MEMKIND_HOST;
     RUN_OK(x, &b);
@@ -674,7 +583,7 @@ static int body_big(const rank_ctx_t *x)
     sd[1] = sc[0];
     rd[1] = rc[0];
     uint8_t *send = malloc(big + 4096), *recv = malloc(big + 4096);
-    FAIL_IF(send == NULL || recv == NULL, "out of memory");
+    TU_FAIL_IF(send == NULL || recv == NULL, "out of memory");
     for (int p = 0; p < n; p++)
         for (uint64_t b = 0; b < sc[p]; b++)
             send[sd[p] + b] = pattern(r, p, b);
@@ -690,7 +599,7 @@ static int body_big(const rank_ctx_t *x)
     mem_drop(x, d_send);
     for (int p = 0; p < n; p++)
         for (uint64_t b = 0; b < rc[p]; b++)
-            FAIL_IF(recv[rd[p] + b] != pattern(p, r, b),
+            TU_FAIL_IF(recv[rd[p] + b] != pattern(p, r, b),
                     "rank %d: big all_to_all byte %llu from %d", r, (unsigned long long)b, p);
     free(send);
     free(recv);
@@ -704,7 +613,7 @@ static int body_one_rank_vs_self(const rank_ctx_t *x)
     sf_err_t err;
     sf_err_clear(&err);
     sf_comm_t *self = NULL;
-    FAIL_IF(sf_comm_new("self", NULL, 5.0, &self, &err) != SF_OK, "self: %s", err.msg);
+    TU_FAIL_IF(sf_comm_new("self", NULL, 5.0, &self, &err) != SF_OK, "self: %s", err.msg);
     enum { COUNT = 257 };
     uint8_t in[COUNT * 8 + 16], out_ucx[COUNT * 8 + 16], out_self[COUNT * 8 + 16];
     for (size_t b = 0; b < sizeof in; b++)
@@ -727,19 +636,19 @@ static int body_one_rank_vs_self(const rank_ctx_t *x)
                 memcpy(out_self, in, sizeof in);
             }
             a.recv = out_ucx;
-            FAIL_IF(sf_coll_run(x->comm, &a, &err) != SF_OK, "ucx %s: %s",
+            TU_FAIL_IF(sf_coll_run(x->comm, &a, &err) != SF_OK, "ucx %s: %s",
                     sf_coll_kind_name(a.kind), err.msg);
             a.recv = out_self;
-            FAIL_IF(sf_coll_run(self, &a, &err) != SF_OK, "self %s: %s",
+            TU_FAIL_IF(sf_coll_run(self, &a, &err) != SF_OK, "self %s: %s",
                     sf_coll_kind_name(a.kind), err.msg);
-            FAIL_IF(memcmp(out_ucx, out_self, sizeof out_ucx) != 0, "%s %s: ucx and self differ",
+            TU_FAIL_IF(memcmp(out_ucx, out_self, sizeof out_ucx) != 0, "%s %s: ucx and self differ",
                     sf_coll_kind_name(a.kind), sf_dtype_name(dt));
         }
     }
     /* The reference itself: all_gather on one rank is a copy of send. */
     sf_coll_args_t a = args_of(x, SF_COLL_ALLGATHER, SF_DTYPE_I64, in, out_self, COUNT);
-    FAIL_IF(sf_coll_run(self, &a, &err) != SF_OK, "self: %s", err.msg);
-    FAIL_IF(memcmp(out_self, in, COUNT * 8) != 0 || out_self[COUNT * 8] != 0xee,
+    TU_FAIL_IF(sf_coll_run(self, &a, &err) != SF_OK, "self: %s", err.msg);
+    TU_FAIL_IF(memcmp(out_self, in, COUNT * 8) != 0 || out_self[COUNT * 8] != 0xee,
             "self all_gather is not a copy");
     sf_comm_free(self);
     return 0;
@@ -889,9 +798,5 @@ int main(void)
         tcase_add_loop_test(tc, test_nccl_memory_kinds, first_nccl, n_cfgs);
     suite_add_tcase(s, tc);
 
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int n_failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return n_failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run_suite(s);
 }

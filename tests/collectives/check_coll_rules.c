@@ -174,9 +174,5 @@ int main(void)
     tcase_add_test(tc, test_builtin_defaults_are_the_old_algorithms);
     tcase_add_test(tc, test_collbench_rules_prints_without_ranks);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int n_failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return n_failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run_suite(s);
 }
