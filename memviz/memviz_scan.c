@@ -140,6 +140,16 @@ static sf_status_t take_num(sf_mv_scan_t *s, const char *key, double *d, uint64_
     return SF_OK;
 }
 
+/* d as an int64 when it is one exactly. The range test comes first: casting
+ * a double outside int64's range (or NaN) is undefined behaviour. */
+static bool exact_int64(double d, int64_t *out)
+{
+    if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
+        return false;
+    *out = (int64_t)d;
+    return (double)*out == d;
+}
+
 static sf_status_t id2_member(sf_mv_scan_t *s, const char *key, void *vctx, sf_err_t *err)
 {
     ev_ctx_t *c = vctx;
@@ -187,7 +197,8 @@ static sf_status_t args_member(sf_mv_scan_t *s, const char *key, void *vctx, sf_
             return take_str(s, &c->at.shape, err);
         if (KEY_IS(key, "sort_index") && scan_peek(s) != '"') {
             sf_status_t st = take_num(s, "args.sort_index", &d, NULL, &ev->has_sort_index, err);
-            ev->sort_index = (int64_t)d;
+            if (st == SF_OK && !exact_int64(d, &ev->sort_index))
+                return sf_mv_json_err(s, err, "\"args.sort_index\" must be an integer");
             return st;
         }
         break;
@@ -271,9 +282,8 @@ static sf_status_t event_member(sf_mv_scan_t *s, const char *key, void *vctx, sf
             } else {
                 if ((st = take_num(s, "pid", &d, NULL, &ev->has_pid, err)) != SF_OK)
                     return st;
-                if (d != (double)(int64_t)d)
+                if (!exact_int64(d, &ev->pid))
                     return sf_mv_json_err(s, err, "\"pid\" must be an integer");
-                ev->pid = (int64_t)d;
             }
             c->pid_raw_end = s->raw_len;
             return SF_OK;

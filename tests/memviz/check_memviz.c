@@ -267,6 +267,13 @@ START_TEST(test_memviz_malformed_traces_exit_2_and_write_nothing)
                     "non-negative integer");
     check_bad_trace("{\"traceEvents\":[{\"pid\":0}]}", "without \"ph\"");
     check_bad_trace("{\"traceEvents\":[{\"ph\":\"C\",\"name\":\"a\\qb\"}]}", "invalid escape");
+    /* Found by fuzz_memviz_trace: a number outside int64 was cast to one
+     * (undefined behaviour) instead of refused. */
+    check_bad_trace("{\"traceEvents\":[{\"ph\":\"M\",\"pid\":0,\"name\":\"process_sort_index\","
+                    "\"args\":{\"sort_index\":1e30}}]}",
+                    "\"args.sort_index\" must be an integer");
+    check_bad_trace("{\"traceEvents\":[{\"ph\":\"C\",\"pid\":1e300,\"ts\":1}]}",
+                    "\"pid\" must be an integer");
 }
 END_TEST
 
