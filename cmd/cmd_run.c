@@ -262,6 +262,9 @@ static int launch(run_args_t *a, int nproc, int argc, char **argv)
     }
     for (int r = 0; st == SF_OK && a->o.out_dir != NULL && r < nproc; r++)
         st = sf_session_check_out(a->o.out_dir, r, a->steps, a->o.overwrite, &err);
+    /* The ranks inherit it: only they can join this job's rendezvous. */
+    if (st == SF_OK)
+        st = sf_bootstrap_token_ensure(&err);
     sf_graph_free(g);
     if (st != SF_OK)
         return sf_cli_fail(&err);

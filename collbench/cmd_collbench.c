@@ -255,6 +255,11 @@ int sf_cmd_collbench(int argc, char **argv)
 
     int rc;
     if (nproc > 1) {
+        if ((s = sf_bootstrap_token_ensure(&err)) != SF_OK) {
+            free(rest);
+            free(full);
+            return sf_cli_fail(&err);
+        }
         rc = sf_launch_nproc(nproc, n_rest, rest, cfg.timeout_s, SF_LAUNCH_RANK0_STDOUT_RAW);
     } else {
         sf_rank_info_t ri;

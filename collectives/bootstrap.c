@@ -1,6 +1,8 @@
-/* Rendezvous over UCX: rank 0 listens on MASTER_ADDR:MASTER_PORT, the
- * others connect by sockaddr and say hello; rank 0 answers only once the
- * whole world is in (or refuses, and then fails itself). Afterwards the
+/* Rendezvous: rank 0 listens on MASTER_ADDR:MASTER_PORT behind the gate
+ * (bootstrap_gate.c: plain TCP, a framed hello with the job token and the
+ * rank's UCX worker address); rank 0 answers only once the whole world is in
+ * (or refuses, and then fails itself), with its own worker address, and
+ * both sides make UCX endpoints from the addresses. Afterwards the
  * ranks form a star around rank 0 over per-endpoint UCP streams, which
  * carry the small all-gathers and broadcasts the backends need
  * (bootstrap_star.c). Endpoints, stream operations and waiting live in
@@ -8,8 +10,13 @@
  * Invariant: every wait has a deadline and progresses the worker. */
 #include "bootstrap_impl.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 int sf_bootstrap_rank(const sf_bootstrap_t *bs)
 {
@@ -28,16 +35,9 @@ void sf_bootstrap_free(sf_bootstrap_t *bs)
 {
     if (bs == NULL)
         return;
-    if (bs->listener != NULL) {
-        for (int i = 0; i < bs->n_pending; i++)
-            (void)ucp_listener_reject(bs->listener, bs->pending[i]);
-        ucp_listener_destroy(bs->listener);
-    }
-    free(bs->pending);
-    /* Flush-close every live endpoint: the last reply rank 0 sent (an OK,
-     * or the reason it refused) may still be in flight, and a forced close
-     * would drop it. Failed endpoints are forced (bs_conn_close in
-     * bootstrap_conn.c). */
+    /* Flush-close every live endpoint: the last message (a star collective
+     * a peer still reads) may be in flight, and a forced close would drop
+     * it. Failed endpoints are forced (bs_conn_close in bootstrap_conn.c). */
     while (bs->conns != NULL)
         bs_conn_remove(bs, bs->conns, false);
     if (bs->worker != NULL)
@@ -48,34 +48,12 @@ void sf_bootstrap_free(sf_bootstrap_t *bs)
     free(bs);
 }
 
-/* ---- rank 0: listen, collect hellos, answer ------------------------------ */
-
-static void bs_on_conn_request(ucp_conn_request_h req, void *arg)
+/* Why the hello h must be refused, into why[n]; false when it is fine.
+ * is_taken: another connection already holds h->rank. */
+static bool bs_hello_refusal(const sf_bootstrap_t *bs, const bs_hello_t *h, bool is_taken,
+                             char *why, size_t n)
 {
-    sf_bootstrap_t *bs = arg;
-    if (bs->n_pending == bs->cap_pending) {
-        int cap = bs->cap_pending ? 2 * bs->cap_pending : 8;
-        ucp_conn_request_h *grown = realloc(bs->pending, (size_t)cap * sizeof *grown);
-        if (grown == NULL) {
-            (void)ucp_listener_reject(bs->listener, req);
-            return;
-        }
-        bs->pending = grown;
-        bs->cap_pending = cap;
-    }
-    bs->pending[bs->n_pending++] = req;
-}
-
-/* Why the hello h must be refused, into why[n]; false when it is fine. */
-static bool bs_hello_refusal(const sf_bootstrap_t *bs, const bs_hello_t *h, char *why, size_t n)
-{
-    if (h->magic != BS_MAGIC)
-        bs_fmt(why, n, "a connection to %s did not speak the shardflow bootstrap protocol",
-               bs->where);
-    else if (h->protocol != SF_BOOTSTRAP_PROTOCOL)
-        bs_fmt(why, n, "bootstrap protocol mismatch: rank %d speaks version %u, rank 0 speaks %d",
-               h->rank, h->protocol, SF_BOOTSTRAP_PROTOCOL);
-    else if (h->world != bs->world)
+    if (h->world != bs->world)
         bs_fmt(why, n, "world size mismatch: rank %d has world size %d, rank 0 has %d", h->rank,
                h->world, bs->world);
     else if (h->rank <= 0 || h->rank >= bs->world)
@@ -85,297 +63,336 @@ static bool bs_hello_refusal(const sf_bootstrap_t *bs, const bs_hello_t *h, char
                "graph hash mismatch: rank %d has 0x%016llx, rank 0 has 0x%016llx (the ranks "
                "loaded different graphs or parameters)",
                h->rank, (unsigned long long)h->graph_hash, (unsigned long long)bs->graph_hash);
-    else if (bs->by_rank[h->rank] != NULL)
+    else if (is_taken)
         bs_fmt(why, n, "duplicate rank: two processes claim rank %d", h->rank);
     else
         return false;
     return true;
 }
 
-/* Send one reply to each of conns[0..n) and wait (bounded) until sent. */
-static sf_status_t bs_reply_all(sf_bootstrap_t *bs, bs_conn_t **conns, bs_reply_t *replies, int n,
-                                double deadline, sf_err_t *err)
+/* ---- rank 0: the gate, then endpoints to every member ---------------------- */
+
+/* Rank 0's rendezvous state: connections that have not said who they are
+ * (strangers) and the ranks that have (members, by rank). */
+typedef struct bs_root {
+    sf_bootstrap_t *bs;        /* borrowed */
+    int listen_fd;             /* owned */
+    bs_gate_peer_t *strangers[BS_GATE_MAX_STRANGERS]; /* owned */
+    int n_strangers;
+    bs_gate_peer_t **members;  /* owned array of owned peers, world entries */
+    int n_joined;
+} bs_root_t;
+
+static void root_log_drop(const bs_root_t *r, const bs_gate_peer_t *p, const char *why)
 {
-    bs_op_t *ops = calloc((size_t)(n > 0 ? n : 1), sizeof *ops);
-    if (ops == NULL)
+    /* Logged, not fatal: a stranger must not be able to stop the job. */
+    fprintf(stderr, "shardflow: rendezvous at %s: dropped a connection from %s: %s\n",
+            r->bs->where, p->from, why);
+}
+
+/* Answer one peer: status and text, and rank 0's worker address on OK. */
+static sf_status_t root_reply(const bs_root_t *r, bs_gate_peer_t *p, sf_status_t code,
+                              const char *text, const void *addr, size_t addr_len,
+                              double deadline, sf_err_t *err)
+{
+    size_t n = sizeof(bs_gate_reply_t) + addr_len;
+    uint8_t *body = calloc(1, n);
+    if (body == NULL)
         return sf_err_set(err, SF_ERR_NOMEM, NULL, "bootstrap: out of memory");
-    sf_status_t st = SF_OK;
-    int n_posted = 0;
-    for (int i = 0; i < n && st == SF_OK; i++, n_posted++)
-        st = bs_post(bs, conns[i], true, &replies[i], sizeof replies[i], &ops[i], err);
-    if (st == SF_OK)
-        st = bs_ops_wait(bs, ops, n_posted, deadline, "reply", err);
-    else
-        bs_ops_abandon(bs, ops, n_posted);
-    free(ops);
+    bs_gate_reply_t *reply = (bs_gate_reply_t *)body;
+    reply->status = (uint32_t)code;
+    reply->addr_len = (uint32_t)addr_len;
+    bs_fmt(reply->text, BS_REPLY_TEXT, "%s", text);
+    if (addr_len > 0)
+        memcpy(body + sizeof *reply, addr, addr_len);
+    char who[96];
+    bs_fmt(who, sizeof who, "rank %d at %s", p->msg.hello.rank, p->from);
+    sf_status_t st = bs_gate_send(p->fd, body, n, deadline, who, err);
+    free(body);
+    (void)r;
     return st;
 }
 
-/* Tell every connected rank, joined or still saying hello, why rank 0
- * gives up, so they fail with the reason at once instead of timing out.
- * The offender (if any) gets the refusal itself. Best effort. */
-static void bs_abort_rendezvous(sf_bootstrap_t *bs, bs_conn_t *offender, const char *why,
-                                sf_status_t code)
+/* Tell every member, and the offender (if any), why rank 0 gives up, so
+ * they fail with the reason at once instead of timing out. Best effort. */
+static void root_abort(bs_root_t *r, bs_gate_peer_t *offender, const char *why, sf_status_t code)
 {
-    int n = 0;
-    for (bs_conn_t *c = bs->conns; c != NULL; c = c->next)
-        n++;
-    bs_conn_t **to = calloc((size_t)n + 1, sizeof *to);
-    bs_reply_t *replies = calloc((size_t)n + 1, sizeof *replies);
-    if (to == NULL || replies == NULL) {
-        free(to);
-        free(replies);
-        return;
-    }
-    n = 0;
-    for (bs_conn_t *c = bs->conns; c != NULL; c = c->next) {
-        if (c->ep == NULL || c->is_failed)
-            continue;
-        replies[n].magic = BS_MAGIC;
-        replies[n].status = (uint32_t)code;
-        if (c == offender)
-            bs_fmt(replies[n].text, BS_REPLY_TEXT, "%s", why);
-        else
-            bs_fmt(replies[n].text, BS_REPLY_TEXT, "rank 0 aborted the rendezvous: %s", why);
-        to[n++] = c;
-    }
+    double deadline = sf_clock_now_s() + BS_NOTIFY_S;
     sf_err_t ignored = {0};
-    (void)bs_reply_all(bs, to, replies, n, sf_clock_now_s() + BS_NOTIFY_S, &ignored);
-    free(to);
-    free(replies);
+    char text[BS_REPLY_TEXT];
+    bs_fmt(text, sizeof text, "rank 0 aborted the rendezvous: %s", why);
+    if (offender != NULL)
+        (void)root_reply(r, offender, code, why, NULL, 0, deadline, &ignored);
+    for (int k = 1; k < r->bs->world; k++)
+        if (r->members[k] != NULL)
+            (void)root_reply(r, r->members[k], code, text, NULL, 0, deadline, &ignored);
 }
 
-static sf_status_t bs_accept_pending(sf_bootstrap_t *bs, sf_err_t *err)
+static void root_drop_stranger(bs_root_t *r, int i)
 {
-    while (bs->n_pending > 0) {
-        ucp_conn_request_h req = bs->pending[--bs->n_pending];
-        bs_conn_t *c = bs_conn_add(bs);
-        if (c == NULL) {
-            (void)ucp_listener_reject(bs->listener, req);
-            return sf_err_set(err, SF_ERR_NOMEM, NULL, "bootstrap: out of memory");
-        }
-        ucp_ep_params_t p = bs_ep_params(c);
-        p.field_mask |= UCP_EP_PARAM_FIELD_CONN_REQUEST;
-        p.conn_request = req;
-        ucs_status_t s = ucp_ep_create(bs->worker, &p, &c->ep);
-        if (s != UCS_OK) {
-            c->ep = NULL;
-            bs_conn_remove(bs, c, true); /* the client will retry */
+    bs_gate_peer_free(r->strangers[i]);
+    r->strangers[i] = r->strangers[--r->n_strangers];
+}
+
+/* Take every waiting connection; past BS_GATE_MAX_STRANGERS the newest is
+ * closed at once (a flood must not cost memory or descriptors). */
+static void root_accept(bs_root_t *r, double now)
+{
+    bs_gate_peer_t *p;
+    while ((p = bs_gate_accept(r->listen_fd, now)) != NULL) {
+        if (r->n_strangers == BS_GATE_MAX_STRANGERS) {
+            root_log_drop(r, p, "too many connections that have not said who they are");
+            bs_gate_peer_free(p);
             continue;
         }
-        bs_op_t op;
-        sf_status_t st = bs_post(bs, c, false, &c->hello, sizeof c->hello, &op, err);
-        if (st != SF_OK) {
-            sf_err_clear(err);
-            bs_conn_remove(bs, c, true);
+        r->strangers[r->n_strangers++] = p;
+    }
+}
+
+/* A member that closes its connection before the world is complete gave
+ * up (or will retry): forget it so its next hello is not a duplicate. */
+static void root_check_members(bs_root_t *r)
+{
+    for (int k = 1; k < r->bs->world; k++) {
+        bs_gate_peer_t *m = r->members[k];
+        if (m == NULL)
+            continue;
+        uint8_t byte;
+        ssize_t got = recv(m->fd, &byte, 1, MSG_DONTWAIT | MSG_PEEK);
+        if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+            bs_gate_peer_free(m);
+            r->members[k] = NULL;
+            r->n_joined--;
+        }
+    }
+}
+
+/* Read every stranger; a complete hello either joins or refuses the job. */
+static sf_status_t root_read_strangers(bs_root_t *r, double now, sf_err_t *err,
+                                       const char token[BS_TOKEN_BYTES])
+{
+    for (int i = 0; i < r->n_strangers;) {
+        bs_gate_peer_t *p = r->strangers[i];
+        char why[BS_REPLY_TEXT];
+        bs_gate_read_t res = bs_gate_read_hello(p, token, now, why, sizeof why);
+        if (res == BS_GATE_MORE) {
+            i++;
             continue;
         }
-        c->hello_req = op.req;
-        c->has_hello = op.req == NULL;
+        if (res == BS_GATE_DROP) {
+            root_log_drop(r, p, why);
+            root_drop_stranger(r, i);
+            continue;
+        }
+        /* A member of this job (it knows the token): its refusal is the
+         * job's, as before the gate existed. */
+        const bs_hello_t *h = &p->msg.hello;
+        bool is_taken = h->rank > 0 && h->rank < r->bs->world && r->members[h->rank] != NULL;
+        if (bs_hello_refusal(r->bs, h, is_taken, why, sizeof why)) {
+            root_abort(r, p, why, SF_ERR_INPUT);
+            return sf_err_set(err, SF_ERR_INPUT, NULL, "rendezvous at %s refused a rank: %s",
+                              r->bs->where, why);
+        }
+        r->members[h->rank] = p;
+        r->n_joined++;
+        r->strangers[i] = r->strangers[--r->n_strangers];
     }
     return SF_OK;
+}
+
+/* Sleep until a socket has something or 50 ms pass. */
+static void root_wait(const bs_root_t *r)
+{
+    struct pollfd pf[1 + BS_GATE_MAX_STRANGERS];
+    int n = 0;
+    pf[n++] = (struct pollfd){.fd = r->listen_fd, .events = POLLIN};
+    for (int i = 0; i < r->n_strangers; i++)
+        pf[n++] = (struct pollfd){.fd = r->strangers[i]->fd, .events = POLLIN};
+    (void)poll(pf, (nfds_t)n, 50);
+}
+
+/* Everyone is in: an endpoint to each member's worker, then the OK with
+ * rank 0's worker address. */
+static sf_status_t root_connect_members(bs_root_t *r, sf_err_t *err)
+{
+    sf_bootstrap_t *bs = r->bs;
+    for (int k = 1; k < bs->world; k++) {
+        const bs_gate_peer_t *m = r->members[k];
+        bs->by_rank[k] = bs_conn_to_address(bs, k, m->body + sizeof m->msg, err);
+        if (bs->by_rank[k] == NULL)
+            return SF_ERR_COMM;
+    }
+    ucp_address_t *addr = NULL;
+    size_t addr_len = 0;
+    ucs_status_t s = ucp_worker_get_address(bs->worker, &addr, &addr_len);
+    if (s != UCS_OK)
+        return sf_err_set(err, SF_ERR_COMM, NULL, "bootstrap: the worker's address: %s",
+                          ucs_status_string(s));
+    double deadline = sf_clock_now_s() + bs->timeout_s;
+    sf_status_t st = SF_OK;
+    for (int k = 1; k < bs->world && st == SF_OK; k++)
+        st = root_reply(r, r->members[k], SF_OK, "", addr, addr_len, deadline, err);
+    ucp_worker_release_address(bs->worker, addr);
+    return st;
 }
 
 static sf_status_t bs_rendezvous_root(sf_bootstrap_t *bs, const struct sockaddr_storage *sa,
                                       socklen_t salen, sf_err_t *err)
 {
-    ucp_listener_params_t lp = {0};
-    lp.field_mask = UCP_LISTENER_PARAM_FIELD_SOCK_ADDR | UCP_LISTENER_PARAM_FIELD_CONN_HANDLER;
-    lp.sockaddr.addr = (const struct sockaddr *)sa;
-    lp.sockaddr.addrlen = salen;
-    lp.conn_handler.cb = bs_on_conn_request;
-    lp.conn_handler.arg = bs;
-    ucs_status_t s = ucp_listener_create(bs->worker, &lp, &bs->listener);
-    if (s != UCS_OK) {
-        bs->listener = NULL;
-        return sf_err_set(err, SF_ERR_COMM, NULL, "cannot listen on %s: %s", bs->where,
-                          ucs_status_string(s));
-    }
+    char token[BS_TOKEN_BYTES];
+    bs_root_t r = {.bs = bs, .listen_fd = -1};
+    sf_status_t st = bs_gate_token(token, err);
+    if (st == SF_OK)
+        st = bs_gate_listen(sa, salen, bs->where, &r.listen_fd, err);
+    if (st != SF_OK)
+        return st;
+    r.members = calloc((size_t)bs->world, sizeof *r.members);
+    if (r.members == NULL)
+        st = sf_err_set(err, SF_ERR_NOMEM, NULL, "bootstrap: out of memory");
     double deadline = sf_clock_now_s() + bs->timeout_s;
-    int n_joined = 0;
-    while (n_joined < bs->world - 1) {
-        sf_status_t st = bs_accept_pending(bs, err);
-        if (st != SF_OK)
-            return st;
-        bs_conn_t *next = NULL;
-        for (bs_conn_t *c = bs->conns; c != NULL; c = next) {
-            next = c->next;
-            if (c->hello_req != NULL) {
-                ucs_status_t hs = ucp_request_check_status(c->hello_req);
-                if (hs != UCS_INPROGRESS) {
-                    ucp_request_free(c->hello_req);
-                    c->hello_req = NULL;
-                    c->has_hello = hs == UCS_OK;
-                    if (hs != UCS_OK)
-                        c->is_failed = true;
-                }
-            }
-            if (c->is_failed) {
-                /* A client whose attempt broke reconnects; forget this one,
-                 * joined or not, so its next hello is not a duplicate. */
-                if (c->rank > 0) {
-                    bs->by_rank[c->rank] = NULL;
-                    n_joined--;
-                }
-                bs_conn_remove(bs, c, true);
-                continue;
-            }
-            if (c->rank < 0 && c->has_hello) {
-                char why[BS_REPLY_TEXT];
-                if (bs_hello_refusal(bs, &c->hello, why, sizeof why)) {
-                    bs_abort_rendezvous(bs, c, why, SF_ERR_INPUT);
-                    return sf_err_set(err, SF_ERR_INPUT, NULL,
-                                      "rendezvous at %s refused a rank: %s", bs->where, why);
-                }
-                c->rank = c->hello.rank;
-                bs->by_rank[c->rank] = c;
-                n_joined++;
-            }
-        }
-        if (n_joined == bs->world - 1)
+    while (st == SF_OK && r.n_joined < bs->world - 1) {
+        double now = sf_clock_now_s();
+        root_accept(&r, now);
+        root_check_members(&r);
+        st = root_read_strangers(&r, now, err, token);
+        if (st != SF_OK || r.n_joined == bs->world - 1)
             break;
-        if (sf_clock_now_s() > deadline) {
+        if (now > deadline) {
             char missing[256] = "";
             size_t used = 0;
-            for (int r = 1; r < bs->world && used < sizeof missing; r++)
-                if (bs->by_rank[r] == NULL)
+            for (int k = 1; k < bs->world && used < sizeof missing; k++)
+                if (r.members[k] == NULL)
                     used += (size_t)snprintf(missing + used, sizeof missing - used, "%s%d",
-                                             used ? ", " : "", r);
+                                             used ? ", " : "", k);
             char why[BS_REPLY_TEXT];
             bs_fmt(why, sizeof why,
                    "rendezvous at %s timed out after %.1f s: rank(s) %s never connected (%d of "
                    "%d ranks joined)",
-                   bs->where, bs->timeout_s, missing, n_joined + 1, bs->world);
-            bs_abort_rendezvous(bs, NULL, why, SF_ERR_TIMEOUT);
-            return sf_err_set(err, SF_ERR_TIMEOUT, NULL, "%s", why);
+                   bs->where, bs->timeout_s, missing, r.n_joined + 1, bs->world);
+            root_abort(&r, NULL, why, SF_ERR_TIMEOUT);
+            st = sf_err_set(err, SF_ERR_TIMEOUT, NULL, "%s", why);
+            break;
         }
-        bs_idle(bs, deadline);
+        root_wait(&r);
     }
-    /* Everyone is in: no more connections, and every rank hears OK. */
-    for (int i = 0; i < bs->n_pending; i++)
-        (void)ucp_listener_reject(bs->listener, bs->pending[i]);
-    bs->n_pending = 0;
-    ucp_listener_destroy(bs->listener);
-    bs->listener = NULL;
-    bs_reply_t *replies = calloc((size_t)bs->world, sizeof *replies);
-    if (replies == NULL)
-        return sf_err_set(err, SF_ERR_NOMEM, NULL, "bootstrap: out of memory");
-    for (int r = 0; r < bs->world; r++) {
-        replies[r].magic = BS_MAGIC;
-        replies[r].status = SF_OK;
-    }
-    sf_status_t st =
-        bs_reply_all(bs, bs->by_rank + 1, replies, bs->world - 1,
-                     sf_clock_now_s() + bs->timeout_s, err);
-    free(replies);
+    /* No new connections from here on: the job is complete or failed. */
+    close(r.listen_fd);
+    if (st == SF_OK)
+        st = root_connect_members(&r, err);
+    for (int i = 0; i < r.n_strangers; i++)
+        bs_gate_peer_free(r.strangers[i]);
+    for (int k = 0; r.members != NULL && k < bs->world; k++)
+        bs_gate_peer_free(r.members[k]);
+    free(r.members);
     return st;
 }
 
-/* ---- other ranks: connect, retrying until rank 0 is up --------------------- */
+/* ---- other ranks: through the gate, retrying until rank 0 is up ------------ */
+
+/* Our hello frame body: token, hello, worker address. Owned by the caller. */
+static uint8_t *client_hello(sf_bootstrap_t *bs, const char token[BS_TOKEN_BYTES], size_t *n,
+                             sf_err_t *err)
+{
+    ucp_address_t *addr = NULL;
+    size_t addr_len = 0;
+    ucs_status_t s = ucp_worker_get_address(bs->worker, &addr, &addr_len);
+    if (s != UCS_OK) {
+        sf_err_set(err, SF_ERR_COMM, NULL, "bootstrap: the worker's address: %s",
+                   ucs_status_string(s));
+        return NULL;
+    }
+    *n = sizeof(bs_gate_hello_t) + addr_len;
+    uint8_t *body = *n <= BS_GATE_MAX_BODY ? calloc(1, *n) : NULL;
+    if (body == NULL) {
+        ucp_worker_release_address(bs->worker, addr);
+        sf_err_set(err, SF_ERR_COMM, NULL,
+                   "bootstrap: the worker's address (%zu bytes) does not fit a hello", addr_len);
+        return NULL;
+    }
+    bs_gate_hello_t *h = (bs_gate_hello_t *)body;
+    memcpy(h->token, token, BS_TOKEN_BYTES);
+    h->hello = (bs_hello_t){.magic = BS_MAGIC, .protocol = SF_BOOTSTRAP_PROTOCOL,
+                            .world = bs->world, .rank = bs->rank, .graph_hash = bs->graph_hash};
+    h->addr_len = (uint32_t)addr_len;
+    memcpy(body + sizeof *h, addr, addr_len);
+    ucp_worker_release_address(bs->worker, addr);
+    return body;
+}
 
 static sf_status_t bs_rendezvous_client(sf_bootstrap_t *bs, const struct sockaddr_storage *sa,
                                         socklen_t salen, sf_err_t *err)
 {
+    char token[BS_TOKEN_BYTES];
+    sf_status_t st = bs_gate_token(token, err);
+    if (st != SF_OK)
+        return st;
+    size_t n = 0;
+    uint8_t *hello = client_hello(bs, token, &n, err);
+    if (hello == NULL)
+        return err->code;
     double deadline = sf_clock_now_s() + bs->timeout_s;
-    ucs_status_t last = UCS_OK;
-    bool was_sent = false;
-    bs_hello_t hello = {.magic = BS_MAGIC,
-                        .protocol = SF_BOOTSTRAP_PROTOCOL,
-                        .world = bs->world,
-                        .rank = bs->rank,
-                        .graph_hash = bs->graph_hash};
-    bs_reply_t reply;
-    for (;;) {
-        bs_conn_t *c = bs_conn_add(bs);
-        if (c == NULL)
-            return sf_err_set(err, SF_ERR_NOMEM, NULL, "bootstrap: out of memory");
-        c->rank = 0;
-        ucp_ep_params_t p = bs_ep_params(c);
-        p.field_mask |= UCP_EP_PARAM_FIELD_SOCK_ADDR | UCP_EP_PARAM_FIELD_FLAGS;
-        p.flags = UCP_EP_PARAMS_FLAGS_CLIENT_SERVER;
-        p.sockaddr.addr = (const struct sockaddr *)sa;
-        p.sockaddr.addrlen = salen;
-        ucs_status_t s = ucp_ep_create(bs->worker, &p, &c->ep);
-        bs_op_t ops[2] = {{0}, {0}};
-        sf_err_t post_err = {0};
-        if (s != UCS_OK) {
-            c->ep = NULL;
-            last = s;
-        } else if (bs_post(bs, c, true, &hello, sizeof hello, &ops[0], &post_err) != SF_OK ||
-                   bs_post(bs, c, false, &reply, sizeof reply, &ops[1], &post_err) != SF_OK) {
-            last = UCS_ERR_IO_ERROR;
-        } else {
-            /* Wait for the answer, noting whether the hello left, which
-             * tells "rank 0 is not up" from "rank 0 is waiting for others".
-             * A reply wins over a failure seen in the same progress call:
-             * rank 0 closes right after sending a refusal. */
-            bool has_reply = ops[1].req == NULL;
-            while (!has_reply && !c->is_failed && sf_clock_now_s() < deadline) {
-                bs_idle(bs, deadline);
-                if (ops[0].req != NULL) {
-                    ucs_status_t ss = ucp_request_check_status(ops[0].req);
-                    if (ss != UCS_INPROGRESS) {
-                        ucp_request_free(ops[0].req);
-                        ops[0].req = NULL;
-                        if (ss != UCS_OK) {
-                            c->is_failed = true;
-                            c->fail_status = ss;
-                        }
-                    }
-                }
-                if (ops[0].req == NULL && !c->is_failed)
-                    was_sent = true;
-                ucs_status_t rs = ucp_request_check_status(ops[1].req);
-                if (rs != UCS_INPROGRESS) {
-                    ucp_request_free(ops[1].req);
-                    ops[1].req = NULL;
-                    has_reply = rs == UCS_OK;
-                    if (rs != UCS_OK) {
-                        c->is_failed = true;
-                        c->fail_status = rs;
-                    }
-                }
-            }
-            if (has_reply) {
-                bs_request_drop(bs, &ops[0].req);
-                if (reply.magic != BS_MAGIC) {
-                    bs->is_broken = true;
-                    return sf_err_set(err, SF_ERR_COMM, NULL,
-                                      "%s answered with something other than a shardflow "
-                                      "bootstrap reply",
-                                      bs->where);
-                }
-                if (reply.status != SF_OK) {
-                    sf_status_t code =
-                        reply.status == SF_ERR_TIMEOUT ? SF_ERR_TIMEOUT : SF_ERR_INPUT;
-                    reply.text[BS_REPLY_TEXT - 1] = '\0';
-                    bs->is_broken = true;
-                    return sf_err_set(err, code, NULL, "rank 0 at %s refused rank %d: %s",
-                                      bs->where, bs->rank, reply.text);
-                }
-                bs->by_rank[0] = c;
-                return SF_OK;
-            }
-            if (c->is_failed)
-                last = c->fail_status;
+    int last_errno = 0;
+    bool was_sent = false, was_closed = false;
+    st = SF_ERR_TIMEOUT;
+    while (sf_clock_now_s() < deadline) {
+        int fd = bs_gate_connect(sa, salen, deadline);
+        if (fd < 0) {
+            last_errno = -fd;
+            usleep((useconds_t)(BS_RETRY_S * 1e6));
+            continue;
         }
-        bs_request_drop(bs, &ops[0].req);
-        bs_request_drop(bs, &ops[1].req);
-        bs_conn_remove(bs, c, true);
-        if (sf_clock_now_s() >= deadline) {
-            if (was_sent && last == UCS_OK)
-                return sf_err_set(err, SF_ERR_TIMEOUT, NULL,
-                                  "rank %d reached rank 0 at %s, but the rendezvous did not "
-                                  "complete within %.1f s (are all %d ranks started?)",
-                                  bs->rank, bs->where, bs->timeout_s, bs->world);
-            return sf_err_set(err, SF_ERR_TIMEOUT, NULL,
-                              "rank %d cannot reach rank 0 at %s within %.1f s (last error: %s)",
-                              bs->rank, bs->where, bs->timeout_s,
-                              last == UCS_OK ? "no answer" : ucs_status_string(last));
+        sf_err_t io = {0};
+        bs_gate_reply_t reply;
+        uint8_t *addr = NULL;
+        bool closed = false;
+        sf_status_t io_st = bs_gate_send(fd, hello, n, deadline, bs->where, &io);
+        if (io_st == SF_OK) {
+            was_sent = true;
+            io_st = bs_gate_recv_reply(fd, &reply, &addr, deadline, &closed, &io);
         }
-        was_sent = false;
-        bs_sleep(bs, BS_RETRY_S);
+        close(fd);
+        if (io_st == SF_OK && reply.status != SF_OK) {
+            sf_status_t code = reply.status == SF_ERR_TIMEOUT ? SF_ERR_TIMEOUT : SF_ERR_INPUT;
+            st = sf_err_set(err, code, NULL, "rank 0 at %s refused rank %d: %s", bs->where,
+                            bs->rank, reply.text);
+            free(addr);
+            break;
+        }
+        if (io_st == SF_OK && addr != NULL) {
+            bs->by_rank[0] = bs_conn_to_address(bs, 0, addr, err);
+            st = bs->by_rank[0] != NULL ? SF_OK : SF_ERR_COMM;
+            free(addr);
+            break;
+        }
+        free(addr);
+        if (io_st == SF_OK) {
+            st = sf_err_set(err, SF_ERR_COMM, NULL, "%s accepted rank %d without its address",
+                            bs->where, bs->rank);
+            break;
+        }
+        /* Rank 0 went away or dropped us (a wrong token?): try again while
+         * time is left, slower after a drop so its log stays readable. */
+        was_closed = was_closed || closed;
+        usleep((useconds_t)((closed ? 5 : 1) * BS_RETRY_S * 1e6));
     }
+    free(hello);
+    if (st != SF_ERR_TIMEOUT || err->code != SF_OK)
+        return st;
+    if (was_closed)
+        return sf_err_set(err, SF_ERR_TIMEOUT, NULL,
+                          "rank %d reached rank 0 at %s, which closed the connection without "
+                          "answering (is %s the same on every rank?) and did not let it in "
+                          "within %.1f s",
+                          bs->rank, bs->where, BS_TOKEN_ENV, bs->timeout_s);
+    if (was_sent)
+        return sf_err_set(err, SF_ERR_TIMEOUT, NULL,
+                          "rank %d reached rank 0 at %s, but the rendezvous did not "
+                          "complete within %.1f s (are all %d ranks started?)",
+                          bs->rank, bs->where, bs->timeout_s, bs->world);
+    return sf_err_set(err, SF_ERR_TIMEOUT, NULL,
+                      "rank %d cannot reach rank 0 at %s within %.1f s (last error: %s)",
+                      bs->rank, bs->where, bs->timeout_s,
+                      last_errno != 0 ? strerror(last_errno) : "no answer");
 }
 
 sf_status_t sf_bootstrap_new(const sf_rank_info_t *ri, uint64_t graph_hash, double timeout_s,

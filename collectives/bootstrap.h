@@ -1,9 +1,12 @@
 /* Rank identity and rendezvous. A rank learns who it is from whatever
  * launcher started it (torchrun, mpirun, srun, or `shardflow run --nproc`),
- * then meets the others at MASTER_ADDR:MASTER_PORT: rank 0 listens (a UCP
- * listener), every other rank connects by sockaddr. The hello carries the
- * protocol version, world size, rank and graph hash; any mismatch is
- * refused with a clear error on every rank. After the rendezvous the
+ * then meets the others at MASTER_ADDR:MASTER_PORT: rank 0 listens on a
+ * plain TCP socket (the gate), every other rank connects and sends one
+ * framed hello: the job token, protocol version, world size, rank, graph
+ * hash and its UCX worker address. Strangers (garbage, a wrong token, an
+ * oversized frame, silence) are dropped and logged; a member's mismatch is
+ * refused with a clear error on every rank. UCX endpoints are made from
+ * the exchanged worker addresses only. After the rendezvous the
  * bootstrap offers small all-gathers and broadcasts for backends to swap
  * worker addresses or the NCCL unique id. */
 #ifndef SF_BOOTSTRAP_H
@@ -31,6 +34,16 @@ typedef struct sf_rank_info {
  * MASTER_ADDR/PORT are required when world > 1 (mpirun/srun included).
  * Malformed values are SF_ERR_INPUT naming the variable. */
 SF_NODISCARD sf_status_t sf_rank_info_from_env(sf_rank_info_t *out, sf_err_t *err);
+
+/* Only processes that know the job token get into a rendezvous: rank 0
+ * drops (and logs) any connection whose hello carries another. Unset is
+ * the empty token, which matches only itself. */
+#define SF_BOOTSTRAP_TOKEN_ENV "SHARDFLOW_JOB_TOKEN"
+
+/* Put a fresh random token (32 hex digits) in the environment unless one
+ * is set, so the ranks a launcher then starts share it and nobody else
+ * knows it. SF_ERR_INPUT when the one set is too long. */
+SF_NODISCARD sf_status_t sf_bootstrap_token_ensure(sf_err_t *err);
 
 typedef struct sf_bootstrap sf_bootstrap_t;
 

@@ -84,7 +84,6 @@ void bs_request_drop(sf_bootstrap_t *bs, void **req)
  * wait, or at once when force is set. */
 static void bs_conn_close(sf_bootstrap_t *bs, bs_conn_t *c, bool force)
 {
-    bs_request_drop(bs, &c->hello_req);
     if (c->ep == NULL)
         return;
     ucp_request_param_t p = {.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS,
@@ -119,6 +118,28 @@ ucp_ep_params_t bs_ep_params(bs_conn_t *c)
     p.err_handler.cb = bs_on_ep_error;
     p.err_handler.arg = c;
     return p;
+}
+
+bs_conn_t *bs_conn_to_address(sf_bootstrap_t *bs, int rank, const void *addr, sf_err_t *err)
+{
+    bs_conn_t *c = bs_conn_add(bs);
+    if (c == NULL) {
+        sf_err_set(err, SF_ERR_NOMEM, NULL, "bootstrap: out of memory");
+        return NULL;
+    }
+    c->rank = rank;
+    ucp_ep_params_t p = bs_ep_params(c);
+    p.field_mask |= UCP_EP_PARAM_FIELD_REMOTE_ADDRESS;
+    p.address = (const ucp_address_t *)addr;
+    ucs_status_t s = ucp_ep_create(bs->worker, &p, &c->ep);
+    if (s != UCS_OK) {
+        c->ep = NULL;
+        bs_conn_remove(bs, c, true);
+        sf_err_set(err, SF_ERR_COMM, NULL, "bootstrap: an endpoint to rank %d: %s", rank,
+                   ucs_status_string(s));
+        return NULL;
+    }
+    return c;
 }
 
 /* ---- stream operations and the group wait -------------------------------- */

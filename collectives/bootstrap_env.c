@@ -2,7 +2,7 @@
  * then mpirun's OMPI_COMM_WORLD_*, then srun's SLURM_*, else one rank.
  * Invariant: a returned identity has 0 <= rank < world and, when world > 1,
  * a MASTER_ADDR and a MASTER_PORT in 1..65535. */
-#include "bootstrap.h"
+#include "bootstrap_impl.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 /* Parse the decimal integer in variable `name` into [lo, hi]. A variable
  * that is unset leaves *out alone and sets *found false. */
@@ -102,4 +103,24 @@ sf_status_t sf_rank_info_from_env(sf_rank_info_t *out, sf_err_t *err)
         return read_master(out, err);
     }
     return read_master(out, err);
+}
+
+sf_status_t sf_bootstrap_token_ensure(sf_err_t *err)
+{
+    const char *set = getenv(BS_TOKEN_ENV);
+    if (set != NULL) {
+        char token[BS_TOKEN_BYTES];
+        return bs_gate_token(token, err); /* only checks its length */
+    }
+    uint8_t raw[16];
+    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+        return sf_err_set(err, SF_ERR_IO, NULL, "cannot make a job token: getrandom: %s",
+                          strerror(errno));
+    char hex[2 * sizeof raw + 1];
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+    if (setenv(BS_TOKEN_ENV, hex, 1) != 0)
+        return sf_err_set(err, SF_ERR_IO, NULL, "cannot set %s: %s", BS_TOKEN_ENV,
+                          strerror(errno));
+    return SF_OK;
 }

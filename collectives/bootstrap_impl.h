@@ -22,6 +22,14 @@
 #define BS_CLOSE_S 2.0  /* bound on a graceful endpoint close */
 #define BS_NOTIFY_S 1.0 /* bound on telling peers why rank 0 gave up */
 
+/* The gate (bootstrap_gate.c): the TCP exchange before any UCX endpoint. */
+#define BS_GATE_MAGIC 0x53464754u   /* "SFGT" */
+#define BS_GATE_MAX_BODY 4096       /* a hello with a UCX worker address fits */
+#define BS_GATE_HELLO_S 5.0         /* a connection must say who it is within this */
+#define BS_GATE_MAX_STRANGERS 64    /* connections not yet identified, at once */
+#define BS_TOKEN_BYTES 128          /* the job token, NUL-padded */
+#define BS_TOKEN_ENV SF_BOOTSTRAP_TOKEN_ENV
+
 /* Wire formats. Host byte order: every rank runs the same build. */
 typedef struct bs_hello {
     uint32_t magic;
@@ -36,6 +44,41 @@ typedef struct bs_reply {
     uint32_t status;          /* an sf_status_t: SF_OK, or what the refused rank returns */
     char text[BS_REPLY_TEXT]; /* the refusal, NUL-terminated */
 } bs_reply_t;
+
+/* A gate frame: this header, then len bytes of body. */
+typedef struct bs_gate_head {
+    uint32_t magic;
+    uint32_t version; /* SF_BOOTSTRAP_PROTOCOL */
+    uint32_t len;     /* body bytes, at most BS_GATE_MAX_BODY */
+} bs_gate_head_t;
+
+/* A rank's hello body; its UCX worker address (addr_len bytes) follows. */
+typedef struct bs_gate_hello {
+    char token[BS_TOKEN_BYTES];
+    bs_hello_t hello;
+    uint32_t addr_len;
+    uint32_t reserved;
+} bs_gate_hello_t;
+
+/* Rank 0's answer body; on SF_OK rank 0's worker address follows. */
+typedef struct bs_gate_reply {
+    uint32_t status;          /* an sf_status_t: SF_OK, or what the refused rank returns */
+    uint32_t addr_len;
+    char text[BS_REPLY_TEXT]; /* the refusal, NUL-terminated */
+} bs_gate_reply_t;
+
+/* Rank 0's view of one TCP connection, from accept to its hello. */
+typedef struct bs_gate_peer {
+    int fd;             /* owned */
+    double deadline;    /* to have said its hello */
+    char from[64];      /* "IP:PORT", for the log */
+    bs_gate_head_t head;
+    uint8_t *body;      /* owned: head.len bytes once the header is in */
+    size_t got;         /* bytes read so far, header included */
+    bs_gate_hello_t msg; /* copied from body once complete */
+} bs_gate_peer_t;
+
+typedef enum bs_gate_read { BS_GATE_MORE, BS_GATE_READY, BS_GATE_DROP } bs_gate_read_t;
 
 typedef enum bs_opcode { BS_OP_ALLGATHER = 1, BS_OP_BCAST = 2 } bs_opcode_t;
 
@@ -54,9 +97,6 @@ typedef struct bs_conn {
     int rank;       /* the peer's rank; -1 until its hello is accepted */
     bool is_failed; /* set by the UCP error callback */
     ucs_status_t fail_status;
-    bs_hello_t hello; /* rank 0: the peer's hello lands here */
-    void *hello_req;  /* owned UCP request, or NULL */
-    bool has_hello;
     struct bs_conn *next; /* owned list link */
 } bs_conn_t;
 
@@ -69,9 +109,6 @@ struct sf_bootstrap {
     ucp_context_h ctx;           /* owned */
     ucp_worker_h worker;         /* owned */
     int efd;                     /* the worker's event fd, or -1: poll by sleeping */
-    ucp_listener_h listener;     /* owned; rank 0 during the rendezvous only */
-    ucp_conn_request_h *pending; /* owned array: requests the listener queued */
-    int n_pending, cap_pending;
     bs_conn_t *conns;    /* owned list of every endpoint */
     bs_conn_t **by_rank; /* owned array of borrowed conns: rank 0 holds
                             world entries, the others only [0] */
@@ -124,5 +161,35 @@ SF_NODISCARD sf_status_t bs_resolve(const sf_rank_info_t *ri, struct sockaddr_st
                                     socklen_t *len, sf_err_t *err);
 /* The UCP context and worker (tcp only, stream + wakeup) and the event fd. */
 SF_NODISCARD sf_status_t bs_ucx_init(sf_bootstrap_t *bs, sf_err_t *err);
+/* An endpoint to the worker at addr (from the gate), for the peer of rank
+ * `rank`, added to bs->conns; NULL and err filled when UCX refuses. */
+bs_conn_t *bs_conn_to_address(sf_bootstrap_t *bs, int rank, const void *addr, sf_err_t *err);
+
+/* ---- bootstrap_gate.c ------------------------------------------------------ */
+
+/* The job token from SHARDFLOW_JOB_TOKEN (all zero when unset). */
+SF_NODISCARD sf_status_t bs_gate_token(char token[BS_TOKEN_BYTES], sf_err_t *err);
+/* A non-blocking TCP listener on sa; "cannot listen on WHERE: ..." on failure. */
+SF_NODISCARD sf_status_t bs_gate_listen(const struct sockaddr_storage *sa, socklen_t len,
+                                        const char *where, int *out_fd, sf_err_t *err);
+/* Accept one waiting connection, or NULL when none waits. Caller owns it. */
+bs_gate_peer_t *bs_gate_accept(int listen_fd, double now);
+void bs_gate_peer_free(bs_gate_peer_t *p); /* NULL-safe; closes the socket */
+/* Read what p has sent so far. READY: p->msg holds a hello with the right
+ * token and a worker address in p->body after it. DROP: why says what was
+ * wrong (the caller logs it and frees p). MORE: not complete yet. */
+bs_gate_read_t bs_gate_read_hello(bs_gate_peer_t *p, const char token[BS_TOKEN_BYTES], double now,
+                                  char *why, size_t n);
+/* Send one frame (header + n bytes of body) by the deadline. */
+SF_NODISCARD sf_status_t bs_gate_send(int fd, const void *body, size_t n, double deadline,
+                                      const char *who, sf_err_t *err);
+/* Receive rank 0's reply; *addr (owned by the caller) is its worker
+ * address when the reply carries one. *closed tells a peer that closed
+ * without answering from a timeout. */
+SF_NODISCARD sf_status_t bs_gate_recv_reply(int fd, bs_gate_reply_t *reply, uint8_t **addr,
+                                            double deadline, bool *closed, sf_err_t *err);
+/* A connected non-blocking socket to sa, or -errno (-ETIMEDOUT at the
+ * deadline). */
+int bs_gate_connect(const struct sockaddr_storage *sa, socklen_t len, double deadline);
 
 #endif

@@ -266,6 +266,134 @@ START_TEST(test_bootstrap_wrong_address_times_out_cleanly)
 }
 END_TEST
 
+/* ---- strangers at the gate ---------------------------------------------- */
+
+/* Connect to 127.0.0.1:port (retrying until rank 0 listens) and send n
+ * bytes; hold the socket open for hold_s before closing it. */
+static int stranger_send(int port, const void *buf, size_t n, double hold_s)
+{
+    int fd = -1;
+    for (int tries = 0; tries < 100 && fd < 0; tries++) {
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+            close(fd);
+            fd = -1;
+            usleep(20000);
+        }
+    }
+    if (fd < 0)
+        return 1;
+    /* A short write is fine: rank 0 may drop us half-way. */
+    (void)!send(fd, buf, n, MSG_NOSIGNAL);
+    if (hold_s > 0)
+        usleep((useconds_t)(hold_s * 1e6));
+    close(fd);
+    return 0;
+}
+
+/* What a stranger sends: zero bytes, random bytes, a well-framed hello
+ * with the wrong token, a frame claiming 2 GiB, and a silent connection. */
+static int stranger_proc(int i, int n, int port, void *arg)
+{
+    (void)i;
+    (void)n;
+    (void)arg;
+    uint8_t zeros[2048] = {0}, noise[2048];
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (size_t k = 0; k < sizeof noise; k++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        noise[k] = (uint8_t)x;
+    }
+    struct {
+        uint32_t magic, version, len;
+        char token[128];
+        uint8_t rest[64];
+    } wrong = {.magic = 0x53464754u, .version = SF_BOOTSTRAP_PROTOCOL, .len = 128 + 64};
+    memcpy(wrong.token, "not-the-token", 13);
+    struct {
+        uint32_t magic, version, len;
+    } huge = {0x53464754u, SF_BOOTSTRAP_PROTOCOL, 0x80000000u};
+    int bad = stranger_send(port, zeros, sizeof zeros, 0.0);
+    bad |= stranger_send(port, noise, sizeof noise, 0.0);
+    bad |= stranger_send(port, &wrong, sizeof wrong, 0.0);
+    bad |= stranger_send(port, &huge, sizeof huge, 0.0);
+    bad |= stranger_send(port, NULL, 0, 1.5); /* says nothing while the job forms */
+    return bad;
+}
+
+/* Ranks 0 and 1 of a job with a token; rank 1 comes late, after the
+ * strangers, so they meet a live rendezvous. */
+static int gated_rank_proc(int i, int n, int port, void *arg)
+{
+    (void)n;
+    (void)arg;
+    if (i == 2)
+        return stranger_proc(i, n, port, arg);
+    setenv("SHARDFLOW_JOB_TOKEN", "job-7f3a", 1);
+    claim_t c = {i, 2, HASH, 0, 10.0, SF_OK, NULL, 10.0, i == 1 ? 1.0 : 0.0};
+    return claim_proc(0, 1, port, &c);
+}
+
+START_TEST(test_bootstrap_strangers_are_dropped_and_the_job_completes)
+{
+    int codes[3];
+    tu_run_procs(3, gated_rank_proc, NULL, tu_free_port(), 20.0, codes);
+    expect_all_ok(codes, 3);
+}
+END_TEST
+
+/* A rank with another job's token is not let in: it times out naming the
+ * token, and rank 0 times out naming it missing. */
+static int wrong_token_proc(int i, int n, int port, void *arg)
+{
+    (void)n;
+    (void)arg;
+    setenv("SHARDFLOW_JOB_TOKEN", i == 0 ? "job-a" : "job-b", 1);
+    claim_t c = i == 0 ? (claim_t){0, 2, HASH, 0, 2.0, SF_ERR_TIMEOUT,
+                                   "rank(s) 1 never connected (1 of 2 ranks joined)", 5.0}
+                       : (claim_t){1, 2, HASH, 0, 2.5, SF_ERR_TIMEOUT,
+                                   "closed the connection without answering (is "
+                                   "SHARDFLOW_JOB_TOKEN the same on every rank?)",
+                                   5.0};
+    return claim_proc(0, 1, port, &c);
+}
+
+START_TEST(test_bootstrap_wrong_token_is_not_let_in)
+{
+    int codes[2];
+    tu_run_procs(2, wrong_token_proc, NULL, tu_free_port(), 15.0, codes);
+    expect_all_ok(codes, 2);
+}
+END_TEST
+
+START_TEST(test_bootstrap_run_nproc_shares_a_token)
+{
+    /* run --nproc makes a random token for its ranks unless one is set; a
+     * set one is used as it is, and one too long is bad input. */
+    char cmd[4096], *out = NULL;
+    const char *graph = tu_src("tests/graphs/redistribute_small.yaml");
+    snprintf(cmd, sizeof cmd, "unset SHARDFLOW_JOB_TOKEN; %s run --nproc 2 '%s' --timeout 20",
+             tu_shardflow(), graph);
+    ck_assert_msg(tu_run(cmd, &out) == 0, "%s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "SHARDFLOW_JOB_TOKEN=mine %s run --nproc 2 '%s' --timeout 20",
+             tu_shardflow(), graph);
+    ck_assert_msg(tu_run(cmd, &out) == 0, "%s", out);
+    free(out);
+    char long_token[201];
+    memset(long_token, 'x', 200);
+    long_token[200] = '\0';
+    snprintf(cmd, sizeof cmd, "SHARDFLOW_JOB_TOKEN=%s %s run --nproc 2 '%s' --timeout 20",
+             long_token, tu_shardflow(), graph);
+    ck_assert_int_eq(tu_run(cmd, &out), 2);
+    ck_assert_msg(strstr(out, "SHARDFLOW_JOB_TOKEN is 200 bytes long, at most 127 allowed") != NULL,
+                  "%s", out);
+    free(out);
+}
+END_TEST
+
 START_TEST(test_bootstrap_port_taken_is_a_clear_error)
 {
     int port = tu_free_port();
@@ -436,6 +564,9 @@ static Suite *bootstrap_suite(void)
     tcase_add_test(tc, test_bootstrap_missing_rank_times_out_naming_it);
     tcase_add_test(tc, test_bootstrap_wrong_address_times_out_cleanly);
     tcase_add_test(tc, test_bootstrap_port_taken_is_a_clear_error);
+    tcase_add_test(tc, test_bootstrap_strangers_are_dropped_and_the_job_completes);
+    tcase_add_test(tc, test_bootstrap_wrong_token_is_not_let_in);
+    tcase_add_test(tc, test_bootstrap_run_nproc_shares_a_token);
     tcase_add_test(tc, test_bootstrap_single_rank_needs_no_network);
     suite_add_tcase(s, tc);
 
