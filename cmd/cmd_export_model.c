@@ -16,6 +16,7 @@
 #include "commands.h"
 #include "model_config.h"
 #include "model_tensors.h"
+#include "outfile.h"
 #include "safetensors.h"
 
 static void print_help(FILE *f)
@@ -105,19 +106,15 @@ static sf_status_t write_json(const char *path, cJSON *doc, sf_err_t *err)
     char *text = cJSON_Print(doc);
     if (text == NULL)
         return sf_err_set(err, SF_ERR_NOMEM, NULL, "out of host memory writing %s", path);
-    char tmp[PATH_MAX + 16];
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    bool is_ok = f != NULL && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
-    if (f != NULL && fclose(f) != 0)
-        is_ok = false;
-    free(text);
-    if (!is_ok || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return sf_err_set(err, SF_ERR_IO, NULL, "cannot write %s: %s", path, strerror(e));
+    sf_outfile_t out;
+    sf_status_t st = sf_outfile_open(path, 0, &out, err);
+    if (st == SF_OK) {
+        fputs(text, out.fp);
+        fputc('\n', out.fp);
+        st = sf_outfile_commit(&out, err); /* reports a failed write */
     }
-    return SF_OK;
+    free(text);
+    return st;
 }
 
 static cJSON *config_json(const sf_model_config_t *c)

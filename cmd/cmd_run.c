@@ -13,6 +13,7 @@
 #include "report.h"
 #include "launch.h"
 #include "rank_group.h"
+#include "outfile.h"
 #include "trace_merge.h"
 
 static void usage(FILE *f)
@@ -262,6 +263,10 @@ static int launch(run_args_t *a, int nproc, int argc, char **argv)
     }
     for (int r = 0; st == SF_OK && a->o.out_dir != NULL && r < nproc; r++)
         st = sf_session_check_out(a->o.out_dir, r, a->steps, a->o.overwrite, &err);
+    /* The merged trace replaces only what may be replaced: say so before
+     * the ranks run, not after. */
+    if (st == SF_OK && a->trace_path != NULL)
+        st = sf_outfile_check(a->trace_path, &err);
     /* The ranks inherit it: only they can join this job's rendezvous. */
     if (st == SF_OK)
         st = sf_bootstrap_token_ensure(&err);

@@ -18,6 +18,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "outfile.h"
+
 /* Non-contiguous tensors are staged in chunks of about this many bytes, so
  * writing a strided view of a huge tensor does not double the memory. */
 #define ST_STAGE_BYTES (16u * 1024u * 1024u)
@@ -175,51 +177,16 @@ static sf_status_t st_write_file(FILE *fp, const char *tmp, const char *header,
                 return st;
         }
     }
-    if (fflush(fp) != 0 || fsync(fileno(fp)) != 0)
+    if (fflush(fp) != 0) /* the fsync is the commit's */
         return st_fail(err, tmp, SF_ERR_IO, "cannot flush: %s", strerror(errno));
     return SF_OK;
-}
-
-/* Move tmp to path. Without overwrite, an existing path must survive even
- * if it appeared after our first check, so ask the kernel not to replace. */
-static int st_rename(const char *tmp, const char *path, bool overwrite)
-{
-    if (overwrite)
-        return rename(tmp, path);
-    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
-        return 0;
-    if (errno != EINVAL && errno != ENOSYS)
-        return -1;
-    /* The file system cannot do it atomically; the earlier check stands. */
-    return rename(tmp, path);
-}
-
-/* Make the rename itself durable. Best effort: the data is already synced
- * and the file is in place, so a failure here is not worth failing for. */
-static void st_sync_dir(const char *path)
-{
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    if (slash == NULL)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
 }
 
 sf_status_t sf_st_write(const char *path, const sf_st_entry_t *entries, int n, bool overwrite,
                         sf_err_t *err)
 {
     char *header = NULL;
-    char *tmp = NULL;
-    FILE *fp = NULL;
-    bool tmp_made = false;
+    sf_outfile_t out = {.slot = -1};
     sf_status_t st;
 
     SF_ASSERT(n >= 0 && (n == 0 || entries != NULL));
@@ -231,53 +198,18 @@ sf_status_t sf_st_write(const char *path, const sf_st_entry_t *entries, int n, b
         return st;
     if ((st = st_build_header(path, entries, n, &header, err)) != SF_OK)
         goto fail;
-
-    size_t tlen = strlen(path) + 32;
-    tmp = malloc(tlen);
-    if (tmp == NULL) {
-        st = st_fail(err, path, SF_ERR_NOMEM, "out of memory");
+    /* Without overwrite, an existing path must survive even if it appeared
+     * after the check above: the commit asks the kernel not to replace. */
+    st = sf_outfile_open(path, overwrite ? 0 : SF_OUTFILE_NOREPLACE, &out, err);
+    if (st != SF_OK)
         goto fail;
-    }
-    snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        st = st_fail(err, path, SF_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
+    if ((st = st_write_file(out.fp, out.tmp, header, entries, n, err)) != SF_OK)
         goto fail;
-    }
-    tmp_made = true;
-    fp = fdopen(fd, "wb");
-    if (fp == NULL) {
-        close(fd);
-        st = st_fail(err, path, SF_ERR_IO, "cannot open %s: %s", tmp, strerror(errno));
-        goto fail;
-    }
-    if ((st = st_write_file(fp, tmp, header, entries, n, err)) != SF_OK)
-        goto fail;
-    int rc = fclose(fp);
-    fp = NULL;
-    if (rc != 0) {
-        st = st_fail(err, tmp, SF_ERR_IO, "cannot close: %s", strerror(errno));
-        goto fail;
-    }
-    if (st_rename(tmp, path, overwrite) != 0) {
-        if (errno == EEXIST)
-            st = st_fail(err, path, SF_ERR_INPUT, "output file exists: %s (pass --overwrite)",
-                         path);
-        else
-            st = st_fail(err, path, SF_ERR_IO, "cannot rename %s into place: %s", tmp,
-                         strerror(errno));
-        goto fail;
-    }
-    st_sync_dir(path);
+    st = sf_outfile_commit(&out, err);
     cJSON_free(header);
-    free(tmp);
-    return SF_OK;
+    return st;
 fail:
-    if (fp != NULL)
-        fclose(fp);
-    if (tmp_made)
-        unlink(tmp);
-    free(tmp);
+    sf_outfile_abort(&out);
     cJSON_free(header);
     return st;
 }

@@ -25,12 +25,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "outfile.h"
 #include "tensor.h"
 
 struct sf_trace {
-    FILE *fp;        /* owned: the temporary file */
-    char *path;      /* owned: final name */
-    char *tmp;       /* owned: "path.tmp.<pid>" */
+    sf_outfile_t out; /* owned: the temporary file, renamed over the path at close */
+    FILE *fp;         /* borrowed: out.fp */
     bool any_event;  /* an event was written: the next one needs a comma */
     int write_errno; /* first failed write (0: none); reported at close */
 };
@@ -137,42 +137,18 @@ static void tr_kv_str(FILE *fp, const char *key, const char *value)
 
 /* ---- public ---------------------------------------------------------------- */
 
-static char *tr_strdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d != NULL)
-        memcpy(d, s, n);
-    return d;
-}
-
 sf_status_t sf_trace_open(const char *path, sf_trace_t **out, sf_err_t *err)
 {
-    sf_pos_t pos = {.file = path};
     *out = NULL;
     sf_trace_t *tr = calloc(1, sizeof *tr);
-    size_t tlen = strlen(path) + 32;
-    if (tr == NULL || (tr->path = tr_strdup(path)) == NULL || (tr->tmp = malloc(tlen)) == NULL) {
-        sf_trace_abort(tr);
-        return sf_err_set(err, SF_ERR_NOMEM, &pos, "out of memory opening a trace");
+    if (tr == NULL)
+        return sf_err_set(err, SF_ERR_NOMEM, NULL, "out of memory opening trace %s", path);
+    sf_status_t st = sf_outfile_open(path, 0, &tr->out, err);
+    if (st != SF_OK) {
+        free(tr);
+        return st;
     }
-    snprintf(tr->tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tr->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        int e = errno;
-        free(tr->tmp);
-        tr->tmp = NULL; /* nothing was created: abort must not unlink */
-        sf_trace_abort(tr);
-        return sf_err_set(err, SF_ERR_IO, &pos, "cannot create trace file %s.tmp.%ld: %s", path,
-                          (long)getpid(), strerror(e));
-    }
-    tr->fp = fdopen(fd, "w");
-    if (tr->fp == NULL) {
-        int e = errno;
-        close(fd);
-        sf_trace_abort(tr);
-        return sf_err_set(err, SF_ERR_IO, &pos, "cannot open trace file: %s", strerror(e));
-    }
+    tr->fp = tr->out.fp;
     fputs("{\"traceEvents\":[\n", tr->fp);
     if (ferror(tr->fp))
         tr->write_errno = errno != 0 ? errno : EIO;
@@ -259,39 +235,25 @@ void sf_trace_mem_observer(void *ctx, const sf_mem_event_t *ev)
 sf_status_t sf_trace_close(sf_trace_t *tr, sf_err_t *err)
 {
     SF_ASSERT(tr != NULL);
-    sf_pos_t pos = {.file = tr->path};
     fputs("\n],\n\"displayTimeUnit\":\"ms\"}\n", tr->fp);
     int e = tr->write_errno;
     if (e == 0 && ferror(tr->fp))
         e = errno != 0 ? errno : EIO;
-    if (e == 0 && (fflush(tr->fp) != 0 || fsync(fileno(tr->fp)) != 0))
-        e = errno;
-    int rc = fclose(tr->fp);
-    tr->fp = NULL;
-    if (e == 0 && rc != 0)
-        e = errno;
-    if (e == 0 && rename(tr->tmp, tr->path) != 0)
-        e = errno;
     if (e != 0) {
+        sf_pos_t pos = {.file = tr->out.path};
         sf_status_t st = sf_err_set(err, SF_ERR_IO, &pos, "cannot write trace: %s", strerror(e));
         sf_trace_abort(tr); /* removes the temporary file */
         return st;
     }
-    free(tr->tmp);
-    free(tr->path);
+    sf_status_t st = sf_outfile_commit(&tr->out, err);
     free(tr);
-    return SF_OK;
+    return st;
 }
 
 void sf_trace_abort(sf_trace_t *tr)
 {
     if (tr == NULL)
         return;
-    if (tr->fp != NULL)
-        fclose(tr->fp);
-    if (tr->tmp != NULL)
-        unlink(tr->tmp);
-    free(tr->tmp);
-    free(tr->path);
+    sf_outfile_abort(&tr->out);
     free(tr);
 }

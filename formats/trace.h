@@ -12,8 +12,9 @@
 
 typedef struct sf_trace sf_trace_t;
 
-/* Start writing to path (via "path.tmp.<pid>"). Fails with SF_ERR_IO naming
- * the path. *out owned by the caller: sf_trace_close or sf_trace_abort. */
+/* Start writing to path (via a temporary: see outfile.h). Fails with
+ * SF_ERR_IO naming the path, or SF_ERR_INPUT for a path that may not be
+ * replaced (a device, a FIFO, a folder). *out owned by the caller: sf_trace_close or sf_trace_abort. */
 SF_NODISCARD sf_status_t sf_trace_open(const char *path, sf_trace_t **out, sf_err_t *err);
 
 /* Metadata: name the process of a rank ("rank 0", and the graph name). */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "file_read.h"
+#include "outfile.h"
 
 /* The events of one part: [*begin, *end) between the array's brackets. */
 static bool events_span(const char *text, size_t len, size_t *begin, size_t *end)
@@ -37,14 +38,13 @@ static bool events_span(const char *text, size_t len, size_t *begin, size_t *end
 sf_status_t sf_trace_merge(const char *const *parts, int n, const char *out, bool remove_parts,
                            sf_err_t *err)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", out, (int)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (f == NULL)
-        return sf_err_set(err, SF_ERR_IO, NULL, "cannot write trace %s", out);
+    sf_outfile_t of;
+    sf_status_t st = sf_outfile_open(out, 0, &of, err);
+    if (st != SF_OK)
+        return st;
+    FILE *f = of.fp;
     fputs("{\"traceEvents\":[\n", f);
     bool first = true;
-    sf_status_t st = SF_OK;
     for (int i = 0; i < n && st == SF_OK; i++) {
         size_t len = 0, b, e;
         char *text = sf_file_read(parts[i], SIZE_MAX, &len);
@@ -62,17 +62,12 @@ sf_status_t sf_trace_merge(const char *const *parts, int n, const char *out, boo
         free(text);
     }
     fputs("\n],\n\"displayTimeUnit\":\"ms\"}\n", f);
-    bool write_ok = fflush(f) == 0 && !ferror(f);
-    if (fclose(f) != 0)
-        write_ok = false;
-    if (st == SF_OK && !write_ok)
-        st = sf_err_set(err, SF_ERR_IO, NULL, "writing trace %s failed", out);
-    if (st == SF_OK && rename(tmp, out) != 0)
-        st = sf_err_set(err, SF_ERR_IO, NULL, "cannot rename %s to %s", tmp, out);
     if (st != SF_OK) {
-        unlink(tmp);
+        sf_outfile_abort(&of);
         return st;
     }
+    if ((st = sf_outfile_commit(&of, err)) != SF_OK)
+        return st;
     if (remove_parts)
         for (int i = 0; i < n; i++)
             unlink(parts[i]);

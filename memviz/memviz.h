@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "memviz_summary.h"
+#include "outfile.h"
 #include "memviz_trace.h"
 
 #define SF_MV_MAX_RUNS 2
@@ -29,9 +30,8 @@ typedef struct sf_mv_opts {
 /* ---- output file -------------------------------------------------------------- */
 
 typedef struct sf_mv_out {
-    FILE *fp;   /* owned */
-    char *path; /* owned */
-    char *tmp;  /* owned: "path.tmp.<pid>" */
+    sf_outfile_t out; /* owned: the temporary and the final name */
+    FILE *fp;         /* borrowed: out.fp, for the writers */
 } sf_mv_out_t;
 
 SF_NODISCARD sf_status_t sf_mv_out_open(const char *path, sf_mv_out_t *o, sf_err_t *err);

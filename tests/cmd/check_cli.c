@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -307,6 +309,123 @@ START_TEST(test_cli_inputs_round_trip)
 }
 END_TEST
 
+/* ---- outputs never replace special files or follow planted links -------- */
+
+static bool is_kind(const char *path, mode_t kind)
+{
+    struct stat sb;
+    return lstat(path, &sb) == 0 && (sb.st_mode & S_IFMT) == kind;
+}
+
+/* A FIFO and (as root) a private copy of /dev/null given as --trace, --out's
+ * file or memviz -o stay what they were; the command exits 2 naming them. */
+START_TEST(test_cli_outputs_refuse_special_files)
+{
+    const char *dir = tu_tmpdir();
+    const char *graph = tu_src("tests/graphs/chain.yaml");
+    char fifo[512], null[512], good[512], args[2048];
+    snprintf(fifo, sizeof fifo, "%s/t.json", dir);
+    snprintf(null, sizeof null, "%s/null", dir);
+    snprintf(good, sizeof good, "%s/good.json", dir);
+    ck_assert_int_eq(mkfifo(fifo, 0644), 0);
+    bool have_null = mknod(null, S_IFCHR | 0666, makedev(1, 3)) == 0;
+    const char *targets[] = {fifo, null};
+    for (int k = 0; k < (have_null ? 2 : 1); k++) {
+        mode_t kind = k == 0 ? S_IFIFO : S_IFCHR;
+        char *out = NULL;
+        snprintf(args, sizeof args, "run %s --trace %s", graph, targets[k]);
+        ck_assert_int_eq(tu_sf(args, &out), 2);
+        ck_assert_msg(strstr(out, targets[k]) != NULL && strstr(out, "not a regular file") != NULL,
+                      "%s", out);
+        ck_assert(is_kind(targets[k], kind));
+        free(out);
+        snprintf(args, sizeof args, "run %s --nproc 2 --trace %s", graph, targets[k]);
+        ck_assert_int_eq(tu_sf(args, &out), 2);
+        ck_assert_msg(strstr(out, targets[k]) != NULL, "%s", out);
+        ck_assert(is_kind(targets[k], kind));
+        free(out);
+    }
+    /* memviz's -o and --merge's -o */
+    snprintf(args, sizeof args, "run %s --trace %s", graph, good);
+    ck_assert_int_eq(tu_sf(args, NULL), 0);
+    char fifo_html[512];
+    snprintf(fifo_html, sizeof fifo_html, "%s/p.html", dir);
+    ck_assert_int_eq(mkfifo(fifo_html, 0644), 0);
+    char *out = NULL;
+    snprintf(args, sizeof args, "memviz %s -o %s", good, fifo_html);
+    ck_assert_int_eq(tu_sf(args, &out), 2);
+    ck_assert_msg(strstr(out, fifo_html) != NULL, "%s", out);
+    ck_assert(is_kind(fifo_html, S_IFIFO));
+    free(out);
+    snprintf(args, sizeof args, "memviz --merge %s %s -o %s", good, good, fifo);
+    ck_assert_int_eq(tu_sf(args, &out), 2);
+    ck_assert(is_kind(fifo, S_IFIFO));
+    free(out);
+    /* Only what we put there: no temporary left behind. */
+    ck_assert_int_eq(tu_count_dir_entries(dir), have_null ? 4 : 3);
+}
+END_TEST
+
+/* As root the old writer renamed its temporary over /dev/null itself. The
+ * test puts a character device back if that happens, then fails. */
+START_TEST(test_cli_trace_dev_null_stays_a_device)
+{
+    char args[1024];
+    char *out = NULL;
+    snprintf(args, sizeof args, "run %s --trace /dev/null", tu_src("tests/graphs/chain.yaml"));
+    int rc = tu_sf(args, &out);
+    bool still_device = is_kind("/dev/null", S_IFCHR);
+    if (!still_device && getuid() == 0) {
+        unlink("/dev/null");
+        mknod("/dev/null", S_IFCHR | 0666, makedev(1, 3));
+        chmod("/dev/null", 0666);
+    }
+    ck_assert_msg(still_device, "/dev/null became a regular file");
+    ck_assert_int_eq(rc, 2);
+    ck_assert_msg(strstr(out, "/dev/null") != NULL && strstr(out, "character device") != NULL,
+                  "%s", out);
+    free(out);
+}
+END_TEST
+
+/* Symlinks planted at every name the old writers could pick for the next
+ * pids ("<path>.tmp.<pid>") leave their target alone. */
+START_TEST(test_cli_planted_symlinks_not_followed)
+{
+    const char *dir = tu_tmpdir();
+    char victim[512], trace[512], out_dir[512], rank0[600], args[2048];
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    snprintf(trace, sizeof trace, "%s/t.json", dir);
+    snprintf(out_dir, sizeof out_dir, "%s/out", dir);
+    snprintf(rank0, sizeof rank0, "%s/rank0.safetensors", out_dir);
+    ck_assert_int_eq(tu_write_file(victim, "precious"), 0);
+    ck_assert_int_eq(mkdir(out_dir, 0755), 0);
+    FILE *f = fopen("/proc/sys/kernel/ns_last_pid", "r");
+    long first = 0;
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fscanf(f, "%ld", &first), 1);
+    fclose(f);
+    first++;
+    for (long pid = first; pid < first + 3000; pid++) {
+        char link[700];
+        snprintf(link, sizeof link, "%s.tmp.%ld", trace, pid);
+        ck_assert_int_eq(symlink(victim, link), 0);
+        snprintf(link, sizeof link, "%s.tmp.%ld", rank0, pid);
+        ck_assert_int_eq(symlink(victim, link), 0);
+    }
+    snprintf(args, sizeof args, "run %s --trace %s --out %s", tu_src("tests/graphs/chain.yaml"),
+             trace, out_dir);
+    char *out = NULL;
+    ck_assert_int_eq(tu_sf(args, &out), 0);
+    free(out);
+    char *text = tu_read_file(victim, NULL);
+    ck_assert_str_eq(text, "precious");
+    free(text);
+    ck_assert(is_kind(trace, S_IFREG));
+    ck_assert(is_kind(rank0, S_IFREG));
+}
+END_TEST
+
 START_TEST(test_cli_trace_is_chrome_json)
 {
     const char *dir = tu_tmpdir();
@@ -412,6 +531,9 @@ int main(void)
     tcase_add_test(tc, test_cli_out_refuses_existing_file);
     tcase_add_test(tc, test_cli_inputs_round_trip);
     tcase_add_test(tc, test_cli_trace_is_chrome_json);
+    tcase_add_test(tc, test_cli_outputs_refuse_special_files);
+    tcase_add_test(tc, test_cli_trace_dev_null_stays_a_device);
+    tcase_add_test(tc, test_cli_planted_symlinks_not_followed);
     tcase_add_test(tc, test_cli_ops_version_help);
     tcase_add_test(tc, test_cli_profile_backend_timeout);
     suite_add_tcase(s, tc);

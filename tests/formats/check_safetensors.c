@@ -318,6 +318,60 @@ START_TEST(test_existing_file_refused_then_overwritten)
 }
 END_TEST
 
+/* ---- special files and planted links ------------------------------------ */
+
+/* A FIFO at the output path is not replaced by a regular file, even with
+ * --overwrite: the write is refused naming it. */
+START_TEST(test_write_refuses_fifo)
+{
+    const char *dir = tu_tmpdir();
+    const char *path = join(dir, "rank0.safetensors");
+    ck_assert_int_eq(mkfifo(path, 0644), 0);
+    host_t h;
+    host_init(&h, SF_DTYPE_F32, 1, (int64_t[]){4}, 3);
+    sf_st_entry_t e = {.name = "x", .tensor = &h.t};
+    sf_err_t err;
+    sf_err_clear(&err);
+    ck_assert_int_eq(sf_st_write(path, &e, 1, true, &err), SF_ERR_INPUT);
+    ck_assert_str_eq(err.file, path);
+    ck_assert_msg(strstr(err.msg, "FIFO") != NULL, "%s", err.msg);
+    struct stat sb;
+    ck_assert_int_eq(lstat(path, &sb), 0);
+    ck_assert(S_ISFIFO(sb.st_mode));
+    ck_assert_int_eq(tu_count_dir_entries(dir), 1);
+    host_fini(&h);
+}
+END_TEST
+
+/* A symlink planted where the old writer put its temporary
+ * ("<path>.tmp.<pid>") must not be written through. */
+START_TEST(test_write_ignores_planted_symlink)
+{
+    const char *dir = tu_tmpdir();
+    char victim[512], link[600];
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    const char *path = join(dir, "rank0.safetensors");
+    snprintf(link, sizeof link, "%s.tmp.%ld", path, (long)getpid());
+    ck_assert_int_eq(tu_write_file(victim, "precious"), 0);
+    ck_assert_int_eq(symlink(victim, link), 0);
+    host_t h;
+    host_init(&h, SF_DTYPE_F32, 1, (int64_t[]){4}, 3);
+    sf_st_entry_t e = {.name = "x", .tensor = &h.t};
+    sf_err_t err;
+    sf_err_clear(&err);
+    ck_assert_int_eq(sf_st_write(path, &e, 1, false, &err), SF_OK);
+    char *text = tu_read_file(victim, NULL);
+    ck_assert_str_eq(text, "precious");
+    free(text);
+    sf_st_file_t *f = NULL;
+    ck_assert_int_eq(sf_st_open(path, &f, &err), SF_OK);
+    ck_assert_int_eq(sf_st_find(f, "x"), 0);
+    sf_st_close(f);
+    ck_assert_int_eq(tu_count_dir_entries(dir), 3); /* victim, the link, the output */
+    host_fini(&h);
+}
+END_TEST
+
 START_TEST(test_write_duplicate_names_refused)
 {
     const char *dir = tu_tmpdir();
@@ -588,6 +642,8 @@ static Suite *safetensors_suite(void)
     tc = tcase_create("write");
     tcase_add_test(tc, test_existing_file_refused_then_overwritten);
     tcase_add_test(tc, test_write_duplicate_names_refused);
+    tcase_add_test(tc, test_write_refuses_fifo);
+    tcase_add_test(tc, test_write_ignores_planted_symlink);
     tcase_add_test(tc, test_write_into_missing_folder);
     tcase_add_test(tc, test_write_failure_leaves_nothing);
     suite_add_tcase(s, tc);

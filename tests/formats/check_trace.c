@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -270,6 +271,57 @@ START_TEST(test_trace_abort_leaves_nothing)
 }
 END_TEST
 
+/* A FIFO at the trace path stays a FIFO: refused at open, naming it. */
+START_TEST(test_trace_refuses_fifo)
+{
+    const char *dir = tu_tmpdir();
+    const char *path = join(dir, "t.json");
+    ck_assert_int_eq(mkfifo(path, 0644), 0);
+    sf_err_t err;
+    sf_err_clear(&err);
+    sf_trace_t *tr = NULL;
+    sf_status_t st = sf_trace_open(path, &tr, &err);
+    if (st == SF_OK) /* the old writer: it renames over the FIFO at close */
+        st = sf_trace_close(tr, &err);
+    ck_assert_int_eq(st, SF_ERR_INPUT);
+    ck_assert_str_eq(err.file, path);
+    ck_assert_msg(strstr(err.msg, "FIFO") != NULL, "%s", err.msg);
+    struct stat sb;
+    ck_assert_int_eq(lstat(path, &sb), 0);
+    ck_assert(S_ISFIFO(sb.st_mode));
+    ck_assert_int_eq(tu_count_dir_entries(dir), 1);
+}
+END_TEST
+
+/* A symlink planted at the old temporary's name ("<path>.tmp.<pid>") is not
+ * written through: its target keeps its bytes, the trace lands at path. */
+START_TEST(test_trace_ignores_planted_symlink)
+{
+    const char *dir = tu_tmpdir();
+    char victim[512], link[600];
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    const char *path = join(dir, "t.json");
+    snprintf(link, sizeof link, "%s.tmp.%ld", path, (long)getpid());
+    ck_assert_int_eq(tu_write_file(victim, "precious"), 0);
+    ck_assert_int_eq(symlink(victim, link), 0);
+    sf_err_t err;
+    sf_err_clear(&err);
+    sf_trace_t *tr = NULL;
+    ck_assert_int_eq(sf_trace_open(path, &tr, &err), SF_OK);
+    sf_trace_node(tr, 0, "n", "op", 0.0, 1.0);
+    ck_assert_int_eq(sf_trace_close(tr, &err), SF_OK);
+    char *text = tu_read_file(victim, NULL);
+    ck_assert_str_eq(text, "precious");
+    free(text);
+    cJSON *root = load_trace(path);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(root, "traceEvents")), 1);
+    cJSON_Delete(root);
+    struct stat sb;
+    ck_assert_int_eq(lstat(link, &sb), 0);
+    ck_assert(S_ISLNK(sb.st_mode));
+}
+END_TEST
+
 START_TEST(test_trace_unwritable_path)
 {
     const char *dir = tu_tmpdir();
@@ -322,6 +374,8 @@ static Suite *trace_suite(void)
     tcase_add_test(tc, test_trace_empty_is_valid);
     tcase_add_test(tc, test_trace_abort_leaves_nothing);
     tcase_add_test(tc, test_trace_unwritable_path);
+    tcase_add_test(tc, test_trace_refuses_fifo);
+    tcase_add_test(tc, test_trace_ignores_planted_symlink);
     tcase_add_test(tc, test_trace_write_error_reported_at_close);
     suite_add_tcase(s, tc);
     return s;
