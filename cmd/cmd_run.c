@@ -288,7 +288,27 @@ static int launch(run_args_t *a, int nproc, int argc, char **argv)
     full[0] = "shardflow";
     for (int i = 0; i < argc; i++)
         full[i + 1] = argv[i];
-    int rc = sf_launch_nproc(nproc, argc + 1, full, a->timeout_s, 0);
+    /* Where the ranks write: the launcher removes what a killed rank left. */
+    char **sweep = calloc((size_t)a->steps + 3, sizeof *sweep);
+    SF_ASSERT(sweep != NULL);
+    int n_sweep = 0;
+    if (a->trace_path != NULL) {
+        const char *slash = strrchr(a->trace_path, '/');
+        sweep[n_sweep] = slash == NULL ? strdup(".")
+                                       : strndup(a->trace_path, (size_t)(slash - a->trace_path) + 1);
+        SF_ASSERT(sweep[n_sweep++] != NULL);
+    }
+    for (int k = 0; a->o.out_dir != NULL && k < a->steps; k++) {
+        char path[4096];
+        sf_session_output_path(a->o.out_dir, 0, k, a->steps, path, sizeof path);
+        sweep[n_sweep] = strndup(path, (size_t)(strrchr(path, '/') - path));
+        SF_ASSERT(sweep[n_sweep++] != NULL);
+    }
+    int rc = sf_launch_nproc(nproc, argc + 1, full, a->timeout_s, 0,
+                             (const char *const *)sweep);
+    for (int i = 0; i < n_sweep; i++)
+        free(sweep[i]);
+    free(sweep);
     free(full);
     unsetenv("SF_REPORT_PATH");
     if (rc == 0 && a->trace_path != NULL) {

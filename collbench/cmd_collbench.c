@@ -260,7 +260,7 @@ int sf_cmd_collbench(int argc, char **argv)
             free(full);
             return sf_cli_fail(&err);
         }
-        rc = sf_launch_nproc(nproc, n_rest, rest, cfg.timeout_s, SF_LAUNCH_RANK0_STDOUT_RAW);
+        rc = sf_launch_nproc(nproc, n_rest, rest, cfg.timeout_s, SF_LAUNCH_RANK0_STDOUT_RAW, NULL);
     } else {
         sf_rank_info_t ri;
         memset(&ri, 0, sizeof ri);

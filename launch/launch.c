@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "outfile.h"
 
 extern char **environ;
 
@@ -53,6 +54,7 @@ typedef struct launch {
     double kill_at;   /* monotonic time to send SIGKILL; 0 if not armed */
     double timeout_s; /* the ranks' collective timeout, >= 0 */
     unsigned flags;   /* SF_LAUNCH_* */
+    const char *const *sweep_dirs; /* borrowed, NULL-terminated; may be NULL */
     char scratch[LAUNCH_PREFIX_BYTES + LAUNCH_LINE_BYTES + 1];
 } launch_t;
 
@@ -171,6 +173,10 @@ static void launch_on_exit(launch_t *L, launch_child_t *c, int wstatus)
      * may still hold the pipe, so take only what is there now. */
     launch_stream_drain(L, c, &c->out);
     launch_stream_drain(L, c, &c->err);
+    /* A rank that died of SIGKILL (or crashed) could not remove its
+     * half-written outputs; they carry its pid in their name. */
+    for (int i = 0; c->status != 0 && L->sweep_dirs != NULL && L->sweep_dirs[i] != NULL; i++)
+        sf_outfile_sweep_dir(L->sweep_dirs[i], c->pid);
     if (c->status == 0 || L->first_fail >= 0)
         return;
     L->first_fail = c->rank;
@@ -409,7 +415,8 @@ static void launch_run_loop(launch_t *L, int sfd)
     }
 }
 
-int sf_launch_nproc(int nproc, int argc, char **argv, double timeout_s, unsigned flags)
+int sf_launch_nproc(int nproc, int argc, char **argv, double timeout_s, unsigned flags,
+                    const char *const *sweep_dirs)
 {
     SF_ASSERT(nproc >= 1 && nproc <= SF_LAUNCH_MAX_NPROC);
     SF_ASSERT(argc >= 1 && argv != NULL && argv[argc] == NULL);
@@ -450,6 +457,7 @@ int sf_launch_nproc(int nproc, int argc, char **argv, double timeout_s, unsigned
     L->first_fail = -1;
     L->timeout_s = timeout_s > 0 ? timeout_s : 0;
     L->flags = flags;
+    L->sweep_dirs = sweep_dirs;
     for (int r = 0; r < nproc; r++) {
         children[r].rank = r;
         children[r].out = (launch_stream_t){.fd = -1, .out_fd = 1};

@@ -48,6 +48,10 @@ enum {
  * launcher goes to every rank still running, followed by SIGKILL
  * SF_LAUNCH_KILL_AFTER_S later (a second signal sends SIGKILL at once).
  *
+ * Cleanup: when a rank ends with a non-zero status (SIGKILL included), the
+ * temporaries it left in the folders of sweep_dirs (NULL-terminated, may be
+ * NULL; see sf_outfile_sweep_dir) are removed after it is reaped.
+ *
  * Blocks until every child has been reaped. Returns the exit status for the
  * whole job: 0 when all ranks exit 0; else the status of the first rank to
  * fail, in order of exit (a rank killed by signal S counts as 128 + S); if
@@ -55,7 +59,8 @@ enum {
  * when the launcher itself could not start the ranks (message on stderr).
  * Not thread-safe: it changes the signal mask of the calling thread and
  * restores it before returning. */
-int sf_launch_nproc(int nproc, int argc, char **argv, double timeout_s, unsigned flags);
+int sf_launch_nproc(int nproc, int argc, char **argv, double timeout_s, unsigned flags,
+                    const char *const *sweep_dirs);
 
 /* Find and remove "--nproc N" or "--nproc=N" from argv (argc entries,
  * argv[0] included; the search stops at a "--" argument). On SF_OK:

@@ -215,6 +215,87 @@ START_TEST(test_failure_killed_rank_ends_job)
 }
 END_TEST
 
+/* ---- (c) half-written traces after a signal ---------------------------------- */
+
+/* Entries of dir whose name holds ".tmp": a temporary some writer left. */
+static int count_tmp(const char *dir)
+{
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strstr(e->d_name, ".tmp") != NULL)
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* Start `run --nproc 3 redistribute_big --trace DIR/t.json` and return once
+ * all three ranks have their trace temporaries open (they are mid-run). */
+static void start_traced_job(proc_t *p, const char *dir, const char *timeout)
+{
+    static char trace[512];
+    snprintf(trace, sizeof trace, "%s/t.json", dir);
+    new_marker();
+    const char *args[] = {"run", "--nproc", "3", tu_src("tests/graphs/redistribute_big.yaml"),
+                          "--timeout", timeout, "--trace", trace, NULL};
+    proc_start(p, args, NULL);
+    while (count_tmp(dir) < 3 && sf_clock_now_s() < p->start + 20)
+        sf_clock_sleep_s(0.002);
+    ck_assert_msg(count_tmp(dir) == 3, "the ranks never opened their traces");
+}
+
+/* SIGTERM to the launcher reaches the ranks; each removes its temporary. */
+START_TEST(test_failure_sigterm_leaves_no_temporaries)
+{
+    proc_t *p = malloc(sizeof *p);
+    const char *dir = tu_tmpdir();
+    start_traced_job(p, dir, "5");
+    ck_assert_int_eq(kill(p->pid, SIGTERM), 0);
+    proc_wait(p, 30);
+    ck_assert_msg(p->status == 128 + SIGTERM, "status %d:\n%s", p->status, p->out);
+    ck_assert_int_eq(count_marked_after(2.0), 0);
+    ck_assert_msg(count_tmp(dir) == 0, "%d temporaries left", count_tmp(dir));
+    ck_assert_int_eq(tu_count_dir_entries(dir), 0);
+    free(p);
+}
+END_TEST
+
+/* SIGTERM to one rank: it removes its own; the others fail and remove theirs. */
+START_TEST(test_failure_sigterm_to_rank_leaves_no_temporaries)
+{
+    proc_t *p = malloc(sizeof *p);
+    const char *dir = tu_tmpdir();
+    start_traced_job(p, dir, "3");
+    pid_t pids[4];
+    ck_assert_int_eq(find_marked("RANK=1", pids, 4), 1);
+    ck_assert_int_eq(kill(pids[0], SIGTERM), 0);
+    proc_wait(p, 30);
+    ck_assert_msg(p->status == 128 + SIGTERM, "status %d:\n%s", p->status, p->out);
+    ck_assert_int_eq(count_marked_after(2.0), 0);
+    ck_assert_msg(count_tmp(dir) == 0, "%d temporaries left", count_tmp(dir));
+    free(p);
+}
+END_TEST
+
+/* SIGKILL to one rank: it cannot clean up; the launcher removes what it left. */
+START_TEST(test_failure_sigkill_to_rank_leaves_no_temporaries)
+{
+    proc_t *p = malloc(sizeof *p);
+    const char *dir = tu_tmpdir();
+    start_traced_job(p, dir, "3");
+    pid_t pids[4];
+    ck_assert_int_eq(find_marked("RANK=1", pids, 4), 1);
+    ck_assert_int_eq(kill(pids[0], SIGKILL), 0);
+    proc_wait(p, 30);
+    ck_assert_msg(p->status == 128 + SIGKILL, "status %d:\n%s", p->status, p->out);
+    ck_assert_int_eq(count_marked_after(2.0), 0);
+    ck_assert_msg(count_tmp(dir) == 0, "%d temporaries left", count_tmp(dir));
+    free(p);
+}
+END_TEST
+
 /* ---- (b) rendezvous failures, torchrun-style environment -------------------- */
 
 START_TEST(test_failure_rendezvous_nobody_listening)
@@ -344,6 +425,13 @@ static Suite *failure_suite(void)
     TCase *tc = tcase_create("killed_rank");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_failure_killed_rank_ends_job);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("signalled");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_failure_sigterm_leaves_no_temporaries);
+    tcase_add_test(tc, test_failure_sigterm_to_rank_leaves_no_temporaries);
+    tcase_add_test(tc, test_failure_sigkill_to_rank_leaves_no_temporaries);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("rendezvous");

@@ -185,7 +185,7 @@ static void job_start(job_t *j, const char *mode, int nproc, double timeout_s, c
         if (env_kv != NULL)
             putenv((char *)env_kv);
         char *argv[] = {"check_launch_rank", g_marker, NULL};
-        _exit(sf_launch_nproc(nproc, 2, argv, timeout_s, 0));
+        _exit(sf_launch_nproc(nproc, 2, argv, timeout_s, 0, NULL));
     }
     close(po[1]);
     close(pe[1]);
