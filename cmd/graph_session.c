@@ -35,6 +35,34 @@ static bool make_dirs(const char *dir)
     return mkdir(path, 0777) == 0 || errno == EEXIST;
 }
 
+/* The deepest part of dir that exists now ("" when none does). */
+static void existing_prefix(const char *dir, char *out, size_t n)
+{
+    snprintf(out, n, "%s", dir);
+    struct stat sb;
+    while (out[0] != '\0' && stat(out, &sb) != 0) {
+        char *slash = strrchr(out, '/');
+        if (slash == NULL || slash == out)
+            slash = out;
+        *slash = '\0';
+    }
+}
+
+/* Remove the folders make_dirs made below keep, deepest first, while they
+ * are empty (another rank may have written into one: rmdir then fails). */
+static void remove_made_dirs(const char *dir, const char *keep)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s", dir);
+    size_t keep_len = strlen(keep);
+    while (strlen(path) > keep_len && rmdir(path) == 0) {
+        char *slash = strrchr(path, '/');
+        if (slash == NULL)
+            break;
+        *slash = '\0';
+    }
+}
+
 sf_status_t sf_session_check_out(const char *dir, int rank, int n_steps, bool overwrite,
                                  sf_err_t *err)
 {
@@ -46,11 +74,10 @@ sf_status_t sf_session_check_out(const char *dir, int rank, int n_steps, bool ov
                               path);
         char *slash = strrchr(path, '/');
         *slash = '\0';
+        /* A missing folder is made when the outputs are written, not now:
+         * a run that fails must not leave an empty one behind. */
         struct stat sb;
-        if (stat(path, &sb) != 0 && !make_dirs(path))
-            return sf_err_set(err, SF_ERR_INPUT, NULL, "--out %s: cannot create the folder: %s",
-                              path, strerror(errno));
-        if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        if (stat(path, &sb) == 0 && !S_ISDIR(sb.st_mode))
             return sf_err_set(err, SF_ERR_INPUT, NULL, "--out %s: not a folder", path);
     }
     return SF_OK;
@@ -163,9 +190,18 @@ static sf_status_t write_outputs(sf_exec_t *ex, const sf_graph_t *g, const sf_se
         entries[k].name = g->output_names[k];
         entries[k].tensor = sf_exec_tensor(ex, v);
     }
-    char path[4096];
+    char path[4096], dir[4096], existed[4096];
     sf_session_output_path(o->out_dir, o->rank, o->step, o->n_steps, path, sizeof path);
-    sf_status_t st = sf_st_write(path, entries, g->n_outputs, o->overwrite, err);
+    snprintf(dir, sizeof dir, "%.*s", (int)(strrchr(path, '/') - path), path);
+    existing_prefix(dir, existed, sizeof existed);
+    sf_status_t st = SF_OK;
+    if (!make_dirs(dir))
+        st = sf_err_set(err, SF_ERR_IO, NULL, "--out %s: cannot create the folder: %s", dir,
+                        strerror(errno));
+    if (st == SF_OK)
+        st = sf_st_write(path, entries, g->n_outputs, o->overwrite, err);
+    if (st != SF_OK)
+        remove_made_dirs(dir, existed);
     free(entries);
     return st;
 }

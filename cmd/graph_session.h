@@ -42,7 +42,9 @@ SF_NODISCARD sf_status_t sf_session_run(const sf_graph_t *g, const sf_session_op
 void sf_session_output_path(const char *dir, int rank, int step, int n_steps, char *out, size_t n);
 
 /* Refuse early (before anything runs) an output that exists without
- * --overwrite; make the folders that do not exist yet. */
+ * --overwrite, or an output folder that is not a folder. Creates nothing:
+ * missing folders are made when the outputs are written (and removed again
+ * if that write fails), so a failed run leaves no empty --out folder. */
 SF_NODISCARD sf_status_t sf_session_check_out(const char *dir, int rank, int n_steps,
                                               bool overwrite, sf_err_t *err);
 

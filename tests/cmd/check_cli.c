@@ -426,6 +426,42 @@ START_TEST(test_cli_planted_symlinks_not_followed)
 }
 END_TEST
 
+/* A run refused or failed after --out was checked leaves no folder behind;
+ * a folder that existed before is left alone. */
+START_TEST(test_cli_failed_run_leaves_no_out_folder)
+{
+    const char *dir = tu_tmpdir();
+    const char *graph = tu_src("tests/graphs/chain.yaml");
+    char fifo[512], out_dir[512], pre[512], args[2048];
+    snprintf(fifo, sizeof fifo, "%s/t.json", dir);
+    snprintf(out_dir, sizeof out_dir, "%s/out/deeper", dir);
+    snprintf(pre, sizeof pre, "%s/pre", dir);
+    ck_assert_int_eq(mkfifo(fifo, 0644), 0);
+    ck_assert_int_eq(mkdir(pre, 0755), 0);
+    const char *const cmds[] = {"run %s --out %s --trace %s", "run %s --nproc 2 --out %s --trace %s"};
+    for (int k = 0; k < 2; k++) {
+        char *out = NULL;
+        snprintf(args, sizeof args, cmds[k], graph, out_dir, fifo);
+        int rc = tu_sf(args, &out);
+        ck_assert_msg(rc == 2, "%s: status %d: %s", args, rc, out);
+        free(out);
+        ck_assert_msg(tu_count_dir_entries(dir) == 2, "%s left %d entries in %s", args,
+                      tu_count_dir_entries(dir), dir); /* the FIFO and pre/ */
+        snprintf(args, sizeof args, cmds[k], graph, pre, fifo);
+        ck_assert_int_eq(tu_sf(args, NULL), 2);
+        struct stat sb;
+        ck_assert_int_eq(stat(pre, &sb), 0); /* not ours to remove */
+        ck_assert_int_eq(tu_count_dir_entries(pre), 0);
+    }
+    /* A run that writes makes the folders. */
+    snprintf(args, sizeof args, "run %s --out %s", graph, out_dir);
+    ck_assert_int_eq(tu_sf(args, NULL), 0);
+    char rank0[600];
+    snprintf(rank0, sizeof rank0, "%s/rank0.safetensors", out_dir);
+    ck_assert_int_eq(access(rank0, F_OK), 0);
+}
+END_TEST
+
 START_TEST(test_cli_trace_is_chrome_json)
 {
     const char *dir = tu_tmpdir();
@@ -534,6 +570,7 @@ int main(void)
     tcase_add_test(tc, test_cli_outputs_refuse_special_files);
     tcase_add_test(tc, test_cli_trace_dev_null_stays_a_device);
     tcase_add_test(tc, test_cli_planted_symlinks_not_followed);
+    tcase_add_test(tc, test_cli_failed_run_leaves_no_out_folder);
     tcase_add_test(tc, test_cli_ops_version_help);
     tcase_add_test(tc, test_cli_profile_backend_timeout);
     suite_add_tcase(s, tc);
