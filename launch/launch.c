@@ -38,6 +38,7 @@ typedef struct launch_child {
     int rank;
     pid_t pid; /* also its process group id; 0 if never started */
     bool is_reaped;
+    bool is_stopped; /* SIGSTOP/SIGTSTP and not continued since (waitpid WUNTRACED) */
     int status; /* exit code, or 128 + signal; valid once reaped */
     launch_stream_t out;
     launch_stream_t err;
@@ -159,6 +160,22 @@ static void launch_signal_live(launch_t *L, int sig)
     }
 }
 
+/* After a failure a stopped rank cannot report anything, and SIGTERM stays
+ * pending while it is stopped: it would hold the job for the whole grace and
+ * more. SIGKILL ends a stopped process at once. */
+static void launch_kill_stopped(launch_t *L)
+{
+    for (int r = 0; r < L->n; r++) {
+        launch_child_t *c = &L->children[r];
+        if (c->pid == 0 || c->is_reaped || !c->is_stopped)
+            continue;
+        fprintf(stderr, "shardflow: rank %d is stopped; killing it\n", r);
+        fflush(stderr);
+        if (kill(-c->pid, SIGKILL) != 0)
+            kill(c->pid, SIGKILL);
+    }
+}
+
 static void launch_on_exit(launch_t *L, launch_child_t *c, int wstatus)
 {
     c->is_reaped = true;
@@ -190,7 +207,9 @@ static void launch_on_exit(launch_t *L, launch_child_t *c, int wstatus)
         fprintf(stderr, "shardflow: rank %d exited with status %d\n", c->rank, c->status);
     fflush(stderr);
     /* Ranks blocked in a collective with the failed one need up to their
-     * collective timeout to notice and name it; then they get ended. */
+     * collective timeout to notice and name it; then they get ended. A
+     * stopped one never will. */
+    launch_kill_stopped(L);
     if (L->n_live > 0 && L->grace_at == 0 && L->kill_at == 0)
         L->grace_at = sf_clock_now_s() + L->timeout_s + SF_LAUNCH_GRACE_MARGIN_S;
 }
@@ -202,8 +221,14 @@ static void launch_reap(launch_t *L)
         if (c->pid == 0 || c->is_reaped)
             continue;
         int wstatus = 0;
-        pid_t p = waitpid(c->pid, &wstatus, WNOHANG);
-        if (p == c->pid) {
+        pid_t p = waitpid(c->pid, &wstatus, WNOHANG | WUNTRACED | WCONTINUED);
+        if (p == c->pid && WIFSTOPPED(wstatus)) {
+            c->is_stopped = true;
+            if (L->first_fail >= 0)
+                launch_kill_stopped(L);
+        } else if (p == c->pid && WIFCONTINUED(wstatus)) {
+            c->is_stopped = false;
+        } else if (p == c->pid) {
             launch_on_exit(L, c, wstatus);
         } else if (p < 0 && errno == ECHILD) {
             /* Someone else reaped it; count it as a failure of unknown cause. */
@@ -241,8 +266,10 @@ static void launch_check_deadlines(launch_t *L)
                             "sending SIGTERM\n",
                     live, L->timeout_s + SF_LAUNCH_GRACE_MARGIN_S, L->first_fail);
             fflush(stderr);
+            /* SIGCONT first: a rank stopped since would not see SIGTERM. */
+            launch_signal_live(L, SIGCONT);
             launch_signal_live(L, SIGTERM);
-            L->kill_at = now + SF_LAUNCH_KILL_AFTER_S;
+            L->kill_at = now + SF_LAUNCH_FAIL_KILL_AFTER_S;
         }
     }
     if (L->kill_at != 0 && now >= L->kill_at) {

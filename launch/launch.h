@@ -12,8 +12,12 @@
 /* After the first rank fails, the others get timeout_s + this many seconds to
  * exit on their own (so a rank stuck in a collective with the dead one can hit
  * its collective timeout and say which collective and which peer), then
- * SIGTERM, then SIGKILL SF_LAUNCH_KILL_AFTER_S seconds later. */
-#define SF_LAUNCH_GRACE_MARGIN_S 5.0
+ * SIGCONT and SIGTERM, then SIGKILL SF_LAUNCH_FAIL_KILL_AFTER_S seconds later.
+ * A stopped rank (SIGSTOP: it can report nothing) is SIGKILLed at once. */
+#define SF_LAUNCH_GRACE_MARGIN_S 1.0
+#define SF_LAUNCH_FAIL_KILL_AFTER_S 1.0
+/* SIGINT or SIGTERM sent to the launcher: the ranks get this long to end
+ * (and remove their temporaries) before SIGKILL. */
 #define SF_LAUNCH_KILL_AFTER_S 3.0
 
 /* flags of sf_launch_nproc. */
@@ -42,9 +46,10 @@ enum {
  *
  * Failure: when a rank exits non-zero (or by a signal), the launcher prints
  *   "shardflow: rank R exited with status S; ending ranks A, B"
- * on stderr, gives the rest timeout_s + SF_LAUNCH_GRACE_MARGIN_S seconds
- * (timeout_s <= 0 counts as 0) to exit by themselves, then sends SIGTERM and,
- * SF_LAUNCH_KILL_AFTER_S later, SIGKILL. SIGINT or SIGTERM sent to the
+ * on stderr, SIGKILLs every rank that is stopped (then or later), gives the
+ * rest timeout_s + SF_LAUNCH_GRACE_MARGIN_S seconds (timeout_s <= 0 counts
+ * as 0) to exit by themselves, then sends SIGCONT and SIGTERM and,
+ * SF_LAUNCH_FAIL_KILL_AFTER_S later, SIGKILL. SIGINT or SIGTERM sent to the
  * launcher goes to every rank still running, followed by SIGKILL
  * SF_LAUNCH_KILL_AFTER_S later (a second signal sends SIGKILL at once).
  *

@@ -296,6 +296,58 @@ START_TEST(test_failure_sigkill_to_rank_leaves_no_temporaries)
 }
 END_TEST
 
+/* ---- (d) a stopped rank ------------------------------------------------------ */
+
+/* Read p's output until it holds text or limit_s after start; returns when
+ * it appeared (0: never). The rest is left for proc_wait. */
+static double proc_wait_for(proc_t *p, const char *text, double limit_s)
+{
+    while (strstr(p->out, text) == NULL && sf_clock_now_s() < p->start + limit_s) {
+        struct pollfd q = {.fd = p->fd, .events = POLLIN};
+        if (poll(&q, 1, 20) <= 0)
+            continue;
+        ssize_t got = read(p->fd, p->out + p->len, sizeof p->out - 1 - p->len);
+        if (got <= 0)
+            break;
+        p->len += (size_t)got;
+        p->out[p->len] = '\0';
+    }
+    return strstr(p->out, text) != NULL ? sf_clock_now_s() : 0;
+}
+
+/* SIGSTOP is a hang, not a death: the stopped rank ignores SIGTERM and can
+ * report nothing. Once another rank has failed, the launcher must not wait
+ * for it. Before, it gave it timeout + 5 s, then SIGTERM (pending while
+ * stopped), then SIGKILL 3 s later: the job ended timeout + 8 s = 11 s after
+ * the first failure, 17.5 s after the SIGSTOP. Now a stopped rank is killed
+ * when the first rank fails, and the job ends when the survivors have
+ * reported (6.3 s after the SIGSTOP here: they need more than one timeout to
+ * give up on a collective whose peer stopped mid-transfer). */
+START_TEST(test_failure_stopped_rank_is_cleared)
+{
+    proc_t *p = malloc(sizeof *p);
+    const char *dir = tu_tmpdir();
+    const double timeout_s = 3;
+    start_traced_job(p, dir, "3");
+    pid_t pids[4];
+    ck_assert_int_eq(find_marked("RANK=1", pids, 4), 1);
+    ck_assert_int_eq(kill(pids[0], SIGSTOP), 0);
+    double stopped_at = sf_clock_now_s();
+    double failed_at = proc_wait_for(p, "exited with status", 40);
+    proc_wait(p, 40);
+    ck_assert_msg(failed_at > 0, "no rank failed:\n%s", p->out);
+    ck_assert_msg(p->status > 0, "status %d:\n%s", p->status, p->out);
+    ck_assert_msg(p->end - failed_at < timeout_s, "ended %.1f s after the first failure:\n%s",
+                  p->end - failed_at, p->out);
+    ck_assert_msg(p->end - stopped_at < 2 * timeout_s + 4, "ended %.1f s after SIGSTOP:\n%s",
+                  p->end - stopped_at, p->out);
+    ck_assert_has(p->out, "shardflow: rank 1 is stopped; killing it\n");
+    ck_assert_int_eq(count_marked_after(2.0), 0);
+    ck_assert_int_eq(count_tmp(dir), 0);
+    free(p);
+}
+END_TEST
+
 /* ---- (b) rendezvous failures, torchrun-style environment -------------------- */
 
 START_TEST(test_failure_rendezvous_nobody_listening)
@@ -432,6 +484,7 @@ static Suite *failure_suite(void)
     tcase_add_test(tc, test_failure_sigterm_leaves_no_temporaries);
     tcase_add_test(tc, test_failure_sigterm_to_rank_leaves_no_temporaries);
     tcase_add_test(tc, test_failure_sigkill_to_rank_leaves_no_temporaries);
+    tcase_add_test(tc, test_failure_stopped_rank_is_cleared);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("rendezvous");

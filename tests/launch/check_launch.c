@@ -342,10 +342,10 @@ END_TEST
 START_TEST(test_launch_status_is_first_failure)
 {
     job_t *j = malloc(sizeof *j);
-    job_start(j, "fail", 3, 0, NULL);
+    job_start(j, "fail", 3, 2, NULL);
     job_wait(j, 30, NULL, 0, 0);
     /* rank 1 exits 3 at once; rank 2 exits 5 a second later, inside the
-     * grace period: the job's status is rank 1's. */
+     * grace period (timeout 2 + 1 s): the job's status is rank 1's. */
     ck_assert_int_eq(j->status, 3);
     ck_assert_has(j->err, "[rank 1] rank one gives up\n");
     /* rank 0 exits 0 at once too, so it may or may not be listed. */
@@ -360,16 +360,16 @@ END_TEST
 START_TEST(test_launch_ends_hung_ranks_after_failure)
 {
     job_t *j = malloc(sizeof *j);
-    /* timeout_s 0.5: grace 0.5 + 5 s after rank 0 fails, then SIGTERM. */
+    /* timeout_s 0.5: grace 0.5 + 1 s after rank 0 fails, then SIGTERM. */
     job_start(j, "hang", 3, 0.5, NULL);
     job_wait(j, 30, NULL, 0, 0);
     ck_assert_int_eq(j->status, 3);
     ck_assert_has(j->err, "shardflow: rank 0 exited with status 3; ending ranks 1, 2\n");
-    ck_assert_has(j->err, "shardflow: ranks 1, 2 still running 5.5 s after rank 0 failed; "
+    ck_assert_has(j->err, "shardflow: ranks 1, 2 still running 1.5 s after rank 0 failed; "
                           "sending SIGTERM\n");
     double took = j->end - j->start;
-    /* The hung ranks go at SIGTERM, not 3 s later at SIGKILL. */
-    ck_assert_msg(took >= 5.5 && took < 5.5 + 2.5, "took %.2f s", took);
+    /* The hung ranks go at SIGTERM, not 1 s later at SIGKILL. */
+    ck_assert_msg(took >= 1.5 && took < 1.5 + 0.9, "took %.2f s", took);
     ck_assert_int_eq(count_marked(), 0);
     free(j);
 }
@@ -380,11 +380,11 @@ START_TEST(test_launch_kills_rank_ignoring_sigterm)
     job_t *j = malloc(sizeof *j);
     job_start(j, "stubborn", 2, 0, NULL);
     job_wait(j, 30, NULL, 0, 0);
-    /* grace 5 s, SIGTERM ignored by rank 1, SIGKILL 3 s later. */
+    /* grace 1 s, SIGTERM ignored by rank 1, SIGKILL 1 s later. */
     ck_assert_int_eq(j->status, 4);
     ck_assert_has(j->err, "shardflow: rank 0 exited with status 4; ending ranks 1\n");
     double took = j->end - j->start;
-    ck_assert_msg(took >= 8.0 && took < 8.0 + 4.0, "took %.2f s", took);
+    ck_assert_msg(took >= 2.0 && took < 2.0 + 2.0, "took %.2f s", took);
     ck_assert_int_eq(count_marked(), 0);
     free(j);
 }
