@@ -427,7 +427,10 @@ sf_status_t sf_mv_trace_load(const char *path, sf_mv_trace_t **out, sf_err_t *er
             }
         }
     }
-    qsort(t->ranks, (size_t)t->n_ranks, sizeof *t->ranks, cmp_rank);
+    /* qsort of zero elements on a NULL array is still undefined (found by
+     * fuzz_memviz_trace: a trace whose only event carries no pid). */
+    if (t->n_ranks > 1)
+        qsort(t->ranks, (size_t)t->n_ranks, sizeof *t->ranks, cmp_rank);
     free(L.open.slots);
     free_strs(&L.ids);
     free(L.cap_bufs);
