@@ -2,6 +2,9 @@
  * counters here are the truth that plan, run, trace and memviz report. */
 #include "mem.h"
 
+#include "checked.h"
+#include "tensor.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -62,6 +65,19 @@ sf_status_t sf_mem_alloc(sf_mem_t *mem, const sf_alloc_req_t *req, sf_buffer_t *
 {
     *out = NULL;
     SF_ASSERT(req->ndim >= 0 && req->ndim <= SF_MAX_DIMS);
+    /* Sizes come from user shapes: graph validation caps each tensor, but a
+     * scratch request or many live tensors on meta can still go past what
+     * the counters hold, and that is bad input, not our bug. */
+    uint64_t live;
+    if (req->nbytes > SF_TENSOR_MAX_BYTES ||
+        !sf_checked_add_u64(mem->live_bytes, sf_mem_counted_bytes(req->nbytes), &live) ||
+        live > SF_MEM_MAX_LIVE_BYTES)
+        return sf_err_set(err, SF_ERR_INPUT, NULL,
+                          "cannot allocate %llu bytes for tensor '%s' (node '%s'): over the "
+                          "limit of 2^62 bytes per tensor and 2^63 bytes live at once "
+                          "(%llu bytes live)",
+                          (unsigned long long)req->nbytes, req->tensor, req->node,
+                          (unsigned long long)mem->live_bytes);
     sf_buffer_t *buf = calloc(1, sizeof *buf);
     if (buf == NULL)
         return sf_err_set(err, SF_ERR_NOMEM, NULL, "host out of memory for a buffer record");

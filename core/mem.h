@@ -14,6 +14,11 @@
 
 #define SF_MEM_ALIGN 256u
 
+/* The most bytes one allocator counts live at once (plans on meta may ask
+ * for any amount; past this the counters could wrap). Requests over it, or
+ * over SF_TENSOR_MAX_BYTES each, are refused with SF_ERR_INPUT. */
+#define SF_MEM_MAX_LIVE_BYTES (UINT64_C(1) << 63)
+
 /* Bytes a request of nbytes is counted as: rounded up to SF_MEM_ALIGN,
  * so 0 counts 0, 1 counts 256 and 257 counts 512. */
 static inline uint64_t sf_mem_counted_bytes(uint64_t nbytes)

@@ -2,6 +2,8 @@
  * strides) over the same buffer; nothing here allocates. */
 #include "tensor.h"
 
+#include "checked.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -20,10 +22,13 @@ sf_tensor_t sf_tensor_make(sf_dtype_t dtype, int ndim, const int64_t *shape)
 
 void sf_tensor_set_contiguous_strides(sf_tensor_t *t)
 {
+    /* A shape too big to stride saturates instead of wrapping (signed
+     * overflow is UB); sf_tensor_checked_nbytes then refuses it. */
     int64_t stride = 1;
     for (int i = t->ndim - 1; i >= 0; i--) {
         t->strides[i] = stride;
-        stride *= t->shape[i] > 0 ? t->shape[i] : 1;
+        if (!sf_checked_mul_i64(stride, t->shape[i] > 0 ? t->shape[i] : 1, &stride))
+            stride = INT64_MAX;
     }
 }
 
@@ -38,6 +43,39 @@ int64_t sf_tensor_numel(const sf_tensor_t *t)
 uint64_t sf_tensor_nbytes(const sf_tensor_t *t)
 {
     return (uint64_t)sf_tensor_numel(t) * sf_dtype_size(t->dtype);
+}
+
+bool sf_tensor_checked_nbytes(const sf_tensor_t *t, uint64_t *numel, uint64_t *nbytes)
+{
+    uint64_t n = 1, last = 0; /* last: element offset of the last element */
+    for (int i = 0; i < t->ndim; i++) {
+        if (t->shape[i] < 0 || t->strides[i] < 0)
+            return false;
+        if (!sf_checked_mul_u64(n, (uint64_t)t->shape[i], &n))
+            return false;
+    }
+    uint64_t esize = sf_dtype_size(t->dtype), bytes, span = t->offset;
+    if (!sf_checked_mul_u64(n, esize, &bytes) || bytes > SF_TENSOR_MAX_BYTES)
+        return false;
+    if (n > 0) {
+        for (int i = 0; i < t->ndim; i++) {
+            uint64_t step;
+            if (!sf_checked_mul_u64((uint64_t)(t->shape[i] - 1), (uint64_t)t->strides[i], &step) ||
+                !sf_checked_add_u64(last, step, &last))
+                return false;
+        }
+        uint64_t end;
+        if (!sf_checked_add_u64(last, 1, &end) || !sf_checked_mul_u64(end, esize, &end) ||
+            !sf_checked_add_u64(span, end, &span))
+            return false;
+    }
+    if (span > SF_TENSOR_MAX_BYTES)
+        return false;
+    if (numel != NULL)
+        *numel = n;
+    if (nbytes != NULL)
+        *nbytes = bytes;
+    return true;
 }
 
 bool sf_tensor_is_contiguous(const sf_tensor_t *t)

@@ -26,8 +26,21 @@ void sf_tensor_set_contiguous_strides(sf_tensor_t *t);
 
 /* Number of elements (1 for a scalar, 0 if any dim is 0). */
 int64_t sf_tensor_numel(const sf_tensor_t *t);
-/* numel * element size; for a view this is what it shows, not its base. */
+/* numel * element size; for a view this is what it shows, not its base.
+ * Only for layouts that passed sf_tensor_checked_nbytes (graph validation
+ * checks every edge), so the product cannot overflow. */
 uint64_t sf_tensor_nbytes(const sf_tensor_t *t);
+
+/* The largest tensor (and allocator request) we accept: 2^62 bytes. Far
+ * above any real memory, far enough below 2^64 that a sum of a few such
+ * sizes, offsets and the allocator's rounding stay representable. */
+#define SF_TENSOR_MAX_BYTES (UINT64_C(1) << 62)
+
+/* Checked numel and nbytes of t's layout, and the bytes its view spans
+ * (offset + the byte after its last element). False when a dim or stride is
+ * negative, a product or sum overflows, or any of the three exceeds
+ * SF_TENSOR_MAX_BYTES; out-pointers may be NULL and are set only on true. */
+bool sf_tensor_checked_nbytes(const sf_tensor_t *t, uint64_t *numel, uint64_t *nbytes);
 /* Row-major with no gaps (size-1 dims may have any stride). */
 bool sf_tensor_is_contiguous(const sf_tensor_t *t);
 bool sf_tensor_same_shape(const sf_tensor_t *a, const sf_tensor_t *b);

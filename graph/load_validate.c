@@ -283,6 +283,20 @@ static bool is_sane_layout(const sf_tensor_t *t)
     return true;
 }
 
+/* Every later size (the executor's request, a kernel's loop bound, a
+ * view's offset) is computed from these layouts unchecked, so this is where
+ * a shape that overflows them is stopped. */
+static sf_status_t too_big(vctx_t *v, const sf_node_t *node, const sf_tensor_t *t,
+                           const char *tensor)
+{
+    char shape[256];
+    sf_shape_format(t->ndim, t->shape, shape, sizeof shape);
+    return sf_err_set(v->err, SF_ERR_GRAPH, &node->pos,
+                      "node '%s': tensor '%s' of shape %s %s is too large: its element count, "
+                      "byte size or extent exceeds the limit of 2^62 bytes per tensor",
+                      node->name, tensor, shape, sf_dtype_name(t->dtype));
+}
+
 static sf_status_t infer_all(vctx_t *v)
 {
     sf_graph_t *g = v->g;
@@ -304,6 +318,8 @@ static sf_status_t infer_all(vctx_t *v)
                 st = sf_err_set(v->err, SF_ERR_GRAPH, &node->pos,
                                 "node '%s': op '%s' shape rule returned an invalid layout for "
                                 "output %d (a bug in the op)", node->name, node->op->name, k);
+            else if (!sf_tensor_checked_nbytes(&out[k], NULL, NULL))
+                st = too_big(v, node, &out[k], g->edges[node->out[k]].name);
             out[k].buf = NULL;
             g->edges[node->out[k]].layout = out[k];
         }

@@ -531,6 +531,38 @@ START_TEST(test_cli_profile_backend_timeout)
 }
 END_TEST
 
+/* Issue 10, case 1: one --set that makes a tensor's byte size wrap used to
+ * crash run (heap overflow, SIGSEGV) and assert in plan; check accepted it. */
+START_TEST(test_cli_overflowing_shape_is_refused)
+{
+    static const struct {
+        const char *cmd, *graph, *sets, *tensor;
+    } cases[] = {
+        {"run", "graphs/examples/cast_chain.yaml", "--set n=2305843009213693953", "'pos'"},
+        {"run", "graphs/examples/mlp.yaml",
+         "--set dtype=f32 --set tokens=2305843009213693953 --set hidden=2", "'x'"},
+        {"plan", "graphs/examples/mlp.yaml", "--set tokens=36028797018963968", "'x'"},
+        {"check", "graphs/examples/cast_chain.yaml", "--set n=2305843009213693953", "'pos'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *dir = tu_tmpdir();
+        char args[2048];
+        int n = snprintf(args, sizeof args, "%s %s %s", cases[i].cmd, tu_src(cases[i].graph),
+                         cases[i].sets);
+        if (strcmp(cases[i].cmd, "check") != 0)
+            n += snprintf(args + n, sizeof args - (size_t)n, " --trace %s/t.json", dir);
+        if (strcmp(cases[i].cmd, "run") == 0)
+            snprintf(args + n, sizeof args - (size_t)n, " --out %s", dir);
+        char *out = NULL;
+        ck_assert_msg(tu_sf(args, &out) == 2, "%s: %s", args, out);
+        ck_assert_msg(strstr(out, cases[i].tensor) != NULL, "%s", out);
+        ck_assert_msg(strstr(out, "limit of 2^62 bytes") != NULL, "%s", out);
+        ck_assert_int_eq(tu_count_dir_entries(dir), 0);
+        free(out);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -552,6 +584,7 @@ int main(void)
     tcase_add_test(tc, test_cli_failed_run_leaves_no_out_folder);
     tcase_add_test(tc, test_cli_ops_version_help);
     tcase_add_test(tc, test_cli_profile_backend_timeout);
+    tcase_add_test(tc, test_cli_overflowing_shape_is_refused);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -187,6 +187,60 @@ START_TEST(test_mem_free_with_live_buffer_aborts)
 }
 END_TEST
 
+START_TEST(test_tensor_checked_nbytes_limits)
+{
+    uint64_t n = 0, b = 0;
+    /* 2^60 f32 is exactly the limit; one more element is over it. */
+    sf_tensor_t t = sf_tensor_make(SF_DTYPE_F32, 1, (int64_t[]){INT64_C(1) << 60});
+    ck_assert(sf_tensor_checked_nbytes(&t, &n, &b));
+    ck_assert_uint_eq(n, UINT64_C(1) << 60);
+    ck_assert_uint_eq(b, SF_TENSOR_MAX_BYTES);
+    t = sf_tensor_make(SF_DTYPE_F32, 1, (int64_t[]){(INT64_C(1) << 60) + 1});
+    ck_assert(!sf_tensor_checked_nbytes(&t, &n, &b));
+    /* numel * 8 wraps to 8 bytes in unchecked uint64 arithmetic */
+    t = sf_tensor_make(SF_DTYPE_I64, 1, (int64_t[]){INT64_C(2305843009213693953)});
+    ck_assert(!sf_tensor_checked_nbytes(&t, NULL, NULL));
+    /* the element count itself wraps */
+    t = sf_tensor_make(SF_DTYPE_U8, 3, (int64_t[]){INT64_C(1) << 32, INT64_C(1) << 32, 2});
+    ck_assert(!sf_tensor_checked_nbytes(&t, NULL, NULL));
+    /* a zero dim makes it empty however large the others are */
+    t = sf_tensor_make(SF_DTYPE_U8, 2, (int64_t[]){0, INT64_MAX});
+    ck_assert(sf_tensor_checked_nbytes(&t, &n, &b));
+    ck_assert_uint_eq(n, 0);
+    ck_assert_uint_eq(b, 0);
+    /* a small view whose strides reach past the limit */
+    t = sf_tensor_make(SF_DTYPE_F32, 1, (int64_t[]){2});
+    t.strides[0] = INT64_C(1) << 61;
+    ck_assert(!sf_tensor_checked_nbytes(&t, NULL, NULL));
+    t = sf_tensor_make(SF_DTYPE_F32, 1, (int64_t[]){-1});
+    ck_assert(!sf_tensor_checked_nbytes(&t, NULL, NULL));
+}
+END_TEST
+
+START_TEST(test_mem_refuses_oversized_requests)
+{
+    sf_mem_t *mem = sf_mem_new(sf_device_meta());
+    sf_buffer_t *a = NULL, *bufs[2] = {NULL, NULL};
+    sf_err_t err = {0};
+    sf_alloc_req_t big = {.nbytes = SF_TENSOR_MAX_BYTES + 1, .tensor = "huge", .node = "n"};
+    ck_assert_int_eq(sf_mem_alloc(mem, &big, &a, &err), SF_ERR_INPUT);
+    ck_assert_ptr_null(a);
+    ck_assert_ptr_nonnull(strstr(err.msg, "huge"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "2^62"));
+    /* two at the limit fit (2^63 live); a third would pass what the counters hold */
+    sf_alloc_req_t max = {.nbytes = SF_TENSOR_MAX_BYTES, .tensor = "m", .node = "n"};
+    sf_err_clear(&err);
+    ck_assert_int_eq(sf_mem_alloc(mem, &max, &bufs[0], &err), SF_OK);
+    ck_assert_int_eq(sf_mem_alloc(mem, &max, &bufs[1], &err), SF_OK);
+    ck_assert_int_eq(sf_mem_alloc(mem, &(sf_alloc_req_t){.nbytes = 1, .tensor = "one", .node = "n"},
+                                  &a, &err), SF_ERR_INPUT);
+    ck_assert_uint_eq(sf_mem_live_bytes(mem), UINT64_C(1) << 63);
+    sf_mem_release(mem, bufs[0], "end");
+    sf_mem_release(mem, bufs[1], "end");
+    sf_mem_free(mem);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tensor");
@@ -199,10 +253,12 @@ int main(void)
     tcase_add_test(tc, test_slice_view_shares_buffer);
     tcase_add_test(tc, test_reshape_needs_contiguous);
     tcase_add_test(tc, test_copy_converts_dtypes);
+    tcase_add_test(tc, test_tensor_checked_nbytes_limits);
     suite_add_tcase(s, tc);
     tc = tcase_create("mem");
     tcase_add_test(tc, test_mem_counts_rounded_bytes_cpu);
     tcase_add_test(tc, test_mem_counts_rounded_bytes_meta);
+    tcase_add_test(tc, test_mem_refuses_oversized_requests);
     tcase_add_test_raise_signal(tc, test_mem_free_with_live_buffer_aborts, SIGABRT);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
