@@ -18,6 +18,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "file_read.h"
+
 /* The reference implementation refuses larger headers too; it also bounds
  * what a hostile file can make us parse. */
 #define ST_MAX_HEADER (100u * 1024u * 1024u)
@@ -311,19 +313,11 @@ sf_status_t sf_st_open(const char *path, sf_st_file_t **out, sf_err_t *err)
     int fd = -1;
 
     *out = NULL;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return st_fail(err, path, SF_ERR_IO, "cannot open: %s", strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        st = st_fail(err, path, SF_ERR_IO, "cannot stat: %s", strerror(errno));
-        goto fail;
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        st = st_fail(err, path, SF_ERR_INPUT, "not a regular file");
-        goto fail;
-    }
-    uint64_t size = (uint64_t)sb.st_size;
+    uint64_t size = 0;
+    /* A missing or looping path, or a FIFO, is the user's (exit 2), and a
+     * FIFO must not hang the open. */
+    if ((st = sf_file_open_regular(path, &(sf_pos_t){.file = path}, &fd, &size, err)) != SF_OK)
+        return st;
     if (size < 8) {
         st = st_fail(err, path, SF_ERR_INPUT,
                      "file is %llu bytes, too small for a safetensors header length (8 bytes)",

@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "load_array.h"
+#include "file_read.h"
 #include "load_source.h"
 #include "xalloc.h"
 
@@ -48,24 +50,26 @@ sf_status_t gl_read_file(const char *path, const sf_pos_t *at, char **buf, size_
                          sf_err_t *err)
 {
     *buf = NULL;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return sf_err_set(err, SF_ERR_INPUT, at, "cannot open '%s': %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
-        return sf_err_set(err, SF_ERR_INPUT, at, "'%s' is not a regular file", path);
+    int fd;
+    uint64_t size;
+    sf_status_t st = sf_file_open_regular(path, at, &fd, &size, err);
+    if (st != SF_OK)
+        return st;
+    FILE *f = fdopen(fd, "rb");
+    if (f == NULL) {
+        close(fd);
+        return sf_err_set(err, SF_ERR_IO, at, "cannot open '%s': %s", path, strerror(errno));
     }
-    if ((uint64_t)sb.st_size > SF_GRAPH_MAX_FILE_BYTES) {
+    if (size > SF_GRAPH_MAX_FILE_BYTES) {
         fclose(f);
         sf_pos_t pos = {at->file, at->line, at->col};
         if (at->line == 0)
             pos.file = path;
         return sf_err_set(err, SF_ERR_PARSE, &pos,
                           "'%s' is %lld bytes, more than the limit of %u bytes", path,
-                          (long long)sb.st_size, (unsigned)SF_GRAPH_MAX_FILE_BYTES);
+                          (long long)size, (unsigned)SF_GRAPH_MAX_FILE_BYTES);
     }
-    size_t n = (size_t)sb.st_size;
+    size_t n = (size_t)size;
     char *b = sf_xalloc_calloc(n + 1, 1);
     size_t got = fread(b, 1, n, f);
     int is_bad = ferror(f);

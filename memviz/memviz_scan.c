@@ -10,6 +10,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include "file_read.h"
 
 sf_status_t sf_mv_scan_error(sf_mv_scan_t *s, const sf_mv_event_t *ev, sf_err_t *err,
                              const char *fmt, ...)
@@ -373,9 +376,16 @@ sf_status_t sf_mv_scan_file(const char *path, bool capture_raw, sf_mv_event_fn f
 {
     sf_pos_t fpos = {.file = path};
     sf_mv_scan_t s = {.path = path, .line = 1};
-    s.fp = fopen(path, "rb");
-    if (s.fp == NULL)
-        return sf_err_set(err, SF_ERR_INPUT, &fpos, "cannot open trace: %s", strerror(errno));
+    int fd;
+    sf_err_t why = {0};
+    sf_status_t opened = sf_file_open_regular(path, NULL, &fd, NULL, &why);
+    if (opened != SF_OK)
+        return sf_err_set(err, opened, &fpos, "cannot open trace: %s", why.msg);
+    s.fp = fdopen(fd, "rb");
+    if (s.fp == NULL) {
+        close(fd);
+        return sf_err_set(err, SF_ERR_IO, &fpos, "cannot open trace: %s", strerror(errno));
+    }
     /* A regular file is mapped: the window is then the whole file and the
      * kernel pages it in, with no copy. Anything else is read in windows. */
     struct stat sb;

@@ -267,12 +267,13 @@ static sf_status_t config_from_json(const char *folder, sf_model_config_t *c, sf
         return sf_err_set(err, SF_ERR_INPUT, NULL,
                           "model '%s' is neither synthetic:NAME nor a checkpoint folder", folder);
     size_t len = 0;
-    char *text = sf_file_read(path, CONFIG_MAX_BYTES, &len);
-    if (text == NULL)
-        return sf_err_set(err, SF_ERR_INPUT, NULL,
-                          "model '%s': cannot read %s (%s); a Hugging Face folder needs "
-                          "config.json",
-                          folder, path, strerror(errno ? errno : ENOENT));
+    char *text = NULL;
+    sf_err_t why = {0};
+    sf_status_t got = sf_file_load(path, CONFIG_MAX_BYTES, &text, &len, &why);
+    if (got != SF_OK)
+        return sf_err_set(err, got, NULL,
+                          "model '%s': %s; a Hugging Face folder needs config.json", folder,
+                          why.msg);
     cJSON *root = cJSON_ParseWithLength(text, len);
     free(text);
     if (root == NULL || !cJSON_IsObject(root)) {

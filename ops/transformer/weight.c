@@ -175,9 +175,10 @@ static sf_status_t cache_folder(const char *folder, const cJSON **index, sf_err_
     cJSON *root = NULL;
     struct stat sb;
     if (stat(path, &sb) == 0) {
-        char *text = sf_file_read(path, (size_t)64 << 20, NULL);
-        if (text == NULL)
-            return sf_err_set(err, SF_ERR_IO, NULL, "cannot read %s", path);
+        char *text = NULL;
+        sf_status_t got = sf_file_load(path, (size_t)64 << 20, &text, NULL, err);
+        if (got != SF_OK)
+            return got;
         root = cJSON_Parse(text);
         free(text);
         const cJSON *map = cJSON_GetObjectItemCaseSensitive(root, "weight_map");

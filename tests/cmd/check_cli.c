@@ -563,6 +563,79 @@ START_TEST(test_cli_overflowing_shape_is_refused)
 }
 END_TEST
 
+/* shardflow under `timeout`, so a command that blocks fails the test in
+ * seconds instead of hanging it (exit 124). */
+static int sf_timed(const char *args, char **out)
+{
+    char cmd[8192 + 4200];
+    snprintf(cmd, sizeof cmd, "timeout 20 %s %s", tu_shardflow(), args);
+    return tu_run(cmd, out);
+}
+
+/* Runs args, expecting exit 2, each fragment in the message, and nothing
+ * written under out_dir (may be NULL). */
+static void expect_refused(const char *args, const char *frag, const char *frag2,
+                           const char *out_dir)
+{
+    char *out = NULL;
+    int rc = sf_timed(args, &out);
+    ck_assert_msg(rc == 2, "%s: exit %d: %s", args, rc, out);
+    ck_assert_msg(strstr(out, frag) != NULL, "%s: '%s' lacks '%s'", args, out, frag);
+    if (frag2 != NULL)
+        ck_assert_msg(strstr(out, frag2) != NULL, "%s: '%s' lacks '%s'", args, out, frag2);
+    if (out_dir != NULL && access(out_dir, F_OK) == 0)
+        ck_assert_int_eq(tu_count_dir_entries(out_dir), 0);
+    free(out);
+}
+
+/* A synthetic:tiny checkpoint in two shards, for the file cases below. */
+static const char *tiny_checkpoint(void)
+{
+    static char dir[4200];
+    snprintf(dir, sizeof dir, "%s/ck", tu_tmpdir());
+    char args[8192];
+    snprintf(args, sizeof args, "export-model synthetic:tiny %s --shards 2 --graph-dir %s", dir,
+             tu_src("graphs"));
+    char *out = NULL;
+    ck_assert_msg(sf_timed(args, &out) == 0, "%s: %s", args, out);
+    free(out);
+    return dir;
+}
+
+/* Issue 10, case 4: a FIFO as any file we read used to block forever. */
+START_TEST(test_cli_fifo_inputs_are_refused)
+{
+    const char *dir = tu_tmpdir();
+    char fifo[512], outd[512], args[8192], path[4400], moved[4400];
+    snprintf(fifo, sizeof fifo, "%s/f", dir);
+    snprintf(outd, sizeof outd, "%s/out", dir);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    const char *is_fifo = "is not a regular file (a FIFO)";
+    snprintf(args, sizeof args, "check %s", fifo);
+    expect_refused(args, is_fifo, fifo, NULL);
+    snprintf(args, sizeof args, "run %s --inputs %s --out %s", tu_src("tests/graphs/inputs_io.yaml"),
+             fifo, outd);
+    expect_refused(args, is_fifo, fifo, outd);
+    snprintf(args, sizeof args, "memviz --summary %s", fifo);
+    expect_refused(args, is_fifo, fifo, NULL);
+    /* config.json, the index and a shard of a checkpoint */
+    const char *ck = tiny_checkpoint();
+    const char *names[] = {"config.json", "model.safetensors.index.json",
+                           "model-00001-of-00002.safetensors"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", ck, names[i]);
+        snprintf(moved, sizeof moved, "%s/moved", dir);
+        ck_assert_int_eq(rename(path, moved), 0);
+        ck_assert_int_eq(mkfifo(path, 0600), 0);
+        snprintf(args, sizeof args, "run %s --set model=%s --out %s",
+                 tu_src("graphs/eagle3_target.yaml"), ck, outd);
+        expect_refused(args, is_fifo, names[i], outd);
+        ck_assert_int_eq(unlink(path), 0);
+        ck_assert_int_eq(rename(moved, path), 0);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -585,6 +658,7 @@ int main(void)
     tcase_add_test(tc, test_cli_ops_version_help);
     tcase_add_test(tc, test_cli_profile_backend_timeout);
     tcase_add_test(tc, test_cli_overflowing_shape_is_refused);
+    tcase_add_test(tc, test_cli_fifo_inputs_are_refused);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

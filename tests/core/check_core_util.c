@@ -3,10 +3,13 @@
  * and synthetic weights are built from the first two, so their values are
  * pinned here to the published reference vectors, bit for bit. */
 #include <check.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "file_read.h"
@@ -120,6 +123,44 @@ START_TEST(test_file_read_exact_bytes_and_limits)
 }
 END_TEST
 
+START_TEST(test_file_open_regular_refuses_fifo_dir_missing_loop)
+{
+    const char *dir = tu_tmpdir();
+    char fifo[4200], loop[4200], missing[4200], reg[4200];
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    snprintf(loop, sizeof loop, "%s/loop", dir);
+    snprintf(missing, sizeof missing, "%s/missing", dir);
+    snprintf(reg, sizeof reg, "%s/reg", dir);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    ck_assert_int_eq(symlink("loop", loop), 0);
+    ck_assert_int_eq(tu_write_file(reg, "abc"), 0);
+    int fd = 7;
+    uint64_t size = 0;
+    sf_err_t err = {0};
+    /* no writer on the FIFO: this must return at once, not block */
+    ck_assert_int_eq(sf_file_open_regular(fifo, NULL, &fd, &size, &err), SF_ERR_INPUT);
+    ck_assert_int_eq(fd, -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "is not a regular file (a FIFO)"));
+    sf_err_clear(&err);
+    ck_assert_int_eq(sf_file_open_regular(dir, NULL, &fd, &size, &err), SF_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "(a directory)"));
+    sf_err_clear(&err);
+    ck_assert_int_eq(sf_file_open_regular(loop, NULL, &fd, &size, &err), SF_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(err.msg, loop));
+    sf_err_clear(&err);
+    ck_assert_int_eq(sf_file_open_regular(missing, NULL, &fd, &size, &err), SF_ERR_INPUT);
+    sf_err_clear(&err);
+    ck_assert_int_eq(sf_file_open_regular(reg, NULL, &fd, &size, &err), SF_OK);
+    ck_assert_uint_eq(size, 3);
+    ck_assert_int_eq(fcntl(fd, F_GETFL) & O_NONBLOCK, 0); /* cleared once open */
+    close(fd);
+    char *b = NULL;
+    ck_assert_int_eq(sf_file_load(fifo, 100, &b, NULL, &err), SF_ERR_INPUT);
+    ck_assert_ptr_null(b);
+    ck_assert_ptr_null(sf_file_read(fifo, 100, NULL));
+}
+END_TEST
+
 static Suite *core_util_suite(void)
 {
     Suite *s = suite_create("core_util");
@@ -136,6 +177,7 @@ static Suite *core_util_suite(void)
     tcase_add_test(tc, test_clock_sleep_advances_now);
     tcase_add_test(tc, test_xalloc_calloc_zeroed_and_zero_count_unique);
     tcase_add_test(tc, test_file_read_exact_bytes_and_limits);
+    tcase_add_test(tc, test_file_open_regular_refuses_fifo_dir_missing_loop);
     suite_add_tcase(s, tc);
     return s;
 }

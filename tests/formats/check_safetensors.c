@@ -452,8 +452,9 @@ END_TEST
 
 START_TEST(test_bad_missing_file)
 {
-    expect_open_error(join(tu_tmpdir(), "nope.safetensors"), SF_ERR_IO,
-                      "cannot open: No such file or directory");
+    /* A missing file is the user's to fix: bad input (exit 2), not IO. */
+    expect_open_error(join(tu_tmpdir(), "nope.safetensors"), SF_ERR_INPUT,
+                      "No such file or directory");
 }
 END_TEST
 
