@@ -4,6 +4,7 @@
 #include "graph_session.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -63,6 +64,25 @@ static void remove_made_dirs(const char *dir, const char *keep)
     }
 }
 
+/* Outputs are written after the last kernel: a folder we cannot write must
+ * be found before the first one. access(W_OK) is not enough (root passes it
+ * on a read-only mount), so a probe file is created and removed at once. */
+static sf_status_t check_writable(const char *dir, sf_err_t *err)
+{
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/.shardflow-probe.%ld", dir, (long)getpid());
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        int e = errno;
+        bool is_user = e == EACCES || e == EPERM || e == EROFS || e == ENOENT || e == ENOTDIR;
+        return sf_err_set(err, is_user ? SF_ERR_INPUT : SF_ERR_IO, NULL,
+                          "--out %s: cannot write into the folder: %s", dir, strerror(e));
+    }
+    close(fd);
+    unlink(probe);
+    return SF_OK;
+}
+
 sf_status_t sf_session_check_out(const char *dir, int rank, int n_steps, bool overwrite,
                                  sf_err_t *err)
 {
@@ -79,6 +99,12 @@ sf_status_t sf_session_check_out(const char *dir, int rank, int n_steps, bool ov
         struct stat sb;
         if (stat(path, &sb) == 0 && !S_ISDIR(sb.st_mode))
             return sf_err_set(err, SF_ERR_INPUT, NULL, "--out %s: not a folder", path);
+        /* Writable where it will be made: the deepest part that exists. */
+        char base[4096];
+        existing_prefix(path, base, sizeof base);
+        sf_status_t st = check_writable(base[0] != '\0' ? base : ".", err);
+        if (st != SF_OK)
+            return st;
     }
     return SF_OK;
 }

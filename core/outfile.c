@@ -185,8 +185,12 @@ sf_status_t sf_outfile_open(const char *path, unsigned flags, sf_outfile_t *o, s
         free(tmp);
         sf_outfile_abort(o);
         sf_pos_t pos = {.file = path};
-        return sf_err_set(err, SF_ERR_IO, &pos, "cannot create a temporary file next to it: %s",
-                          strerror(e));
+        /* A folder that is missing, not ours or read-only is the user's to
+         * fix (exit 2); anything else is the machine's. */
+        bool is_user = e == ENOENT || e == ENOTDIR || e == EACCES || e == EPERM || e == EROFS ||
+                       e == EISDIR || e == ENAMETOOLONG || e == ELOOP;
+        return sf_err_set(err, is_user ? SF_ERR_INPUT : SF_ERR_IO, &pos,
+                          "cannot create a temporary file next to it: %s", strerror(e));
     }
     o->tmp = tmp;
     o->slot = of_register(tmp);

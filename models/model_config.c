@@ -49,21 +49,33 @@ static sf_status_t config_finish(sf_model_config_t *c, const char *model, const 
                                  sf_err_t *err)
 {
     sf_pos_t pos = {file, 0, 0};
+    /* Limits far above any published model (Llama 3.1 405B: hidden 16384,
+     * intermediate 53248, 126 layers, 128 heads, vocab 128256) and low
+     * enough that every weight's byte size is far from overflowing: a
+     * config past them is a typo or hostile, refused before anything is
+     * allocated. */
     struct {
         const char *name;
         int64_t v;
+        int64_t max;
     } sizes[] = {
-        {"hidden_size", c->hidden_size},
-        {"intermediate_size", c->intermediate_size},
-        {"num_hidden_layers", c->num_hidden_layers},
-        {"num_attention_heads", c->num_attention_heads},
-        {"num_key_value_heads", c->num_key_value_heads},
-        {"vocab_size", c->vocab_size},
+        {"hidden_size", c->hidden_size, SF_MODEL_MAX_WIDTH},
+        {"intermediate_size", c->intermediate_size, SF_MODEL_MAX_WIDTH},
+        {"num_hidden_layers", c->num_hidden_layers, SF_MODEL_MAX_COUNT},
+        {"num_attention_heads", c->num_attention_heads, SF_MODEL_MAX_COUNT},
+        {"num_key_value_heads", c->num_key_value_heads, SF_MODEL_MAX_COUNT},
+        {"vocab_size", c->vocab_size, SF_MODEL_MAX_VOCAB},
+        {"head_dim", c->head_dim, SF_MODEL_MAX_WIDTH},
     };
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
-        if (sizes[i].v <= 0 || sizes[i].v > ((int64_t)1 << 40))
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        if (sizes[i].v > sizes[i].max)
+            return sf_err_set(err, SF_ERR_INPUT, &pos,
+                              "model '%s': %s is %lld, more than the limit of %lld", model,
+                              sizes[i].name, (long long)sizes[i].v, (long long)sizes[i].max);
+        if (sizes[i].v <= 0 && strcmp(sizes[i].name, "head_dim") != 0) /* 0: derived below */
             return sf_err_set(err, SF_ERR_INPUT, &pos, "model '%s': %s is %lld, expected > 0",
                               model, sizes[i].name, (long long)sizes[i].v);
+    }
     if (c->head_dim == 0) {
         if (c->hidden_size % c->num_attention_heads != 0)
             return sf_err_set(err, SF_ERR_INPUT, &pos,
@@ -238,7 +250,8 @@ static sf_status_t json_int(const cJSON *root, const char *key, bool is_required
         return SF_OK;
     }
     double d = cJSON_IsNumber(v) ? v->valuedouble : -1.0;
-    if (!cJSON_IsNumber(v) || d != (double)(int64_t)d)
+    /* Range first: converting a double past int64 to int64 is undefined. */
+    if (!cJSON_IsNumber(v) || !(d > -9.2e18 && d < 9.2e18) || d != (double)(int64_t)d)
         return sf_err_set(err, SF_ERR_INPUT, &(sf_pos_t){path, 0, 0},
                           "config.json: '%s' is not an integer", key);
     *out = (int64_t)d;

@@ -36,6 +36,13 @@ typedef struct sf_model_config {
 
 #define SF_MODEL_VOCAB_ALIGN 64
 
+/* The largest sizes a model config may give (config.json or a preset):
+ * widths (hidden_size, intermediate_size, head_dim) 2^20, counts (layers,
+ * heads, kv heads) 2^16, vocab_size 2^24. Past them: SF_ERR_INPUT. */
+#define SF_MODEL_MAX_WIDTH (INT64_C(1) << 20)
+#define SF_MODEL_MAX_COUNT (INT64_C(1) << 16)
+#define SF_MODEL_MAX_VOCAB (INT64_C(1) << 24)
+
 /* "llama" / "qwen3", and the Hugging Face class names. */
 const char *sf_model_arch_name(sf_model_arch_t a);
 const char *sf_model_arch_hf_name(sf_model_arch_t a);

@@ -1,6 +1,7 @@
 /* The shardflow command end to end: exit codes, --json, --set, --out,
  * --inputs, --trace, and that bad input writes nothing. */
 #include <check.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -636,6 +637,76 @@ START_TEST(test_cli_fifo_inputs_are_refused)
 }
 END_TEST
 
+/* Issue 10, case 7: bad paths and sizes used to exit 1 (a missing
+ * --inputs file, a missing or looping shard, hidden_size 10^12, a --trace
+ * in a folder that does not exist) or to fail only after the whole
+ * computation (an --out folder we cannot write). All are exit 2, named. */
+START_TEST(test_cli_bad_paths_and_sizes_exit_2)
+{
+    const char *dir = tu_tmpdir();
+    char outd[512], args[8192], path[4400], moved[4400];
+    snprintf(outd, sizeof outd, "%s/out", dir);
+    snprintf(path, sizeof path, "%s/nope.safetensors", dir);
+    snprintf(args, sizeof args, "run %s --inputs %s --out %s", tu_src("tests/graphs/inputs_io.yaml"),
+             path, outd);
+    expect_refused(args, "No such file or directory", path, outd);
+    /* a missing shard, then one that is a symlink loop */
+    const char *ck = tiny_checkpoint();
+    snprintf(path, sizeof path, "%s/model-00002-of-00002.safetensors", ck);
+    snprintf(moved, sizeof moved, "%s/moved", dir);
+    ck_assert_int_eq(rename(path, moved), 0);
+    snprintf(args, sizeof args, "run %s --set model=%s --out %s",
+             tu_src("graphs/eagle3_target.yaml"), ck, outd);
+    expect_refused(args, "No such file or directory", path, outd);
+    ck_assert_int_eq(symlink("model-00002-of-00002.safetensors", path), 0);
+    expect_refused(args, "Too many levels of symbolic links", path, outd);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(rename(moved, path), 0);
+    /* absurd config sizes */
+    snprintf(path, sizeof path, "%s/config.json", ck);
+    char *cfg = tu_read_file(path, NULL);
+    ck_assert_ptr_nonnull(cfg);
+    char *h = strstr(cfg, "\"hidden_size\"");
+    ck_assert_ptr_nonnull(h);
+    char *num = h + strlen("\"hidden_size\"");
+    while (*num == ':' || *num == ' ' || *num == '\t')
+        num++;
+    char *end = num;
+    while (*end >= '0' && *end <= '9')
+        end++;
+    char edited[65536];
+    snprintf(edited, sizeof edited, "%.*s1000000000000%s", (int)(num - cfg), cfg, end);
+    ck_assert_int_eq(tu_write_file(path, edited), 0);
+    expect_refused(args, "hidden_size is 1000000000000, more than the limit", ck, outd);
+    ck_assert_int_eq(tu_write_file(path, cfg), 0);
+    free(cfg);
+    /* an --out folder we cannot write: a read-only folder, or as root (who
+     * may write anywhere chmod says not to) sysfs, where creating fails */
+    char ro[512];
+    snprintf(ro, sizeof ro, "%s/ro", dir);
+    ck_assert_int_eq(mkdir(ro, 0555), 0);
+    const char *target = ro;
+    char probe[600];
+    snprintf(probe, sizeof probe, "%s/p", ro);
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd >= 0) {
+        close(fd);
+        unlink(probe);
+        target = "/sys/kernel";
+    }
+    snprintf(args, sizeof args, "run %s --out %s", tu_src("tests/graphs/chain.yaml"), target);
+    expect_refused(args, "cannot write into the folder", target, NULL);
+    snprintf(path, sizeof path, "%s/rank0.safetensors", target);
+    ck_assert_int_ne(access(path, F_OK), 0);
+    /* a --trace in a folder that does not exist */
+    snprintf(path, sizeof path, "%s/no/such/dir/t.json", dir);
+    snprintf(args, sizeof args, "run %s --trace %s", tu_src("tests/graphs/chain.yaml"), path);
+    expect_refused(args, path, "No such file or directory", NULL);
+    snprintf(args, sizeof args, "plan %s --trace %s", tu_src("tests/graphs/chain.yaml"), path);
+    expect_refused(args, "No such file or directory", path, NULL);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -659,6 +730,7 @@ int main(void)
     tcase_add_test(tc, test_cli_profile_backend_timeout);
     tcase_add_test(tc, test_cli_overflowing_shape_is_refused);
     tcase_add_test(tc, test_cli_fifo_inputs_are_refused);
+    tcase_add_test(tc, test_cli_bad_paths_and_sizes_exit_2);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

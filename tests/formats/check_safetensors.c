@@ -398,7 +398,8 @@ START_TEST(test_write_into_missing_folder)
     sf_st_entry_t e = {.name = "x", .tensor = &h.t};
     sf_err_t err;
     sf_err_clear(&err);
-    ck_assert_int_eq(sf_st_write(path, &e, 1, false, &err), SF_ERR_IO);
+    /* A missing folder is the user's to fix: bad input (exit 2). */
+    ck_assert_int_eq(sf_st_write(path, &e, 1, false, &err), SF_ERR_INPUT);
     ck_assert_str_eq(err.file, path);
     ck_assert_ptr_nonnull(strstr(err.msg, "No such file or directory"));
     ck_assert_int_eq(tu_count_dir_entries(dir), 0);

@@ -293,6 +293,35 @@ START_TEST(test_model_kv_heads_fewer_than_tp_must_divide)
 }
 END_TEST
 
+/* Issue 10, case 7: hidden_size 10^12 used to load, and run then failed
+ * allocating 2048000000000000 bytes (exit 1); a size past the stated
+ * limits is bad input, refused before anything is allocated. */
+START_TEST(test_model_config_absurd_sizes_refused)
+{
+    static const struct {
+        const char *from, *to, *frag;
+    } cases[] = {
+        {"\"hidden_size\": 64", "\"hidden_size\": 1000000000000", "hidden_size is 1000000000000, more than the limit of 1048576"},
+        {"\"vocab_size\": 1000", "\"vocab_size\": 100000000", "vocab_size is 100000000, more than the limit"},
+        {"\"num_hidden_layers\": 8", "\"num_hidden_layers\": 1e30", "'num_hidden_layers' is not an integer"},
+        {"\"head_dim\": 16", "\"head_dim\": 4194304", "head_dim is 4194304, more than the limit"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[1024], edited[1200];
+        snprintf(text, sizeof text, TINY_JSON, "Qwen3ForCausalLM");
+        char *at = strstr(text, cases[i].from);
+        ck_assert_ptr_nonnull(at);
+        snprintf(edited, sizeof edited, "%.*s%s%s", (int)(at - text), text, cases[i].to,
+                 at + strlen(cases[i].from));
+        const char *dir = write_config(edited);
+        defs_t d;
+        sf_err_t err;
+        sf_err_clear(&err);
+        expect_err(provide(dir, 1, &d, &err), &err, SF_ERR_INPUT, cases[i].frag);
+    }
+}
+END_TEST
+
 START_TEST(test_model_missing_config_json)
 {
     const char *dir = tu_tmpdir();
@@ -834,6 +863,7 @@ static Suite *model_suite(void)
     tcase_add_test(tc, test_model_padded_vocab_not_divisible_by_tp);
     tcase_add_test(tc, test_model_kv_heads_fewer_than_tp_must_divide);
     tcase_add_test(tc, test_model_missing_config_json);
+    tcase_add_test(tc, test_model_config_absurd_sizes_refused);
     suite_add_tcase(s, tc);
     tc = tcase_create("weight");
     tcase_add_test(tc, test_weight_shard0_slices_equal_tp1);
