@@ -198,8 +198,11 @@ static int run_rank(run_args_t *a)
     }
     if (st == SF_OK && a->o.out_dir != NULL)
         st = sf_session_check_out(a->o.out_dir, rg.info.rank, a->steps, a->o.overwrite, &err);
+    sf_bootstrap_job_t job = {.graph_hash = sf_graph_hash(g), .timeout_s = a->timeout_s};
+    if (st == SF_OK && a->o.inputs_path != NULL && rg.info.world > 1)
+        st = sf_session_inputs_hash(a->o.inputs_path, &job.inputs_hash, &err);
     if (st == SF_OK)
-        st = sf_rank_group_join(&rg, a->backend, false, sf_graph_hash(g), a->timeout_s, &err);
+        st = sf_rank_group_join(&rg, a->backend, false, &job, &err);
     if (st == SF_OK && a->trace_path != NULL) {
         if (rg.info.world > 1)
             rank_trace_path(a->trace_path, rg.info.rank, trace_path, sizeof trace_path);

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file_read.h"
+#include "hash.h"
 #include "safetensors.h"
 
 void sf_session_output_path(const char *dir, int rank, int step, int n_steps, char *out, size_t n)
@@ -273,5 +275,33 @@ sf_status_t sf_session_run(const sf_graph_t *g, const sf_session_opts_t *o, bool
         free(holders[k].buf);
     free(holders);
     sf_st_close(inputs);
+    return st;
+}
+
+sf_status_t sf_session_inputs_hash(const char *path, uint64_t *hash, sf_err_t *err)
+{
+    *hash = 0;
+    int fd = -1;
+    uint64_t size = 0;
+    sf_status_t st = sf_file_open_regular(path, NULL, &fd, &size, err);
+    if (st != SF_OK)
+        return st;
+    uint64_t h = SF_HASH_FNV1A64_INIT;
+    char buf[1 << 16];
+    for (;;) {
+        ssize_t got = read(fd, buf, sizeof buf);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            st = sf_err_set(err, SF_ERR_IO, NULL, "%s: %s", path, strerror(errno));
+            break;
+        }
+        if (got == 0)
+            break;
+        h = sf_hash_fnv1a64_add(h, buf, (size_t)got);
+    }
+    close(fd);
+    if (st == SF_OK)
+        *hash = h;
     return st;
 }

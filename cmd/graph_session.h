@@ -48,6 +48,10 @@ void sf_session_output_path(const char *dir, int rank, int step, int n_steps, ch
 SF_NODISCARD sf_status_t sf_session_check_out(const char *dir, int rank, int n_steps,
                                               bool overwrite, sf_err_t *err);
 
+/* FNV-1a 64 of the bytes of the inputs file at path: every rank of a job
+ * must read the same batch, and the rendezvous compares this. */
+SF_NODISCARD sf_status_t sf_session_inputs_hash(const char *path, uint64_t *hash, sf_err_t *err);
+
 /* How many batches the inputs file holds for g: each graph input's rows
  * (dim 0) may repeat K times in the file; every input must agree on K.
  * Errors name the tensor and both shapes (SF_ERR_INPUT). */

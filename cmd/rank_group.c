@@ -5,7 +5,7 @@
 #include <string.h>
 
 sf_status_t sf_rank_group_join(sf_rank_group_t *rg, const char *backend, bool cuda_memory,
-                               uint64_t graph_hash, double timeout_s, sf_err_t *err)
+                               const sf_bootstrap_job_t *job, sf_err_t *err)
 {
     sf_comm_register_all();
     const char *name = backend;
@@ -15,11 +15,11 @@ sf_status_t sf_rank_group_join(sf_rank_group_t *rg, const char *backend, bool cu
         return sf_err_set(err, SF_ERR_INPUT, NULL,
                           "--backend self runs one rank, but the group has %d", rg->info.world);
     if (rg->info.world > 1 || strcmp(name, "self") != 0) {
-        sf_status_t st = sf_bootstrap_new(&rg->info, graph_hash, timeout_s, &rg->bs, err);
+        sf_status_t st = sf_bootstrap_new(&rg->info, job, &rg->bs, err);
         if (st != SF_OK)
             return st;
     }
-    return sf_comm_new(name, rg->bs, timeout_s, &rg->comm, err);
+    return sf_comm_new(name, rg->bs, job->timeout_s, &rg->comm, err);
 }
 
 void sf_rank_group_leave(sf_rank_group_t *rg)

@@ -19,8 +19,8 @@ typedef struct sf_rank_group {
  * `backend` is auto|ucx|nccl|self; auto picks ucx for host memory with
  * several ranks, nccl for CUDA memory, self for one rank. */
 SF_NODISCARD sf_status_t sf_rank_group_join(sf_rank_group_t *rg, const char *backend,
-                                            bool cuda_memory, uint64_t graph_hash,
-                                            double timeout_s, sf_err_t *err);
+                                            bool cuda_memory,
+                                            const sf_bootstrap_job_t *job, sf_err_t *err);
 void sf_rank_group_leave(sf_rank_group_t *rg);
 
 /* Every rank's report on rank 0 (reports has world entries there; other

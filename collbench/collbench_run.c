@@ -342,7 +342,8 @@ int sf_collbench_run_rank(const sf_collbench_cfg_t *cfg, const sf_rank_info_t *r
     int n_rows = 0;
     sf_status_t s;
 
-    if ((s = sf_bootstrap_new(ri, cfg_hash(cfg), cfg->timeout_s, &bs, &err)) != SF_OK)
+    if ((s = sf_bootstrap_new(ri, &(sf_bootstrap_job_t){.graph_hash = cfg_hash(cfg),
+                                                   .timeout_s = cfg->timeout_s}, &bs, &err)) != SF_OK)
         goto fail;
     if ((s = sf_comm_new(cfg->backend, bs, cfg->timeout_s, &b.comm, &err)) != SF_OK)
         goto fail;

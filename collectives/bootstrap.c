@@ -63,6 +63,11 @@ static bool bs_hello_refusal(const sf_bootstrap_t *bs, const bs_hello_t *h, bool
                "graph hash mismatch: rank %d has 0x%016llx, rank 0 has 0x%016llx (the ranks "
                "loaded different graphs or parameters)",
                h->rank, (unsigned long long)h->graph_hash, (unsigned long long)bs->graph_hash);
+    else if (h->inputs_hash != bs->inputs_hash)
+        bs_fmt(why, n,
+               "inputs mismatch: rank %d read inputs hashing to 0x%016llx, rank 0 to 0x%016llx "
+               "(the ranks were given different --inputs files)",
+               h->rank, (unsigned long long)h->inputs_hash, (unsigned long long)bs->inputs_hash);
     else if (is_taken)
         bs_fmt(why, n, "duplicate rank: two processes claim rank %d", h->rank);
     else
@@ -312,7 +317,8 @@ static uint8_t *client_hello(sf_bootstrap_t *bs, const char token[BS_TOKEN_BYTES
     bs_gate_hello_t *h = (bs_gate_hello_t *)body;
     memcpy(h->token, token, BS_TOKEN_BYTES);
     h->hello = (bs_hello_t){.magic = BS_MAGIC, .protocol = SF_BOOTSTRAP_PROTOCOL,
-                            .world = bs->world, .rank = bs->rank, .graph_hash = bs->graph_hash};
+                            .world = bs->world, .rank = bs->rank, .graph_hash = bs->graph_hash,
+                            .inputs_hash = bs->inputs_hash};
     h->addr_len = (uint32_t)addr_len;
     memcpy(body + sizeof *h, addr, addr_len);
     ucp_worker_release_address(bs->worker, addr);
@@ -395,7 +401,7 @@ static sf_status_t bs_rendezvous_client(sf_bootstrap_t *bs, const struct sockadd
                       last_errno != 0 ? strerror(last_errno) : "no answer");
 }
 
-sf_status_t sf_bootstrap_new(const sf_rank_info_t *ri, uint64_t graph_hash, double timeout_s,
+sf_status_t sf_bootstrap_new(const sf_rank_info_t *ri, const sf_bootstrap_job_t *job,
                              sf_bootstrap_t **out, sf_err_t *err)
 {
     *out = NULL;
@@ -407,8 +413,9 @@ sf_status_t sf_bootstrap_new(const sf_rank_info_t *ri, uint64_t graph_hash, doub
         return sf_err_set(err, SF_ERR_NOMEM, NULL, "bootstrap: out of memory");
     bs->rank = ri->rank;
     bs->world = ri->world;
-    bs->timeout_s = timeout_s;
-    bs->graph_hash = graph_hash;
+    bs->timeout_s = job->timeout_s;
+    bs->graph_hash = job->graph_hash;
+    bs->inputs_hash = job->inputs_hash;
     bs->efd = -1;
     bs_fmt(bs->where, sizeof bs->where, "%s:%d", ri->master_addr, ri->master_port);
     if (ri->world == 1) { /* nobody to meet */

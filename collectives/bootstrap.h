@@ -47,11 +47,19 @@ SF_NODISCARD sf_status_t sf_bootstrap_token_ensure(sf_err_t *err);
 
 typedef struct sf_bootstrap sf_bootstrap_t;
 
-/* Rendezvous. Blocks until all world ranks said hello or timeout_s passed
- * (SF_ERR_TIMEOUT naming the missing ranks on rank 0, or the address on
- * the others). graph_hash must match on every rank. */
-SF_NODISCARD sf_status_t sf_bootstrap_new(const sf_rank_info_t *ri, uint64_t graph_hash,
-                                          double timeout_s, sf_bootstrap_t **out, sf_err_t *err);
+/* What every rank of one job must agree on, checked at the rendezvous. */
+typedef struct sf_bootstrap_job {
+    uint64_t graph_hash;  /* the graph and its params */
+    uint64_t inputs_hash; /* the bytes of the inputs the ranks read (0: none) */
+    double timeout_s;     /* the rendezvous and every later wait */
+} sf_bootstrap_job_t;
+
+/* Rendezvous. Blocks until all world ranks said hello or job->timeout_s
+ * passed (SF_ERR_TIMEOUT naming the missing ranks on rank 0, or the address
+ * on the others). A rank whose hashes differ from rank 0's is refused on
+ * every rank (SF_ERR_INPUT naming it and what differs). */
+SF_NODISCARD sf_status_t sf_bootstrap_new(const sf_rank_info_t *ri, const sf_bootstrap_job_t *job,
+                                          sf_bootstrap_t **out, sf_err_t *err);
 void sf_bootstrap_free(sf_bootstrap_t *bs); /* NULL-safe */
 
 int sf_bootstrap_rank(const sf_bootstrap_t *bs);

@@ -37,6 +37,7 @@ typedef struct bs_hello {
     int32_t world;
     int32_t rank;
     uint64_t graph_hash;
+    uint64_t inputs_hash;
 } bs_hello_t;
 
 typedef struct bs_reply {
@@ -105,6 +106,7 @@ struct sf_bootstrap {
     int world;
     double timeout_s;
     uint64_t graph_hash;
+    uint64_t inputs_hash;
     char where[300];             /* "ADDR:PORT" for messages */
     ucp_context_h ctx;           /* owned */
     ucp_worker_h worker;         /* owned */

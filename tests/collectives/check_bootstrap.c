@@ -56,7 +56,8 @@ static int comm_proc(int i, int n, int port, void *arg)
     sf_rank_info_t ri = tu_rank_info(i, n, port);
     sf_bootstrap_t *bs = NULL;
     sf_comm_t *comm = NULL;
-    sf_status_t st = sf_bootstrap_new(&ri, HASH, RANK_TIMEOUT_S, &bs, &err);
+    sf_status_t st = sf_bootstrap_new(&ri, &(sf_bootstrap_job_t){.graph_hash = HASH,
+                                                   .timeout_s = RANK_TIMEOUT_S}, &bs, &err);
     TU_FAIL_IF(st != SF_OK, "rank %d: bootstrap: %s", i, err.msg);
     st = sf_comm_new(job->backend ? job->backend : "ucx", bs, RANK_TIMEOUT_S, &comm, &err);
     TU_FAIL_IF(st != SF_OK, "rank %d: comm: %s", i, err.msg);
@@ -147,6 +148,7 @@ typedef struct claim {
     const char *want_msg; /* fragment of the error message, or NULL */
     double max_s;         /* it must have returned within this */
     double delay_s;       /* start this late (lets the others join first) */
+    uint64_t inputs_hash; /* what this rank says its inputs hash to */
 } claim_t;
 
 static int claim_proc(int i, int n, int port, void *arg)
@@ -160,7 +162,11 @@ static int claim_proc(int i, int n, int port, void *arg)
     sf_err_t err;
     sf_err_clear(&err);
     double t0 = sf_clock_now_s();
-    sf_status_t st = sf_bootstrap_new(&ri, c->hash, c->timeout_s, &bs, &err);
+    sf_status_t st = sf_bootstrap_new(&ri,
+                                      &(sf_bootstrap_job_t){.graph_hash = c->hash,
+                                                            .inputs_hash = c->inputs_hash,
+                                                            .timeout_s = c->timeout_s},
+                                      &bs, &err);
     double took = sf_clock_now_s() - t0;
     TU_FAIL_IF(st != c->want, "process %d (rank %d): got %s, want %s: %s", i, c->rank,
             sf_status_name(st), sf_status_name(c->want), err.msg);
@@ -226,6 +232,20 @@ START_TEST(test_bootstrap_refuses_graph_hash_mismatch)
          4.0, 0.5},
     };
     run_claims(c, 3, 10.0);
+}
+END_TEST
+
+START_TEST(test_bootstrap_refuses_different_inputs)
+{
+    /* Rank 1 read other inputs than rank 0: both are told which and why. */
+    claim_t c[2] = {
+        {0, 2, HASH, 0, 5.0, SF_ERR_INPUT,
+         "inputs mismatch: rank 1 read inputs hashing to 0x00000000000000aa, rank 0 to "
+         "0x00000000000000bb",
+         4.0, 0.0, 0xbb},
+        {1, 2, HASH, 0, 5.0, SF_ERR_INPUT, "given different --inputs files", 4.0, 0.0, 0xaa},
+    };
+    run_claims(c, 2, 10.0);
 }
 END_TEST
 
@@ -408,7 +428,8 @@ START_TEST(test_bootstrap_port_taken_is_a_clear_error)
     sf_bootstrap_t *bs = NULL;
     sf_err_t err;
     sf_err_clear(&err);
-    ck_assert_int_eq(sf_bootstrap_new(&ri, HASH, 2.0, &bs, &err), SF_ERR_COMM);
+    ck_assert_int_eq(sf_bootstrap_new(&ri, &(sf_bootstrap_job_t){.graph_hash = HASH,
+                                                   .timeout_s = 2.0}, &bs, &err), SF_ERR_COMM);
     char want[64];
     snprintf(want, sizeof want, "cannot listen on 127.0.0.1:%d: ", port);
     ck_assert_msg(strstr(err.msg, want) != NULL, "message: %s", err.msg);
@@ -425,7 +446,8 @@ START_TEST(test_bootstrap_single_rank_needs_no_network)
     sf_bootstrap_t *bs = NULL;
     sf_err_t err;
     sf_err_clear(&err);
-    ck_assert_int_eq(sf_bootstrap_new(&ri, HASH, 1.0, &bs, &err), SF_OK);
+    ck_assert_int_eq(sf_bootstrap_new(&ri, &(sf_bootstrap_job_t){.graph_hash = HASH,
+                                                   .timeout_s = 1.0}, &bs, &err), SF_OK);
     ck_assert_int_eq(sf_bootstrap_rank(bs), 0);
     ck_assert_int_eq(sf_bootstrap_world(bs), 1);
     uint64_t v = 42, all = 0;
@@ -561,6 +583,7 @@ static Suite *bootstrap_suite(void)
     tcase_add_test(tc, test_bootstrap_refuses_world_size_mismatch);
     tcase_add_test(tc, test_bootstrap_refuses_graph_hash_mismatch);
     tcase_add_test(tc, test_bootstrap_refuses_duplicate_rank);
+    tcase_add_test(tc, test_bootstrap_refuses_different_inputs);
     tcase_add_test(tc, test_bootstrap_missing_rank_times_out_naming_it);
     tcase_add_test(tc, test_bootstrap_wrong_address_times_out_cleanly);
     tcase_add_test(tc, test_bootstrap_port_taken_is_a_clear_error);

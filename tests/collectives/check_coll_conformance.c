@@ -130,7 +130,8 @@ static int comm_proc(int i, int n, int port, void *arg)
         sf_rank_info_t ri = tu_rank_info(i, n, port);
         if (n == 1)
             snprintf(ri.source, sizeof ri.source, "single");
-        sf_status_t st = sf_bootstrap_new(&ri, HASH, RANK_TIMEOUT_S, &bs, &err);
+        sf_status_t st = sf_bootstrap_new(&ri, &(sf_bootstrap_job_t){.graph_hash = HASH,
+                                                   .timeout_s = RANK_TIMEOUT_S}, &bs, &err);
         TU_FAIL_IF(st != SF_OK, "rank %d: bootstrap: %s", i, err.msg);
     }
     sf_status_t st = sf_comm_new(c->backend, bs, RANK_TIMEOUT_S, &comm, &err);
