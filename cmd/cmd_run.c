@@ -198,7 +198,8 @@ static int run_rank(run_args_t *a)
     }
     if (st == SF_OK && a->o.out_dir != NULL)
         st = sf_session_check_out(a->o.out_dir, rg.info.rank, a->steps, a->o.overwrite, &err);
-    sf_bootstrap_job_t job = {.graph_hash = sf_graph_hash(g), .timeout_s = a->timeout_s};
+    sf_bootstrap_job_t job = {.graph_hash = g != NULL ? sf_graph_hash(g) : 0,
+                              .timeout_s = a->timeout_s};
     if (st == SF_OK && a->o.inputs_path != NULL && rg.info.world > 1)
         st = sf_session_inputs_hash(a->o.inputs_path, &job.inputs_hash, &err);
     if (st == SF_OK)
