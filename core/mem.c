@@ -20,7 +20,81 @@ struct sf_mem {
     sf_mem_observer_fn observer;
     void *observer_ctx; /* borrowed */
     struct timespec t0;
+    uint64_t limit_bytes; /* 0: none */
+    sf_buffer_t *live_head; /* borrowed: the live buffers, newest first (each owned by its caller) */
+    /* The live set at the peak, taken lazily: reaching a new peak only sets
+     * peak_stale, and the snapshot is copied from the live list just before
+     * that set next changes (a release, or an allocation that is no new
+     * peak) or when asked. A run of allocations that each set a new peak
+     * therefore costs one scan, at its top, not one per allocation: at most
+     * one O(live x SF_MEM_TOP_K) scan per local maximum of live bytes, and
+     * the live list is what the allocator must keep anyway to know what is
+     * live. */
+    sf_mem_snapshot_t peak_snap;
+    bool peak_stale;
+    sf_mem_snapshot_t fail_snap;
+    bool failed;
 };
+
+/* Does a go before b in a snapshot: larger first, then older. */
+static bool top_before(const sf_buffer_t *a, const sf_buffer_t *b)
+{
+    if (a->counted_bytes != b->counted_bytes)
+        return a->counted_bytes > b->counted_bytes;
+    return a->id < b->id;
+}
+
+/* The live set now: totals and the SF_MEM_TOP_K largest, by an insertion
+ * into a K-slot array per live buffer. */
+static void take_snapshot(const sf_mem_t *mem, const char *node, sf_mem_snapshot_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->node = node;
+    out->live_bytes = mem->live_bytes;
+    out->live_count = mem->live_count;
+    const sf_buffer_t *top[SF_MEM_TOP_K];
+    int n = 0;
+    for (const sf_buffer_t *b = mem->live_head; b != NULL; b = b->live_next) {
+        int at = n;
+        while (at > 0 && top_before(b, top[at - 1]))
+            at--;
+        if (at >= SF_MEM_TOP_K)
+            continue;
+        if (n < SF_MEM_TOP_K)
+            n++;
+        for (int j = n - 1; j > at; j--)
+            top[j] = top[j - 1];
+        top[at] = b;
+    }
+    out->n_top = n;
+    for (int i = 0; i < n; i++) {
+        sf_mem_top_entry_t *e = &out->top[i];
+        e->tensor = top[i]->tensor;
+        e->dtype = top[i]->dtype;
+        e->ndim = top[i]->ndim;
+        memcpy(e->shape, top[i]->shape, sizeof e->shape);
+        e->nbytes = top[i]->nbytes;
+        e->counted_bytes = top[i]->counted_bytes;
+    }
+}
+
+/* The live set is about to change without a new peak: keep the peak's. */
+static void settle_peak(sf_mem_t *mem)
+{
+    if (!mem->peak_stale)
+        return;
+    take_snapshot(mem, mem->peak_node, &mem->peak_snap);
+    mem->peak_stale = false;
+}
+
+/* An allocation failed for want of memory: remember what was live. */
+static void record_failure(sf_mem_t *mem, const sf_alloc_req_t *req)
+{
+    take_snapshot(mem, mem->current_node, &mem->fail_snap);
+    mem->fail_snap.want_bytes = req->nbytes;
+    mem->fail_snap.want_tensor = req->tensor;
+    mem->failed = true;
+}
 
 static double elapsed_us(const struct timespec *t0)
 {
@@ -36,6 +110,7 @@ sf_mem_t *sf_mem_new(sf_device_t *dev)
     mem->dev = dev;
     mem->current_node = "";
     mem->peak_node = "";
+    mem->peak_snap.node = "";
     clock_gettime(CLOCK_MONOTONIC, &mem->t0);
     return mem;
 }
@@ -78,12 +153,23 @@ sf_status_t sf_mem_alloc(sf_mem_t *mem, const sf_alloc_req_t *req, sf_buffer_t *
                           "(%llu bytes live)",
                           (unsigned long long)req->nbytes, req->tensor, req->node,
                           (unsigned long long)mem->live_bytes);
+    if (mem->limit_bytes != 0 && live > mem->limit_bytes) {
+        record_failure(mem, req);
+        return sf_err_set(err, SF_ERR_NOMEM, NULL,
+                          "cannot allocate %llu bytes for tensor '%s' (node '%s'): over the "
+                          "memory limit of %llu bytes (%llu bytes live)",
+                          (unsigned long long)req->nbytes, req->tensor, req->node,
+                          (unsigned long long)mem->limit_bytes,
+                          (unsigned long long)mem->live_bytes);
+    }
     sf_buffer_t *buf = calloc(1, sizeof *buf);
     if (buf == NULL)
         return sf_err_set(err, SF_ERR_NOMEM, NULL, "host out of memory for a buffer record");
     sf_status_t st = sf_device_alloc(mem->dev, (size_t)req->nbytes, &buf->data, err);
     if (st != SF_OK) {
         free(buf);
+        if (st == SF_ERR_NOMEM)
+            record_failure(mem, req);
         sf_err_t inner = *err;
         err->code = SF_OK;
         return sf_err_set(err, st, NULL, "cannot allocate %llu bytes for tensor '%s' (node '%s'): %s",
@@ -101,11 +187,19 @@ sf_status_t sf_mem_alloc(sf_mem_t *mem, const sf_alloc_req_t *req, sf_buffer_t *
         buf->shape[i] = req->shape[i];
     buf->alloc_time_us = elapsed_us(&mem->t0);
 
+    bool new_peak = mem->live_bytes + buf->counted_bytes > mem->peak_bytes;
+    if (!new_peak)
+        settle_peak(mem);
     mem->live_bytes += buf->counted_bytes;
     mem->live_count++;
-    if (mem->live_bytes > mem->peak_bytes) {
+    buf->live_next = mem->live_head;
+    if (mem->live_head != NULL)
+        mem->live_head->live_prev = buf;
+    mem->live_head = buf;
+    if (new_peak) {
         mem->peak_bytes = mem->live_bytes;
         mem->peak_node = mem->current_node;
+        mem->peak_stale = true;
     }
     if (mem->observer != NULL) {
         sf_mem_event_t ev = {.kind = SF_MEM_EV_ALLOC, .buf = buf, .free_node = NULL,
@@ -121,8 +215,15 @@ void sf_mem_release(sf_mem_t *mem, sf_buffer_t *buf, const char *free_node)
     if (buf == NULL)
         return;
     SF_ASSERT(mem->live_count > 0 && mem->live_bytes >= buf->counted_bytes);
+    settle_peak(mem);
     mem->live_bytes -= buf->counted_bytes;
     mem->live_count--;
+    if (buf->live_prev != NULL)
+        buf->live_prev->live_next = buf->live_next;
+    else
+        mem->live_head = buf->live_next;
+    if (buf->live_next != NULL)
+        buf->live_next->live_prev = buf->live_prev;
     if (mem->observer != NULL) {
         sf_mem_event_t ev = {.kind = SF_MEM_EV_FREE, .buf = buf,
                              .free_node = free_node != NULL ? free_node : "",
@@ -139,4 +240,26 @@ uint64_t sf_mem_peak_bytes(const sf_mem_t *mem) { return mem->peak_bytes; }
 int64_t sf_mem_live_count(const sf_mem_t *mem) { return mem->live_count; }
 int64_t sf_mem_total_allocs(const sf_mem_t *mem) { return mem->total_allocs; }
 const char *sf_mem_peak_node(const sf_mem_t *mem) { return mem->peak_node; }
+void sf_mem_set_limit(sf_mem_t *mem, uint64_t limit_bytes) { mem->limit_bytes = limit_bytes; }
+uint64_t sf_mem_limit(const sf_mem_t *mem) { return mem->limit_bytes; }
+
+void sf_mem_peak_snapshot(const sf_mem_t *mem, sf_mem_snapshot_t *out)
+{
+    /* Still stale: nothing changed since the peak, so the live set now is it. */
+    if (mem->peak_stale)
+        take_snapshot(mem, mem->peak_node, out);
+    else
+        *out = mem->peak_snap;
+}
+
+bool sf_mem_last_failure(const sf_mem_t *mem, sf_mem_snapshot_t *out)
+{
+    if (!mem->failed) {
+        memset(out, 0, sizeof *out);
+        return false;
+    }
+    *out = mem->fail_snap;
+    return true;
+}
+
 double sf_mem_now_us(const sf_mem_t *mem) { return elapsed_us(&mem->t0); }

@@ -6,6 +6,7 @@
 #ifndef SF_MEM_H
 #define SF_MEM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "device.h"
@@ -49,7 +50,37 @@ typedef struct sf_buffer {
     int ndim;
     int64_t shape[SF_MAX_DIMS];
     sf_device_t *dev;        /* borrowed */
+    struct sf_buffer *live_prev; /* borrowed: the allocator's list of live buffers */
+    struct sf_buffer *live_next; /* borrowed: same list */
 } sf_buffer_t;
+
+/* How many of the largest live buffers a snapshot keeps: enough to say what
+ * a peak is made of, small enough to copy at every peak. */
+#define SF_MEM_TOP_K 5
+
+/* One live buffer as a snapshot remembers it (a copy: the buffer itself
+ * may be gone by the time the snapshot is read). */
+typedef struct sf_mem_top_entry {
+    const char *tensor;      /* borrowed, as sf_buffer_t.tensor */
+    sf_dtype_t dtype;
+    int ndim;
+    int64_t shape[SF_MAX_DIMS];
+    uint64_t nbytes;         /* requested size */
+    uint64_t counted_bytes;  /* what the allocator counts */
+} sf_mem_top_entry_t;
+
+/* The live set at one moment (a peak, or a failed allocation): its totals
+ * and its largest buffers, largest first (ties: the older first). */
+typedef struct sf_mem_snapshot {
+    const char *node;        /* borrowed: the node running then; "" if none */
+    uint64_t live_bytes;
+    int64_t live_count;
+    int n_top;
+    sf_mem_top_entry_t top[SF_MEM_TOP_K];
+    /* For a failed allocation only: what was asked for (else 0 and NULL). */
+    uint64_t want_bytes;
+    const char *want_tensor; /* borrowed */
+} sf_mem_snapshot_t;
 
 typedef enum sf_mem_event_kind { SF_MEM_EV_ALLOC, SF_MEM_EV_FREE } sf_mem_event_kind_t;
 
@@ -78,8 +109,15 @@ void sf_mem_set_observer(sf_mem_t *mem, sf_mem_observer_fn fn, void *ctx);
 /* Name of the node now running: the peak is attributed to it. Borrowed. */
 void sf_mem_set_current_node(sf_mem_t *mem, const char *node);
 
+/* Most bytes live at once (counted bytes): an allocation that would pass it
+ * fails with SF_ERR_NOMEM like a device that ran out. 0 (the default) is no
+ * limit. */
+void sf_mem_set_limit(sf_mem_t *mem, uint64_t limit_bytes);
+uint64_t sf_mem_limit(const sf_mem_t *mem);
+
 /* Allocate a tracked buffer. On failure returns SF_ERR_NOMEM naming the
- * tensor and size, and nothing is counted. */
+ * tensor and size (the limit or the device refused it), and nothing is
+ * counted; sf_mem_last_failure then tells what was live. */
 SF_NODISCARD sf_status_t sf_mem_alloc(sf_mem_t *mem, const sf_alloc_req_t *req,
                                       sf_buffer_t **out, sf_err_t *err);
 /* Release a buffer; free_node (borrowed) is recorded. NULL buf is a no-op. */
@@ -92,6 +130,11 @@ int64_t sf_mem_live_count(const sf_mem_t *mem);
 int64_t sf_mem_total_allocs(const sf_mem_t *mem);
 /* Node during which the peak was first reached; "" if nothing was allocated. */
 const char *sf_mem_peak_node(const sf_mem_t *mem);
+/* The live set when the peak was first reached (node: sf_mem_peak_node). */
+void sf_mem_peak_snapshot(const sf_mem_t *mem, sf_mem_snapshot_t *out);
+/* The live set at the last allocation that failed with SF_ERR_NOMEM; false
+ * (and *out zeroed) if none did. */
+bool sf_mem_last_failure(const sf_mem_t *mem, sf_mem_snapshot_t *out);
 /* Microseconds since sf_mem_new (monotonic clock). */
 double sf_mem_now_us(const sf_mem_t *mem);
 
