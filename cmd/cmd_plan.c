@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "byte_size.h"
 #include "cli.h"
 #include "commands.h"
 #include "graph_session.h"
@@ -18,8 +19,11 @@ static void usage(FILE *f)
             "  --free eager|end    liveness policy, as for run\n"
             "  --trace FILE.json   Chrome trace of the planned buffer lifetimes\n"
             "  --json              one JSON object on stdout instead of the table\n"
+            "  --mem-limit BYTES   per-rank memory limit (80G, 512M, 1024; K/M/G/T = 1024^n):\n"
+            "                      say whether each rank's peak fits (a note on stderr)\n"
             "\n"
-            "exit status: 0 ok, 2 bad input, 1 other failures\n");
+            "exit status: 0 ok, 2 bad input or a rank's peak over --mem-limit,\n"
+            "1 other failures\n");
 }
 
 int sf_cmd_plan(int argc, char **argv)
@@ -30,6 +34,9 @@ int sf_cmd_plan(int argc, char **argv)
     sf_status_t st = SF_OK; /* err.code holds the first failure; st is only the last */
     sf_session_opts_t o = {.dev = sf_device_meta(), .free_policy = SF_FREE_EAGER, .world = 1};
     const char *trace_path = NULL;
+    uint64_t mem_limit = 0; /* 0: no --mem-limit */
+    int n_over = 0;
+    int max_rank = 0;
     for (int i = 1; i < argc && err.code == SF_OK; i++) {
         const char *arg = argv[i];
         if (sf_cli_take_common(a, argc, argv, &i, &err) != 0)
@@ -51,6 +58,10 @@ int sf_cmd_plan(int argc, char **argv)
                 sf_err_set(&err, SF_ERR_INPUT, NULL, "--free expects eager or end, got '%s'", v);
         } else if (sf_cli_is_option(arg, "--trace")) {
             trace_path = sf_cli_option_value(argc, argv, &i, &err);
+        } else if (sf_cli_is_option(arg, "--mem-limit")) {
+            const char *v = sf_cli_option_value(argc, argv, &i, &err);
+            if (v != NULL && sf_byte_size_parse("--mem-limit", v, &mem_limit, &err) != SF_OK)
+                continue; /* err holds it; the loop stops */
         } else if (arg[0] == '-' && arg[1] != '\0') {
             sf_err_set(&err, SF_ERR_INPUT, NULL, "plan: unknown option '%s' (see --help)", arg);
         } else if (a->graph_path == NULL) {
@@ -79,6 +90,18 @@ int sf_cmd_plan(int argc, char **argv)
         o.rank = r;
         if (err.code == SF_OK)
             st = sf_session_run(g, &o, false, &reports[r], &err);
+        /* The verdict now: the snapshot's names belong to this rank's graph. */
+        if (err.code == SF_OK && mem_limit != 0 && reports[r].stats.peak_bytes > mem_limit) {
+            sf_rank_report_t planned;
+            sf_err_t over = {0};
+            if (sf_session_check_mem_limit(g, &o, mem_limit, &planned, &over) == SF_ERR_INPUT) {
+                sf_err_print(&over, stderr);
+                sf_report_print_mem_snapshot(stderr, &planned.mem_snap, false);
+                n_over++;
+            }
+        }
+        if (err.code == SF_OK && reports[r].stats.peak_bytes > reports[max_rank].stats.peak_bytes)
+            max_rank = r;
     }
     if (trace != NULL) {
         if (err.code == SF_OK)
@@ -87,10 +110,21 @@ int sf_cmd_plan(int argc, char **argv)
             sf_trace_abort(trace);
     }
     int rc = 0;
-    if (err.code == SF_OK)
+    if (err.code == SF_OK) {
         sf_report_print(g, "meta", o.free_policy, o.world, reports, a->json);
-    else
+        if (n_over > 0) {
+            rc = sf_status_exit_code(SF_ERR_INPUT);
+        } else if (mem_limit != 0) {
+            char peak[32], lim[32];
+            sf_cli_format_bytes(reports[max_rank].stats.peak_bytes, peak, sizeof peak);
+            sf_cli_format_bytes(mem_limit, lim, sizeof lim);
+            fprintf(stderr, "fits: peak %llu bytes (%s, rank %d) of limit %llu bytes (%s)\n",
+                    (unsigned long long)reports[max_rank].stats.peak_bytes, peak, max_rank,
+                    (unsigned long long)mem_limit, lim);
+        }
+    } else {
         rc = sf_cli_fail(&err);
+    }
     free(reports);
     sf_graph_free(g);
     free(a);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "byte_size.h"
 #include "cli.h"
 #include "commands.h"
 #include "graph_session.h"
@@ -37,6 +38,10 @@ static void usage(FILE *f)
             "  --steps N           run N steps, step k taking batch k of the --inputs file (its\n"
             "                      tensors hold K batches stacked along dim 0); outputs go to\n"
             "                      DIR/step<k>/rank<R>.safetensors\n"
+            "  --mem-limit BYTES   most memory one rank may hold (80G, 141G, 512M, 1024; K/M/G/T\n"
+            "                      = 1024^n): the rank's plan is checked first and a peak over it\n"
+            "                      is refused (exit 2) before anything runs; an allocation that\n"
+            "                      would pass it during the run fails (exit 1)\n"
             "  --profile           per-node wall times, slowest first\n"
             "  --json              one JSON object on stdout instead of the table\n"
             "\n"
@@ -89,6 +94,10 @@ static int parse(run_args_t *a, int argc, char **argv, sf_err_t *err)
             if (v != NULL && (end == v || *end != '\0' || !(t > 0) || t > 1e6))
                 sf_err_set(err, SF_ERR_INPUT, NULL, "--timeout expects seconds > 0, got '%s'", v);
             a->timeout_s = t;
+        } else if (sf_cli_is_option(arg, "--mem-limit")) {
+            const char *v = sf_cli_option_value(argc, argv, &i, err);
+            if (v != NULL && sf_byte_size_parse("--mem-limit", v, &a->o.mem_limit, err) != SF_OK)
+                continue; /* err holds it; the loop stops */
         } else if (strcmp(arg, "--profile") == 0) {
             a->profile = true;
         } else if (sf_cli_is_option(arg, "--steps")) {
@@ -153,8 +162,11 @@ static sf_status_t run_steps(run_args_t *a, const sf_graph_t *g, sf_rank_report_
         sf_rank_report_t r;
         a->o.step = k;
         sf_status_t st = sf_session_run(g, &a->o, a->profile && k == a->steps - 1, &r, err);
-        if (st != SF_OK)
+        if (st != SF_OK) {
+            mine->mem_failed = r.mem_failed;
+            mine->mem_snap = r.mem_snap;
             return st;
+        }
         total_s += r.stats.wall_s;
         if (k == 0 || r.stats.peak_bytes > mine->stats.peak_bytes) {
             free(mine->node_us);
@@ -198,6 +210,17 @@ static int run_rank(run_args_t *a)
     }
     if (st == SF_OK && a->o.out_dir != NULL)
         st = sf_session_check_out(a->o.out_dir, rg.info.rank, a->steps, a->o.overwrite, &err);
+    /* Before the rendezvous and the first kernel: a rank whose plan does
+     * not fit is refused while nothing has run. */
+    bool over_limit = false;
+    sf_rank_report_t planned;
+    if (st == SF_OK && a->o.mem_limit != 0) {
+        sf_session_opts_t po = a->o;
+        po.rank = rg.info.rank;
+        po.world = rg.info.world;
+        st = sf_session_check_mem_limit(g, &po, a->o.mem_limit, &planned, &err);
+        over_limit = st == SF_ERR_INPUT && planned.stats.peak_bytes > a->o.mem_limit;
+    }
     sf_bootstrap_job_t job = {.graph_hash = g != NULL ? sf_graph_hash(g) : 0,
                               .timeout_s = a->timeout_s};
     if (st == SF_OK && a->o.inputs_path != NULL && rg.info.world > 1)
@@ -246,8 +269,17 @@ static int run_rank(run_args_t *a)
     sf_rank_group_leave(&rg);
     free(reports);
     free(mine.node_us);
+    int rc = 0;
+    if (st != SF_OK) {
+        rc = sf_cli_fail(&err);
+        /* The snapshots name tensors of g: print them before it goes. */
+        if (over_limit)
+            sf_report_print_mem_snapshot(stderr, &planned.mem_snap, false);
+        else if (st == SF_ERR_NOMEM && mine.mem_failed)
+            sf_report_print_mem_snapshot(stderr, &mine.mem_snap, true);
+    }
     sf_graph_free(g);
-    return st == SF_OK ? 0 : sf_cli_fail(&err);
+    return rc;
 }
 
 /* The launcher side of --nproc: check once, start the ranks, print. */

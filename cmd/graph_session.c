@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "file_read.h"
+#include "cli.h"
 #include "hash.h"
 #include "safetensors.h"
 
@@ -250,6 +251,8 @@ sf_status_t sf_session_run(const sf_graph_t *g, const sf_session_opts_t *o, bool
     sf_tensor_t *holders = calloc((size_t)g->n_inputs + 1, sizeof *holders);
     SF_ASSERT(holders != NULL);
     sf_status_t st = sf_exec_new(g, o->dev, &eo, &ex, err);
+    if (st == SF_OK)
+        sf_mem_set_limit(sf_exec_mem(ex), o->mem_limit);
     if (st == SF_OK && o->inputs_path != NULL) {
         st = sf_st_open(o->inputs_path, &inputs, err);
         if (st == SF_OK)
@@ -257,6 +260,10 @@ sf_status_t sf_session_run(const sf_graph_t *g, const sf_session_opts_t *o, bool
     }
     if (st == SF_OK)
         st = sf_exec_run(ex, err);
+    if (st == SF_OK)
+        sf_mem_peak_snapshot(sf_exec_mem(ex), &report->mem_snap);
+    else if (st == SF_ERR_NOMEM && ex != NULL)
+        report->mem_failed = sf_mem_last_failure(sf_exec_mem(ex), &report->mem_snap);
     if (st == SF_OK && o->out_dir != NULL && sf_device_touches_memory(o->dev))
         st = write_outputs(ex, g, o, err);
     if (st == SF_OK) {
@@ -276,6 +283,24 @@ sf_status_t sf_session_run(const sf_graph_t *g, const sf_session_opts_t *o, bool
     free(holders);
     sf_st_close(inputs);
     return st;
+}
+
+sf_status_t sf_session_check_mem_limit(const sf_graph_t *g, const sf_session_opts_t *o,
+                                       uint64_t limit, sf_rank_report_t *planned, sf_err_t *err)
+{
+    sf_session_opts_t mo = {.dev = sf_device_meta(), .free_policy = o->free_policy,
+                            .rank = o->rank, .world = o->world, .n_steps = 1};
+    sf_status_t st = sf_session_run(g, &mo, false, planned, err);
+    if (st != SF_OK || planned->stats.peak_bytes <= limit)
+        return st;
+    char peak[32], lim[32];
+    sf_cli_format_bytes(planned->stats.peak_bytes, peak, sizeof peak);
+    sf_cli_format_bytes(limit, lim, sizeof lim);
+    return sf_err_set(err, SF_ERR_INPUT, NULL,
+                      "rank %d: planned peak %llu bytes (%s) at node '%s' is over --mem-limit "
+                      "%llu bytes (%s)",
+                      o->rank, (unsigned long long)planned->stats.peak_bytes, peak,
+                      planned->peak_node, (unsigned long long)limit, lim);
 }
 
 sf_status_t sf_session_inputs_hash(const char *path, uint64_t *hash, sf_err_t *err)

@@ -22,6 +22,7 @@ typedef struct sf_session_opts {
     struct sf_comm *comm;      /* borrowed; NULL for none (one rank) */
     int step;                  /* which batch of the inputs file this run takes */
     int n_steps;               /* how many steps the whole run has (1: no step folders) */
+    uint64_t mem_limit;        /* --mem-limit: most bytes live at once; 0 for none */
 } sf_session_opts_t;
 
 typedef struct sf_rank_report {
@@ -29,6 +30,11 @@ typedef struct sf_rank_report {
     sf_exec_stats_t stats;
     char peak_node[256];
     double *node_us;           /* owned: per graph node, NULL unless asked */
+    /* The live set at the peak after a run that succeeded; at the failed
+     * allocation when one failed with SF_ERR_NOMEM (mem_failed). Its names
+     * are borrowed from the graph. */
+    sf_mem_snapshot_t mem_snap;
+    bool mem_failed;
 } sf_rank_report_t;
 
 /* Run g once for one rank. Fills report. want_node_times keeps per-node
@@ -36,6 +42,15 @@ typedef struct sf_rank_report {
 SF_NODISCARD sf_status_t sf_session_run(const sf_graph_t *g, const sf_session_opts_t *o,
                                         bool want_node_times, sf_rank_report_t *report,
                                         sf_err_t *err);
+
+/* --mem-limit, before anything runs: plan g on meta for o->rank (no
+ * inputs, no outputs, no trace: plan == run to the byte) into *planned.
+ * A planned peak over limit is SF_ERR_INPUT naming the rank, the peak, the
+ * limit and the node at the peak; planned->mem_snap then holds the largest
+ * buffers live there, for sf_report_print_mem_snapshot. */
+SF_NODISCARD sf_status_t sf_session_check_mem_limit(const sf_graph_t *g,
+                                                    const sf_session_opts_t *o, uint64_t limit,
+                                                    sf_rank_report_t *planned, sf_err_t *err);
 
 /* DIR/rank<R>.safetensors, or DIR/step<K>/rank<R>.safetensors when a run
  * has several steps, into out. */

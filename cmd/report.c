@@ -96,3 +96,24 @@ void sf_report_print_profile(const sf_graph_t *g, const sf_rank_report_t *r)
     }
     free(t);
 }
+
+void sf_report_print_mem_snapshot(FILE *f, const sf_mem_snapshot_t *s, bool at_failure)
+{
+    if (at_failure)
+        fprintf(f, "  live at node '%s' when %llu bytes for '%s' were refused (%lld buffers, %llu "
+                   "bytes); the largest:\n",
+                s->node, (unsigned long long)s->want_bytes,
+                s->want_tensor != NULL ? s->want_tensor : "", (long long)s->live_count,
+                (unsigned long long)s->live_bytes);
+    else
+        fprintf(f, "  live at the peak, node '%s' (%lld buffers, %llu bytes); the largest:\n",
+                s->node, (long long)s->live_count, (unsigned long long)s->live_bytes);
+    for (int i = 0; i < s->n_top; i++) {
+        const sf_mem_top_entry_t *e = &s->top[i];
+        char shape[128], human[32];
+        sf_shape_format(e->ndim, e->shape, shape, sizeof shape);
+        sf_cli_format_bytes(e->counted_bytes, human, sizeof human);
+        fprintf(f, "    %-24s %-20s %-5s %14llu bytes (%s)\n", e->tensor, shape,
+                sf_dtype_name(e->dtype), (unsigned long long)e->counted_bytes, human);
+    }
+}

@@ -4,6 +4,7 @@
 #define SF_REPORT_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "graph_session.h"
 
@@ -12,5 +13,9 @@ void sf_report_print(const sf_graph_t *g, const char *device, sf_free_policy_t p
                      const sf_rank_report_t *reports, bool json);
 /* Per-node wall times of one rank, slowest first. */
 void sf_report_print_profile(const sf_graph_t *g, const sf_rank_report_t *r);
+
+/* The largest buffers of a live set (at a peak, or at a failed
+ * allocation), one line each: tensor, shape, dtype, bytes. */
+void sf_report_print_mem_snapshot(FILE *f, const sf_mem_snapshot_t *s, bool at_failure);
 
 #endif

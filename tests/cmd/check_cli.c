@@ -707,6 +707,71 @@ START_TEST(test_cli_bad_paths_and_sizes_exit_2)
 }
 END_TEST
 
+/* --mem-limit: chain.yaml peaks at 2048 bytes, at make_b, with a and b live.
+ * Below that, run refuses before anything runs (exit 2, no --out, no trace)
+ * and names the rank, peak, limit, node and buffers; at exactly the peak it
+ * runs; plan says the same; a malformed or zero size is exit 2 naming the flag. */
+START_TEST(test_cli_mem_limit_refuses_before_running)
+{
+    const char *dir = tu_tmpdir();
+    const char *graph = tu_src("tests/graphs/chain.yaml");
+    char args[2048], out_dir[512], trace[512];
+    snprintf(out_dir, sizeof out_dir, "%s/out", dir);
+    snprintf(trace, sizeof trace, "%s/t.json", dir);
+    const char *const below[] = {"2047", "1K", "1KiB", "1kB"};
+    for (int k = 0; k < 4; k++) {
+        char *out = NULL;
+        snprintf(args, sizeof args, "run %s --mem-limit %s --out %s --trace %s", graph, below[k],
+                 out_dir, trace);
+        int rc = tu_sf(args, &out);
+        ck_assert_msg(rc == 2, "%s: status %d: %s", args, rc, out);
+        ck_assert_msg(strstr(out, "rank 0: planned peak 2048 bytes") != NULL &&
+                          strstr(out, "at node 'make_b'") != NULL &&
+                          strstr(out, "over --mem-limit") != NULL,
+                      "%s: %s", args, out);
+        /* The buffers live at the peak, largest first, older first on a tie. */
+        char *a = strstr(out, "\n    a "), *b = strstr(out, "\n    b ");
+        ck_assert_msg(a != NULL && b != NULL && a < b && strstr(a, "[256]") != NULL &&
+                          strstr(a, "f32") != NULL && strstr(a, "1024 bytes") != NULL,
+                      "%s: %s", args, out);
+        free(out);
+        ck_assert_int_eq(tu_count_dir_entries(dir), 0);
+    }
+    snprintf(args, sizeof args, "plan %s --mem-limit 2047", graph);
+    char *out = NULL;
+    ck_assert_int_eq(tu_sf(args, &out), 2);
+    ck_assert_msg(strstr(out, "at node 'make_b'") != NULL && strstr(out, "\n    b ") != NULL, "%s",
+                  out);
+    free(out);
+    snprintf(args, sizeof args, "plan %s --mem-limit=2K", graph);
+    ck_assert_int_eq(tu_sf(args, &out), 0);
+    ck_assert_msg(strstr(out, "fits: peak 2048 bytes") != NULL, "%s", out);
+    free(out);
+
+    /* Exactly the peak: runs and writes. */
+    snprintf(args, sizeof args, "run %s --mem-limit 2048 --out %s", graph, out_dir);
+    ck_assert_int_eq(tu_sf(args, &out), 0);
+    free(out);
+    char rank0[600];
+    snprintf(rank0, sizeof rank0, "%s/rank0.safetensors", out_dir);
+    ck_assert_int_eq(access(rank0, F_OK), 0);
+
+    const char *const bad[] = {"0", "0G", "x", "1.5G", "-1", "1iB", "12Q", "", "99999999999T"};
+    for (int k = 0; k < 9; k++) {
+        for (int c = 0; c < 2; c++) {
+            snprintf(args, sizeof args, "%s %s --mem-limit '%s'", c == 0 ? "run" : "plan", graph,
+                     bad[k]);
+            int rc = tu_sf(args, &out);
+            ck_assert_msg(rc == 2 && strstr(out, "--mem-limit") != NULL &&
+                              (strstr(out, "expects a size") != NULL ||
+                               strstr(out, "more than 0") != NULL),
+                          "%s: status %d: %s", args, rc, out);
+            free(out);
+        }
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -731,6 +796,7 @@ int main(void)
     tcase_add_test(tc, test_cli_overflowing_shape_is_refused);
     tcase_add_test(tc, test_cli_fifo_inputs_are_refused);
     tcase_add_test(tc, test_cli_bad_paths_and_sizes_exit_2);
+    tcase_add_test(tc, test_cli_mem_limit_refuses_before_running);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
