@@ -101,10 +101,10 @@ void sf_report_print_mem_snapshot(FILE *f, const sf_mem_snapshot_t *s, bool at_f
 {
     if (at_failure)
         fprintf(f, "  live at node '%s' when %llu bytes for '%s' were refused (%lld buffers, %llu "
-                   "bytes); the largest:\n",
+                   "bytes)%s\n",
                 s->node, (unsigned long long)s->want_bytes,
                 s->want_tensor != NULL ? s->want_tensor : "", (long long)s->live_count,
-                (unsigned long long)s->live_bytes);
+                (unsigned long long)s->live_bytes, s->n_top > 0 ? "; the largest:" : "");
     else
         fprintf(f, "  live at the peak, node '%s' (%lld buffers, %llu bytes); the largest:\n",
                 s->node, (long long)s->live_count, (unsigned long long)s->live_bytes);
