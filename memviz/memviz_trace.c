@@ -427,6 +427,19 @@ sf_status_t sf_mv_trace_load(const char *path, sf_mv_trace_t **out, sf_err_t *er
             }
         }
     }
+    /* A trace without one buffer (a profiler's, or a run that never got to
+     * allocate) would draw as an empty page and a "0 ranks" summary that
+     * exits 0: say what is missing instead. */
+    uint64_t n_bufs = 0;
+    for (int i = 0; i < t->n_ranks; i++)
+        n_bufs += t->ranks[i].n_bufs;
+    if (n_bufs == 0) {
+        st = sf_err_set(err, SF_ERR_PARSE, &(sf_pos_t){path, 0, 0},
+                        "no buffer events (\"cat\":\"buffer\" with \"ph\" \"b\"/\"e\") in %d "
+                        "rank(s): memviz reads the traces of shardflow run/plan --trace",
+                        t->n_ranks);
+        goto fail;
+    }
     /* qsort of zero elements on a NULL array is still undefined (found by
      * fuzz_memviz_trace: a trace whose only event carries no pid). */
     if (t->n_ranks > 1)

@@ -277,6 +277,25 @@ START_TEST(test_memviz_malformed_traces_exit_2_and_write_nothing)
 }
 END_TEST
 
+START_TEST(test_memviz_trace_without_buffers_is_an_error)
+{
+    /* A profiler's trace: well-formed, events with pids, no buffer. It used
+     * to print "0 ranks" (or one empty rank) and exit 0. */
+    const char *dir = tu_tmpdir();
+    const char *trace = path_in(dir, "profile.json");
+    ck_assert_int_eq(tu_write_file(trace, "{\"traceEvents\":[{\"ph\":\"X\",\"pid\":1,\"ts\":1,"
+                                          "\"dur\":2,\"name\":\"kernel\"}]}"),
+                     0);
+    char *out = NULL;
+    ck_assert_int_eq(sf(&out, "memviz --summary '%s'", trace), 2);
+    ck_assert_msg(strstr(out, "profile.json: error: no buffer events") != NULL, "%s", out);
+    free(out);
+    ck_assert_int_eq(sf(&out, "memviz '%s' -o '%s'", trace, path_in(dir, "page.html")), 2);
+    free(out);
+    ck_assert_int_eq(count_entries(dir), 1); /* only the trace: no page */
+}
+END_TEST
+
 START_TEST(test_memviz_truncated_real_trace_names_the_offset)
 {
     const char *dir = tu_tmpdir();
@@ -656,6 +675,7 @@ int main(void)
     tcase_add_test(tc, test_memviz_summary_peak_equals_runtime_eagle3_two_ranks);
     tcase_add_test(tc, test_memviz_summary_hand_trace_exact);
     tcase_add_test(tc, test_memviz_malformed_traces_exit_2_and_write_nothing);
+    tcase_add_test(tc, test_memviz_trace_without_buffers_is_an_error);
     tcase_add_test(tc, test_memviz_truncated_real_trace_names_the_offset);
     tcase_add_test(tc, test_memviz_merge_gives_each_run_its_pids);
     tcase_add_test(tc, test_memviz_svg_is_well_formed_with_peak);
