@@ -10,11 +10,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <cjson/cJSON.h>
-
 #include "file_read.h"
 #include "graph.h"
 #include "model_config.h"
+#include "model_index.h"
 #include "model_tensors.h"
 #include "op.h"
 #include "op_shape.h"
@@ -100,7 +99,7 @@ typedef struct cache_file {
 
 typedef struct cache_folder {
     char *folder;  /* owned */
-    cJSON *index;  /* owned: model.safetensors.index.json; NULL for one model.safetensors */
+    sf_model_index_t *index; /* owned: model.safetensors.index.json; NULL for one model.safetensors */
 } cache_folder_t;
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -121,7 +120,7 @@ void sf_weight_cache_clear(void)
     cache_files = NULL;
     n_cache_files = 0;
     for (int i = 0; i < n_cache_folders; i++) {
-        cJSON_Delete(cache_folders[i].index);
+        sf_model_index_free(cache_folders[i].index);
         free(cache_folders[i].folder);
     }
     free(cache_folders);
@@ -163,7 +162,7 @@ static sf_status_t cache_open(const char *path, sf_st_file_t **out, sf_err_t *er
 
 /* The folder's layout, with cache_lock held: *index is its weight_map
  * index or NULL for a single model.safetensors. */
-static sf_status_t cache_folder(const char *folder, const cJSON **index, sf_err_t *err)
+static sf_status_t cache_folder(const char *folder, const sf_model_index_t **index, sf_err_t *err)
 {
     for (int i = 0; i < n_cache_folders; i++)
         if (strcmp(cache_folders[i].folder, folder) == 0) {
@@ -172,21 +171,17 @@ static sf_status_t cache_folder(const char *folder, const cJSON **index, sf_err_
         }
     char path[4096];
     snprintf(path, sizeof path, "%s/model.safetensors.index.json", folder);
-    cJSON *root = NULL;
+    sf_model_index_t *root = NULL;
     struct stat sb;
     if (stat(path, &sb) == 0) {
         char *text = NULL;
-        sf_status_t got = sf_file_load(path, (size_t)64 << 20, &text, NULL, err);
+        size_t len = 0;
+        sf_status_t got = sf_file_load(path, (size_t)64 << 20, &text, &len, err);
+        if (got == SF_OK)
+            got = sf_model_index_parse(text, len, path, &root, err);
+        free(text);
         if (got != SF_OK)
             return got;
-        root = cJSON_Parse(text);
-        free(text);
-        const cJSON *map = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
-        if (!cJSON_IsObject(map)) {
-            cJSON_Delete(root);
-            return sf_err_set(err, SF_ERR_PARSE, NULL,
-                              "%s: expected a JSON object with a \"weight_map\" object", path);
-        }
     } else {
         snprintf(path, sizeof path, "%s/model.safetensors", folder);
         if (stat(path, &sb) != 0)
@@ -201,7 +196,7 @@ static sf_status_t cache_folder(const char *folder, const cJSON **index, sf_err_
         free(f);
         if (grown != NULL)
             cache_folders = grown;
-        cJSON_Delete(root);
+        sf_model_index_free(root);
         return sf_err_set(err, SF_ERR_NOMEM, NULL, "out of host memory caching %s", folder);
     }
     cache_folders = grown;
@@ -216,22 +211,16 @@ static sf_status_t locate(const char *folder, const char *name, sf_st_file_t **f
                           char *file_name, size_t fn_n, sf_err_t *err)
 {
     *entry = -1;
-    const cJSON *index = NULL;
+    const sf_model_index_t *index = NULL;
     sf_status_t st = cache_folder(folder, &index, err);
     if (st != SF_OK)
         return st;
     const char *base = "model.safetensors";
     if (index != NULL) {
-        const cJSON *map = cJSON_GetObjectItemCaseSensitive(index, "weight_map");
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(map, name);
-        if (v == NULL)
+        if ((st = sf_model_index_file(index, name, &base, err)) != SF_OK)
+            return st;
+        if (base == NULL)
             return SF_OK;
-        if (!cJSON_IsString(v) || strchr(v->valuestring, '/') != NULL)
-            return sf_err_set(err, SF_ERR_INPUT, NULL,
-                              "%s/model.safetensors.index.json: weight_map[\"%s\"] is not a "
-                              "file name in the folder",
-                              folder, name);
-        base = v->valuestring;
     }
     snprintf(file_name, fn_n, "%s", base);
     char path[4096];

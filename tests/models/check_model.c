@@ -11,6 +11,7 @@
 #include "exec.h"
 #include "graph.h"
 #include "model_config.h"
+#include "model_index.h"
 #include "model_tensors.h"
 #include "op_harness.h"
 #include "safetensors.h"
@@ -849,10 +850,42 @@ START_TEST(test_loader_runs_weights_on_cpu)
 }
 END_TEST
 
+START_TEST(test_model_index_entries_stay_in_the_folder)
+{
+    static const char text[] =
+        "{\"weight_map\": {\"a\": \"model-00001.safetensors\", \"b\": \"../x.safetensors\","
+        " \"c\": \"\", \"d\": \".hidden\", \"e\": 3, \"f\": \"sub/x.safetensors\"}}";
+    sf_model_index_t *ix = NULL;
+    sf_err_t err = {0};
+    ck_assert_int_eq(sf_model_index_parse(text, sizeof text - 1, "F/index.json", &ix, &err), SF_OK);
+    ck_assert_int_eq(sf_model_index_count(ix), 6);
+    ck_assert_str_eq(sf_model_index_name(ix, 1), "b");
+    const char *file = NULL;
+    ck_assert_int_eq(sf_model_index_file(ix, "a", &file, &err), SF_OK);
+    ck_assert_str_eq(file, "model-00001.safetensors");
+    ck_assert_int_eq(sf_model_index_file(ix, "missing", &file, &err), SF_OK);
+    ck_assert_ptr_null(file);
+    /* Each of these would reach outside the folder, or names nothing. */
+    const char *bad[] = {"b", "c", "d", "e", "f"};
+    for (int i = 0; i < 5; i++) {
+        sf_err_clear(&err);
+        ck_assert_int_eq(sf_model_index_file(ix, bad[i], &file, &err), SF_ERR_INPUT);
+        ck_assert_ptr_null(file);
+        ck_assert_ptr_nonnull(strstr(err.msg, "is not a file name in the folder"));
+    }
+    sf_model_index_free(ix);
+    sf_err_clear(&err);
+    ck_assert_int_eq(sf_model_index_parse("[1,2]", 5, "F/index.json", &ix, &err), SF_ERR_PARSE);
+    ck_assert_ptr_null(ix);
+    ck_assert_ptr_nonnull(strstr(err.msg, "F/index.json: expected a JSON object"));
+}
+END_TEST
+
 static Suite *model_suite(void)
 {
     Suite *s = suite_create("model");
     TCase *tc = tcase_create("provider");
+    tcase_add_test(tc, test_model_index_entries_stay_in_the_folder);
     tcase_add_test(tc, test_model_preset_qwen3_8b_real_sizes);
     tcase_add_test(tc, test_model_preset_llama3_8b_real_sizes);
     tcase_add_test(tc, test_model_preset_qwen3_06b_and_tiny);
