@@ -17,6 +17,10 @@ static void usage(FILE *f)
             "  --set KEY=VALUE     override a graph param (repeatable)\n"
             "  --world N           plan every rank of an N-rank group (default 1)\n"
             "  --free eager|end    liveness policy, as for run\n"
+            "  --alias on|off      compute buffers in place in their reader's output (a\n"
+            "                      concat's inputs, a pad's input) or give each its own\n"
+            "                      allocation, as for run (default on)\n"
+            "  --explain           list each rank's in-place buffers after the table\n"
             "  --trace FILE.json   Chrome trace of the planned buffer lifetimes\n"
             "  --json              one JSON object on stdout instead of the table\n"
             "  --mem-limit BYTES   per-rank memory limit (80G, 512M, 1024; K/M/G/T = 1024^n):\n"
@@ -37,6 +41,7 @@ int sf_cmd_plan(int argc, char **argv)
     uint64_t mem_limit = 0; /* 0: no --mem-limit */
     int n_over = 0;
     int max_rank = 0;
+    bool in_place = true, explain = false;
     for (int i = 1; i < argc && err.code == SF_OK; i++) {
         const char *arg = argv[i];
         if (sf_cli_take_common(a, argc, argv, &i, &err) != 0)
@@ -56,6 +61,13 @@ int sf_cmd_plan(int argc, char **argv)
             const char *v = sf_cli_option_value(argc, argv, &i, &err);
             if (v != NULL && !sf_free_policy_parse(v, &o.free_policy))
                 sf_err_set(&err, SF_ERR_INPUT, NULL, "--free expects eager or end, got '%s'", v);
+        } else if (sf_cli_is_option(arg, "--alias")) {
+            const char *v = sf_cli_option_value(argc, argv, &i, &err);
+            if (v != NULL && !sf_cli_parse_on_off("--alias", v, &in_place, &err))
+                continue; /* err holds it; the loop stops */
+            o.no_alias = !in_place;
+        } else if (strcmp(arg, "--explain") == 0) {
+            explain = true;
         } else if (sf_cli_is_option(arg, "--trace")) {
             trace_path = sf_cli_option_value(argc, argv, &i, &err);
         } else if (sf_cli_is_option(arg, "--mem-limit")) {
@@ -111,7 +123,9 @@ int sf_cmd_plan(int argc, char **argv)
     }
     int rc = 0;
     if (err.code == SF_OK) {
-        sf_report_print(g, "meta", o.free_policy, o.world, reports, a->json);
+        sf_report_how_t how = {.device = "meta", .policy = o.free_policy, .world = o.world,
+                               .in_place = !o.no_alias, .explain = explain};
+        sf_report_print(g, &how, reports, a->json);
         if (n_over > 0) {
             rc = sf_status_exit_code(SF_ERR_INPUT);
         } else if (mem_limit != 0) {

@@ -30,6 +30,8 @@ static void usage(FILE *f)
             "                      one process per rank\n"
             "  --free eager|end    free each buffer after its last reader (default) or only at\n"
             "                      the end (the no-liveness baseline)\n"
+            "  --alias on|off      compute a buffer straight into its reader's output where\n"
+            "                      the reader is a concat or pad (default on; off: a copy)\n"
             "  --nproc N           start N local ranks (one process each); without it a rank\n"
             "                      reads RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT (torchrun),\n"
             "                      OMPI_COMM_WORLD_* (mpirun) or SLURM_PROCID/NTASKS (srun)\n"
@@ -80,6 +82,11 @@ static int parse(run_args_t *a, int argc, char **argv, sf_err_t *err)
             const char *v = sf_cli_option_value(argc, argv, &i, err);
             if (v != NULL && !sf_free_policy_parse(v, &a->o.free_policy))
                 sf_err_set(err, SF_ERR_INPUT, NULL, "--free expects eager or end, got '%s'", v);
+        } else if (sf_cli_is_option(arg, "--alias")) {
+            const char *v = sf_cli_option_value(argc, argv, &i, err);
+            bool in_place = true;
+            if (v != NULL && sf_cli_parse_on_off("--alias", v, &in_place, err))
+                a->o.no_alias = !in_place;
         } else if (sf_cli_is_option(arg, "--backend")) {
             const char *v = sf_cli_option_value(argc, argv, &i, err);
             if (v != NULL && strcmp(v, "auto") != 0 && strcmp(v, "ucx") != 0 &&
@@ -260,7 +267,9 @@ static int run_rank(run_args_t *a)
         if (f == NULL) {
             st = sf_err_set(&err, SF_ERR_IO, NULL, "cannot write the report to %s", report_path);
         } else {
-            sf_report_print(g, "cpu", a->o.free_policy, rg.info.world, reports, a->g.json);
+            sf_report_how_t how = {.device = "cpu", .policy = a->o.free_policy,
+                                   .world = rg.info.world, .in_place = !a->o.no_alias};
+            sf_report_print(g, &how, reports, a->g.json);
             if (a->profile && !a->g.json)
                 sf_report_print_profile(g, &mine);
             fflush(stdout);

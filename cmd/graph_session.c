@@ -235,12 +235,26 @@ static sf_status_t write_outputs(sf_exec_t *ex, const sf_graph_t *g, const sf_se
     return st;
 }
 
+static void copy_aliases(const sf_graph_t *g, const sf_plan_t *p, sf_rank_report_t *report)
+{
+    report->n_aliases = p->n_aliases;
+    for (int i = 0; i < p->n_aliases && i < SF_REPORT_MAX_ALIASES; i++) {
+        const sf_alias_t *a = &p->aliases[i];
+        sf_report_alias_t *r = &report->aliases[i];
+        snprintf(r->tensor, sizeof r->tensor, "%s", g->edges[a->edge].name);
+        snprintf(r->host, sizeof r->host, "%s", g->edges[a->host].name);
+        snprintf(r->node, sizeof r->node, "%s", g->nodes[a->node].name);
+        r->offset_bytes = a->offset_bytes;
+    }
+}
+
 sf_status_t sf_session_run(const sf_graph_t *g, const sf_session_opts_t *o, bool want_node_times,
                            sf_rank_report_t *report, sf_err_t *err)
 {
     memset(report, 0, sizeof *report);
     report->rank = o->rank;
-    sf_exec_opts_t eo = {.free_policy = o->free_policy, .trace = o->trace, .comm = o->comm};
+    sf_exec_opts_t eo = {.free_policy = o->free_policy, .trace = o->trace, .comm = o->comm,
+                         .no_alias = o->no_alias};
     if (o->trace != NULL) {
         char name[512];
         snprintf(name, sizeof name, "%s on %s", g->name, sf_device_name(o->dev));
@@ -270,6 +284,9 @@ sf_status_t sf_session_run(const sf_graph_t *g, const sf_session_opts_t *o, bool
         report->stats = sf_exec_stats(ex);
         snprintf(report->peak_node, sizeof report->peak_node, "%s", report->stats.peak_node);
         report->stats.peak_node = report->peak_node;
+        snprintf(report->floor_node, sizeof report->floor_node, "%s", report->stats.floor_node);
+        report->stats.floor_node = report->floor_node;
+        copy_aliases(g, sf_exec_plan(ex), report);
         if (want_node_times) {
             report->node_us = calloc((size_t)g->n_nodes + 1, sizeof *report->node_us);
             SF_ASSERT(report->node_us != NULL);
@@ -289,7 +306,8 @@ sf_status_t sf_session_check_mem_limit(const sf_graph_t *g, const sf_session_opt
                                        uint64_t limit, sf_rank_report_t *planned, sf_err_t *err)
 {
     sf_session_opts_t mo = {.dev = sf_device_meta(), .free_policy = o->free_policy,
-                            .rank = o->rank, .world = o->world, .n_steps = 1};
+                            .rank = o->rank, .world = o->world, .n_steps = 1,
+                            .no_alias = o->no_alias};
     sf_status_t st = sf_session_run(g, &mo, false, planned, err);
     if (st != SF_OK || planned->stats.peak_bytes <= limit)
         return st;

@@ -23,7 +23,19 @@ typedef struct sf_session_opts {
     int step;                  /* which batch of the inputs file this run takes */
     int n_steps;               /* how many steps the whole run has (1: no step folders) */
     uint64_t mem_limit;        /* --mem-limit: most bytes live at once; 0 for none */
+    bool no_alias;             /* --alias off: no buffer computed in place */
 } sf_session_opts_t;
+
+/* One in-place placement as the report names it. */
+typedef struct sf_report_alias {
+    char tensor[96];  /* the buffer computed in place */
+    char host[96];    /* the tensor it lives in */
+    char node[96];    /* the reader whose slot it is */
+    int64_t offset_bytes;
+} sf_report_alias_t;
+
+/* How many placements a report names; more are counted, not named. */
+#define SF_REPORT_MAX_ALIASES 32
 
 typedef struct sf_rank_report {
     int rank;
@@ -35,6 +47,9 @@ typedef struct sf_rank_report {
      * are borrowed from the graph. */
     sf_mem_snapshot_t mem_snap;
     bool mem_failed;
+    char floor_node[256];      /* stats.floor_node points here */
+    int n_aliases;             /* placements the plan made */
+    sf_report_alias_t aliases[SF_REPORT_MAX_ALIASES]; /* the first of them */
 } sf_rank_report_t;
 
 /* Run g once for one rank. Fills report. want_node_times keeps per-node

@@ -22,6 +22,7 @@ struct sf_exec {
     sf_tensor_t *bound;    /* owned: per edge, its layout bound to a buffer */
     const sf_tensor_t **inputs; /* borrowed host tensors, per edge (graph inputs only) */
     double *node_us;       /* owned: per graph node index */
+    uint64_t *node_scratch; /* owned: per graph node index, scratch bytes it asked for */
     void **prepared;       /* owned: per graph node index, what op->prepare made (or NULL) */
     sf_exec_stats_t stats;
     bool has_run;
@@ -99,7 +100,7 @@ sf_status_t sf_exec_new(const sf_graph_t *g, sf_device_t *dev, const sf_exec_opt
         free(ex);
         return st;
     }
-    ex->plan = sf_plan_build(g, opts->free_policy);
+    ex->plan = sf_plan_build(g, opts->free_policy, !opts->no_alias);
     ex->mem = sf_mem_new(dev);
     if (opts->trace != NULL) {
         ex->trace_ctx = (sf_trace_rank_t){.tr = opts->trace, .rank = g->rank};
@@ -109,6 +110,7 @@ sf_status_t sf_exec_new(const sf_graph_t *g, sf_device_t *dev, const sf_exec_opt
     ex->bound = sf_xalloc_calloc((size_t)g->n_edges, sizeof *ex->bound);
     ex->inputs = sf_xalloc_calloc((size_t)g->n_edges, sizeof *ex->inputs);
     ex->node_us = sf_xalloc_calloc((size_t)g->n_nodes, sizeof *ex->node_us);
+    ex->node_scratch = sf_xalloc_calloc((size_t)g->n_nodes + 1, sizeof *ex->node_scratch);
     *out = ex;
     return SF_OK;
 }
@@ -137,18 +139,23 @@ sf_status_t sf_exec_set_input(sf_exec_t *ex, const char *name, const sf_tensor_t
     return SF_OK;
 }
 
+/* Allocate root edge v's buffer: its own bytes and any margin the plan
+ * gave it, named after it in the trace. */
 static sf_status_t alloc_edge(sf_exec_t *ex, int v, const char *node, sf_err_t *err)
 {
     const sf_edge_t *e = &ex->g->edges[v];
-    sf_alloc_req_t req = {.nbytes = sf_tensor_nbytes(&e->layout), .tensor = e->name,
+    sf_alloc_req_t req = {.nbytes = ex->plan->alloc_bytes[v], .tensor = e->name,
                           .node = node, .dtype = e->layout.dtype, .ndim = e->layout.ndim,
                           .shape = e->layout.shape};
-    sf_status_t st = sf_mem_alloc(ex->mem, &req, &ex->bufs[v], err);
-    if (st != SF_OK)
-        return st;
-    ex->bound[v] = e->layout;
-    ex->bound[v].buf = ex->bufs[v];
-    return SF_OK;
+    return sf_mem_alloc(ex->mem, &req, &ex->bufs[v], err);
+}
+
+/* Edge v's layout in its root's buffer (which may be NULL: not live). */
+static sf_tensor_t bind_edge(const sf_exec_t *ex, int v)
+{
+    sf_tensor_t t = ex->plan->layout[v];
+    t.buf = ex->bufs[ex->plan->base_of[v]];
+    return t;
 }
 
 static void release_edge(sf_exec_t *ex, int v, const char *node)
@@ -180,6 +187,7 @@ static sf_status_t load_inputs(sf_exec_t *ex, sf_err_t *err)
         sf_status_t st = alloc_edge(ex, v, "<inputs>", err);
         if (st != SF_OK)
             return st;
+        ex->bound[v] = bind_edge(ex, v);
         if (!sf_device_touches_memory(ex->dev))
             continue;
         if (sf_device_mem_kind(ex->dev) == SF_MEMKIND_HOST) {
@@ -210,15 +218,11 @@ static sf_status_t run_at(sf_exec_t *ex, int s, sf_err_t *err)
     double t0 = sf_mem_now_us(ex->mem);
     sf_status_t st;
 
-    for (int k = 0; k < node->n_out; k++) {
-        int v = node->out[k];
-        if (p->base_of[v] != v) {
-            ex->bound[v] = g->edges[v].layout;
-            ex->bound[v].buf = ex->bufs[p->base_of[v]];
-        } else if ((st = alloc_edge(ex, v, node->name, err)) != SF_OK) {
+    for (int a = p->alloc_start[s]; a < p->alloc_start[s + 1]; a++)
+        if ((st = alloc_edge(ex, p->alloc_vals[a], node->name, err)) != SF_OK)
             return st;
-        }
-    }
+    for (int k = 0; k < node->n_out; k++)
+        ex->bound[node->out[k]] = bind_edge(ex, node->out[k]);
     if (!node->op->outputs_are_views) {
         enum { MAX_STACK = 16 };
         sf_tensor_t in_stack[MAX_STACK], out_stack[MAX_STACK];
@@ -228,11 +232,8 @@ static sf_status_t run_at(sf_exec_t *ex, int s, sf_err_t *err)
         sf_tensor_t *out = node->n_out <= MAX_STACK
                                ? out_stack
                                : sf_xalloc_calloc((size_t)node->n_out, sizeof *out);
-        for (int k = 0; k < node->n_in; k++) {
-            int v = node->in[k];
-            in[k] = g->edges[v].layout;
-            in[k].buf = ex->bufs[p->base_of[v]];
-        }
+        for (int k = 0; k < node->n_in; k++)
+            in[k] = bind_edge(ex, node->in[k]);
         for (int k = 0; k < node->n_out; k++)
             out[k] = ex->bound[node->out[k]];
         const void *prepared = ex->prepared[p->order[s]];
@@ -243,6 +244,7 @@ static sf_status_t run_at(sf_exec_t *ex, int s, sf_err_t *err)
                                                               node->n_out)
                                      : 0;
         sf_buffer_t *scratch = NULL;
+        ex->node_scratch[p->order[s]] = scratch_bytes;
         st = SF_OK;
         if (scratch_bytes > 0) {
             sf_alloc_req_t req = {.nbytes = scratch_bytes, .tensor = "<scratch>",
@@ -293,6 +295,8 @@ sf_status_t sf_exec_run(sf_exec_t *ex, sf_err_t *err)
     ex->stats.end_bytes = sf_mem_live_bytes(ex->mem);
     ex->stats.n_allocs = sf_mem_total_allocs(ex->mem);
     ex->stats.wall_s = (sf_mem_now_us(ex->mem) - t0) / 1e6;
+    sf_plan_floor(ex->g, ex->plan, ex->node_scratch, &ex->stats.kept_bytes,
+                  &ex->stats.floor_bytes, &ex->stats.floor_node);
     return SF_OK;
 }
 
@@ -318,6 +322,7 @@ void sf_exec_free(sf_exec_t *ex)
     free(ex->bound);
     free(ex->inputs);
     free(ex->node_us);
+    free(ex->node_scratch);
     free_prepared(ex);
     free(ex);
 }

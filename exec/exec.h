@@ -16,6 +16,8 @@ typedef struct sf_exec_opts {
                         * (sf_graph_t.rank), the one the shapes were made for. */
     struct sf_comm *comm; /* borrowed; collectives backend (NULL: one rank, and
                            * the executor gives kernels the self comm) */
+    bool no_alias;        /* true: every buffer its own allocation (`--alias off`);
+                           * false (the default): the plan computes in place */
 } sf_exec_opts_t;
 
 typedef struct sf_exec_stats {
@@ -24,6 +26,14 @@ typedef struct sf_exec_stats {
     uint64_t end_bytes;    /* live after the last position: outputs and kept buffers */
     int64_t n_allocs;
     double wall_s;         /* the steps, from first allocation to last free */
+    /* The floor: what any schedule of this graph on this rank must hold at
+     * its fullest moment. kept_bytes (outputs and persistent tensors, held
+     * to the end) plus the largest set one node needs at once (its inputs,
+     * outputs and scratch that are not kept). All counted bytes, as
+     * peak_bytes is. */
+    uint64_t kept_bytes;
+    uint64_t floor_bytes;
+    const char *floor_node; /* borrowed: the node whose set is largest; "" if none */
 } sf_exec_stats_t;
 
 typedef struct sf_exec sf_exec_t;
