@@ -54,6 +54,8 @@ static void print_json(const sf_graph_t *g, const sf_report_how_t *how,
         cJSON_AddNumberToObject(o, "allocs", (double)rep->stats.n_allocs);
         cJSON_AddNumberToObject(o, "wall_s", rep->stats.wall_s);
         sf_cli_json_add_u64(o, "kept_bytes", rep->stats.kept_bytes);
+        sf_cli_json_add_u64(o, "output_bytes", rep->stats.output_bytes);
+        sf_cli_json_add_u64(o, "persistent_bytes", rep->stats.persistent_bytes);
         sf_cli_json_add_u64(o, "floor_bytes", rep->stats.floor_bytes);
         cJSON_AddStringToObject(o, "floor_node", rep->floor_node);
         cJSON_AddNumberToObject(o, "peak_over_floor",

@@ -295,8 +295,12 @@ sf_status_t sf_exec_run(sf_exec_t *ex, sf_err_t *err)
     ex->stats.end_bytes = sf_mem_live_bytes(ex->mem);
     ex->stats.n_allocs = sf_mem_total_allocs(ex->mem);
     ex->stats.wall_s = (sf_mem_now_us(ex->mem) - t0) / 1e6;
-    sf_plan_floor(ex->g, ex->plan, ex->node_scratch, &ex->stats.kept_bytes,
-                  &ex->stats.floor_bytes, &ex->stats.floor_node);
+    sf_plan_floor_t f = sf_plan_floor(ex->g, ex->plan, ex->node_scratch);
+    ex->stats.kept_bytes = f.kept_bytes;
+    ex->stats.output_bytes = f.output_bytes;
+    ex->stats.persistent_bytes = f.persistent_bytes;
+    ex->stats.floor_bytes = f.floor_bytes;
+    ex->stats.floor_node = f.node;
     return SF_OK;
 }
 

@@ -32,8 +32,10 @@ typedef struct sf_exec_stats {
      * outputs and scratch that are not kept). All counted bytes, as
      * peak_bytes is. */
     uint64_t kept_bytes;
+    uint64_t output_bytes;     /* of kept_bytes, the outputs' */
+    uint64_t persistent_bytes; /* of kept_bytes, persistent tensors' (weights) */
     uint64_t floor_bytes;
-    const char *floor_node; /* borrowed: the node whose set is largest; "" if none */
+    const char *floor_node; /* borrowed: the node whose set is largest; "<end>": the kept bytes */
 } sf_exec_stats_t;
 
 typedef struct sf_exec sf_exec_t;

@@ -64,13 +64,19 @@ typedef struct sf_plan {
 sf_plan_t *sf_plan_build(const sf_graph_t *g, sf_free_policy_t policy, bool in_place);
 void sf_plan_free(sf_plan_t *p); /* NULL-safe */
 
-/* The floor of plan p (see sf_exec_stats_t and plan_floor.c): at each
- * node, the kept roots made so far plus the node's own inputs, outputs and
- * scratch; the largest of those and of all kept bytes. node_scratch: per
- * graph node, the scratch bytes it asked for. Counted bytes
- * (sf_mem_counted_bytes). *node is where the floor is reached ("<end>" when
- * it is the kept bytes alone). */
-void sf_plan_floor(const sf_graph_t *g, const sf_plan_t *p, const uint64_t *node_scratch,
-                   uint64_t *kept_bytes, uint64_t *floor_bytes, const char **node);
+/* The floor of plan p (see plan_floor.c): at each node, the kept roots
+ * made so far plus the node's own inputs, outputs and scratch; the largest
+ * of those and of all kept bytes. Counted bytes (sf_mem_counted_bytes). */
+typedef struct sf_plan_floor {
+    uint64_t kept_bytes;       /* roots kept to the end: outputs and persistent tensors */
+    uint64_t output_bytes;     /* of those, roots holding a graph output */
+    uint64_t persistent_bytes; /* the rest: persistent tensors (weights) */
+    uint64_t floor_bytes;
+    const char *node;          /* where the floor is reached; "<end>": the kept bytes */
+} sf_plan_floor_t;
+
+/* node_scratch: per graph node, the scratch bytes it asked for. */
+sf_plan_floor_t sf_plan_floor(const sf_graph_t *g, const sf_plan_t *p,
+                              const uint64_t *node_scratch);
 
 #endif

@@ -14,9 +14,14 @@
 #include "mem.h"
 #include "xalloc.h"
 
-void sf_plan_floor(const sf_graph_t *g, const sf_plan_t *p, const uint64_t *node_scratch,
-                   uint64_t *kept_bytes, uint64_t *floor_bytes, const char **node)
+sf_plan_floor_t sf_plan_floor(const sf_graph_t *g, const sf_plan_t *p,
+                              const uint64_t *node_scratch)
 {
+    sf_plan_floor_t f = {.node = "<end>"};
+    bool *holds_output = sf_xalloc_calloc((size_t)g->n_edges + 1, sizeof *holds_output);
+    for (int v = 0; v < g->n_edges; v++)
+        if (g->edges[v].is_output)
+            holds_output[p->base_of[v]] = true;
     int nv = g->n_edges, nn = p->n_positions;
     /* kept_by[s]: bytes of kept roots allocated before position s runs. */
     uint64_t *kept_at = sf_xalloc_calloc((size_t)nn + 2, sizeof *kept_at);
@@ -25,6 +30,10 @@ void sf_plan_floor(const sf_graph_t *g, const sf_plan_t *p, const uint64_t *node
         if (p->base_of[v] == v && p->kept[v]) {
             uint64_t b = sf_mem_counted_bytes(p->alloc_bytes[v]);
             kept += b;
+            if (holds_output[v])
+                f.output_bytes += b;
+            else
+                f.persistent_bytes += b;
             kept_at[p->alloc_pos[v] < 0 ? 0 : p->alloc_pos[v]] += b;
         }
     for (int s = 1; s <= nn; s++)
@@ -32,7 +41,6 @@ void sf_plan_floor(const sf_graph_t *g, const sf_plan_t *p, const uint64_t *node
     /* seen[r] == s + 1: root r is already in position s's set. */
     int *seen = sf_xalloc_calloc((size_t)nv + 1, sizeof *seen);
     uint64_t best = kept;
-    *node = "<end>";
     for (int s = 0; s < nn; s++) {
         int i = p->order[s];
         const sf_node_t *n = &g->nodes[i];
@@ -52,11 +60,13 @@ void sf_plan_floor(const sf_graph_t *g, const sf_plan_t *p, const uint64_t *node
         }
         if (set > best) {
             best = set;
-            *node = n->name;
+            f.node = n->name;
         }
     }
     free(seen);
     free(kept_at);
-    *kept_bytes = kept;
-    *floor_bytes = best;
+    free(holds_output);
+    f.kept_bytes = kept;
+    f.floor_bytes = best;
+    return f;
 }

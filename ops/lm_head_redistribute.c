@@ -39,6 +39,8 @@ static const sf_op_attr_desc_t lhr_attrs[] = {
     {"value", SF_ATTR_FLOAT, "0.0", "fill for the places shifted in"},
     {"dtype", SF_ATTR_DTYPE, "f32", "dtype of the output"},
     {"sizes", SF_ATTR_INTS, "[]", "tokens each rank keeps (whole sequences); default equal"},
+    {"overlap", SF_ATTR_BOOL, "true",
+     "compute the next chunk while this one travels (false: one after the other, to measure)"},
 };
 
 #define LHR_MAX_WORLD 256
@@ -436,16 +438,19 @@ static sf_status_t lhr_cpu(const sf_kernel_args_t *a, sf_err_t *err)
     sf_status_t st = SF_OK;
     if (r->n_chunks > 0 && (st = lhr_compute(&ctx, 0, &slots[0], NULL, err)) == SF_OK)
         st = sf_comm_start(comm, &slots[0].args, &slots[0].req, err);
+    bool overlap = sf_node_attr_bool(a->node, "overlap");
     for (int64_t c = 0; st == SF_OK && c < r->n_chunks; c++) {
         lhr_slot_t *cur = &slots[c % 2], *next = &slots[(c + 1) % 2];
         bool more = c + 1 < r->n_chunks;
         /* Compute the next chunk's logits now; start its exchange only
          * after this one's wait (one collective in flight at a time). */
-        if (more) {
+        if (!overlap)
+            st = lhr_finish(&ctx, cur, err);
+        if (st == SF_OK && more) {
             next->req = NULL;
             st = lhr_compute(&ctx, c + 1, next, cur, err);
         }
-        if (st == SF_OK)
+        if (st == SF_OK && overlap)
             st = lhr_finish(&ctx, cur, err);
         if (st == SF_OK && more)
             st = sf_comm_start(comm, &next->args, &next->req, err);

@@ -178,8 +178,8 @@ START_TEST(test_cli_set_unknown_key_lists_settable_params)
              tu_src("graphs/eagle3_target.yaml"));
     ck_assert_int_eq(tu_sf(args, &out), 2);
     expect_only_error(out, "error: --set zzzzzz: the graph has no param 'zzzzzz'; params you may "
-                           "set: model, batch, seq, redistribution, chunk_tokens, target_dtype, "
-                           "mask_padding, tokens, seed; from the model: arch, hidden_size and 18 more\n");
+                           "set: model, batch, seq, redistribution, chunk_tokens, overlap, "
+                           "target_dtype, mask_padding, tokens, seed; from the model: arch, hidden_size and 18 more\n");
     ck_assert_ptr_null(strstr(out, "did you mean"));
     /* rank and world are params, but only the runtime sets them. */
     ck_assert(!settable_list_has(out, "rank"));
