@@ -272,7 +272,7 @@ static sf_status_t run_at(sf_exec_t *ex, int s, sf_err_t *err)
         release_edge(ex, p->free_vals[f], node->name);
 
     double t1 = sf_mem_now_us(ex->mem);
-    ex->node_us[p->order[s]] = t1 - t0;
+    ex->node_us[p->order[s]] = kept ? 0 : t1 - t0;
     if (ex->opts.trace != NULL && !kept)
         sf_trace_node(ex->opts.trace, ex->g->rank, node->name, node->op->name, t0, t1);
     return SF_OK;
