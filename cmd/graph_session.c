@@ -330,25 +330,30 @@ sf_status_t sf_session_run(const sf_graph_t *g, const sf_session_opts_t *o, bool
     return st;
 }
 
+sf_status_t sf_session_plan_steps(const sf_graph_t *g, const sf_session_opts_t *o, int n_steps,
+                                  sf_rank_report_t steps[2], sf_err_t *err)
+{
+    memset(steps, 0, 2 * sizeof *steps);
+    sf_session_t *s = NULL;
+    sf_status_t st = sf_session_open(g, o, &s, err);
+    for (int k = 0; st == SF_OK && k < (n_steps > 1 ? 2 : 1); k++)
+        st = sf_session_step(s, k, false, &steps[k], err);
+    sf_session_close(s);
+    return st;
+}
+
 sf_status_t sf_session_check_mem_limit(const sf_graph_t *g, const sf_session_opts_t *o,
                                        uint64_t limit, sf_rank_report_t *planned, sf_err_t *err)
 {
     sf_session_opts_t mo = {.dev = sf_device_meta(), .free_policy = o->free_policy,
                             .rank = o->rank, .world = o->world, .n_steps = 1};
-    /* Step 2 holds every weight from its first position on, so its peak
-     * may pass step 1's; steps after it repeat step 2 exactly. */
-    sf_session_t *s = NULL;
-    sf_status_t st = sf_session_open(g, &mo, &s, err);
-    if (st == SF_OK)
-        st = sf_session_step(s, 0, false, planned, err);
-    if (st == SF_OK && o->n_steps > 1) {
-        sf_rank_report_t second;
-        st = sf_session_step(s, 1, false, &second, err);
-        if (st == SF_OK && second.stats.peak_bytes > planned->stats.peak_bytes)
-            *planned = second;
+    memset(planned, 0, sizeof *planned);
+    sf_rank_report_t steps[2];
+    sf_status_t st = sf_session_plan_steps(g, &mo, o->n_steps, steps, err);
+    if (st == SF_OK) {
+        *planned = steps[o->n_steps > 1 && steps[1].stats.peak_bytes > steps[0].stats.peak_bytes];
         planned->stats.peak_node = planned->peak_node;
     }
-    sf_session_close(s);
     if (st != SF_OK || planned->stats.peak_bytes <= limit)
         return st;
     char peak[32], lim[32];

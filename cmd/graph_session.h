@@ -60,6 +60,15 @@ SF_NODISCARD sf_status_t sf_session_step(sf_session_t *s, int step, bool want_no
                                          sf_rank_report_t *report, sf_err_t *err);
 void sf_session_close(sf_session_t *s); /* NULL-safe */
 
+/* The first step of g and, when n_steps > 1, the second (which every later
+ * step repeats: the same buffers, the weights kept) on one executor, into
+ * steps[0] and steps[1] (zeroed when not run). With o->dev meta this is the
+ * plan of a multi-step run. Step 2 holds every weight from its first
+ * position on, so its peak may pass step 1's, never the reverse. */
+SF_NODISCARD sf_status_t sf_session_plan_steps(const sf_graph_t *g, const sf_session_opts_t *o,
+                                               int n_steps, sf_rank_report_t steps[2],
+                                               sf_err_t *err);
+
 /* --mem-limit, before anything runs: plan g on meta for o->rank (two
  * steps when o->n_steps > 1, keeping the higher peak; no
  * inputs, no outputs, no trace: plan == run to the byte) into *planned.
