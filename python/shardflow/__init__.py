@@ -63,22 +63,15 @@ def _info_dict(info):
             "nbytes": info.nbytes}
 
 
-class Graph:
-    """A loaded, validated graph for rank `rank` of `world`."""
+class _Handle:
+    """A C object freed by close(), at the end of a with block, or when
+    collected; subclasses name the free function."""
 
-    def __init__(self, path, sets=None, rank=0, world=1):
-        self._h = ctypes.c_void_p()  # set first: __del__ runs even if loading fails
-        arr, n = _sets(sets)
-        handle = ctypes.c_void_p()
-        _native.check(_native.lib.shardflow_graph_load, str(path).encode(), arr, n, rank, world,
-                      ctypes.byref(handle))
-        self._h = handle
-        self.rank = rank
-        self.world = world
+    _free = None
 
     def close(self):
         if self._h:
-            _native.lib.shardflow_graph_free(self._h)
+            type(self)._free(self._h)
             self._h = ctypes.c_void_p()
 
     def __del__(self):
@@ -89,6 +82,22 @@ class Graph:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class Graph(_Handle):
+    """A loaded, validated graph for rank `rank` of `world`."""
+
+    _free = _native.lib.shardflow_graph_free
+
+    def __init__(self, path, sets=None, rank=0, world=1):
+        self._h = ctypes.c_void_p()  # set first: __del__ runs even if loading fails
+        arr, n = _sets(sets)
+        handle = ctypes.c_void_p()
+        _native.check(_native.lib.shardflow_graph_load, str(path).encode(), arr, n, rank, world,
+                      ctypes.byref(handle))
+        self._h = handle
+        self.rank = rank
+        self.world = world
 
     @property
     def name(self):
@@ -204,9 +213,11 @@ def _output(info, raw):
     return _np.frombuffer(raw, dtype=_DTYPES[dt][1]).reshape(shape).copy()
 
 
-class Run:
+class Run(_Handle):
     """An executor on the cpu for one graph (world 1), kept across steps:
     weights are made in the first step and kept."""
+
+    _free = _native.lib.shardflow_run_free
 
     def __init__(self, graph, free="eager"):
         self._h = ctypes.c_void_p()  # set first: __del__ runs even if creation fails
@@ -215,20 +226,6 @@ class Run:
         _native.check(_native.lib.shardflow_run_new, graph._h, free.encode(), ctypes.byref(handle))
         self._h = handle
         self._held = {}  # input bytes the executor borrows
-
-    def close(self):
-        if self._h:
-            _native.lib.shardflow_run_free(self._h)
-            self._h = ctypes.c_void_p()
-
-    def __del__(self):
-        self.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def set_input(self, name, value):
         want = self.graph.tensor(name) if name in self.graph.inputs else {"dtype": None}
