@@ -92,6 +92,35 @@ class RunTest(unittest.TestCase):
         self.assertEqual(tuple(out["y"].shape), (2, 3))
         self.assertEqual(values(out["y"]), [2, 6, 12, 0, 0, 0.75])
 
+    def test_run_without_numpy_gives_tensors(self):
+        # The path a machine without numpy takes, whether or not this one has it.
+        saved = shardflow._np
+        shardflow._np = None
+        try:
+            out = shardflow.run(src("tests/graphs/inputs_io.yaml"),
+                                inputs={"x": ([1, 2, 3, -1, 0, 0.5], (2, 3))})["y"]
+            self.assertIsInstance(out, shardflow.Tensor)
+            self.assertEqual((out.dtype, out.shape, len(out.data)), ("f32", (2, 3), 24))
+            self.assertEqual(out.tolist(), [2, 6, 12, 0, 0, 0.75])
+        finally:
+            shardflow._np = saved
+
+    def test_run_bf16_both_ways(self):
+        # 1.5, -2, 0.25 and 3 and their squares are exact in bf16; 1/3 rounds
+        # to 0.333984375 (bits 0x3EAB); its square 0.11154556... is 228.44 steps
+        # of 2^-11 (bf16 near 0.1) and rounds to 228 * 2^-11 = 0.111328125.
+        x = ([1.5, -2, 0.25, 3, 1 / 3], (5,))
+        path = src("tests/graphs/bf16_io.yaml")
+        want = [2.25, 4, 0.0625, 9, 0.111328125]
+        saved = shardflow._np
+        try:
+            for np_module in {saved, None}:
+                shardflow._np = np_module
+                y = shardflow.run(path, sets={"n": 5}, inputs={"x": x})["y"]
+                self.assertEqual(values(y) if np_module is not None else y.tolist(), want)
+        finally:
+            shardflow._np = saved
+
     def test_run_numpy_in_and_out(self):
         if numpy is None:
             self.skipTest("numpy is not installed: lists and bytes are tested instead")
