@@ -51,7 +51,8 @@ SF_NODISCARD sf_status_t sf_exec_set_input(sf_exec_t *ex, const char *name,
 SF_NODISCARD sf_status_t sf_exec_run(sf_exec_t *ex, sf_err_t *err);
 
 /* After a successful run: the bound tensor of edge e (outputs stay valid
- * until sf_exec_free), and the figures. */
+ * until the next sf_exec_run or sf_exec_free; persistent ones until
+ * sf_exec_free), and the figures. */
 const sf_tensor_t *sf_exec_tensor(const sf_exec_t *ex, int v);
 sf_exec_stats_t sf_exec_stats(const sf_exec_t *ex);
 /* Wall time of the node at graph index i during the run, in microseconds. */

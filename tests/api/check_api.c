@@ -20,10 +20,14 @@ static shardflow_graph_t *load(const char *rel, const char *key, const char *val
     return g;
 }
 
-/* Check a failed call's error: code, a message fragment, exit status 2. */
-static void expect_error(shardflow_code_t code, shardflow_error_t *err, shardflow_code_t want,
+/* Check a failed call's error: code, a message fragment, exit status 2.
+ * errp, not the error: the call fills it as an argument of this one, and
+ * arguments are evaluated in no fixed order. */
+static void expect_error(shardflow_code_t code, shardflow_error_t **errp, shardflow_code_t want,
                          const char *fragment)
 {
+    shardflow_error_t *err = *errp;
+    *errp = NULL;
     ck_assert_int_eq(code, want);
     ck_assert_int_eq(shardflow_error_code(err), want);
     ck_assert_msg(strstr(shardflow_error_message(err), fragment) != NULL, "no '%s' in '%s'",
@@ -67,7 +71,7 @@ START_TEST(test_api_graph_error_has_position)
     ck_assert_int_eq(shardflow_error_line(err), 4);
     ck_assert_int_eq(shardflow_error_column(err), 9);
     ck_assert_ptr_nonnull(strstr(shardflow_error_file(err), "unknown_op.yaml"));
-    expect_error(code, err, SHARDFLOW_ERR_GRAPH, "unknown_op.yaml:4:9: error: node 'a': unknown op");
+    expect_error(code, &err, SHARDFLOW_ERR_GRAPH, "unknown_op.yaml:4:9: error: node 'a': unknown op");
     /* Without an error out-parameter: the code alone, nothing allocated. */
     ck_assert_int_eq(shardflow_graph_load(tu_src("tests/data/bad/unknown_op.yaml"), NULL, 0, 0, 1,
                                           &g, NULL),
@@ -83,21 +87,21 @@ START_TEST(test_api_bad_arguments)
     shardflow_error_t *err = NULL;
     shardflow_set_t bad = {"n", NULL}, unknown = {"nope", "1"};
     const char *chain = tu_src("tests/graphs/chain.yaml");
-    expect_error(shardflow_graph_load(NULL, NULL, 0, 0, 1, &g, &err), err, SHARDFLOW_ERR_INPUT,
+    expect_error(shardflow_graph_load(NULL, NULL, 0, 0, 1, &g, &err), &err, SHARDFLOW_ERR_INPUT,
                  "path is NULL");
-    expect_error(shardflow_graph_load(chain, NULL, 0, 2, 2, &g, &err), err, SHARDFLOW_ERR_INPUT,
+    expect_error(shardflow_graph_load(chain, NULL, 0, 2, 2, &g, &err), &err, SHARDFLOW_ERR_INPUT,
                  "rank 2 of world 2");
-    expect_error(shardflow_graph_load(chain, &bad, 1, 0, 1, &g, &err), err, SHARDFLOW_ERR_INPUT,
+    expect_error(shardflow_graph_load(chain, &bad, 1, 0, 1, &g, &err), &err, SHARDFLOW_ERR_INPUT,
                  "must not be NULL");
-    expect_error(shardflow_graph_load(chain, &unknown, 1, 0, 1, &g, &err), err,
+    expect_error(shardflow_graph_load(chain, &unknown, 1, 0, 1, &g, &err), &err,
                  SHARDFLOW_ERR_INPUT, "nope");
     ck_assert_ptr_null(g);
     g = load("tests/graphs/chain.yaml", NULL, NULL);
     shardflow_stats_t s;
-    expect_error(shardflow_plan(g, "later", 1, &s, &err), err, SHARDFLOW_ERR_INPUT, "'later'");
-    expect_error(shardflow_plan(g, NULL, 0, &s, &err), err, SHARDFLOW_ERR_INPUT, "steps must be");
+    expect_error(shardflow_plan(g, "later", 1, &s, &err), &err, SHARDFLOW_ERR_INPUT, "'later'");
+    expect_error(shardflow_plan(g, NULL, 0, &s, &err), &err, SHARDFLOW_ERR_INPUT, "steps must be");
     shardflow_tensor_info_t info;
-    expect_error(shardflow_graph_tensor(g, "zz", &info, &err), err, SHARDFLOW_ERR_INPUT, "'zz'");
+    expect_error(shardflow_graph_tensor(g, "zz", &info, &err), &err, SHARDFLOW_ERR_INPUT, "'zz'");
     shardflow_graph_free(g);
 }
 END_TEST
@@ -112,17 +116,17 @@ START_TEST(test_api_run_from_memory)
     float x[6] = {1, 2, 3, -1, 0, 0.5f}, y[6];
     int64_t shape[2] = {2, 3};
     shardflow_tensor_info_t info;
-    expect_error(shardflow_run_output(r, "y", &info, &err), err, SHARDFLOW_ERR_INPUT,
+    expect_error(shardflow_run_output(r, "y", &info, &err), &err, SHARDFLOW_ERR_INPUT,
                  "no outputs to read");
-    expect_error(shardflow_run_step(r, NULL, &err), err, SHARDFLOW_ERR_INPUT,
+    expect_error(shardflow_run_step(r, NULL, &err), &err, SHARDFLOW_ERR_INPUT,
                  "graph input 'x' was not given");
-    expect_error(shardflow_run_set_input(r, "x", "f32", 2, shape, x, 20, &err), err,
+    expect_error(shardflow_run_set_input(r, "x", "f32", 2, shape, x, 20, &err), &err,
                  SHARDFLOW_ERR_INPUT, "20 bytes given for a f32 tensor of 6 elements");
-    expect_error(shardflow_run_set_input(r, "x", "f32", 1, (int64_t[]){6}, x, 24, &err), err,
+    expect_error(shardflow_run_set_input(r, "x", "f32", 1, (int64_t[]){6}, x, 24, &err), &err,
                  SHARDFLOW_ERR_INPUT, "has shape [6], expected [2,3]");
-    expect_error(shardflow_run_set_input(r, "x", "f64", 2, shape, x, 24, &err), err,
+    expect_error(shardflow_run_set_input(r, "x", "f64", 2, shape, x, 24, &err), &err,
                  SHARDFLOW_ERR_INPUT, "unknown dtype 'f64'");
-    expect_error(shardflow_run_set_input(r, "w", "f32", 2, shape, x, 24, &err), err,
+    expect_error(shardflow_run_set_input(r, "w", "f32", 2, shape, x, 24, &err), &err,
                  SHARDFLOW_ERR_INPUT, "'w' is not an input");
     ck_assert_int_eq(shardflow_run_set_input(r, "x", "f32", 2, shape, x, sizeof x, &err),
                      SHARDFLOW_OK);
@@ -133,7 +137,7 @@ START_TEST(test_api_run_from_memory)
     ck_assert_str_eq(info.dtype, "f32");
     ck_assert_int_eq(info.ndim, 2);
     ck_assert_uint_eq(info.nbytes, 24);
-    expect_error(shardflow_run_output_copy(r, "y", y, 12, &err), err, SHARDFLOW_ERR_INPUT,
+    expect_error(shardflow_run_output_copy(r, "y", y, 12, &err), &err, SHARDFLOW_ERR_INPUT,
                  "is 24 bytes, the destination 12");
     ck_assert_int_eq(shardflow_run_output_copy(r, "y", y, sizeof y, &err), SHARDFLOW_OK);
     const float want[6] = {2, 6, 12, 0, 0, 0.75f};
