@@ -28,5 +28,18 @@ set -e
 grep -q "nope" "$prefix/err" || { echo "no 'nope' in: $(cat "$prefix/err")"; exit 1; }
 [ "$rc" = 2 ] || { echo "exit $rc for a bad --set, want 2"; exit 1; }
 test -f "$prefix/include/shardflow.h" && test -x "$prefix/bin/shardflow"
-test -f "$prefix/lib/shardflow/python/shardflow/__init__.py"
+# The installed Python package finds the installed library by itself
+# (PREFIX/lib/shardflow/python/shardflow -> PREFIX/lib/libshardflow.so).
+if command -v python3 >/dev/null; then
+  preload=
+  case "$extra" in *sanitize=address*) preload=$("$cc" -print-file-name=libasan.so) ;; esac
+  py=$(env -u SHARDFLOW_LIB PYTHONPATH="$prefix/lib/shardflow/python" LD_PRELOAD="$preload" \
+       ASAN_OPTIONS=detect_leaks=0 python3 -c "import shardflow, sys
+p = shardflow.plan(sys.argv[1], sets={'n': 512})['ranks'][0]
+print(p['peak_bytes'], p['peak_node'], shardflow._native.lib._name)" "$src/tests/graphs/chain.yaml")
+  case "$py" in
+    "4096 make_b $prefix/lib/libshardflow.so") ;;
+    *) echo "installed python package: got '$py'"; exit 1 ;;
+  esac
+fi
 echo "ok: $got"
