@@ -170,6 +170,32 @@ START_TEST(test_alias_shift_as_large_as_the_dim_copies)
 }
 END_TEST
 
+START_TEST(test_alias_cli_explain_json_and_bad_value)
+{
+    char args[4400];
+    char *out = NULL;
+    snprintf(args, sizeof args, "plan '%s' --world 2 --explain",
+             tu_src("graphs/eagle3_target.yaml"));
+    ck_assert_int_eq(tu_sf(args, &out), 0);
+    ck_assert_msg(strstr(out, "rank 1: 5 buffers computed in place:") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "logits_cat               into target_all               at byte "
+                              "-4000 (slot of node 'pad_target')") != NULL,
+                  "%s", out);
+    free(out);
+    snprintf(args, sizeof args, "plan '%s' --world 2 --json --alias off",
+             tu_src("graphs/eagle3_target.yaml"));
+    ck_assert_int_eq(tu_sf(args, &out), 0);
+    ck_assert_msg(strstr(out, "\"alias\":\"off\"") != NULL && strstr(out, "\"n_aliases\":0") != NULL &&
+                      strstr(out, "\"floor_bytes\":") != NULL,
+                  "%s", out);
+    free(out);
+    snprintf(args, sizeof args, "run '%s' --alias maybe", tu_src("tests/graphs/in_place.yaml"));
+    ck_assert_int_eq(tu_sf(args, &out), 2);
+    ck_assert_msg(strstr(out, "--alias expects on or off, got 'maybe'") != NULL, "%s", out);
+    free(out);
+}
+END_TEST
+
 int main(void)
 {
     sf_ops_register_all();
@@ -178,6 +204,7 @@ int main(void)
     tcase_add_test(tc, test_alias_outputs_identical_and_plan_equals_run);
     tcase_add_test(tc, test_alias_slots_and_margins);
     tcase_add_test(tc, test_alias_shift_as_large_as_the_dim_copies);
+    tcase_add_test(tc, test_alias_cli_explain_json_and_bad_value);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
