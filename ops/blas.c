@@ -61,12 +61,13 @@ static void blas_load_once(void)
     /* setenv is not safe against a concurrent getenv in another thread;
      * this runs at the first matmul, before any comm thread reads the
      * environment in practice, and only when the user has not set it. */
-    if (getenv("OPENBLAS_CORETYPE") == NULL) {
+    const char *user_core = getenv("OPENBLAS_CORETYPE");
+    if (user_core == NULL || user_core[0] == '\0') {
         sf_blas_features_t f;
         sf_blas_features_detect(&f);
         const char *core = sf_blas_coretype_for(&f);
         if (core != NULL)
-            setenv("OPENBLAS_CORETYPE", core, 0);
+            setenv("OPENBLAS_CORETYPE", core, 1);
     }
     /* One thread per rank: ranks already share the cores. */
     setenv("OPENBLAS_NUM_THREADS", "1", 0);
