@@ -5,7 +5,7 @@
  * f16, strided f32) are converted to f32 one tile at a time, and a non-f32
  * result is accumulated in an f32 tile over all of K and rounded once; so
  * the scratch, declared through scratch_bytes, is at most three tiles
- * (MM_TILE_*: 10 MiB) whatever the sizes. */
+ * (MM_TILE_*: 8 MiB) whatever the sizes. */
 #include <limits.h>
 #include <string.h>
 
@@ -206,16 +206,39 @@ static uint64_t matmul_scratch(const sf_node_t *node, const void *prepared,
     return p.a_bytes + p.b_bytes + p.c_bytes;
 }
 
+/* The two conversions that touch every element (bf16 rows in, bf16 tiles
+ * out) are compiled for each ISA and picked at load time by CPU features
+ * (GCC's target_clones); the project builds for baseline x86-64, where they
+ * would not be vectorized at all. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define MM_VECTOR_CLONES \
+    __attribute__((target_clones("arch=skylake-avx512", "avx2", "default"), \
+                   optimize("tree-vectorize")))
+#else
+#define MM_VECTOR_CLONES
+#endif
+
+MM_VECTOR_CLONES
+static void mm_bf16_row_to_f32(float *d, const uint16_t *h, int64_t cols)
+{
+    for (int64_t j = 0; j < cols; j++) {
+        uint32_t u = (uint32_t)h[j] << 16;
+        memcpy(&d[j], &u, 4);
+    }
+}
+
+MM_VECTOR_CLONES
+static void mm_f32_to_bf16_row(uint16_t *d, const float *src, int64_t count)
+{
+    for (int64_t i = 0; i < count; i++)
+        d[i] = sf_f32_to_bf16(src[i]);
+}
+
 /* Convert cols elements of one row (element stride cs) to f32. */
 static void mm_pack_row(float *d, const char *row, sf_dtype_t dt, int64_t cols, int64_t cs)
 {
-    if (dt == SF_DTYPE_BF16 && cs == 1) {
-        /* The hot case (lm_head weights): a plain loop the compiler vectorizes. */
-        const uint16_t *h = (const uint16_t *)(const void *)row;
-        for (int64_t j = 0; j < cols; j++) {
-            uint32_t u = (uint32_t)h[j] << 16;
-            memcpy(&d[j], &u, 4);
-        }
+    if (dt == SF_DTYPE_BF16 && cs == 1) { /* the hot case: lm_head weights */
+        mm_bf16_row_to_f32(d, (const uint16_t *)(const void *)row, cols);
         return;
     }
     int64_t step = cs * (int64_t)sf_dtype_size(dt);
@@ -235,10 +258,7 @@ static void mm_pack_row(float *d, const char *row, sf_dtype_t dt, int64_t cols, 
 static void mm_store(char *dst, sf_dtype_t dt, const float *src, int64_t count)
 {
     if (dt == SF_DTYPE_BF16) {
-        for (int64_t i = 0; i < count; i++) {
-            uint16_t h = sf_f32_to_bf16(src[i]);
-            memcpy(dst + 2 * i, &h, 2);
-        }
+        mm_f32_to_bf16_row((uint16_t *)(void *)dst, src, count);
         return;
     }
     size_t esize = sf_dtype_size(dt);
@@ -284,6 +304,8 @@ static void mm_gemm_tiled(const mm_gemm_t *t)
     /* With one K tile, the A tile of an M tile is still valid at the next N
      * tile when there is one M tile: remember what a_pack holds. */
     int64_t a_have_m = -1, a_have_k = -1;
+    /* Likewise B's tile across M tiles when K is one tile. */
+    int64_t b_have_n = -1, b_have_k = -1;
     for (int64_t n0 = 0; n0 < p->n; n0 += p->nt) {
         int64_t nc = mm_min(p->nt, p->n - n0);
         for (int64_t m0 = 0; m0 < p->rows; m0 += p->mt) {
@@ -318,11 +340,17 @@ static void mm_gemm_tiled(const mm_gemm_t *t)
                     bt = (const float *)(t->b_data) + b_r0 * p->ldb + b_c0;
                     ldb = p->ldb;
                 } else {
-                    /* Repacked per M tile: at most ceil(rows / MM_TILE_M) times. */
-                    for (int64_t r = 0; r < b_nr; r++)
-                        mm_pack_row(t->b_pack + r * b_nc,
-                                    t->b_data + (b_r0 + r) * b_rs + b_c0 * b_cs * b_es, b->dtype,
-                                    b_nc, b_cs);
+                    /* With several K tiles, repacked per M tile: then each
+                     * element is converted once per MM_TILE_M rows of A, 1 per
+                     * 1024 flops. */
+                    if (b_have_n != n0 || b_have_k != k0) {
+                        for (int64_t r = 0; r < b_nr; r++)
+                            mm_pack_row(t->b_pack + r * b_nc,
+                                        t->b_data + (b_r0 + r) * b_rs + b_c0 * b_cs * b_es,
+                                        b->dtype, b_nc, b_cs);
+                        b_have_n = n0;
+                        b_have_k = k0;
+                    }
                     bt = t->b_pack;
                     ldb = b_nc;
                 }
