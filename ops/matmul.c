@@ -13,6 +13,7 @@
 #include "graph.h"
 #include "op.h"
 #include "op_shape.h"
+#include "vector_clones.h"
 #include "walk.h"
 static const sf_op_attr_desc_t matmul_attrs[] = {
     {"transpose_b", SF_ATTR_BOOL, "false", "B is given as (..., N, K)"},
@@ -207,18 +208,8 @@ static uint64_t matmul_scratch(const sf_node_t *node, const void *prepared,
 }
 
 /* The two conversions that touch every element (bf16 rows in, bf16 tiles
- * out) are compiled for each ISA and picked at load time by CPU features
- * (GCC's target_clones); the project builds for baseline x86-64, where they
- * would not be vectorized at all. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define MM_VECTOR_CLONES \
-    __attribute__((target_clones("arch=skylake-avx512", "avx2", "default"), \
-                   optimize("tree-vectorize")))
-#else
-#define MM_VECTOR_CLONES
-#endif
-
-MM_VECTOR_CLONES
+ * out) are compiled per ISA and picked by CPU features. */
+SF_VECTOR_CLONES
 static void mm_bf16_row_to_f32(float *d, const uint16_t *h, int64_t cols)
 {
     for (int64_t j = 0; j < cols; j++) {
@@ -227,7 +218,7 @@ static void mm_bf16_row_to_f32(float *d, const uint16_t *h, int64_t cols)
     }
 }
 
-MM_VECTOR_CLONES
+SF_VECTOR_CLONES
 static void mm_f32_to_bf16_row(uint16_t *d, const float *src, int64_t count)
 {
     for (int64_t i = 0; i < count; i++)
