@@ -24,6 +24,7 @@
 #include "coll.h"
 #include "convert.h"
 #include "graph.h"
+#include "matmul.h"
 #include "op.h"
 #include "op_shape.h"
 #include "walk.h"
@@ -45,10 +46,14 @@ static const sf_op_attr_desc_t lhr_attrs[] = {
 
 #define LHR_MAX_WORLD 256
 
-/* Rows per matrix product: the exchange in flight is tested between
- * products (a backend that needs the caller's progress moves then), and a
- * product this tall keeps the matrix kernel near its best rate. */
-#define LHR_ROWS_PER_PRODUCT 256
+/* Logits are computed in blocks of matmul's row tile, aligned to x's row
+ * 0, exactly as the unfused lm_head's matmul computes them: the same BLAS
+ * calls on the same rows give the same bytes (a BLAS kernel gives a row
+ * different bytes in a product of another height: measured with
+ * OpenBLAS's Haswell and Prescott kernels). A chunk's rows are copied out
+ * of the block holding them; the last block computed for each destination
+ * is kept, so consecutive chunks compute each block once. */
+#define LHR_BLOCK SF_MATMUL_TILE_ROWS
 
 /* What the node does on this rank, from the layouts alone (prepare), so
  * the scratch rule and the kernel agree. Rows are tokens. */
@@ -61,7 +66,9 @@ typedef struct lhr_route {
     int64_t first[LHR_MAX_WORLD]; /* its first token in x */
     int64_t n_chunks;
     uint64_t slot_bytes;       /* one chunk's send + receive buffers */
-    uint64_t mm_bytes;         /* the largest matrix product's scratch */
+    int n_blocks_kept;         /* a kept block per destination (1 for all_gather) */
+    uint64_t block_bytes;      /* one kept block of logits */
+    uint64_t mm_bytes;         /* one block product's scratch */
     sf_attr_t mm_attrs[8];     /* the inner matmul node's attrs */
     sf_node_t mm_node;         /* matmul(x rows, w, transpose_b): its scratch rule and kernel */
 } lhr_route_t;
@@ -150,6 +157,9 @@ static sf_status_t lhr_route_make(const sf_node_t *node, const sf_tensor_t *in,
     uint64_t piece = (uint64_t)r->chunk * (uint64_t)r->vloc * es;
     uint64_t send = r->gather ? piece : piece * (uint64_t)r->world;
     r->slot_bytes = (send + piece * (uint64_t)r->world + 63) / 64 * 64;
+    int64_t block_rows = total < LHR_BLOCK ? total : LHR_BLOCK;
+    r->n_blocks_kept = r->gather ? 1 : r->world;
+    r->block_bytes = ((uint64_t)block_rows * (uint64_t)r->vloc * es + 63) / 64 * 64;
     return SF_OK;
 }
 
@@ -216,13 +226,11 @@ static sf_status_t lhr_prepare(const sf_node_t *node, const sf_tensor_t *in, int
         return st;
     }
     lhr_mm_node(node, r);
-    /* The tallest product bounds the scratch of all (a matmul's scratch
+    /* The tallest block bounds the scratch of all (a matmul's scratch
      * never shrinks as its rows grow). */
     sf_tensor_t mm_in[2], mm_out;
     sf_buffer_t b = {0};
-    int64_t n = r->chunk < in[0].shape[0] ? r->chunk : in[0].shape[0];
-    if (n > LHR_ROWS_PER_PRODUCT)
-        n = LHR_ROWS_PER_PRODUCT;
+    int64_t n = in[0].shape[0] < LHR_BLOCK ? in[0].shape[0] : LHR_BLOCK;
     lhr_mm_operands(r, &in[0], &in[1], 0, n, mm_in, &mm_out, NULL, &b);
     mm_out.buf = NULL;
     r->mm_bytes = sf_op_matmul.scratch_bytes != NULL
@@ -242,7 +250,7 @@ static uint64_t lhr_scratch(const sf_node_t *node, const void *prepared, const s
     (void)out;
     (void)n_out;
     const lhr_route_t *r = prepared;
-    return 2 * r->slot_bytes + r->mm_bytes;
+    return 2 * r->slot_bytes + (uint64_t)r->n_blocks_kept * r->block_bytes + r->mm_bytes;
 }
 
 /* One chunk in flight: its buffers, counts and request. */
@@ -270,30 +278,52 @@ typedef struct lhr_ctx {
     sf_comm_t *comm;
     size_t es;
     char *mm_scratch;
+    char *blocks;                       /* n_blocks_kept kept blocks */
+    int64_t block_first[LHR_MAX_WORLD]; /* first row of each kept block; -1: none */
 } lhr_ctx_t;
 
-/* Logits of x rows [first, first + n) into dst (n x Vloc), testing the
- * chunk in flight (if any) so a backend that needs the caller's progress
- * moves it between products. */
-static sf_status_t lhr_logits(lhr_ctx_t *ctx, int64_t first, int64_t n, char *dst,
+/* Kept block k := x rows [first, first + LHR_BLOCK) (fewer at the end) times
+ * w, by matmul's kernel: one of the unfused lm_head's own row tiles. */
+static sf_status_t lhr_block(lhr_ctx_t *ctx, int k, int64_t first, sf_err_t *err)
+{
+    const lhr_route_t *r = ctx->r;
+    int64_t total = ctx->a->in[0].shape[0];
+    int64_t n = total - first < LHR_BLOCK ? total - first : LHR_BLOCK;
+    sf_tensor_t mm_in[2], mm_out;
+    sf_buffer_t b = {0};
+    lhr_mm_operands(r, &ctx->a->in[0], &ctx->a->in[1], first, n, mm_in, &mm_out,
+                    ctx->blocks + (size_t)k * r->block_bytes, &b);
+    sf_kernel_args_t mm = {.op = &sf_op_matmul, .node = &r->mm_node, .in = mm_in, .n_in = 2,
+                           .out = &mm_out, .n_out = 1, .scratch = ctx->mm_scratch,
+                           .scratch_bytes = r->mm_bytes, .dev = ctx->a->dev, .env = ctx->a->env};
+    sf_status_t st = sf_op_matmul.cpu_kernel(&mm, err);
+    if (st == SF_OK)
+        ctx->block_first[k] = first;
+    return st;
+}
+
+/* Logits of x rows [first, first + n) into dst (n x Vloc), from kept block
+ * k (computing blocks as needed), testing the chunk in flight (if any) so a
+ * backend that needs the caller's progress moves it between products. */
+static sf_status_t lhr_logits(lhr_ctx_t *ctx, int k, int64_t first, int64_t n, char *dst,
                               lhr_slot_t *in_flight, sf_err_t *err)
 {
     const lhr_route_t *r = ctx->r;
-    for (int64_t done = 0; done < n; done += LHR_ROWS_PER_PRODUCT) {
-        int64_t k = n - done < LHR_ROWS_PER_PRODUCT ? n - done : LHR_ROWS_PER_PRODUCT;
-        sf_tensor_t mm_in[2], mm_out;
-        sf_buffer_t b = {0};
-        lhr_mm_operands(r, &ctx->a->in[0], &ctx->a->in[1], first + done, k, mm_in, &mm_out,
-                        dst + (size_t)(done * r->vloc) * ctx->es, &b);
-        sf_kernel_args_t mm = {.op = &sf_op_matmul, .node = &r->mm_node, .in = mm_in, .n_in = 2,
-                               .out = &mm_out, .n_out = 1, .scratch = ctx->mm_scratch,
-                               .scratch_bytes = r->mm_bytes, .dev = ctx->a->dev,
-                               .env = ctx->a->env};
-        sf_status_t st = sf_op_matmul.cpu_kernel(&mm, err);
+    size_t row = (size_t)r->vloc * ctx->es;
+    for (int64_t at = first; at < first + n;) {
+        int64_t b0 = at / LHR_BLOCK * LHR_BLOCK;
+        sf_status_t st = SF_OK;
+        if (ctx->block_first[k] != b0)
+            st = lhr_block(ctx, k, b0, err);
         if (st == SF_OK && in_flight != NULL && in_flight->req != NULL)
             st = sf_comm_test(ctx->comm, in_flight->req, err);
         if (st != SF_OK && st != SF_INPROGRESS)
             return st;
+        int64_t hi = first + n < b0 + LHR_BLOCK ? first + n : b0 + LHR_BLOCK;
+        memcpy(dst + (size_t)(at - first) * row,
+               ctx->blocks + (size_t)k * r->block_bytes + (size_t)(at - b0) * row,
+               (size_t)(hi - at) * row);
+        at = hi;
     }
     return SF_OK;
 }
@@ -309,7 +339,7 @@ static sf_status_t lhr_compute(lhr_ctx_t *ctx, int64_t c, lhr_slot_t *s, lhr_slo
     if (r->gather) {
         int64_t lo = c * r->chunk, total = r->first[r->world - 1] + r->rows[r->world - 1];
         s->m = total - lo < r->chunk ? total - lo : r->chunk;
-        st = lhr_logits(ctx, lo, s->m, s->send, in_flight, err);
+        st = lhr_logits(ctx, 0, lo, s->m, s->send, in_flight, err);
         for (int p = 0; p < r->world; p++) {
             s->rc[p] = (uint64_t)s->m * piece;
             s->rd[p] = (uint64_t)p * s->rc[p];
@@ -320,7 +350,7 @@ static sf_status_t lhr_compute(lhr_ctx_t *ctx, int64_t c, lhr_slot_t *s, lhr_slo
         s->m = lhr_rows_in(r, r->rank, c);
         for (int j = 0; j < r->world && st == SF_OK; j++) {
             int64_t n = lhr_rows_in(r, j, c);
-            st = lhr_logits(ctx, r->first[j] + c * r->chunk, n, s->send + off * ctx->es,
+            st = lhr_logits(ctx, j, r->first[j] + c * r->chunk, n, s->send + off * ctx->es,
                             in_flight, err);
             s->sc[j] = (uint64_t)n * piece;
             s->sd[j] = off;
@@ -420,10 +450,14 @@ static sf_status_t lhr_cpu(const sf_kernel_args_t *a, sf_err_t *err)
                           "of %d",
                           a->node->name, r->rank, r->world, sf_comm_rank(comm),
                           sf_comm_size(comm));
-    SF_ASSERT(a->scratch_bytes >= 2 * r->slot_bytes + r->mm_bytes);
+    SF_ASSERT(a->scratch_bytes >=
+              2 * r->slot_bytes + (uint64_t)r->n_blocks_kept * r->block_bytes + r->mm_bytes);
     lhr_fill(r, &a->out[0], sf_node_attr_float(a->node, "value"));
     lhr_ctx_t ctx = {.r = r, .a = a, .comm = comm, .es = sf_dtype_size(a->in[0].dtype),
-                     .mm_scratch = (char *)a->scratch + 2 * r->slot_bytes};
+                     .blocks = (char *)a->scratch + 2 * r->slot_bytes};
+    ctx.mm_scratch = ctx.blocks + (size_t)r->n_blocks_kept * r->block_bytes;
+    for (int k = 0; k < r->n_blocks_kept; k++)
+        ctx.block_first[k] = -1;
     uint64_t send_bytes = r->gather ? (uint64_t)r->chunk * (uint64_t)r->vloc * ctx.es
                                     : (uint64_t)r->chunk * (uint64_t)r->vloc * ctx.es *
                                           (uint64_t)r->world;

@@ -1,18 +1,21 @@
 /* matmul: C = A @ B with A (..., M, K) and B (K, N), or batched (..., K, N)
  * with A's batch dims; transpose_b takes B as (N, K) / (..., N, K), the
  * layout of an lm_head weight. The CPU kernel accumulates in f32 with
- * OpenBLAS: bf16/f16 operands (and strided f32 ones BLAS cannot address)
- * are packed to f32 in scratch, declared through scratch_bytes so the
- * memory accounting sees it, and a non-f32 result is rounded once. */
-#include <cblas.h>
+ * OpenBLAS's sgemm (ops/blas.c). Operands BLAS cannot read in place (bf16,
+ * f16, strided f32) are converted to f32 one tile at a time, and a non-f32
+ * result is accumulated in an f32 tile over all of K and rounded once; so
+ * the scratch, declared through scratch_bytes, is at most three tiles
+ * (MM_TILE_*: 8 MiB) whatever the sizes. */
 #include <limits.h>
 #include <string.h>
 
+#include "blas.h"
+#include "matmul.h"
 #include "graph.h"
 #include "op.h"
 #include "op_shape.h"
+#include "vector_clones.h"
 #include "walk.h"
-
 static const sf_op_attr_desc_t matmul_attrs[] = {
     {"transpose_b", SF_ATTR_BOOL, "false", "B is given as (..., N, K)"},
     /* A string, not a dtype attr: its default is "the input dtype", which
@@ -80,6 +83,14 @@ static sf_status_t matmul_infer(const sf_node_t *node, const sf_tensor_t *in, in
     return SF_OK;
 }
 
+/* Tile sizes of the converted path, in elements. Large enough that each
+ * sgemm call runs near the full-matrix speed (OpenBLAS blocks K by a few
+ * hundred and M by several hundred itself), small enough that the scratch
+ * stays a constant: A 512x1024, B 1024x1024, C 512x1024 floats = 8 MiB. */
+#define MM_TILE_M SF_MATMUL_TILE_ROWS
+#define MM_TILE_N 1024
+#define MM_TILE_K 1024
+
 /* How the kernel feeds BLAS. Decided from the layouts alone, so
  * scratch_bytes (at plan time) and the kernel (at run time) agree. */
 typedef struct mm_plan {
@@ -88,9 +99,12 @@ typedef struct mm_plan {
     bool is_trans_b;
     bool is_a_direct;  /* A is f32 with unit column stride: BLAS reads it in place */
     bool is_b_direct;
-    bool is_collapsed; /* 2-D B and A's rows evenly spaced: one gemm of batch*m rows */
+    bool is_c_direct;  /* C is f32: BLAS accumulates into it in place */
+    bool is_collapsed; /* 2-D B: one gemm over all batch*m rows of A */
+    int64_t rows;      /* rows of each gemm: batch*m when collapsed, else m */
     int64_t lda, ldb;  /* for direct operands, in elements */
-    uint64_t a_bytes, b_bytes, c_bytes; /* scratch parts, each 64-byte aligned */
+    int64_t mt, nt, kt; /* tile sizes, clamped to the problem */
+    uint64_t a_bytes, b_bytes, c_bytes; /* scratch parts (one tile each), 64-byte aligned */
 } mm_plan_t;
 
 #define MM_ALIGN 64u
@@ -98,6 +112,11 @@ typedef struct mm_plan {
 static uint64_t mm_round(uint64_t n)
 {
     return (n + MM_ALIGN - 1) / MM_ALIGN * MM_ALIGN;
+}
+
+static int64_t mm_min(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
 }
 
 /* Can BLAS read this rows x cols matrix in place? Then *ld is its row stride. */
@@ -154,18 +173,27 @@ static void mm_plan_make(const sf_tensor_t *a, const sf_tensor_t *b, const sf_te
                                &p->lda);
     p->is_b_direct = mm_direct(b->dtype, b_rows, b_cols, b->strides[bn - 2], b->strides[bn - 1],
                                &p->ldb);
+    p->is_c_direct = c->dtype == SF_DTYPE_F32;
     int64_t ld;
-    /* With M > 1 the spacing is A's row stride; with M == 1 it is the
-     * innermost batch stride, which must still leave room for K columns. */
-    if (!p->is_b_batched && p->is_a_direct && p->batch > 1 && mm_rows_uniform(a, &ld) &&
-        ld >= p->lda) {
-        p->is_collapsed = true;
-        p->lda = ld;
+    if (!p->is_b_batched && p->batch > 1) {
+        if (!p->is_a_direct) {
+            /* Converted rows are addressed one by one, so any batch layout
+             * joins one gemm. */
+            p->is_collapsed = true;
+        } else if (mm_rows_uniform(a, &ld) && ld >= p->lda) {
+            /* With M > 1 the spacing is A's row stride; with M == 1 it is the
+             * innermost batch stride, which must still leave room for K columns. */
+            p->is_collapsed = true;
+            p->lda = ld;
+        }
     }
-    uint64_t rows_c = (uint64_t)(p->is_collapsed ? p->batch * p->m : p->m);
-    p->a_bytes = p->is_a_direct ? 0 : mm_round((uint64_t)(p->m * p->k) * 4u);
-    p->b_bytes = p->is_b_direct ? 0 : mm_round((uint64_t)(p->k * p->n) * 4u);
-    p->c_bytes = c->dtype == SF_DTYPE_F32 ? 0 : mm_round(rows_c * (uint64_t)p->n * 4u);
+    p->rows = p->is_collapsed ? p->batch * p->m : p->m;
+    p->mt = mm_min(p->rows, MM_TILE_M);
+    p->nt = mm_min(p->n, MM_TILE_N);
+    p->kt = mm_min(p->k, MM_TILE_K);
+    p->a_bytes = p->is_a_direct ? 0 : mm_round((uint64_t)(p->mt * p->kt) * 4u);
+    p->b_bytes = p->is_b_direct ? 0 : mm_round((uint64_t)(p->kt * p->nt) * 4u);
+    p->c_bytes = p->is_c_direct ? 0 : mm_round((uint64_t)(p->mt * p->nt) * 4u);
 }
 
 static uint64_t matmul_scratch(const sf_node_t *node, const void *prepared,
@@ -180,40 +208,162 @@ static uint64_t matmul_scratch(const sf_node_t *node, const void *prepared,
     return p.a_bytes + p.b_bytes + p.c_bytes;
 }
 
-/* Copy a rows x cols matrix (any strides, in elements) into dense f32. */
-static void mm_pack(float *dst, const char *src, sf_dtype_t dt, int64_t rows, int64_t cols,
-                    int64_t rs, int64_t cs)
+/* The two conversions that touch every element (bf16 rows in, bf16 tiles
+ * out) are compiled per ISA and picked by CPU features. */
+SF_VECTOR_CLONES
+static void mm_bf16_row_to_f32(float *d, const uint16_t *h, int64_t cols)
 {
-    int64_t esize = (int64_t)sf_dtype_size(dt);
-    for (int64_t r = 0; r < rows; r++) {
-        const char *row = src + r * rs * esize;
-        float *d = dst + r * cols;
-        if (dt == SF_DTYPE_BF16) {
-            for (int64_t j = 0; j < cols; j++) {
-                uint16_t h;
-                memcpy(&h, row + j * cs * esize, 2);
-                d[j] = sf_bf16_to_f32(h);
-            }
-        } else {
-            for (int64_t j = 0; j < cols; j++)
-                d[j] = (float)sf_dtype_load(dt, row + j * cs * esize);
-        }
+    for (int64_t j = 0; j < cols; j++) {
+        uint32_t u = (uint32_t)h[j] << 16;
+        memcpy(&d[j], &u, 4);
     }
+}
+
+SF_VECTOR_CLONES
+static void mm_f32_to_bf16_row(uint16_t *d, const float *src, int64_t count)
+{
+    for (int64_t i = 0; i < count; i++)
+        d[i] = sf_f32_to_bf16(src[i]);
+}
+
+/* Convert cols elements of one row (element stride cs) to f32. */
+static void mm_pack_row(float *d, const char *row, sf_dtype_t dt, int64_t cols, int64_t cs)
+{
+    if (dt == SF_DTYPE_BF16 && cs == 1) { /* the hot case: lm_head weights */
+        mm_bf16_row_to_f32(d, (const uint16_t *)(const void *)row, cols);
+        return;
+    }
+    int64_t step = cs * (int64_t)sf_dtype_size(dt);
+    if (dt == SF_DTYPE_BF16) {
+        for (int64_t j = 0; j < cols; j++) {
+            uint16_t h;
+            memcpy(&h, row + j * step, 2);
+            d[j] = sf_bf16_to_f32(h);
+        }
+        return;
+    }
+    for (int64_t j = 0; j < cols; j++)
+        d[j] = (float)sf_dtype_load(dt, row + j * step);
 }
 
 /* Round count f32 values into dst (contiguous, a float dtype) once. */
 static void mm_store(char *dst, sf_dtype_t dt, const float *src, int64_t count)
 {
     if (dt == SF_DTYPE_BF16) {
-        for (int64_t i = 0; i < count; i++) {
-            uint16_t h = sf_f32_to_bf16(src[i]);
-            memcpy(dst + 2 * i, &h, 2);
-        }
+        mm_f32_to_bf16_row((uint16_t *)(void *)dst, src, count);
         return;
     }
     size_t esize = sf_dtype_size(dt);
     for (int64_t i = 0; i < count; i++)
         sf_dtype_store(dt, dst + (size_t)i * esize, src[i]);
+}
+
+/* Byte offset of row r of A's rows flattened over (batch dims, M). */
+static int64_t mm_a_row_offset(const sf_tensor_t *a, int64_t m, int64_t r)
+{
+    int nd = a->ndim;
+    int64_t g = r / m, off = (r % m) * a->strides[nd - 2];
+    for (int d = nd - 3; d >= 0 && g > 0; d--) {
+        off += (g % a->shape[d]) * a->strides[d];
+        g /= a->shape[d];
+    }
+    return off * (int64_t)sf_dtype_size(a->dtype);
+}
+
+/* One gemm of the plan (group g): A's rows [g*rows, (g+1)*rows), B at
+ * b_data, C's rows from g*rows. Walks (M, N) tiles and K tiles inside them,
+ * so each C tile sums all of K in f32 before it is rounded. */
+typedef struct mm_gemm {
+    const mm_plan_t *p;
+    const sf_tensor_t *a, *b, *c; /* borrowed: the kernel's arguments */
+    const char *b_data;           /* borrowed: this group's B matrix */
+    int64_t g;
+    float *a_pack, *b_pack, *c_tmp; /* borrowed: scratch tiles, NULL when direct */
+} mm_gemm_t;
+
+static void mm_gemm_tiled(const mm_gemm_t *t)
+{
+    const mm_plan_t *p = t->p;
+    const sf_tensor_t *a = t->a, *b = t->b, *c = t->c;
+    int bn = b->ndim;
+    int64_t b_rs = b->strides[bn - 2] * (int64_t)sf_dtype_size(b->dtype);
+    int64_t b_cs = b->strides[bn - 1];
+    int64_t a_cs = a->strides[a->ndim - 1], a_es = (int64_t)sf_dtype_size(a->dtype);
+    int64_t b_es = (int64_t)sf_dtype_size(b->dtype), c_es = (int64_t)sf_dtype_size(c->dtype);
+    const char *a_data = sf_tensor_data(a);
+    char *c_data = sf_tensor_data(c);
+    int64_t row0 = t->g * p->rows;
+    /* With one K tile, the A tile of an M tile is still valid at the next N
+     * tile when there is one M tile: remember what a_pack holds. */
+    int64_t a_have_m = -1, a_have_k = -1;
+    /* Likewise B's tile across M tiles when K is one tile. */
+    int64_t b_have_n = -1, b_have_k = -1;
+    for (int64_t n0 = 0; n0 < p->n; n0 += p->nt) {
+        int64_t nc = mm_min(p->nt, p->n - n0);
+        for (int64_t m0 = 0; m0 < p->rows; m0 += p->mt) {
+            int64_t mc = mm_min(p->mt, p->rows - m0);
+            for (int64_t k0 = 0; k0 < p->k; k0 += p->kt) {
+                int64_t kc = mm_min(p->kt, p->k - k0);
+                const float *at;
+                int64_t lda;
+                if (p->is_a_direct) {
+                    at = (const float *)(a_data + mm_a_row_offset(a, p->m, row0) +
+                                         (m0 * p->lda + k0) * 4);
+                    lda = p->lda;
+                } else {
+                    if (a_have_m != m0 || a_have_k != k0) {
+                        for (int64_t r = 0; r < mc; r++)
+                            mm_pack_row(t->a_pack + r * kc,
+                                        a_data + mm_a_row_offset(a, p->m, row0 + m0 + r) +
+                                            k0 * a_cs * a_es,
+                                        a->dtype, kc, a_cs);
+                        a_have_m = m0;
+                        a_have_k = k0;
+                    }
+                    at = t->a_pack;
+                    lda = kc;
+                }
+                const float *bt;
+                int64_t ldb;
+                /* B's tile in its own orientation: (nc x kc) when transposed. */
+                int64_t b_r0 = p->is_trans_b ? n0 : k0, b_c0 = p->is_trans_b ? k0 : n0;
+                int64_t b_nr = p->is_trans_b ? nc : kc, b_nc = p->is_trans_b ? kc : nc;
+                if (p->is_b_direct) {
+                    bt = (const float *)(t->b_data) + b_r0 * p->ldb + b_c0;
+                    ldb = p->ldb;
+                } else {
+                    /* With several K tiles, repacked per M tile: then each
+                     * element is converted once per MM_TILE_M rows of A, 1 per
+                     * 1024 flops. */
+                    if (b_have_n != n0 || b_have_k != k0) {
+                        for (int64_t r = 0; r < b_nr; r++)
+                            mm_pack_row(t->b_pack + r * b_nc,
+                                        t->b_data + (b_r0 + r) * b_rs + b_c0 * b_cs * b_es,
+                                        b->dtype, b_nc, b_cs);
+                        b_have_n = n0;
+                        b_have_k = k0;
+                    }
+                    bt = t->b_pack;
+                    ldb = b_nc;
+                }
+                float *ct;
+                int64_t ldc;
+                if (p->is_c_direct) {
+                    ct = (float *)(c_data + ((row0 + m0) * p->n + n0) * 4);
+                    ldc = p->n;
+                } else {
+                    ct = t->c_tmp;
+                    ldc = nc;
+                }
+                sf_blas_sgemm(p->is_trans_b, (int)mc, (int)nc, (int)kc, at, (int)lda, bt, (int)ldb,
+                              k0 == 0 ? 0.0f : 1.0f, ct, (int)ldc);
+            }
+            if (!p->is_c_direct)
+                for (int64_t r = 0; r < mc; r++)
+                    mm_store(c_data + ((row0 + m0 + r) * p->n + n0) * c_es, c->dtype,
+                             t->c_tmp + r * nc, nc);
+        }
+    }
 }
 
 static bool mm_fits_blas(int64_t v)
@@ -235,65 +385,45 @@ static sf_status_t matmul_cpu(const sf_kernel_args_t *args, sf_err_t *err)
         return SF_OK;
     }
     SF_ASSERT(args->scratch_bytes >= p.a_bytes + p.b_bytes + p.c_bytes);
-    int64_t rows = p.is_collapsed ? p.batch * p.m : p.m;
-    if (!mm_fits_blas(rows) || !mm_fits_blas(p.n) || !mm_fits_blas(p.k) ||
+    if (!mm_fits_blas(p.rows) || !mm_fits_blas(p.n) || !mm_fits_blas(p.k) ||
         !mm_fits_blas(p.lda) || !mm_fits_blas(p.ldb))
         return sf_err_set(err, SF_ERR_UNSUPPORTED, &node->pos,
                           "node '%s': matmul of %lld x %lld x %lld exceeds BLAS's int sizes",
-                          node->name, (long long)rows, (long long)p.k, (long long)p.n);
+                          node->name, (long long)p.rows, (long long)p.k, (long long)p.n);
+    sf_status_t st = sf_blas_load(err);
+    if (st != SF_OK)
+        return st;
     char *scratch = args->scratch;
-    float *a_pack = p.a_bytes ? (float *)scratch : NULL;
-    float *b_pack = p.b_bytes ? (float *)(scratch + p.a_bytes) : NULL;
-    float *c_tmp = p.c_bytes ? (float *)(scratch + p.a_bytes + p.b_bytes) : NULL;
-    int nd = a->ndim, bn = b->ndim;
-    int64_t a_rs = a->strides[nd - 2], a_cs = a->strides[nd - 1];
-    int64_t b_rows = b->shape[bn - 2], b_cols = b->shape[bn - 1];
-    int64_t b_rs = b->strides[bn - 2], b_cs = b->strides[bn - 1];
-    size_t a_es = sf_dtype_size(a->dtype), b_es = sf_dtype_size(b->dtype);
-    size_t c_es = sf_dtype_size(c->dtype);
-    const char *a_data = sf_tensor_data(a), *b_data = sf_tensor_data(b);
-    char *c_data = sf_tensor_data(c);
-    enum CBLAS_TRANSPOSE tb = p.is_trans_b ? CblasTrans : CblasNoTrans;
-    /* A shared B is packed once; a batched one per matrix below. */
-    const float *b_mat = (const float *)b_data;
-    int64_t ldb = p.ldb;
-    if (!p.is_b_batched && !p.is_b_direct) {
-        mm_pack(b_pack, b_data, b->dtype, b_rows, b_cols, b_rs, b_cs);
-        b_mat = b_pack;
-        ldb = b_cols;
-    }
+    mm_gemm_t t = {
+        .p = &p,
+        .a = a,
+        .b = b,
+        .c = c,
+        .b_data = sf_tensor_data(b),
+        .a_pack = p.a_bytes ? (float *)(void *)scratch : NULL,
+        .b_pack = p.b_bytes ? (float *)(void *)(scratch + p.a_bytes) : NULL,
+        .c_tmp = p.c_bytes ? (float *)(void *)(scratch + p.a_bytes + p.b_bytes) : NULL,
+    };
+    bool is_whole = p.is_a_direct && p.is_b_direct && p.is_c_direct;
     int64_t n_gemm = p.is_collapsed ? 1 : p.batch;
     int64_t idx[SF_MAX_DIMS] = {0};
+    const char *b_base = t.b_data;
     for (int64_t g = 0; g < n_gemm; g++) {
-        int64_t a_off = 0, b_off = 0; /* bytes to this batch's matrices */
-        for (int d = 0; d < nd - 2; d++) {
-            a_off += idx[d] * a->strides[d] * (int64_t)a_es;
-            if (p.is_b_batched)
-                b_off += idx[d] * b->strides[d] * (int64_t)b_es;
+        int64_t b_off = 0; /* bytes to this group's B */
+        for (int d = 0; p.is_b_batched && d < a->ndim - 2; d++)
+            b_off += idx[d] * b->strides[d] * (int64_t)sf_dtype_size(b->dtype);
+        sf_index_next(a->ndim - 2, a->shape, idx);
+        t.g = g;
+        t.b_data = b_base + b_off;
+        if (is_whole) {
+            /* Nothing to convert: one sgemm over the whole group, no scratch. */
+            const char *a_g = (const char *)sf_tensor_data(a) + mm_a_row_offset(a, p.m, g * p.m);
+            sf_blas_sgemm(p.is_trans_b, (int)p.rows, (int)p.n, (int)p.k, (const float *)a_g,
+                          (int)p.lda, (const float *)t.b_data, (int)p.ldb, 0.0f,
+                          (float *)sf_tensor_data(c) + g * p.rows * p.n, (int)p.n);
+        } else {
+            mm_gemm_tiled(&t);
         }
-        sf_index_next(nd - 2, a->shape, idx);
-        const float *a_mat = (const float *)(a_data + a_off);
-        int64_t lda = p.lda;
-        if (!p.is_a_direct) {
-            mm_pack(a_pack, a_data + a_off, a->dtype, p.m, p.k, a_rs, a_cs);
-            a_mat = a_pack;
-            lda = p.k;
-        }
-        if (p.is_b_batched) {
-            b_mat = (const float *)(b_data + b_off);
-            ldb = p.ldb;
-            if (!p.is_b_direct) {
-                mm_pack(b_pack, b_data + b_off, b->dtype, b_rows, b_cols, b_rs, b_cs);
-                b_mat = b_pack;
-                ldb = b_cols;
-            }
-        }
-        char *c_out = c_data + (size_t)(g * p.m * p.n) * c_es;
-        float *c_mat = c_tmp ? c_tmp : (float *)c_out;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, (int)rows, (int)p.n, (int)p.k, 1.0f, a_mat,
-                    (int)lda, b_mat, (int)ldb, 0.0f, c_mat, (int)p.n);
-        if (c_tmp)
-            mm_store(c_out, c->dtype, c_tmp, rows * p.n);
     }
     return SF_OK;
 }

@@ -1,7 +1,8 @@
 /* attention: causal grouped-query attention over B sequences of `seq`
  * tokens laid end to end (T = B * seq), the way a flash kernel computes it:
  * query and key blocks of `block` rows, an online softmax in f32 (running
- * max, running sum, rescaled accumulator), never an (S, S) matrix. Query
+ * max, running sum, rescaled accumulator), never an (S, S) matrix; each
+ * block pair's scores and weighted values are two sgemm calls. Query
  * head h reads kv head h / (nh / nkv). A token sees the keys at or before
  * it in its own sequence, and with a key_mask (B, S) only those marked
  * non-zero; a query that sees no key at all outputs zeros. The result is
@@ -10,6 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "blas.h"
 #include "graph.h"
 #include "kernel_math.h"
 #include "op.h"
@@ -143,11 +145,13 @@ static bool attn_key_live(const sf_tensor_t *mask, int64_t b, int64_t j)
 
 static sf_status_t attention_cpu(const sf_kernel_args_t *a, sf_err_t *err)
 {
-    (void)err;
     const sf_tensor_t *q = &a->in[0], *k = &a->in[1], *v = &a->in[2], *o = &a->out[0];
     const sf_tensor_t *mask = a->n_in == 4 ? &a->in[3] : NULL;
     if (sf_tensor_numel(q) == 0)
         return SF_OK;
+    sf_status_t st = sf_blas_load(err);
+    if (st != SF_OK)
+        return st;
     int64_t n_tok = q->shape[0], nh = q->shape[1], hd = q->shape[2], nkv = k->shape[1];
     int64_t seq = sf_node_attr_int(a->node, "seq"), n_seq = n_tok / seq;
     int64_t group = nh / nkv, blk = attn_block(a->node);
@@ -175,29 +179,27 @@ static sf_status_t attention_cpu(const sf_kernel_args_t *a, sf_err_t *err)
                     int64_t nk = q0 + nq - k0 < blk ? q0 + nq - k0 : blk;
                     attn_load_tile(kt, k, t_base + k0, nk, kvh);
                     attn_load_tile(vt, v, t_base + k0, nk, kvh);
+                    /* The block's scores and its weighted values are two
+                     * small matrix products: BLAS's kernel, not a scalar dot
+                     * per pair (the loop it replaced ran at ~1 GFLOP/s). */
+                    sf_blas_sgemm(true, (int)nq, (int)nk, (int)hd, qt, (int)hd, kt, (int)hd,
+                                  0.0f, sc, (int)blk);
                     for (int64_t r = 0; r < nq; r++) {
                         float *s = sc + r * blk;
                         for (int64_t c = 0; c < nk; c++) {
-                            if (k0 + c > q0 + r || !attn_key_live(mask, b, k0 + c)) {
+                            if (k0 + c > q0 + r || !attn_key_live(mask, b, k0 + c))
                                 s[c] = -INFINITY;
-                                continue;
-                            }
-                            float dot = 0.0f;
-                            for (int64_t d = 0; d < hd; d++)
-                                dot += qt[r * hd + d] * kt[c * hd + d];
-                            s[c] = dot * scale;
+                            else
+                                s[c] *= scale;
                         }
+                        /* Leaves every s[c] finite: 0 for masked keys. */
                         float factor = sf_km_softmax_step(&row_max[r], &row_sum[r], s, nk);
                         float *ar = acc + r * hd;
                         for (int64_t d = 0; d < hd; d++)
                             ar[d] *= factor;
-                        for (int64_t c = 0; c < nk; c++) {
-                            if (s[c] == 0.0f)
-                                continue;
-                            for (int64_t d = 0; d < hd; d++)
-                                ar[d] += s[c] * vt[c * hd + d];
-                        }
                     }
+                    sf_blas_sgemm(false, (int)nq, (int)hd, (int)nk, sc, (int)blk, vt, (int)hd,
+                                  1.0f, acc, (int)hd);
                 }
                 for (int64_t r = 0; r < nq; r++) {
                     float inv = row_sum[r] > 0.0f ? 1.0f / row_sum[r] : 0.0f;

@@ -235,15 +235,15 @@ START_TEST(test_memviz_page_seed_scale_bands_and_bytes)
     }
     cJSON_Delete(tj);
     ck_assert_int_eq(n_bufs, 8 * 1384);
-    /* By hand, per rank (36 layers): 7 matmul scratches of 530-728 MiB and 8
-     * activations of 256 MiB per layer = 36 x 15 = 540; w_embed, the embed
-     * output and h_0 = 3; xf, w_lm_head, logits, the lm_head scratch,
-     * logits_full and its gather scratch, and target_all (logits_f and
-     * logits_cat are computed inside it) = 7. 540 + 3 + 7 = 550. aux_hidden
-     * holds the rank's rows only (96 MiB), under the threshold of 1.08 x
-     * 29.82 GiB (the in-place peak) / 300 = 109.9 MiB; w_embed (148.4 MiB)
-     * is above it. */
-    ck_assert_int_eq(big[0], 550);
+    /* By hand, per rank (36 layers): 8 activations of 256 MiB per layer =
+     * 36 x 8 = 288 (matmul scratch is at most 8 MiB of tiles, under the
+     * threshold); w_embed, the embed output and h_0 = 3; xf, w_lm_head,
+     * logits, logits_full and its gather scratch, and target_all (logits_f
+     * and logits_cat are computed inside it) = 6. 288 + 3 + 6 = 297.
+     * aux_hidden holds the rank's rows only (96 MiB), under the threshold
+     * of 1.08 x 29.82 GiB (the in-place peak) / 300 = 109.9 MiB; w_embed
+     * (148.4 MiB) is above it. */
+    ck_assert_int_eq(big[0], 297);
     long want_bands = 0;
     for (int i = 0; i < 8; i++)
         want_bands += big[i] + (small[i] > 0);

@@ -11,8 +11,8 @@
 
 #include "test_util.h"
 
-/* Run the graph with `args` on `world` ranks into a fresh folder. */
-static const char *run_into(int world, const char *args)
+/* Run graph `rel` with `args` on `world` ranks into a fresh folder. */
+static const char *run_graph(const char *rel, int world, const char *args)
 {
     static int n;
     static char dirs[64][4200];
@@ -20,12 +20,17 @@ static const char *run_into(int world, const char *args)
     snprintf(dir, sizeof dirs[0], "%s/run%d", tu_tmpdir(), n);
     char cmd[8192];
     snprintf(cmd, sizeof cmd, "%s run --nproc %d '%s' %s --out '%s' 2>&1", tu_shardflow(), world,
-             tu_src("tests/graphs/head_exchange.yaml"), args, dir);
+             tu_src(rel), args, dir);
     char *out = NULL;
     int rc = tu_run(cmd, &out);
     ck_assert_msg(rc == 0, "%s\n%s", cmd, out);
     free(out);
     return dir;
+}
+
+static const char *run_into(int world, const char *args)
+{
+    return run_graph("tests/graphs/head_exchange.yaml", world, args);
 }
 
 static void expect_same(const char *a, const char *b, int world, const char *what)
@@ -92,20 +97,42 @@ START_TEST(test_fused_plan_equals_run_and_holds_two_chunks)
 {
     char plan[4400], run[4400];
     const char *g = tu_src("tests/graphs/head_exchange.yaml");
-    snprintf(plan, sizeof plan, "plan '%s' --world 2 --set chunk=5 --set tokens=3600", g);
-    snprintf(run, sizeof run, "run --nproc 2 '%s' --set chunk=5 --set tokens=3600", g);
+    const char *shape = "--set tokens=3600 --set vocab=4800 --set vocab_padded=4800";
+    snprintf(plan, sizeof plan, "plan '%s' --world 2 --set chunk=5 %s", g, shape);
+    snprintf(run, sizeof run, "run --nproc 2 '%s' --set chunk=5 %s", g, shape);
     long long planned = json_peak(plan, 1), measured = json_peak(run, 1);
     ck_assert_int_eq(planned, measured);
-    /* By hand, rank 1 (vocab_padded 48: 24 columns a shard; bf16):
-     * x 3600 x 16 = 115200 B, w_full 48 x 16 = 1536 B, target 1800 x 46 f32
-     * = 331200 B; scratch: two slots of (2 x 5 x 24 x 2 sent + the same
-     * received) = 2 x 960 = 1920 B, plus the matmul's for 5 rows. Nothing
-     * of size tokens x shard (172800 B) or rows x vocab_padded bf16
-     * (172800 B) exists. */
-    snprintf(plan, sizeof plan, "plan '%s' --world 2 --set tokens=3600", g);
+    /* Rank 1 (2400 vocab columns a shard, bf16): x 3600 x 16 = 115200 B,
+     * w_full 4800 x 16 = 153600 B, target 600 x 3 x 4800 f32 = 34560000 B.
+     * The node-by-node chain also holds the logits shard (3600 x 2400 bf16)
+     * or the received rows (1800 x 4800 bf16), 17280000 B each; the fused
+     * node holds two chunks (2 x 96000 B), one kept 512-row block of logits
+     * per destination (2 x 2457600 B) and one matrix product's scratch
+     * (at most 8 MiB). */
+    long long x = 115200, w = 153600, target = 34560000, rows = 17280000;
+    ck_assert_int_le(planned, x + w + target + 2 * 96000 + 2 * 2457600 + (8 << 20));
+    snprintf(plan, sizeof plan, "plan '%s' --world 2 %s", g, shape);
     long long chain = json_peak(plan, 1);
-    ck_assert_int_lt(planned, 115200 + 1536 + 331200 + 65536);
-    ck_assert_int_gt(chain, planned + 150000);
+    ck_assert_int_ge(chain, target + rows);
+    ck_assert_int_lt(planned, chain);
+}
+END_TEST
+
+/* The Eagle3 target graph itself: chunks that straddle matmul's 512-row
+ * tiles give the same outputs as the node-by-node graph. */
+START_TEST(test_fused_eagle3_equals_node_by_node)
+{
+    const char *modes[] = {"all_to_all", "all_gather"};
+    for (int m = 0; m < 2; m++)
+        for (int w = 1; w <= 4; w *= 2) {
+            char base[512], args[600], what[128];
+            snprintf(base, sizeof base,
+                     "--set redistribution=%s --set batch=%d --set seq=300", modes[m], 2 * w);
+            const char *chain = run_graph("graphs/eagle3_target.yaml", w, base);
+            snprintf(args, sizeof args, "%s --set chunk_tokens=%d", base, w == 2 ? 130 : 7);
+            snprintf(what, sizeof what, "eagle3 %s tp %d", modes[m], w);
+            expect_same(chain, run_graph("graphs/eagle3_target.yaml", w, args), w, what);
+        }
 }
 END_TEST
 
@@ -142,6 +169,7 @@ int main(void)
     tcase_add_test(tc, test_fused_uneven_sizes);
     tcase_add_test(tc, test_fused_plan_equals_run_and_holds_two_chunks);
     tcase_add_test(tc, test_fused_bad_attrs_refused);
+    tcase_add_test(tc, test_fused_eagle3_equals_node_by_node);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

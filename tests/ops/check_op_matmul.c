@@ -65,6 +65,58 @@ static void check_mm(const sf_tensor_t *a, const sf_tensor_t *b, bool trans_b, c
     oh_node_free(h);
 }
 
+/* Small non-negative integers (0..3): exact in every float dtype, and every
+ * f32 product and sum at these sizes is exact (< 2^24), so the kernel's
+ * result must equal the exact sum rounded once to the output dtype. Sums
+ * reach thousands, where bf16 keeps 8 significant bits: rounding partial
+ * sums (per K tile) would change them. */
+static sf_tensor_t mm_ints(sf_dtype_t dt, int ndim, const int64_t *shape, int seed)
+{
+    sf_tensor_t t = oh_tensor_new(dt, ndim, shape);
+    int64_t n = sf_tensor_numel(&t);
+    for (int64_t i = 0; i < n; i++)
+        oh_put(&t, i, (double)((i * 5 + seed * 3 + i / 7) % 4));
+    return t;
+}
+
+/* The exact sum rounded once to dt, as a double. */
+static double mm_round_once(sf_dtype_t dt, double exact)
+{
+    char buf[8];
+    sf_dtype_store(dt, buf, exact);
+    return sf_dtype_load(dt, buf);
+}
+
+/* Run matmul and require every element to equal the reference rounded once. */
+static void check_mm_exact(const sf_tensor_t *a, const sf_tensor_t *b, bool trans_b,
+                           const char *out_dtype)
+{
+    oh_node_t *h = oh_node_new("matmul", "mm");
+    oh_set_bool(h, "transpose_b", trans_b);
+    if (out_dtype != NULL)
+        oh_set_str(h, "out_dtype", out_dtype);
+    sf_tensor_t in[2] = {*a, *b};
+    sf_tensor_t out;
+    sf_err_t err = {0};
+    ck_assert_int_eq(oh_run(h, in, 2, &out, 1, &err), SF_OK);
+    int nd = out.ndim;
+    int64_t m_dim = out.shape[nd - 2], n_dim = out.shape[nd - 1];
+    int64_t batches = sf_tensor_numel(&out) / (m_dim * n_dim);
+    int64_t n_wrong = 0;
+    for (int64_t bi = 0; bi < batches; bi++)
+        for (int64_t m = 0; m < m_dim; m++)
+            for (int64_t n = 0; n < n_dim; n++) {
+                double want = mm_round_once(out.dtype, ref_mm(a, b, trans_b, bi, m, n));
+                double got = oh_get(&out, (bi * m_dim + m) * n_dim + n);
+                if (got != want && n_wrong++ < 5)
+                    fprintf(stderr, "[%lld,%lld,%lld]: got %.9g, want %.9g\n", (long long)bi,
+                            (long long)m, (long long)n, got, want);
+            }
+    ck_assert_int_eq(n_wrong, 0);
+    oh_outputs_free(h, &out, 1);
+    oh_node_free(h);
+}
+
 START_TEST(test_matmul_infer_shapes)
 {
     oh_node_t *h = oh_node_new("matmul", "mm");
@@ -307,6 +359,116 @@ START_TEST(test_matmul_empty_dims)
 }
 END_TEST
 
+START_TEST(test_matmul_scratch_is_bounded)
+{
+    /* Qwen3-32B's lm_head at tp 8: hidden (32768, 5120) bf16 @ weight
+     * (18992, 5120)^T. Whole f32 copies would be 640 MiB of A, 371 MiB of B
+     * and 2.3 GiB of C; tiles are A 512x1024, B 1024x1024, C 512x1024 floats:
+     * 2 + 4 + 2 = 8 MiB (8388608 bytes), 6 MiB with f32 logits (no C tile). */
+    oh_node_t *h = oh_node_new("matmul", "lm_head");
+    oh_set_bool(h, "transpose_b", true);
+    const sf_op_desc_t *d = h->node.op;
+    sf_tensor_t in[2] = {sf_tensor_make(SF_DTYPE_BF16, 2, OH_SHAPE(32768, 5120)),
+                         sf_tensor_make(SF_DTYPE_BF16, 2, OH_SHAPE(18992, 5120))};
+    sf_tensor_t out;
+    sf_err_t err = {0};
+    ck_assert_int_eq(oh_infer(h, in, 2, &out, 1, &err), SF_OK);
+    ck_assert_uint_eq(d->scratch_bytes(&h->node, NULL, in, 2, &out, 1), 8388608);
+    oh_set_str(h, "out_dtype", "f32");
+    ck_assert_int_eq(oh_infer(h, in, 2, &out, 1, &err), SF_OK);
+    ck_assert_uint_eq(d->scratch_bytes(&h->node, NULL, in, 2, &out, 1), 6291456);
+    /* Batched (8, 4096, 5120) @ (8, 5120, 4096): the same bound, any batch. */
+    oh_node_t *hb = oh_node_new("matmul", "mm");
+    in[0] = sf_tensor_make(SF_DTYPE_BF16, 3, OH_SHAPE(8, 4096, 5120));
+    in[1] = sf_tensor_make(SF_DTYPE_BF16, 3, OH_SHAPE(8, 5120, 4096));
+    ck_assert_int_eq(oh_infer(hb, in, 2, &out, 1, &err), SF_OK);
+    ck_assert_uint_eq(d->scratch_bytes(&hb->node, NULL, in, 2, &out, 1), 8388608);
+    /* f32 operands and output: BLAS reads and writes in place, whatever the size. */
+    in[0] = sf_tensor_make(SF_DTYPE_F32, 2, OH_SHAPE(32768, 5120));
+    in[1] = sf_tensor_make(SF_DTYPE_F32, 2, OH_SHAPE(18992, 5120));
+    ck_assert_int_eq(oh_infer(h, in, 2, &out, 1, &err), SF_OK);
+    ck_assert_uint_eq(d->scratch_bytes(&h->node, NULL, in, 2, &out, 1), 0);
+    oh_node_free(h);
+    oh_node_free(hb);
+}
+END_TEST
+
+START_TEST(test_matmul_tiles_k_rounds_once)
+{
+    /* K = 2055 = 2 full K tiles (1024) + 7: the bf16 result is the exact sum
+     * rounded once; f16 and f32 outputs likewise; with transpose_b too. */
+    sf_tensor_t a = mm_ints(SF_DTYPE_BF16, 2, OH_SHAPE(3, 2055), 1);
+    sf_tensor_t b = mm_ints(SF_DTYPE_BF16, 2, OH_SHAPE(2055, 5), 2);
+    sf_tensor_t bt = mm_ints(SF_DTYPE_BF16, 2, OH_SHAPE(5, 2055), 3);
+    check_mm_exact(&a, &b, false, NULL);
+    check_mm_exact(&a, &b, false, "f32");
+    check_mm_exact(&a, &bt, true, NULL);
+    check_mm_exact(&a, &bt, true, "f16");
+    /* f32 operands, bf16 output: only C goes through a tile. */
+    sf_tensor_t af = mm_ints(SF_DTYPE_F32, 2, OH_SHAPE(3, 2055), 4);
+    sf_tensor_t bf = mm_ints(SF_DTYPE_F32, 2, OH_SHAPE(5, 2055), 5);
+    check_mm_exact(&af, &bf, true, "bf16");
+    check_mm_exact(&af, &bf, true, NULL);
+    oh_tensor_free(&a);
+    oh_tensor_free(&b);
+    oh_tensor_free(&bt);
+    oh_tensor_free(&af);
+    oh_tensor_free(&bf);
+}
+END_TEST
+
+START_TEST(test_matmul_tiles_m_and_n_edges)
+{
+    /* N = 1029 (one N tile of 1024 + 5) and M = 515 (one M tile of 512 + 3),
+     * separately and together, bf16 and f16, plain and transposed B. */
+    sf_tensor_t a3 = mm_ints(SF_DTYPE_BF16, 2, OH_SHAPE(3, 7), 1);
+    sf_tensor_t bwide = mm_ints(SF_DTYPE_BF16, 2, OH_SHAPE(7, 1029), 2);
+    sf_tensor_t bwide_t = mm_ints(SF_DTYPE_BF16, 2, OH_SHAPE(1029, 7), 3);
+    check_mm_exact(&a3, &bwide, false, NULL);
+    check_mm_exact(&a3, &bwide_t, true, "f32");
+    sf_tensor_t atall = mm_ints(SF_DTYPE_BF16, 2, OH_SHAPE(515, 6), 4);
+    sf_tensor_t b4 = mm_ints(SF_DTYPE_BF16, 2, OH_SHAPE(6, 4), 5);
+    check_mm_exact(&atall, &b4, false, NULL);
+    sf_tensor_t a_both = mm_ints(SF_DTYPE_F16, 2, OH_SHAPE(515, 5), 6);
+    sf_tensor_t b_both = mm_ints(SF_DTYPE_F16, 2, OH_SHAPE(1029, 5), 7);
+    check_mm_exact(&a_both, &b_both, true, NULL);
+    oh_tensor_free(&a3);
+    oh_tensor_free(&bwide);
+    oh_tensor_free(&bwide_t);
+    oh_tensor_free(&atall);
+    oh_tensor_free(&b4);
+    oh_tensor_free(&a_both);
+    oh_tensor_free(&b_both);
+}
+END_TEST
+
+START_TEST(test_matmul_tiles_cross_batches)
+{
+    /* A (3, 200, 9) bf16 with a shared B: one gemm of 600 rows, whose first
+     * M tile (512 rows) ends inside the third batch. Then A as a strided
+     * view (every other batch of a (6, 200, 9)) and as a transposed view of
+     * each matrix; and a batched B (N 1030: two N tiles), tiled per matrix. */
+    sf_tensor_t a = mm_ints(SF_DTYPE_BF16, 3, OH_SHAPE(3, 200, 9), 1);
+    sf_tensor_t b = mm_ints(SF_DTYPE_BF16, 2, OH_SHAPE(9, 6), 2);
+    check_mm_exact(&a, &b, false, NULL);
+    sf_tensor_t abig = mm_ints(SF_DTYPE_BF16, 3, OH_SHAPE(6, 200, 9), 3);
+    sf_tensor_t agap;
+    sf_err_t err = {0};
+    ck_assert_int_eq(sf_tensor_view_slice(&abig, 0, 0, 6, 2, &agap, &err), SF_OK); /* (3,200,9) */
+    check_mm_exact(&agap, &b, false, "f32");
+    sf_tensor_t abase = mm_ints(SF_DTYPE_BF16, 3, OH_SHAPE(3, 9, 200), 4);
+    sf_tensor_t at = oh_transpose(&abase, 1, 2); /* (3, 200, 9) */
+    check_mm_exact(&at, &b, false, NULL);
+    sf_tensor_t bb = mm_ints(SF_DTYPE_BF16, 3, OH_SHAPE(3, 1030, 9), 5);
+    check_mm_exact(&a, &bb, true, NULL);
+    oh_tensor_free(&a);
+    oh_tensor_free(&b);
+    oh_tensor_free(&abig);
+    oh_tensor_free(&abase);
+    oh_tensor_free(&bb);
+}
+END_TEST
+
 static Suite *matmul_suite(void)
 {
     Suite *s = suite_create("op_matmul");
@@ -316,6 +478,7 @@ static Suite *matmul_suite(void)
     tcase_add_test(tc, test_matmul_rejects_bad_inputs);
     tcase_add_test(tc, test_matmul_rejects_bad_out_dtype);
     tcase_add_test(tc, test_matmul_declares_scratch);
+    tcase_add_test(tc, test_matmul_scratch_is_bounded);
     suite_add_tcase(s, tc);
     tc = tcase_create("kernel");
     tcase_add_test(tc, test_matmul_f32_exact_small);
@@ -324,6 +487,11 @@ static Suite *matmul_suite(void)
     tcase_add_test(tc, test_matmul_strided_operands);
     tcase_add_test(tc, test_matmul_bf16_and_f16);
     tcase_add_test(tc, test_matmul_empty_dims);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("tiles");
+    tcase_add_test(tc, test_matmul_tiles_k_rounds_once);
+    tcase_add_test(tc, test_matmul_tiles_m_and_n_edges);
+    tcase_add_test(tc, test_matmul_tiles_cross_batches);
     suite_add_tcase(s, tc);
     return s;
 }
