@@ -90,3 +90,12 @@ bool sf_cli_json_add_u64(cJSON *obj, const char *key, uint64_t v)
     snprintf(text, sizeof text, "%llu", (unsigned long long)v);
     return cJSON_AddRawToObject(obj, key, text) != NULL;
 }
+
+void sf_cli_json_print_free(cJSON *obj, FILE *f)
+{
+    char *text = cJSON_PrintUnformatted(obj);
+    SF_ASSERT(text != NULL);
+    fprintf(f, "%s\n", text);
+    free(text);
+    cJSON_Delete(obj);
+}

@@ -48,4 +48,7 @@ struct cJSON;
  * 9.00719925474099e+15). False when out of memory. */
 bool sf_cli_json_add_u64(struct cJSON *obj, const char *key, uint64_t v);
 
+/* Print obj unformatted on one line of f, then free it (takes ownership). */
+void sf_cli_json_print_free(struct cJSON *obj, FILE *f);
+
 #endif

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "graph_session.h"
+#include "plan_report.h"
 #include "report.h"
 
 static void usage(FILE *f)
@@ -22,8 +23,16 @@ static void usage(FILE *f)
             "  --mem-limit BYTES   per-rank memory limit (80G, 512M, 1024; K/M/G/T = 1024^n):\n"
             "                      say whether each rank's peak fits (a note on stderr)\n"
             "\n"
+            "pre-launch report (any of these prints it instead of the plain table):\n"
+            "  --device-mem BYTES  the device's memory per rank (80G, 141G): fits or not and\n"
+            "                      the headroom, per rank; the peak split by category\n"
+            "  --rank R            plan only rank R of --world N\n"
+            "  --compare K=V1,V2   plan each value of param K, side by side\n"
+            "  --sweep K[:STEP]    the largest multiple of STEP (default 1) for param K whose\n"
+            "                      peak fits --device-mem, by doubling then bisection\n"
+            "\n"
             "exit status: 0 ok, 2 bad input or a rank's peak over --mem-limit,\n"
-            "1 other failures\n");
+            "3 a rank over --device-mem (or a sweep where nothing fits), 1 other failures\n");
 }
 
 int sf_cmd_plan(int argc, char **argv)
@@ -37,9 +46,12 @@ int sf_cmd_plan(int argc, char **argv)
     uint64_t mem_limit = 0; /* 0: no --mem-limit */
     int n_over = 0;
     int max_rank = 0;
+    sf_plan_report_opts_t ro;
+    sf_plan_report_opts_init(&ro);
     for (int i = 1; i < argc && err.code == SF_OK; i++) {
         const char *arg = argv[i];
-        if (sf_cli_take_common(a, argc, argv, &i, &err) != 0)
+        if (sf_cli_take_common(a, argc, argv, &i, &err) != 0 ||
+            sf_plan_report_take(&ro, argc, argv, &i, &err) != 0)
             continue;
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             usage(stdout);
@@ -69,6 +81,15 @@ int sf_cmd_plan(int argc, char **argv)
         } else {
             sf_err_set(&err, SF_ERR_INPUT, NULL, "plan: unexpected argument '%s'", arg);
         }
+    }
+    if (err.code == SF_OK && sf_plan_report_wanted(&ro) && trace_path != NULL)
+        sf_err_set(&err, SF_ERR_INPUT, NULL,
+                   "--trace goes with a plain plan, not with --device-mem, --rank, --compare or "
+                   "--sweep");
+    if (err.code == SF_OK && sf_plan_report_wanted(&ro)) {
+        int report_rc = sf_plan_report_run(a, &o, mem_limit, &ro);
+        free(a);
+        return report_rc;
     }
     sf_graph_t *g = NULL;
     sf_trace_t *trace = NULL;

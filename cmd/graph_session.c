@@ -235,9 +235,26 @@ static sf_status_t write_outputs(sf_exec_t *ex, const sf_graph_t *g, const sf_se
     return st;
 }
 
+/* The trace and an extra observer both watching one allocator. */
+typedef struct session_observers {
+    sf_trace_rank_t trace;          /* .tr NULL: no trace */
+    sf_mem_observer_fn extra;
+    void *extra_ctx;                /* borrowed */
+} session_observers_t;
+
+static void session_observe(void *ctx, const sf_mem_event_t *ev)
+{
+    session_observers_t *obs = ctx;
+    if (obs->trace.tr != NULL)
+        sf_trace_mem_observer(&obs->trace, ev);
+    obs->extra(obs->extra_ctx, ev);
+}
+
 sf_status_t sf_session_run(const sf_graph_t *g, const sf_session_opts_t *o, bool want_node_times,
                            sf_rank_report_t *report, sf_err_t *err)
 {
+    session_observers_t obs = {.trace = {.tr = o->trace, .rank = g->rank},
+                               .extra = o->observer, .extra_ctx = o->observer_ctx};
     memset(report, 0, sizeof *report);
     report->rank = o->rank;
     sf_exec_opts_t eo = {.free_policy = o->free_policy, .trace = o->trace, .comm = o->comm};
@@ -253,6 +270,9 @@ sf_status_t sf_session_run(const sf_graph_t *g, const sf_session_opts_t *o, bool
     sf_status_t st = sf_exec_new(g, o->dev, &eo, &ex, err);
     if (st == SF_OK)
         sf_mem_set_limit(sf_exec_mem(ex), o->mem_limit);
+    /* Replaces the executor's own trace observer with one that feeds both. */
+    if (st == SF_OK && o->observer != NULL)
+        sf_mem_set_observer(sf_exec_mem(ex), session_observe, &obs);
     if (st == SF_OK && o->inputs_path != NULL) {
         st = sf_st_open(o->inputs_path, &inputs, err);
         if (st == SF_OK)

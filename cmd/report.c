@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "plan_report.h"
 
 static const char *policy_name(sf_free_policy_t p)
 {
@@ -21,6 +22,7 @@ static void print_json(const sf_graph_t *g, const char *device, sf_free_policy_t
     cJSON_AddNumberToObject(root, "world", world);
     cJSON_AddStringToObject(root, "device", device);
     cJSON_AddStringToObject(root, "free", policy_name(policy));
+    sf_plan_report_json_echo(root, g, NULL);
     cJSON *ranks = cJSON_AddArrayToObject(root, "ranks");
     for (int r = 0; r < world; r++) {
         const sf_rank_report_t *rep = &reports[r];
@@ -33,11 +35,7 @@ static void print_json(const sf_graph_t *g, const char *device, sf_free_policy_t
         cJSON_AddNumberToObject(o, "wall_s", rep->stats.wall_s);
         cJSON_AddItemToArray(ranks, o);
     }
-    char *text = cJSON_PrintUnformatted(root);
-    SF_ASSERT(text != NULL);
-    printf("%s\n", text);
-    free(text);
-    cJSON_Delete(root);
+    sf_cli_json_print_free(root, stdout);
 }
 
 void sf_report_print(const sf_graph_t *g, const char *device, sf_free_policy_t policy, int world,
