@@ -261,8 +261,10 @@ class Converter(unittest.TestCase):
                 p, trace, _ = self.run_tool(data)
                 self.assertEqual(p.returncode, 2, f"{why}: {p.stderr}")
                 self.assertIn("error:", p.stderr)
-                if why in ("freed twice", "allocated twice"):
-                    self.assertIn(why, p.stderr)
+                if why == "freed twice":
+                    self.assertIn("freed twice", p.stderr)
+                if why == "allocated twice":
+                    self.assertIn("allocated again before its free_completed", p.stderr)
                 self.assertIsNone(trace)
                 self.no_leftovers()
         p, trace, _ = self.run_tool(pickle.dumps({"device_traces": [[entry("alloc", 0, 1)],
