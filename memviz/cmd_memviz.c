@@ -11,7 +11,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: shardflow memviz TRACE.json [TRACE2.json] -o OUT.html|OUT.svg [options]\n"
-            "       shardflow memviz --summary TRACE.json [--json] [--top N]\n"
+            "       shardflow memviz --summary TRACE.json [--json] [--top N] [--rank R]\n"
             "       shardflow memviz --merge A.json B.json [...] -o MERGED.json\n"
             "\n"
             "Memory pictures of traces written by `shardflow run/plan --trace`.\n"
@@ -28,6 +28,7 @@ static void usage(FILE *f)
             "                     reached, and the buffers live at the peak (largest first)\n"
             "  --json             with --summary: one JSON object instead of text\n"
             "  --top N            with --summary: at most N live buffers per rank (default all)\n"
+            "  --rank R           only rank R (the trace's pid R), in the summary and pictures\n"
             "  --merge            join traces for ui.perfetto.dev: run k's rank r becomes\n"
             "                     pid k*1000+r, named \"<label>: <process name>\"\n"
             "  --x events|time    x axis: event order (default) or trace time\n"
@@ -66,6 +67,7 @@ int sf_cmd_memviz(int argc, char **argv)
     const char *inputs[MAX_INPUTS];
     const char *labels[MAX_INPUTS] = {0};
     int n_inputs = 0, n_labels = 0, top = 0;
+    long only_rank = -1; /* --rank; -1: every rank */
     const char *output = NULL;
     bool summary = false, merge = false, json = false;
     sf_mv_opts_t opts = {.x = SF_MV_X_EVENTS};
@@ -87,7 +89,7 @@ int sf_cmd_memviz(int argc, char **argv)
         } else if (strcmp(a, "-o") == 0 || sf_cli_is_option(a, "--output") ||
                    sf_cli_is_option(a, "--x") || sf_cli_is_option(a, "--label") ||
                    sf_cli_is_option(a, "--title") || sf_cli_is_option(a, "--width") ||
-                   sf_cli_is_option(a, "--top")) {
+                   sf_cli_is_option(a, "--top") || sf_cli_is_option(a, "--rank")) {
             const char *v = strcmp(a, "-o") == 0 ? (i + 1 < argc ? argv[++i] : NULL)
                                                  : sf_cli_option_value(argc, argv, &i, &err);
             if (v == NULL)
@@ -107,6 +109,11 @@ int sf_cmd_memviz(int argc, char **argv)
                 labels[n_labels++] = v;
             } else if (sf_cli_is_option(a, "--title")) {
                 opts.title = v;
+            } else if (sf_cli_is_option(a, "--rank")) {
+                char *end = NULL;
+                only_rank = strtol(v, &end, 10);
+                if (end == v || *end != '\0' || only_rank < 0 || only_rank > 1000000000)
+                    return bad("--rank takes a rank (a trace's pid, 0 or more), not '%s'", v);
             } else {
                 char *end = NULL;
                 long n = strtol(v, &end, 10);
@@ -128,6 +135,8 @@ int sf_cmd_memviz(int argc, char **argv)
             inputs[n_inputs++] = a;
         }
     }
+    if (merge && only_rank >= 0)
+        return bad("--rank does not go with --merge%s", "");
     if (summary && merge)
         return bad("--summary and --merge do not go together%s", "");
     if (n_inputs == 0)
@@ -143,6 +152,8 @@ int sf_cmd_memviz(int argc, char **argv)
             return bad("--summary prints to stdout; drop -o %s", output);
         sf_mv_trace_t *t = NULL;
         sf_status_t st = sf_mv_trace_load(inputs[0], &t, &err);
+        if (st == SF_OK && only_rank >= 0)
+            st = sf_mv_trace_keep_rank(t, only_rank, &err);
         if (st == SF_OK)
             st = sf_mv_summary_print(t, json, top, stdout, &err);
         sf_mv_trace_free(t);
@@ -178,6 +189,8 @@ int sf_cmd_memviz(int argc, char **argv)
     st = SF_OK;
     for (int i = 0; i < n_inputs && st == SF_OK; i++) {
         st = sf_mv_trace_load(inputs[i], &runs[i], &err);
+        if (st == SF_OK && only_rank >= 0)
+            st = sf_mv_trace_keep_rank(runs[i], only_rank, &err);
         opts.labels[i] = labels[i];
     }
     if (st == SF_OK && (st = sf_mv_out_open(output, &out, &err)) == SF_OK) {

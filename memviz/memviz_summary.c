@@ -26,7 +26,7 @@ void sf_mv_peak_compute(const sf_mv_trace_t *t, const sf_mv_rank_t *r, sf_mv_pea
     memset(out, 0, sizeof *out);
     out->peak_ev = UINT32_MAX;
     out->peak_buf = UINT32_MAX;
-    uint64_t live = 0;
+    uint64_t live = 0, kept = 0;
     for (uint32_t k = 0; k < r->n_events; k++) {
         const sf_mv_buffer_t *b = &r->bufs[r->ev_buf[k]];
         if (b->alloc_ev == k) {
@@ -38,9 +38,13 @@ void sf_mv_peak_compute(const sf_mv_trace_t *t, const sf_mv_rank_t *r, sf_mv_pea
             }
         } else {
             live -= b->bytes;
+            /* The executor releases what is left after the last node as
+             * "<end>": run and plan count those bytes as end_bytes. */
+            if (strcmp(sf_mv_str(t, b->free_node), "<end>") == 0)
+                kept += b->bytes;
         }
     }
-    out->end_bytes = live;
+    out->end_bytes = live + kept;
     if (out->peak_buf != UINT32_MAX)
         out->peak_node = r->bufs[out->peak_buf].alloc_node;
 
@@ -141,7 +145,10 @@ static void print_text(const sf_mv_trace_t *t, int top, FILE *f, const sf_mv_pea
         fprintf(f, "\n  buffers:    %u allocated, %llu bytes in total (%s)", r->n_bufs,
                 (unsigned long long)p->total_bytes, h2);
         if (r->n_unfreed > 0)
-            fprintf(f, "; %u never freed (%s live at the end)", r->n_unfreed, h3);
+            fprintf(f, "; %u never freed", r->n_unfreed);
+        fprintf(f, "\n  end:        %llu bytes (%s) live after the last node (end_bytes of "
+                   "run/plan)",
+                (unsigned long long)p->end_bytes, h3);
         fprintf(f, "\n  live at the peak: %u buffer%s, largest first%s\n", n_live[i],
                 n_live[i] == 1 ? "" : "s",
                 top > 0 && n_live[i] > (uint32_t)top ? " (top rows only, see --top)" : "");

@@ -87,6 +87,12 @@ static void check_peaks_match(const char *runtime_json, const char *trace, const
         ck_assert_msg(tn != NULL && mn != NULL && strcmp(tn, mn) == 0,
                       "%s rank %d: runtime peak node '%s', memviz '%s'", what, i, tn, mn);
         ck_assert_msg(tp > 0, "%s: a graph with no allocation cannot test the peak", what);
+        /* end_bytes: what the graph keeps after its last node (its outputs
+         * and weights), which the trace shows freed by "<end>". */
+        double te = cJSON_GetNumberValue(cJSON_GetObjectItem(t, "end_bytes"));
+        double me = cJSON_GetNumberValue(cJSON_GetObjectItem(m, "end_bytes"));
+        ck_assert_msg(te == me, "%s rank %d: runtime end_bytes %.0f, memviz %.0f", what, i, te,
+                      me);
     }
     cJSON_Delete(mine);
     cJSON_Delete(theirs);
@@ -178,6 +184,38 @@ static const char *HAND_TRACE =
     "{\"ph\":\"e\",\"pid\":3,\"tid\":0,\"ts\":9,\"cat\":\"buffer\",\"name\":\"e\",\"id2\":{\"local\":\"0x2\"},\"args\":{\"free_node\":\"<end>\"}}\n"
     "],\"displayTimeUnit\":\"ms\"}\n";
 
+START_TEST(test_memviz_summary_one_rank)
+{
+    /* Two ranks planned; --rank 1 keeps rank 1 alone (its peak equals the
+     * plan's), --rank 2 names the ranks there are, --merge refuses it. */
+    const char *dir = tu_tmpdir();
+    const char *trace = path_in(dir, "two.json");
+    char *out = NULL;
+    ck_assert_int_eq(sf(&out, "plan '%s' --set n=512 --world 2 --trace '%s'",
+                        tu_src("tests/graphs/chain.yaml"), trace),
+                     0);
+    free(out);
+    ck_assert_int_eq(sf(&out, "memviz --summary --json --rank 1 '%s'", trace), 0);
+    cJSON *j = parse_json_out(out);
+    const cJSON *ranks = cJSON_GetObjectItem(j, "ranks");
+    ck_assert_int_eq(cJSON_GetArraySize(ranks), 1);
+    const cJSON *r = cJSON_GetArrayItem(ranks, 0);
+    ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "rank")), 1);
+    /* chain n=512: a and b, 2048 bytes each */
+    ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "peak_bytes")), 4096);
+    cJSON_Delete(j);
+    free(out);
+    ck_assert_int_eq(sf(&out, "memviz --summary --rank 2 '%s'", trace), 2);
+    ck_assert_msg(strstr(out, "has no rank 2 (2 ranks, pids 0..1)") != NULL, "%s", out);
+    free(out);
+    ck_assert_int_eq(sf(&out, "memviz --merge --rank 0 '%s' '%s' -o '%s'", trace, trace,
+                        path_in(dir, "m.json")),
+                     2);
+    free(out);
+    ck_assert_int_eq(tu_count_dir_entries(dir), 1);
+}
+END_TEST
+
 START_TEST(test_memviz_summary_hand_trace_exact)
 {
     const char *dir = tu_tmpdir();
@@ -202,7 +240,9 @@ START_TEST(test_memviz_summary_hand_trace_exact)
     ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(d, "tensor")), "d");
     ck_assert(cJSON_IsNull(cJSON_GetObjectItem(d, "free_node"))); /* never freed */
     ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "never_freed")), 1);
-    ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "end_bytes")), 250);
+    /* d (250) is never freed and e (150) is released by "<end>", after the
+     * last node: both count, as run and plan count end_bytes. */
+    ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "end_bytes")), 400);
     ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(c, "tensor")), "c");
     ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(c, "shape")), "[3,50]");
     ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(c, "dtype")), "u8");
@@ -674,6 +714,7 @@ int main(void)
     tcase_add_test(tc, test_memviz_summary_peak_equals_runtime_for_every_graph);
     tcase_add_test(tc, test_memviz_summary_peak_equals_runtime_eagle3_two_ranks);
     tcase_add_test(tc, test_memviz_summary_hand_trace_exact);
+    tcase_add_test(tc, test_memviz_summary_one_rank);
     tcase_add_test(tc, test_memviz_malformed_traces_exit_2_and_write_nothing);
     tcase_add_test(tc, test_memviz_trace_without_buffers_is_an_error);
     tcase_add_test(tc, test_memviz_truncated_real_trace_names_the_offset);
