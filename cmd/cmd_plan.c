@@ -59,11 +59,8 @@ int sf_cmd_plan(int argc, char **argv)
             return 0;
         } else if (sf_cli_is_option(arg, "--world")) {
             const char *v = sf_cli_option_value(argc, argv, &i, &err);
-            char *end = NULL;
-            long w = v != NULL ? strtol(v, &end, 10) : 0;
-            if (v != NULL && (end == v || *end != '\0' || w < 1 || w > 4096))
-                sf_err_set(&err, SF_ERR_INPUT, NULL, "--world expects 1..4096, got '%s'", v);
-            o.world = (int)w;
+            if (v != NULL && sf_cli_parse_world(v, &o.world, &err) != SF_OK)
+                continue; /* err holds it; the loop stops */
         } else if (sf_cli_is_option(arg, "--free")) {
             const char *v = sf_cli_option_value(argc, argv, &i, &err);
             if (v != NULL && !sf_free_policy_parse(v, &o.free_policy))
@@ -116,7 +113,7 @@ int sf_cmd_plan(int argc, char **argv)
             sf_rank_report_t planned;
             sf_err_t over = {0};
             if (sf_session_check_mem_limit(g, &o, mem_limit, &planned, &over) == SF_ERR_INPUT) {
-                sf_err_print(&over, stderr);
+                sf_cli_print_error(&over);
                 sf_report_print_mem_snapshot(stderr, &planned.mem_snap, false);
                 n_over++;
             }

@@ -135,21 +135,54 @@ static void rank_trace_path(const char *path, int rank, char *out, size_t n)
         snprintf(out, n, "%s.rank%d.json", path, rank);
 }
 
-/* Progress of a multi-step run, on rank 0: a bar on a terminal, one line
- * per step otherwise (logs, pipes, the --nproc launcher). */
-static void print_progress(int step, int n_steps, const sf_rank_report_t *r, double total_s)
+/* Global tokens of one step: the graph's batch x seq params when it has
+ * both (the Eagle3 graph does); 0 when it does not say. */
+static int64_t step_tokens(const sf_graph_t *g)
 {
+    const sf_param_t *b = sf_graph_find_param(g, "batch"), *s = sf_graph_find_param(g, "seq");
+    if (b == NULL || s == NULL || b->value.type != SF_VALUE_INT || s->value.type != SF_VALUE_INT ||
+        b->value.i <= 0 || s->value.i <= 0 || b->value.i > INT32_MAX || s->value.i > INT32_MAX)
+        return 0;
+    return b->value.i * s->value.i;
+}
+
+/* Progress of a multi-step run, on rank 0: a bar on a terminal, one line
+ * per step otherwise (logs, pipes, the --nproc launcher). Steps are
+ * numbered from 0 as the step<k> folders and the batches of --inputs are:
+ * "step 0 (1 of 3)". */
+static void print_progress(const sf_graph_t *g, int step, int n_steps, const sf_rank_report_t *r,
+                           double total_s)
+{
+    char rate[48] = "";
+    int64_t tokens = step_tokens(g);
+    if (tokens > 0 && r->stats.wall_s > 0)
+        snprintf(rate, sizeof rate, ", %.0f tok/s", (double)tokens / r->stats.wall_s);
+    else if (tokens > 0)
+        snprintf(rate, sizeof rate, ", - tok/s");
+    double gib = (double)r->stats.peak_bytes / (1024.0 * 1024.0 * 1024.0);
     if (isatty(STDERR_FILENO)) {
         int width = 30, done = (step + 1) * width / n_steps;
-        fprintf(stderr, "\r[%.*s%*s] step %d/%d  %.2f s", done,
-                "##############################", width - done, "", step + 1, n_steps, total_s);
+        fprintf(stderr, "\r[%.*s%*s] step %d (%d of %d)  %.2f s%s, peak %.2f GiB", done,
+                "##############################", width - done, "", step, step + 1, n_steps,
+                total_s, rate, gib);
         if (step + 1 == n_steps)
             fputc('\n', stderr);
     } else {
-        fprintf(stderr, "step %d/%d: peak %llu bytes at %s, %.3f s\n", step + 1, n_steps,
-                (unsigned long long)r->stats.peak_bytes, r->peak_node, r->stats.wall_s);
+        fprintf(stderr, "step %d (%d of %d): peak %llu bytes (%.2f GiB) at %s, %.3f s%s\n", step,
+                step + 1, n_steps, (unsigned long long)r->stats.peak_bytes, gib, r->peak_node,
+                r->stats.wall_s, rate);
     }
     fflush(stderr);
+}
+
+/* --inputs holding more batches than --steps takes: not an error (a
+ * shorter run over a long file is normal), but worth a line. */
+static void warn_unused_batches(const run_args_t *a, int batches)
+{
+    if (batches > a->steps)
+        fprintf(stderr,
+                "warning: %s holds %d batches; --steps %d uses batches 0..%d, %d left unused\n",
+                a->o.inputs_path, batches, a->steps, a->steps - 1, batches - a->steps);
 }
 
 /* Every step of this rank; the report keeps the worst peak and the sum of
@@ -177,7 +210,7 @@ static sf_status_t run_steps(run_args_t *a, const sf_graph_t *g, sf_rank_report_
             mine->node_us = r.node_us;
         }
         if (a->steps > 1 && a->o.rank == 0)
-            print_progress(k, a->steps, &r, total_s);
+            print_progress(g, k, a->steps, &r, total_s);
     }
     mine->stats.wall_s = total_s;
     return SF_OK;
@@ -207,6 +240,9 @@ static int run_rank(run_args_t *a)
         if (st == SF_OK && a->steps > batches)
             st = sf_err_set(&err, SF_ERR_INPUT, NULL, "--steps %d: %s holds %d batches", a->steps,
                             a->o.inputs_path, batches);
+        /* Under --nproc the launcher has said it once already. */
+        if (st == SF_OK && rg.info.rank == 0 && getenv("SF_REPORT_PATH") == NULL)
+            warn_unused_batches(a, batches);
     }
     if (st == SF_OK && a->o.out_dir != NULL)
         st = sf_session_check_out(a->o.out_dir, rg.info.rank, a->steps, a->o.overwrite, &err);
@@ -296,6 +332,8 @@ static int launch(run_args_t *a, int nproc, int argc, char **argv)
         if (st == SF_OK && a->steps > batches)
             st = sf_err_set(&err, SF_ERR_INPUT, NULL, "--steps %d: %s holds %d batches", a->steps,
                             a->o.inputs_path, batches);
+        if (st == SF_OK)
+            warn_unused_batches(a, batches);
     }
     for (int r = 0; st == SF_OK && a->o.out_dir != NULL && r < nproc; r++)
         st = sf_session_check_out(a->o.out_dir, r, a->steps, a->o.overwrite, &err);

@@ -302,7 +302,7 @@ static sf_status_t plan_config(plan_job_t *job, const sf_param_set_t *extra, int
             sf_err_t over = {0};
             if (sf_session_check_mem_limit(g, &o, job->mem_limit, &planned, &over) ==
                 SF_ERR_INPUT) {
-                sf_err_print(&over, stderr);
+                sf_cli_print_error(&over);
                 sf_report_print_mem_snapshot(stderr, &planned.mem_snap, false);
                 job->n_over++;
             }

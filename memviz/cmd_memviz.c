@@ -42,10 +42,12 @@ static void usage(FILE *f)
 
 static int bad(const char *fmt, const char *arg)
 {
-    fprintf(stderr, "shardflow memviz: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n(see shardflow memviz --help)\n");
-    return 2;
+    char msg[400];
+    snprintf(msg, sizeof msg, fmt, arg);
+    sf_err_t err;
+    sf_err_clear(&err);
+    sf_err_set(&err, SF_ERR_INPUT, NULL, "memviz: %s (see shardflow memviz --help)", msg);
+    return sf_cli_fail(&err);
 }
 
 static bool ends_with(const char *s, const char *suffix)
