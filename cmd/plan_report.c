@@ -488,6 +488,15 @@ static void cell_end(const config_result_t *c, const sf_plan_report_opts_t *ro, 
     snprintf(o, n, "%s", h);
 }
 
+static void cell_sweep(const config_result_t *c, const sf_plan_report_opts_t *ro, char *o,
+                       size_t n)
+{
+    if (c->sweep_best == 0)
+        snprintf(o, n, "none fits (%s=%lld shown)", ro->sweep_key, (long long)ro->sweep_step);
+    else
+        snprintf(o, n, "%s=%lld (shown below)", ro->sweep_key, (long long)c->sweep_best);
+}
+
 static sf_mem_cat_t cell_cat_which;
 
 static void cell_cat(const config_result_t *c, const sf_plan_report_opts_t *ro, char *o, size_t n)
@@ -515,6 +524,8 @@ static void print_text(const sf_cli_graph_args_t *a, const sf_session_opts_t *ba
     for (int k = 0; k < n; k++)
         printf("  %-*s", COL_W, cs[k].label[0] ? cs[k].label : "this plan");
     printf("\n");
+    if (ro->sweep_key[0] != '\0')
+        print_row("largest that fits", cs, n, cell_sweep, ro);
     print_row("ranks", cs, n, cell_ranks, ro);
     print_row("peak (worst rank)", cs, n, cell_peak, ro);
     print_row("peak node", cs, n, cell_node, ro);
@@ -711,9 +722,19 @@ int sf_plan_report_run(const sf_cli_graph_args_t *a, const sf_session_opts_t *ba
             snprintf(cs[k].label, sizeof cs[k].label, "%s=%s", ro->compare_key,
                      ro->compare_vals[k]);
         }
-        st = plan_config(&job, &extra, n_extra, &cs[k], true, true, &err);
-        if (st == SF_OK && ro->sweep_key[0] != '\0')
+        /* With a sweep the table shows the largest value that fits (or the
+         * first step, which does not): the graph's own default may not even
+         * be valid for this world. */
+        sf_param_set_t sets[2] = {extra};
+        char value[32];
+        if (ro->sweep_key[0] != '\0') {
             st = sweep_config(&job, &extra, n_extra, &cs[k], &err);
+            int64_t shown = cs[k].sweep_best != 0 ? cs[k].sweep_best : ro->sweep_step;
+            snprintf(value, sizeof value, "%" PRId64, shown);
+            sets[n_extra++] = (sf_param_set_t){.key = ro->sweep_key, .value = value};
+        }
+        if (st == SF_OK)
+            st = plan_config(&job, sets, n_extra, &cs[k], true, true, &err);
     }
     int rc = 0;
     if (st != SF_OK) {

@@ -222,6 +222,11 @@ START_TEST(test_plan_report_sweep_finds_the_boundary)
     ck_assert_int_eq((int)num(s, "largest_fitting_peak_bytes"), 1048576);
     ck_assert_int_eq((int)num(s, "smallest_not_fitting"), 131328);
     ck_assert_int_eq((int)num(s, "smallest_not_fitting_peak_bytes"), 1050624);
+    /* The table and the ranks show the plan at the largest value that fits. */
+    ck_assert_int_eq((int)num(rank_obj(j, 0, 0), "peak_bytes"), 1048576);
+    cJSON *params = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "configs"), 0),
+                                        "params");
+    ck_assert_int_eq((int)num(params, "n"), 131072);
     cJSON_Delete(j);
     free(out);
     /* Nothing fits: n=256 needs 2048 bytes; exit 3. */
