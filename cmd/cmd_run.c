@@ -259,10 +259,27 @@ static int run_rank(run_args_t *a)
     }
     sf_bootstrap_job_t job = {.graph_hash = g != NULL ? sf_graph_hash(g) : 0,
                               .timeout_s = a->timeout_s};
+    /* The params behind the hash, so a mismatch names the one that differs. */
+    char(*param_text)[256] = calloc(SF_BOOTSTRAP_MAX_PARAMS, sizeof *param_text);
+    const char *param_ptr[SF_BOOTSTRAP_MAX_PARAMS];
+    SF_ASSERT(param_text != NULL);
+    for (int k = 0; g != NULL && k < g->n_params && job.n_params < SF_BOOTSTRAP_MAX_PARAMS; k++) {
+        if (strcmp(g->params[k].name, "rank") == 0)
+            continue; /* differs by design; sf_graph_hash leaves it out too */
+        char value[200];
+        sf_value_format(&g->params[k].value, value, sizeof value);
+        snprintf(param_text[job.n_params], sizeof param_text[0], "%.50s=%s", g->params[k].name,
+                 value);
+        param_ptr[job.n_params] = param_text[job.n_params];
+        job.n_params++;
+    }
+    job.params = param_ptr;
     if (st == SF_OK && a->o.inputs_path != NULL && rg.info.world > 1)
         st = sf_session_inputs_hash(a->o.inputs_path, &job.inputs_hash, &err);
     if (st == SF_OK)
         st = sf_rank_group_join(&rg, a->backend, false, &job, &err);
+    free(param_text);
+    job.params = NULL;
     if (st == SF_OK && a->trace_path != NULL) {
         if (rg.info.world > 1)
             rank_trace_path(a->trace_path, rg.info.rank, trace_path, sizeof trace_path);

@@ -185,6 +185,28 @@ START_TEST(test_errors_under_json_are_json)
 }
 END_TEST
 
+START_TEST(test_rendezvous_mismatch_names_the_param)
+{
+    /* Two ranks started by hand, told different n: both are refused with
+     * the name of the param, not only two hashes. (tu_run appends 2>&1 to
+     * the line: the group takes both ranks' stderr.) */
+    int port = tu_free_port();
+    char cmd[4096];
+    const char *g = tu_src("tests/graphs/chain.yaml");
+    snprintf(cmd, sizeof cmd,
+             "{ env RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=%d %s run %s --set n=256 "
+             "--timeout 20 & "
+             "env RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=%d %s run %s --set n=512 "
+             "--timeout 20; r1=$?; wait $!; r0=$?; exit $((r0 * 10 + r1)); }",
+             port, tu_shardflow(), g, port, tu_shardflow(), g);
+    char *out = NULL;
+    ck_assert_int_eq(tu_run(cmd, &out), 22);
+    ck_assert_int_eq(count(out, "graph hash mismatch: rank 1 has 0x"), 2);
+    ck_assert_int_eq(count(out, "(param 'n' differs: rank 0 has n=256)"), 2);
+    free(out);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli_consistency");
@@ -195,6 +217,7 @@ int main(void)
     tcase_add_test(tc, test_steps_numbered_like_folders_nproc);
     tcase_add_test(tc, test_steps_all_batches_used_no_warning);
     tcase_add_test(tc, test_errors_under_json_are_json);
+    tcase_add_test(tc, test_rendezvous_mismatch_names_the_param);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
