@@ -21,6 +21,53 @@ bool sf_mv_op_is_collective(const char *op)
     return false;
 }
 
+bool sf_mv_rank_same(const sf_mv_rank_t *a, const sf_mv_rank_t *b)
+{
+    if (a->n_bufs != b->n_bufs || a->n_events != b->n_events || a->n_spans != b->n_spans)
+        return false;
+    if (a->n_events > 0 && memcmp(a->ev_buf, b->ev_buf, a->n_events * sizeof *a->ev_buf) != 0)
+        return false;
+    for (uint32_t i = 0; i < a->n_bufs; i++) {
+        const sf_mv_buffer_t *x = &a->bufs[i], *y = &b->bufs[i];
+        /* One trace interns its strings once: equal ids are equal text. */
+        if (x->bytes != y->bytes || x->requested_bytes != y->requested_bytes ||
+            x->alloc_ev != y->alloc_ev || x->free_ev != y->free_ev || x->tensor != y->tensor ||
+            x->shape != y->shape || x->dtype != y->dtype || x->alloc_node != y->alloc_node ||
+            x->free_node != y->free_node)
+            return false;
+    }
+    for (uint32_t s = 0; s < a->n_spans; s++)
+        if (a->spans[s].name != b->spans[s].name || a->spans[s].op != b->spans[s].op)
+            return false;
+    return true;
+}
+
+int sf_mv_same_ranks_text(const sf_mv_trace_t *t, int lead, const bool *is_folded, char *out,
+                          size_t n)
+{
+    size_t used = 0;
+    int count = 0;
+    out[0] = '\0';
+    for (int i = lead; i < t->n_ranks; i++) {
+        if (i != lead && !(is_folded[i] && sf_mv_rank_same(&t->ranks[lead], &t->ranks[i])))
+            continue;
+        int j = i;
+        while (j + 1 < t->n_ranks && is_folded[j + 1] && t->ranks[j + 1].pid == t->ranks[j].pid + 1 &&
+               sf_mv_rank_same(&t->ranks[lead], &t->ranks[j + 1]))
+            j++;
+        count += j - i + 1;
+        int w = j > i ? snprintf(out + used, n - used, "%s%lld-%lld", used ? "," : "",
+                                 (long long)t->ranks[i].pid, (long long)t->ranks[j].pid)
+                      : snprintf(out + used, n - used, "%s%lld", used ? "," : "",
+                                 (long long)t->ranks[i].pid);
+        if (w < 0 || (size_t)w >= n - used)
+            break;
+        used += (size_t)w;
+        i = j;
+    }
+    return count;
+}
+
 void sf_mv_peak_compute(const sf_mv_trace_t *t, const sf_mv_rank_t *r, sf_mv_peak_t *out)
 {
     memset(out, 0, sizeof *out);
@@ -125,11 +172,16 @@ static double ev_time(const sf_mv_rank_t *r, uint32_t ev)
 }
 
 static void print_text(const sf_mv_trace_t *t, int top, FILE *f, const sf_mv_peak_t *peaks,
-                       uint32_t *const *live, const uint32_t *n_live)
+                       uint32_t *const *live, const uint32_t *n_live, const bool *is_folded)
 {
     fprintf(f, "trace: %s (%d rank%s)\n", t->path, t->n_ranks, t->n_ranks == 1 ? "" : "s");
     for (int i = 0; i < t->n_ranks; i++) {
         const sf_mv_rank_t *r = &t->ranks[i];
+        if (is_folded[i])
+            continue;
+        char same[128];
+        if (sf_mv_same_ranks_text(t, i, is_folded, same, sizeof same) > 1)
+            fprintf(f, "\nranks %s are identical (same buffers, same order): shown once", same);
         const sf_mv_peak_t *p = &peaks[i];
         char h1[32], h2[32], h3[32];
         sf_cli_format_bytes(p->peak_bytes, h1, sizeof h1);
@@ -232,6 +284,7 @@ sf_status_t sf_mv_summary_print(const sf_mv_trace_t *t, bool json, int top, FILE
     sf_mv_peak_t *peaks = calloc(n, sizeof *peaks);
     uint32_t **live = calloc(n, sizeof *live);
     uint32_t *n_live = calloc(n, sizeof *n_live);
+    bool *is_folded = NULL;
     sf_status_t st = SF_OK;
     if (peaks == NULL || live == NULL || n_live == NULL) {
         st = sf_err_set(err, SF_ERR_NOMEM, NULL, "out of memory");
@@ -247,11 +300,21 @@ sf_status_t sf_mv_summary_print(const sf_mv_trace_t *t, bool json, int top, FILE
             }
         }
     }
+    /* A rank the same as an earlier shown one is folded into it. */
+    is_folded = calloc(n, sizeof *is_folded);
+    if (is_folded == NULL) {
+        st = sf_err_set(err, SF_ERR_NOMEM, NULL, "out of memory");
+        goto done;
+    }
+    for (int i = 1; i < t->n_ranks; i++)
+        for (int j = 0; j < i && !is_folded[i]; j++)
+            is_folded[i] = !is_folded[j] && sf_mv_rank_same(&t->ranks[j], &t->ranks[i]);
     if (json)
         st = print_json(t, top, f, peaks, live, n_live, err);
     else
-        print_text(t, top, f, peaks, live, n_live);
+        print_text(t, top, f, peaks, live, n_live, is_folded);
 done:
+    free(is_folded);
     for (int i = 0; live != NULL && i < t->n_ranks; i++)
         free(live[i]);
     free(live);

@@ -30,6 +30,16 @@ uint32_t *sf_mv_live_at(const sf_mv_rank_t *r, uint32_t ev, uint32_t *n);
 /* The k largest buffers of the run into out[] (largest first); returns how many. */
 uint32_t sf_mv_largest(const sf_mv_rank_t *r, uint32_t k, uint32_t *out);
 
+/* Do ranks a and b of trace t hold the same buffers (bytes, tensor, shape,
+ * dtype, alloc and free nodes) in the same event order, and the same node
+ * spans? Timestamps may differ. Such ranks are shown once, with a note. */
+bool sf_mv_rank_same(const sf_mv_rank_t *a, const sf_mv_rank_t *b);
+
+/* "0-7", "0,2,4-5": the pids of t's ranks that are the same as rank
+ * `lead` (lead included), into out[n]; returns how many. */
+int sf_mv_same_ranks_text(const sf_mv_trace_t *t, int lead, const bool *is_folded, char *out,
+                          size_t n);
+
 /* Is op a collective (its outputs are data moved between ranks)? */
 bool sf_mv_op_is_collective(const char *op);
 

@@ -52,6 +52,7 @@ typedef struct panel {
     double x, y, w;        /* plot origin (left, top) and width */
     double d0, d1;         /* x domain */
     bool time;
+    const char *note;      /* borrowed: "ranks 0-7 identical" for a folded row, or NULL */
 } panel_t;
 
 static double px_of(const panel_t *p, double v)
@@ -89,7 +90,10 @@ static void draw_panel(FILE *f, panel_t *p, const char *run_label, double ymax,
     /* title */
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"t\">", p->x - LEFT + 4, p->y - 7);
     sf_mv_escape_xml(f, run_label);
-    fprintf(f, " \xc2\xb7 rank %lld</text>\n", r != NULL ? (long long)r->pid : -1LL);
+    fprintf(f, " \xc2\xb7 rank %lld", r != NULL ? (long long)r->pid : -1LL);
+    if (p->note != NULL)
+        fprintf(f, " (%s: one panel shown)", p->note);
+    fputs("</text>\n", f);
     if (r == NULL) {
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">no such rank in this run</text>\n", p->x + 4,
                 p->y + 20);
@@ -249,6 +253,73 @@ static int cmp_name(const void *a, const void *b)
     return strcmp(sf_mv_str(x->t, x->node), sf_mv_str(y->t, y->node));
 }
 
+static const sf_mv_rank_t *rank_of(const sf_mv_trace_t *t, int64_t pid)
+{
+    for (int i = 0; i < t->n_ranks; i++)
+        if (t->ranks[i].pid == pid)
+            return &t->ranks[i];
+    return NULL;
+}
+
+/* Are rows a and b (pids) the same in every run? Then b is drawn as a. */
+static bool rows_same(sf_mv_trace_t *const *runs, int n_runs, int64_t a, int64_t b)
+{
+    for (int k = 0; k < n_runs; k++) {
+        const sf_mv_rank_t *x = rank_of(runs[k], a), *y = rank_of(runs[k], b);
+        if ((x == NULL) != (y == NULL) || (x != NULL && !sf_mv_rank_same(x, y)))
+            return false;
+    }
+    return true;
+}
+
+/* Fold rows that are the same as an earlier kept row: pids keeps the
+ * leaders, notes[i] says which ranks leader i stands for ("" alone). */
+static int fold_rows(sf_mv_trace_t *const *runs, int n_runs, int64_t *pids, int n_pids,
+                     char (*notes)[96])
+{
+    int lead_of[256];
+    for (int r = 0; r < n_pids; r++) {
+        lead_of[r] = r;
+        for (int j = 0; j < r && lead_of[r] == r; j++)
+            if (lead_of[j] == j && rows_same(runs, n_runs, pids[j], pids[r]))
+                lead_of[r] = j;
+    }
+    int kept = 0;
+    for (int r = 0; r < n_pids; r++) {
+        if (lead_of[r] != r)
+            continue;
+        char *note = notes[kept];
+        size_t used = 0;
+        int members = 0;
+        note[0] = '\0';
+        for (int i = r; i < n_pids; i++) {
+            if (lead_of[i] != r)
+                continue;
+            int j = i;
+            while (j + 1 < n_pids && lead_of[j + 1] == r && pids[j + 1] == pids[j] + 1)
+                j++;
+            members += j - i + 1;
+            int w = j > i ? snprintf(note + used, 96 - used, "%s%lld-%lld", used ? "," : "",
+                                     (long long)pids[i], (long long)pids[j])
+                          : snprintf(note + used, 96 - used, "%s%lld", used ? "," : "",
+                                     (long long)pids[i]);
+            if (w < 0 || (size_t)w >= 96 - used)
+                break;
+            used += (size_t)w;
+            i = j;
+        }
+        if (members > 1) {
+            char list[96];
+            snprintf(list, sizeof list, "%s", note);
+            snprintf(note, 96, "ranks %.60s identical", list);
+        } else {
+            note[0] = '\0';
+        }
+        pids[kept++] = pids[r];
+    }
+    return kept;
+}
+
 sf_status_t sf_mv_svg_write(sf_mv_trace_t *const *runs, int n_runs, const sf_mv_opts_t *o,
                             FILE *f, sf_err_t *err)
 {
@@ -269,6 +340,9 @@ sf_status_t sf_mv_svg_write(sf_mv_trace_t *const *runs, int n_runs, const sf_mv_
             pids[j] = pids[j - 1];
             pids[j - 1] = tmp;
         }
+    char(*notes)[96] = calloc(256, sizeof *notes);
+    SF_ASSERT(notes != NULL);
+    n_pids = fold_rows(runs, n_runs, pids, n_pids, notes);
     int n_panels = n_pids * n_runs;
     panel_t *panels = calloc((size_t)(n_panels > 0 ? n_panels : 1), sizeof *panels);
     unsigned *cls[SF_MV_MAX_RUNS] = {NULL, NULL};
@@ -293,6 +367,7 @@ sf_status_t sf_mv_svg_write(sf_mv_trace_t *const *runs, int n_runs, const sf_mv_
         for (int k = 0; k < n_runs; k++) {
             panel_t *p = &panels[row * n_runs + k];
             p->t = runs[k];
+            p->note = notes[row][0] != '\0' ? notes[row] : NULL;
             for (int i = 0; i < runs[k]->n_ranks; i++)
                 if (runs[k]->ranks[i].pid == pids[row])
                     p->r = &runs[k]->ranks[i];
@@ -452,6 +527,7 @@ done:
         sf_mv_layout_fini(&panels[i].lay);
     free(panels);
     free(totals);
+    free(notes);
     for (int k = 0; k < SF_MV_MAX_RUNS; k++)
         free(cls[k]);
     return st;

@@ -216,6 +216,48 @@ START_TEST(test_memviz_summary_one_rank)
 }
 END_TEST
 
+START_TEST(test_memviz_folds_identical_ranks)
+{
+    /* chain on 3 ranks is the same on each: the summary prints one rank
+     * block with a note, the JSON keeps all three, the SVG one row. Ranks
+     * that differ (rank_shape, below) are all shown. */
+    const char *dir = tu_tmpdir();
+    const char *trace = path_in(dir, "three.json"), *svg = path_in(dir, "three.svg");
+    char *out = NULL;
+    ck_assert_int_eq(sf(&out, "plan '%s' --world 3 --trace '%s'", tu_src("tests/graphs/chain.yaml"),
+                        trace),
+                     0);
+    free(out);
+    ck_assert_int_eq(sf(&out, "memviz --summary '%s'", trace), 0);
+    ck_assert_msg(strstr(out, "ranks 0-2 are identical (same buffers, same order): shown once") !=
+                      NULL,
+                  "%s", out);
+    ck_assert_ptr_null(strstr(out, "\nrank 1 "));
+    free(out);
+    ck_assert_int_eq(sf(&out, "memviz --summary --json '%s'", trace), 0);
+    cJSON *j = parse_json_out(out);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "ranks")), 3);
+    cJSON_Delete(j);
+    free(out);
+    ck_assert_int_eq(sf(&out, "memviz '%s' -o '%s'", trace, svg), 0);
+    free(out);
+    char *text = tu_read_file(svg, NULL);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_ptr_nonnull(strstr(text, "rank 0 (ranks 0-2 identical: one panel shown)</text>"));
+    free(text);
+    /* rank_shape differs per rank (its tensor's shape): nothing folds. */
+    const char *t2 = path_in(dir, "differ.json");
+    ck_assert_int_eq(sf(&out, "plan '%s' --world 2 --trace '%s'",
+                        tu_src("tests/graphs/rank_shape.yaml"), t2),
+                     0);
+    free(out);
+    ck_assert_int_eq(sf(&out, "memviz --summary '%s'", t2), 0);
+    ck_assert_ptr_null(strstr(out, "identical"));
+    ck_assert_ptr_nonnull(strstr(out, "\nrank 1 "));
+    free(out);
+}
+END_TEST
+
 START_TEST(test_memviz_summary_hand_trace_exact)
 {
     const char *dir = tu_tmpdir();
@@ -493,7 +535,10 @@ START_TEST(test_memviz_svg_is_well_formed_with_peak)
     /* both runs' peaks as the runtime reports them: 1510656 B and 1060096 B */
     ck_assert_msg(strstr(text, "peak 1.44 MiB \xc2\xb7 concat_seqs") != NULL, "no all_gather peak");
     ck_assert_msg(strstr(text, "peak 1.01 MiB \xc2\xb7 lm_head") != NULL, "no all_to_all peak");
-    ck_assert_ptr_nonnull(strstr(text, "rank 1</text>"));
+    /* Both ranks of both runs are the same: one row, with a note. */
+    ck_assert_msg(strstr(text, "rank 0 (ranks 0-1 identical: one panel shown)</text>") != NULL,
+                  "no fold note");
+    ck_assert_ptr_null(strstr(text, "rank 1</text>"));
     ck_assert_ptr_nonnull(strstr(text, ">1 MiB</text>")); /* a byte axis label */
     free(text);
     /* One trace, time axis: also well formed. */
@@ -715,6 +760,7 @@ int main(void)
     tcase_add_test(tc, test_memviz_summary_peak_equals_runtime_eagle3_two_ranks);
     tcase_add_test(tc, test_memviz_summary_hand_trace_exact);
     tcase_add_test(tc, test_memviz_summary_one_rank);
+    tcase_add_test(tc, test_memviz_folds_identical_ranks);
     tcase_add_test(tc, test_memviz_malformed_traces_exit_2_and_write_nothing);
     tcase_add_test(tc, test_memviz_trace_without_buffers_is_an_error);
     tcase_add_test(tc, test_memviz_truncated_real_trace_names_the_offset);
