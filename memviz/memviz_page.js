@@ -27,8 +27,10 @@
   function fmtUs(us) { return us >= 1000 ? (us / 1000).toFixed(3) + " ms" : us.toFixed(3) + " \u00b5s"; }
   function esc(s) { return String(s).replace(/[&<>"]/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;" })[c]); }
 
-  /* Colour by producing node: FNV-1a of the name picks one of 36 colours
-   * (the same rule as memviz_svg.c, so page and picture agree). */
+  /* Colour by producing node: the order in which a name first appears (run
+   * by run, rank by rank: node spans in file order, then allocating nodes in
+   * allocation order) picks one of 36 colours, so neighbouring nodes never
+   * share one (the same rule as memviz_svg.c: page and picture agree). */
   const colourCache = new Map();
   const CSS = [], RGBA = new Uint32Array(36);
   for (let k = 0; k < 36; k++) {
@@ -37,12 +39,11 @@
     const f = n => { const kk = (n + h / 30) % 12, a = sat * Math.min(l, 1 - l); return Math.round(255 * (l - a * Math.max(-1, Math.min(kk - 3, 9 - kk, 1)))); };
     RGBA[k] = (255 << 24 | f(4) << 16 | f(8) << 8 | f(0)) >>> 0;
   }
+  let nextColour = 0;
   function colourIdx(name) {
     let c = colourCache.get(name);
     if (c !== undefined) return c;
-    let h = 2166136261;
-    for (let i = 0; i < name.length; i++) { h ^= name.charCodeAt(i) & 255; h = Math.imul(h, 16777619) >>> 0; }
-    c = h % 36;
+    c = nextColour++ % 36;
     colourCache.set(name, c);
     return c;
   }
@@ -65,6 +66,10 @@
       R.sn = b64(R.sn, U32); R.so = b64(R.so, U32); R.sts = b64(R.sts, F64); R.sdur = b64(R.sdur, F64);
       if (R.peak > yMax) yMax = R.peak;
     }
+  }
+  for (const run of MV.runs) for (const R of run.ranks) {
+    for (let q = 0; q < R.sn.length; q++) colourIdx(R.strs[R.sn[q]]);
+    for (let q = 0; q < R.an.length; q++) colourIdx(R.strs[R.an[q]]);
   }
   const tDecoded = performance.now();
   /* One y scale for every rank of every run: comparisons need it. */

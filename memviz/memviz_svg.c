@@ -4,6 +4,7 @@
  * scale. Plain C, no dependencies: it is meant for READMEs and reports. */
 #include "memviz.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +19,66 @@ enum {
 };
 #define MAX_STEPS 20000000ull
 
-/* The page's colour rule (memviz_page.js colour()): FNV-1a picks 1 of 36. */
-static unsigned colour_class(const char *name)
+/* The page's colour rule (memviz_page.js colourIdx()): a node's colour is
+ * the order in which its name first appears (run by run, rank by rank: the
+ * node spans in file order, then the allocating nodes in allocation order)
+ * modulo 36. Neighbouring nodes get neighbouring indices, whose hues are
+ * 130 degrees apart, so two adjacent nodes never share a colour (a hash
+ * of the name did, now and then). */
+typedef struct name_colour {
+    const char *name; /* borrowed from a trace's strings */
+    unsigned colour;
+} name_colour_t;
+
+static int by_name(const void *a, const void *b)
 {
-    return sf_hash_fnv1a32(name) % N_COLOURS;
+    return strcmp(((const name_colour_t *)a)->name, ((const name_colour_t *)b)->name);
+}
+
+/* Fill cls[k][sid] for every run; UINT_MAX for strings that name no node. */
+static sf_status_t colour_classes(sf_mv_trace_t *const *runs, int n_runs, unsigned **cls,
+                                  sf_err_t *err)
+{
+    unsigned next = 0;
+    name_colour_t *seen = NULL; /* the names of earlier runs, sorted, for the later ones */
+    size_t n_seen = 0;
+    sf_status_t st = SF_OK;
+    for (int k = 0; k < n_runs && st == SF_OK; k++) {
+        const sf_mv_trace_t *t = runs[k];
+        for (uint32_t s = 0; s < t->n_strs; s++)
+            cls[k][s] = UINT_MAX;
+        for (int i = 0; i < t->n_ranks; i++) {
+            const sf_mv_rank_t *r = &t->ranks[i];
+            for (uint32_t q = 0; q < r->n_spans + r->n_bufs; q++) {
+                sf_mv_sid_t sid = q < r->n_spans ? r->spans[q].name
+                                                 : r->bufs[q - r->n_spans].alloc_node;
+                if (cls[k][sid] != UINT_MAX)
+                    continue;
+                name_colour_t key = {t->strs[sid], 0};
+                const name_colour_t *hit =
+                    n_seen > 0 ? bsearch(&key, seen, n_seen, sizeof *seen, by_name) : NULL;
+                cls[k][sid] = hit != NULL ? hit->colour : next++ % N_COLOURS;
+            }
+        }
+        if (k + 1 == n_runs)
+            break;
+        name_colour_t *grown = realloc(seen, (n_seen + t->n_strs + 1) * sizeof *seen);
+        if (grown == NULL) {
+            st = sf_err_set(err, SF_ERR_NOMEM, NULL, "out of memory");
+            break;
+        }
+        seen = grown;
+        for (uint32_t s = 0; s < t->n_strs; s++)
+            if (cls[k][s] != UINT_MAX)
+                seen[n_seen++] = (name_colour_t){t->strs[s], cls[k][s]};
+        qsort(seen, n_seen, sizeof *seen, by_name);
+    }
+    for (int k = 0; k < n_runs; k++)
+        for (uint32_t s = 0; cls[k] != NULL && s < runs[k]->n_strs; s++)
+            if (cls[k][s] == UINT_MAX)
+                cls[k][s] = 0; /* not a node: never drawn, any colour */
+    free(seen);
+    return st;
 }
 
 static void colour_css(unsigned k, char *out, size_t n)
@@ -360,9 +417,9 @@ sf_status_t sf_mv_svg_write(sf_mv_trace_t *const *runs, int n_runs, const sf_mv_
             st = sf_err_set(err, SF_ERR_NOMEM, NULL, "out of memory");
             goto done;
         }
-        for (uint32_t s = 0; s < runs[k]->n_strs; s++)
-            cls[k][s] = colour_class(runs[k]->strs[s]);
     }
+    if ((st = colour_classes(runs, n_runs, cls, err)) != SF_OK)
+        goto done;
     for (int row = 0; row < n_pids; row++)
         for (int k = 0; k < n_runs; k++) {
             panel_t *p = &panels[row * n_runs + k];
@@ -472,7 +529,8 @@ sf_status_t sf_mv_svg_write(sf_mv_trace_t *const *runs, int n_runs, const sf_mv_
     char c[48], h[48];
     for (size_t i = 0; i < n_totals && i < LEGEND_N; i++) {
         const char *name = sf_mv_str(totals[i].t, totals[i].node);
-        colour_css(colour_class(name), c, sizeof c);
+        int run = totals[i].t == runs[0] ? 0 : 1;
+        colour_css(cls[run][totals[i].node], c, sizeof c);
         fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\" fill=\"%s\"/>"
                    "<text x=\"%.1f\" y=\"%.1f\">",
                 lx, legend_y, c, lx + 13, legend_y + 9);

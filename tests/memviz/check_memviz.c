@@ -258,6 +258,52 @@ START_TEST(test_memviz_folds_identical_ranks)
 }
 END_TEST
 
+static const char *eagle3_trace(const char *dir, const char *mode);
+
+START_TEST(test_memviz_adjacent_nodes_differ_in_colour)
+{
+    /* chain's three nodes get the first three colours in order (hues 0, 130,
+     * 260); in the Eagle3 trace no node span has the colour of the one
+     * before it (a hash of the name gave two neighbours one colour). */
+    const char *dir = tu_tmpdir();
+    const char *trace = path_in(dir, "chain.json"), *svg = path_in(dir, "chain.svg");
+    char *out = NULL;
+    ck_assert_int_eq(sf(&out, "plan '%s' --trace '%s'", tu_src("tests/graphs/chain.yaml"), trace),
+                     0);
+    free(out);
+    ck_assert_int_eq(sf(&out, "memviz '%s' -o '%s'", trace, svg), 0);
+    free(out);
+    char *text = tu_read_file(svg, NULL);
+    ck_assert_ptr_nonnull(text);
+    const char *want[] = {"fill=\"hsl(0,58%,48%)\"/><text x=\"76.0\" y=\"284.5\">make_a",
+                          "fill=\"hsl(130,68%,54%)\"/><text", "fill=\"hsl(260,78%,60%)\"/><text"};
+    for (int k = 0; k < 3; k++)
+        ck_assert_msg(strstr(text, want[k]) != NULL, "no %s", want[k]);
+    free(text);
+    const char *a = eagle3_trace(dir, "all_gather");
+    ck_assert_int_eq(sf(&out, "memviz '%s' -o '%s'", a, svg), 0);
+    free(out);
+    text = tu_read_file(svg, NULL);
+    ck_assert_ptr_nonnull(text);
+    /* The phase strip: rects of height 14, in time order. */
+    char prev[48] = "";
+    int n = 0;
+    for (const char *p = strstr(text, "height=\"14\" fill=\""); p != NULL;
+         p = strstr(p + 1, "height=\"14\" fill=\"")) {
+        const char *c = p + strlen("height=\"14\" fill=\"");
+        const char *e = strchr(c, '"');
+        char cur[48];
+        snprintf(cur, sizeof cur, "%.*s", (int)(e - c), c);
+        ck_assert_msg(strcmp(cur, prev) != 0, "span %d has the colour of the one before: %s", n,
+                      cur);
+        snprintf(prev, sizeof prev, "%s", cur);
+        n++;
+    }
+    ck_assert_int_gt(n, 100);
+    free(text);
+}
+END_TEST
+
 START_TEST(test_memviz_summary_hand_trace_exact)
 {
     const char *dir = tu_tmpdir();
@@ -761,6 +807,7 @@ int main(void)
     tcase_add_test(tc, test_memviz_summary_hand_trace_exact);
     tcase_add_test(tc, test_memviz_summary_one_rank);
     tcase_add_test(tc, test_memviz_folds_identical_ranks);
+    tcase_add_test(tc, test_memviz_adjacent_nodes_differ_in_colour);
     tcase_add_test(tc, test_memviz_malformed_traces_exit_2_and_write_nothing);
     tcase_add_test(tc, test_memviz_trace_without_buffers_is_an_error);
     tcase_add_test(tc, test_memviz_truncated_real_trace_names_the_offset);
