@@ -32,6 +32,8 @@ static void usage(FILE *f)
             "  --merge            join traces for ui.perfetto.dev: run k's rank r becomes\n"
             "                     pid k*1000+r, named \"<label>: <process name>\"\n"
             "  --x events|time    x axis: event order (default) or trace time\n"
+            "  --zoom all|peak    x range: the whole run (default) or the events around each\n"
+            "                     rank's peak (a twentieth of the run each side, at least 20)\n"
             "  --label NAME       name of the next run (repeat; default: the file name)\n"
             "  --title TEXT       page/picture title\n"
             "  --width PX         SVG width (default 1000)\n"
@@ -91,7 +93,8 @@ int sf_cmd_memviz(int argc, char **argv)
         } else if (strcmp(a, "-o") == 0 || sf_cli_is_option(a, "--output") ||
                    sf_cli_is_option(a, "--x") || sf_cli_is_option(a, "--label") ||
                    sf_cli_is_option(a, "--title") || sf_cli_is_option(a, "--width") ||
-                   sf_cli_is_option(a, "--top") || sf_cli_is_option(a, "--rank")) {
+                   sf_cli_is_option(a, "--top") || sf_cli_is_option(a, "--rank") ||
+                   sf_cli_is_option(a, "--zoom")) {
             const char *v = strcmp(a, "-o") == 0 ? (i + 1 < argc ? argv[++i] : NULL)
                                                  : sf_cli_option_value(argc, argv, &i, &err);
             if (v == NULL)
@@ -111,6 +114,11 @@ int sf_cmd_memviz(int argc, char **argv)
                 labels[n_labels++] = v;
             } else if (sf_cli_is_option(a, "--title")) {
                 opts.title = v;
+            } else if (sf_cli_is_option(a, "--zoom")) {
+                if (strcmp(v, "all") == 0 || strcmp(v, "peak") == 0)
+                    opts.zoom_peak = strcmp(v, "peak") == 0;
+                else
+                    return bad("--zoom takes 'all' or 'peak', not '%s'", v);
             } else if (sf_cli_is_option(a, "--rank")) {
                 char *end = NULL;
                 only_rank = strtol(v, &end, 10);

@@ -173,6 +173,17 @@
     return k < R.ne ? R.ts[k] : P.d1;
   }
   function resetView(P) { if (!P.R) return; [P.d0, P.d1] = domain(P); P.v0 = P.d0; P.v1 = P.d1; }
+  /* Zoom to the peak: the events around it (a twentieth of the run on each
+   * side, at least 20), the same window as memviz_svg.c's --zoom peak. */
+  function peakView(P) {
+    resetView(P);
+    const R = P.R;
+    if (!R || R.peakEv < 0) return;
+    const w = Math.max(20, Math.floor(R.ne / 20));
+    const k0 = Math.max(0, R.peakEv - w), k1 = Math.min(R.ne, R.peakEv + w + 1);
+    if (xSel.value === "time") { P.v0 = R.ts[k0]; P.v1 = Math.max(R.ts[k1 - 1], P.v0 + 1e-3); }
+    else { P.v0 = k0; P.v1 = k1; }
+  }
   function selectRank() {
     const pid = Number(rankSel.value);
     for (const P of panels) {
@@ -503,9 +514,11 @@
   rankSel.addEventListener("change", () => { pinned = null; tip.style.display = "none"; selectRank(); });
   xSel.addEventListener("change", () => { for (const P of panels) resetView(P); draw(); });
   document.getElementById("reset").addEventListener("click", () => { for (const P of panels) resetView(P); draw(); });
+  document.getElementById("zoompeak").addEventListener("click", () => { for (const P of panels) peakView(P); draw(); });
   window.addEventListener("resize", draw);
 
   selectRank();
+  if (MV.zoom === "peak") { for (const P of panels) peakView(P); draw(); }
   status.dataset.buffers = nBuffers;
   status.dataset.bands = nBands;
   status.dataset.small = nSmallAll;

@@ -110,6 +110,7 @@ typedef struct panel {
     double d0, d1;         /* x domain */
     bool time;
     const char *note;      /* borrowed: "ranks 0-7 identical" for a folded row, or NULL */
+    int id;                /* for the clip paths: unique in the picture */
 } panel_t;
 
 static double px_of(const panel_t *p, double v)
@@ -168,6 +169,11 @@ static void draw_panel(FILE *f, panel_t *p, const char *run_label, double ymax,
     }
     fprintf(f, "</g>\n");
 
+    /* Bands and phases are clipped to the plot: --zoom peak draws a part. */
+    fprintf(f, "<clipPath id=\"plot%d\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+               "height=\"%d\"/></clipPath><clipPath id=\"phase%d\"><rect x=\"%.1f\" "
+               "y=\"%.1f\" width=\"%.1f\" height=\"%d\"/></clipPath>\n<g clip-path=\"url(#plot%d)\">\n",
+            p->id, p->x, p->y, p->w, PLOT_H, p->id, p->x, ybase + 4, p->w, PHASE_H, p->id);
     /* bands: one path per colour class */
     const sf_mv_layout_t *l = &p->lay;
     for (unsigned k = 0; k < N_COLOURS; k++) {
@@ -224,6 +230,7 @@ static void draw_panel(FILE *f, panel_t *p, const char *run_label, double ymax,
         }
         fputs("\"/>\n", f);
     }
+    fputs("</g>\n", f);
     /* frame */
     fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" class=\"frame\"/>\n",
             p->x, p->y, p->w, PLOT_H);
@@ -244,7 +251,7 @@ static void draw_panel(FILE *f, panel_t *p, const char *run_label, double ymax,
     }
     /* node phases */
     double py0 = ybase + 4;
-    fprintf(f, "<g class=\"ph\">");
+    fprintf(f, "<g class=\"ph\" clip-path=\"url(#phase%d)\">", p->id);
     for (uint32_t s = 0; s < r->n_spans; s++) {
         const sf_mv_span_t *sp = &r->spans[s];
         double x0, x1;
@@ -278,6 +285,9 @@ static void draw_panel(FILE *f, panel_t *p, const char *run_label, double ymax,
             xs = mag * m;
             break;
         }
+    /* Events are whole: a run of 3 events is labelled 0 1 2 3, not 0 0 1 1. */
+    if (!p->time && xs < 1)
+        xs = 1;
     fprintf(f, "<g class=\"xl\">");
     for (double v = ceil(p->d0 / xs) * xs; v <= p->d1; v += xs) {
         if (p->time)
@@ -308,6 +318,22 @@ static int cmp_name(const void *a, const void *b)
 {
     const node_total_t *x = a, *y = b;
     return strcmp(sf_mv_str(x->t, x->node), sf_mv_str(y->t, y->node));
+}
+
+/* --zoom peak: the events around the peak, a twentieth of the run on each
+ * side and at least 20 (the page's "zoom to peak" button, peakView()). */
+static void zoom_to_peak(panel_t *p)
+{
+    uint32_t n = p->r->n_events, k = p->peak.peak_ev;
+    uint32_t w = n / 20 > 20 ? n / 20 : 20;
+    uint32_t k0 = k > w ? k - w : 0, k1 = k + w + 1 < n ? k + w + 1 : n;
+    if (p->time) {
+        p->d0 = p->r->ev_ts_us[k0];
+        p->d1 = fmax(p->r->ev_ts_us[k1 - 1], p->d0 + 1e-3);
+    } else {
+        p->d0 = k0;
+        p->d1 = k1;
+    }
 }
 
 static const sf_mv_rank_t *rank_of(const sf_mv_trace_t *t, int64_t pid)
@@ -424,6 +450,7 @@ sf_status_t sf_mv_svg_write(sf_mv_trace_t *const *runs, int n_runs, const sf_mv_
         for (int k = 0; k < n_runs; k++) {
             panel_t *p = &panels[row * n_runs + k];
             p->t = runs[k];
+            p->id = row * n_runs + k;
             p->note = notes[row][0] != '\0' ? notes[row] : NULL;
             for (int i = 0; i < runs[k]->n_ranks; i++)
                 if (runs[k]->ranks[i].pid == pids[row])
@@ -461,6 +488,8 @@ sf_status_t sf_mv_svg_write(sf_mv_trace_t *const *runs, int n_runs, const sf_mv_
                 if (p->d1 <= p->d0)
                     p->d1 = p->d0 + 1;
             }
+            if (o->zoom_peak && p->peak.peak_ev != UINT32_MAX)
+                zoom_to_peak(p);
         }
     /* Legend: the nodes that allocated the most, over every panel. */
     for (int i = 0; i < n_panels; i++)

@@ -258,7 +258,7 @@ START_TEST(test_memviz_folds_identical_ranks)
 }
 END_TEST
 
-static const char *eagle3_trace(const char *dir, const char *mode);
+static const char *eagle3_plan_trace(const char *dir);
 
 START_TEST(test_memviz_adjacent_nodes_differ_in_colour)
 {
@@ -280,7 +280,7 @@ START_TEST(test_memviz_adjacent_nodes_differ_in_colour)
     for (int k = 0; k < 3; k++)
         ck_assert_msg(strstr(text, want[k]) != NULL, "no %s", want[k]);
     free(text);
-    const char *a = eagle3_trace(dir, "all_gather");
+    const char *a = eagle3_plan_trace(dir);
     ck_assert_int_eq(sf(&out, "memviz '%s' -o '%s'", a, svg), 0);
     free(out);
     text = tu_read_file(svg, NULL);
@@ -301,6 +301,65 @@ START_TEST(test_memviz_adjacent_nodes_differ_in_colour)
     }
     ck_assert_int_gt(n, 100);
     free(text);
+}
+END_TEST
+
+static void check_xml(const char *s);
+
+/* The Eagle3 graph planned (not run: light on a loaded machine) on two
+ * ranks in all_gather mode, as a trace in dir. */
+static const char *eagle3_plan_trace(const char *dir)
+{
+    const char *trace = path_in(dir, "eagle3_plan.json");
+    char *out = NULL;
+    int rc = sf(&out, "plan '%s' --world 2 --set redistribution=all_gather --trace '%s'",
+                tu_src("graphs/eagle3_target.yaml"), trace);
+    ck_assert_msg(rc == 0, "%s", out);
+    free(out);
+    return trace;
+}
+
+START_TEST(test_memviz_zoom_to_peak)
+{
+    /* Eagle3 all_gather on tiny: 644 events on rank 0, the peak at event
+     * index 542; a twentieth of 644 is 32, so --zoom peak shows events
+     * 510..575 and the axis reads 520, 540, 560 (steps of 20), never 200. */
+    const char *dir = tu_tmpdir();
+    const char *a = eagle3_plan_trace(dir);
+    const char *svg = path_in(dir, "zoom.svg"), *html = path_in(dir, "zoom.html");
+    char *out = NULL;
+    ck_assert_int_eq(sf(&out, "memviz --summary --json '%s'", a), 0);
+    cJSON *j = parse_json_out(out);
+    const cJSON *r0 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "ranks"), 0);
+    ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(r0, "events")), 644);
+    ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(r0, "peak_event")), 542);
+    cJSON_Delete(j);
+    free(out);
+    ck_assert_int_eq(sf(&out, "memviz '%s' --zoom peak -o '%s'", a, svg), 0);
+    free(out);
+    char *text = tu_read_file(svg, NULL);
+    ck_assert_ptr_nonnull(text);
+    check_xml(text);
+    ck_assert_ptr_nonnull(strstr(text, "<clipPath id=\"plot0\">"));
+    ck_assert_ptr_nonnull(strstr(text, ">520</text>"));
+    ck_assert_ptr_nonnull(strstr(text, ">560</text>"));
+    ck_assert_ptr_null(strstr(text, ">500</text>"));
+    ck_assert_ptr_null(strstr(text, ">200</text>"));
+    free(text);
+    ck_assert_int_eq(sf(&out, "memviz '%s' -o '%s'", a, svg), 0);
+    free(out);
+    text = tu_read_file(svg, NULL);
+    ck_assert_ptr_nonnull(strstr(text, ">200</text>")); /* the whole run: 0, 200, 400, 600 */
+    free(text);
+    ck_assert_int_eq(sf(&out, "memviz '%s' --zoom peak -o '%s'", a, html), 0);
+    free(out);
+    text = tu_read_file(html, NULL);
+    ck_assert_ptr_nonnull(strstr(text, "\"zoom\":\"peak\""));
+    ck_assert_ptr_nonnull(strstr(text, "<button id=\"zoompeak\">zoom to peak</button>"));
+    free(text);
+    ck_assert_int_eq(sf(&out, "memviz '%s' --zoom middle -o '%s'", a, path_in(dir, "no.svg")), 2);
+    ck_assert_msg(strstr(out, "--zoom takes 'all' or 'peak', not 'middle'") != NULL, "%s", out);
+    free(out);
 }
 END_TEST
 
@@ -808,6 +867,7 @@ int main(void)
     tcase_add_test(tc, test_memviz_summary_one_rank);
     tcase_add_test(tc, test_memviz_folds_identical_ranks);
     tcase_add_test(tc, test_memviz_adjacent_nodes_differ_in_colour);
+    tcase_add_test(tc, test_memviz_zoom_to_peak);
     tcase_add_test(tc, test_memviz_malformed_traces_exit_2_and_write_nothing);
     tcase_add_test(tc, test_memviz_trace_without_buffers_is_an_error);
     tcase_add_test(tc, test_memviz_truncated_real_trace_names_the_offset);
