@@ -32,6 +32,9 @@ static void usage(FILE *f)
             "  --merge            join traces for ui.perfetto.dev: run k's rank r becomes\n"
             "                     pid k*1000+r, named \"<label>: <process name>\"\n"
             "  --x events|time    x axis: event order (default) or trace time\n"
+            "  --color node|category  SVG bands coloured by allocating node (default) or by\n"
+            "                     category (weights, activations, logits/target,\n"
+            "                     communication, kernel scratch, outputs), weights one band\n"
             "  --zoom all|peak    x range: the whole run (default) or the events around each\n"
             "                     rank's peak (a twentieth of the run each side, at least 20)\n"
             "  --label NAME       name of the next run (repeat; default: the file name)\n"
@@ -94,7 +97,7 @@ int sf_cmd_memviz(int argc, char **argv)
                    sf_cli_is_option(a, "--x") || sf_cli_is_option(a, "--label") ||
                    sf_cli_is_option(a, "--title") || sf_cli_is_option(a, "--width") ||
                    sf_cli_is_option(a, "--top") || sf_cli_is_option(a, "--rank") ||
-                   sf_cli_is_option(a, "--zoom")) {
+                   sf_cli_is_option(a, "--zoom") || sf_cli_is_option(a, "--color")) {
             const char *v = strcmp(a, "-o") == 0 ? (i + 1 < argc ? argv[++i] : NULL)
                                                  : sf_cli_option_value(argc, argv, &i, &err);
             if (v == NULL)
@@ -114,6 +117,11 @@ int sf_cmd_memviz(int argc, char **argv)
                 labels[n_labels++] = v;
             } else if (sf_cli_is_option(a, "--title")) {
                 opts.title = v;
+            } else if (sf_cli_is_option(a, "--color")) {
+                if (strcmp(v, "node") == 0 || strcmp(v, "category") == 0)
+                    opts.colour_category = strcmp(v, "category") == 0;
+                else
+                    return bad("--color takes 'node' or 'category', not '%s'", v);
             } else if (sf_cli_is_option(a, "--zoom")) {
                 if (strcmp(v, "all") == 0 || strcmp(v, "peak") == 0)
                     opts.zoom_peak = strcmp(v, "peak") == 0;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "memviz_category.h"
 #include "memviz_escape.h"
 #include "memviz_layout.h"
 
@@ -111,6 +112,7 @@ typedef struct panel {
     bool time;
     const char *note;      /* borrowed: "ranks 0-7 identical" for a folded row, or NULL */
     int id;                /* for the clip paths: unique in the picture */
+    uint8_t *cat;          /* owned: per buffer, its sf_mv_cat_t with --color category; NULL */
 } panel_t;
 
 static double px_of(const panel_t *p, double v)
@@ -174,16 +176,21 @@ static void draw_panel(FILE *f, panel_t *p, const char *run_label, double ymax,
                "height=\"%d\"/></clipPath><clipPath id=\"phase%d\"><rect x=\"%.1f\" "
                "y=\"%.1f\" width=\"%.1f\" height=\"%d\"/></clipPath>\n<g clip-path=\"url(#plot%d)\">\n",
             p->id, p->x, p->y, p->w, PLOT_H, p->id, p->x, ybase + 4, p->w, PHASE_H, p->id);
-    /* bands: one path per colour class */
+    /* bands: one path per colour class (a node colour, or a category) */
     const sf_mv_layout_t *l = &p->lay;
-    for (unsigned k = 0; k < N_COLOURS; k++) {
+    unsigned n_classes = p->cat != NULL ? SF_MV_CAT_COUNT : N_COLOURS;
+    for (unsigned k = 0; k < n_classes; k++) {
         bool open = false;
         for (uint32_t i = 0; i < r->n_bufs; i++) {
             const sf_mv_buffer_t *b = &r->bufs[i];
-            if (!l->is_big[i] || cls[b->alloc_node] != k)
+            unsigned cl = p->cat != NULL ? p->cat[i] : cls[b->alloc_node];
+            if (!l->is_big[i] || cl != k)
                 continue;
             if (!open) {
-                colour_css(k, c, sizeof c);
+                if (p->cat != NULL)
+                    snprintf(c, sizeof c, "%s", sf_mv_cat_colour((sf_mv_cat_t)k));
+                else
+                    colour_css(k, c, sizeof c);
                 fprintf(f, "<path fill=\"%s\" d=\"", c);
                 open = true;
             }
@@ -336,6 +343,35 @@ static void zoom_to_peak(panel_t *p)
     }
 }
 
+/* --color category: one entry per category, with its bytes live at the
+ * peak of the panel whose peak is the largest. */
+static void category_legend(FILE *f, const panel_t *panels, int n_panels, double y)
+{
+    const panel_t *top = NULL;
+    for (int i = 0; i < n_panels; i++)
+        if (panels[i].r != NULL && panels[i].peak.peak_ev != UINT32_MAX &&
+            (top == NULL || panels[i].peak.peak_bytes > top->peak.peak_bytes))
+            top = &panels[i];
+    uint64_t at_peak[SF_MV_CAT_COUNT] = {0};
+    for (uint32_t k = 0; top != NULL && k <= top->peak.peak_ev; k++) {
+        uint32_t i = top->r->ev_buf[k];
+        if (top->r->bufs[i].alloc_ev == k)
+            at_peak[top->cat[i]] += top->r->bufs[i].bytes;
+        else
+            at_peak[top->cat[i]] -= top->r->bufs[i].bytes;
+    }
+    double lx = MARGIN;
+    for (int c = 0; c < SF_MV_CAT_COUNT; c++) {
+        char h[48], label[96];
+        bytes_short((double)at_peak[c], h, sizeof h);
+        snprintf(label, sizeof label, "%s %s", sf_mv_cat_name((sf_mv_cat_t)c), h);
+        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\" fill=\"%s\"/>"
+                   "<text x=\"%.1f\" y=\"%.1f\">%s</text>",
+                lx, y, sf_mv_cat_colour((sf_mv_cat_t)c), lx + 13, y + 9, label);
+        lx += 13 + 6.0 * (double)strlen(label) + 14;
+    }
+}
+
 static const sf_mv_rank_t *rank_of(const sf_mv_trace_t *t, int64_t pid)
 {
     for (int i = 0; i < t->n_ranks; i++)
@@ -474,7 +510,22 @@ sf_status_t sf_mv_svg_write(sf_mv_trace_t *const *runs, int n_runs, const sf_mv_
             p->time = o->x == SF_MV_X_TIME;
             if (p->r == NULL)
                 continue;
-            if ((st = sf_mv_layout_build(p->r, small_below, MAX_STEPS, &p->lay, err)) != SF_OK)
+            uint8_t *weights = NULL;
+            if (o->colour_category) {
+                p->cat = calloc((size_t)p->r->n_bufs + 1, 1);
+                weights = calloc((size_t)p->r->n_bufs + 1, 1);
+                if (p->cat == NULL || weights == NULL) {
+                    free(weights);
+                    st = sf_err_set(err, SF_ERR_NOMEM, NULL, "out of memory");
+                    goto done;
+                }
+                sf_mv_categorize(p->t, p->r, p->cat);
+                for (uint32_t i = 0; i < p->r->n_bufs; i++)
+                    weights[i] = p->cat[i] == SF_MV_CAT_WEIGHTS;
+            }
+            st = sf_mv_layout_build(p->r, small_below, weights, MAX_STEPS, &p->lay, err);
+            free(weights);
+            if (st != SF_OK)
                 goto done;
             p->d0 = 0;
             p->d1 = p->r->n_events > 0 ? p->r->n_events : 1;
@@ -556,7 +607,9 @@ sf_status_t sf_mv_svg_write(sf_mv_trace_t *const *runs, int n_runs, const sf_mv_
     /* legend */
     double lx = MARGIN;
     char c[48], h[48];
-    for (size_t i = 0; i < n_totals && i < LEGEND_N; i++) {
+    if (o->colour_category)
+        category_legend(f, panels, n_panels, legend_y);
+    for (size_t i = 0; i < n_totals && i < LEGEND_N && !o->colour_category; i++) {
         const char *name = sf_mv_str(totals[i].t, totals[i].node);
         int run = totals[i].t == runs[0] ? 0 : 1;
         colour_css(cls[run][totals[i].node], c, sizeof c);
@@ -575,9 +628,11 @@ sf_status_t sf_mv_svg_write(sf_mv_trace_t *const *runs, int n_runs, const sf_mv_
     bytes_short((double)small_bytes, sb, sizeof sb);
     fprintf(f, "<rect x=\"%d\" y=\"%.1f\" width=\"10\" height=\"10\" fill=\"#99aaaa\"/>"
                "<text x=\"%d\" y=\"%.1f\">small buffers: %u buffers under %s (1 px) merged "
-               "into one band per rank, %s allocated in total. Legend: nodes that allocated "
-               "the most; colour = allocating node.</text>\n",
-            MARGIN, legend_y + 18, MARGIN + 13, legend_y + 27, n_small, h, sb);
+               "into one band per rank, %s allocated in total. %s</text>\n",
+            MARGIN, legend_y + 18, MARGIN + 13, legend_y + 27, n_small, h, sb,
+            o->colour_category ? "Legend: each category at the largest peak (weights never merged)."
+                               : "Legend: nodes that allocated the most; colour = allocating "
+                                 "node.");
     if (n_runs == 2) {
         /* The difference, in words: what the picture is for. */
         fprintf(f, "<text x=\"%d\" y=\"%.1f\" font-weight=\"bold\">", MARGIN, diff_y + 2);
@@ -610,8 +665,10 @@ sf_status_t sf_mv_svg_write(sf_mv_trace_t *const *runs, int n_runs, const sf_mv_
     }
     fputs("</svg>\n", f);
 done:
-    for (int i = 0; panels != NULL && i < n_panels; i++)
+    for (int i = 0; panels != NULL && i < n_panels; i++) {
         sf_mv_layout_fini(&panels[i].lay);
+        free(panels[i].cat);
+    }
     free(panels);
     free(totals);
     free(notes);

@@ -363,6 +363,49 @@ START_TEST(test_memviz_zoom_to_peak)
 }
 END_TEST
 
+START_TEST(test_memviz_colour_by_category)
+{
+    /* tests/graphs/categories.yaml: at its peak (mm2) plan counts weights
+     * 256, activations 1024, logits 512, communication 512, scratch 3072,
+     * outputs 512 (check_plan_report adds them up); the SVG's category
+     * legend says the same from the trace alone. With n = 256 the peak is
+     * about 1.3 MB, 6 KiB a pixel: the 256-byte weight would be merged
+     * into "small buffers", but weights keep a band (colour #4e79a7). */
+    const char *dir = tu_tmpdir();
+    const char *trace = path_in(dir, "cat.json"), *svg = path_in(dir, "cat.svg");
+    char *out = NULL;
+    ck_assert_int_eq(sf(&out, "plan '%s' --trace '%s'", tu_src("tests/graphs/categories.yaml"),
+                        trace),
+                     0);
+    free(out);
+    ck_assert_int_eq(sf(&out, "memviz '%s' --color category -o '%s'", trace, svg), 0);
+    free(out);
+    char *text = tu_read_file(svg, NULL);
+    ck_assert_ptr_nonnull(text);
+    check_xml(text);
+    const char *want[] = {">weights 256 B</text>",      ">activations 1 KiB</text>",
+                          ">logits/target 512 B</text>", ">communication 512 B</text>",
+                          ">kernel scratch 3 KiB</text>", ">outputs 512 B</text>"};
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++)
+        ck_assert_msg(strstr(text, want[k]) != NULL, "no %s", want[k]);
+    free(text);
+    ck_assert_int_eq(sf(&out, "plan '%s' --set n=256 --trace '%s'",
+                        tu_src("tests/graphs/categories.yaml"), trace),
+                     0);
+    free(out);
+    ck_assert_int_eq(sf(&out, "memviz '%s' --color category -o '%s'", trace, svg), 0);
+    free(out);
+    text = tu_read_file(svg, NULL);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_msg(strstr(text, "<path fill=\"#4e79a7\" d=\"M") != NULL, "no weights band");
+    free(text);
+    ck_assert_int_eq(sf(&out, "memviz '%s' --color rainbow -o '%s'", trace, svg), 2);
+    ck_assert_msg(strstr(out, "--color takes 'node' or 'category', not 'rainbow'") != NULL, "%s",
+                  out);
+    free(out);
+}
+END_TEST
+
 START_TEST(test_memviz_summary_hand_trace_exact)
 {
     const char *dir = tu_tmpdir();
@@ -868,6 +911,7 @@ int main(void)
     tcase_add_test(tc, test_memviz_folds_identical_ranks);
     tcase_add_test(tc, test_memviz_adjacent_nodes_differ_in_colour);
     tcase_add_test(tc, test_memviz_zoom_to_peak);
+    tcase_add_test(tc, test_memviz_colour_by_category);
     tcase_add_test(tc, test_memviz_malformed_traces_exit_2_and_write_nothing);
     tcase_add_test(tc, test_memviz_trace_without_buffers_is_an_error);
     tcase_add_test(tc, test_memviz_truncated_real_trace_names_the_offset);
