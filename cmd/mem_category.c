@@ -9,21 +9,13 @@
 
 #include "xalloc.h"
 
-static const char *const cat_names[SF_MEM_CAT_COUNT] = {
-    "weights", "activations", "logits/target", "communication", "kernel scratch", "outputs",
-};
-static const char *const cat_keys[SF_MEM_CAT_COUNT] = {
+static const char *const cat_keys[SF_MV_CAT_COUNT] = {
     "weights", "activations", "logits", "communication", "scratch", "outputs",
 };
 
-const char *sf_mem_cat_name(sf_mem_cat_t c)
+const char *sf_mem_cat_key(sf_mv_cat_t c)
 {
-    return (unsigned)c < SF_MEM_CAT_COUNT ? cat_names[c] : "?";
-}
-
-const char *sf_mem_cat_key(sf_mem_cat_t c)
-{
-    return (unsigned)c < SF_MEM_CAT_COUNT ? cat_keys[c] : "?";
+    return (unsigned)c < SF_MV_CAT_COUNT ? cat_keys[c] : "?";
 }
 
 typedef enum rule_kind {
@@ -35,7 +27,7 @@ typedef enum rule_kind {
 typedef struct cat_rule {
     rule_kind_t kind;
     const char *text;
-    sf_mem_cat_t cat;
+    sf_mv_cat_t cat;
 } cat_rule_t;
 
 /* Order matters: weights persist like outputs but are weights; the gathered
@@ -43,11 +35,11 @@ typedef struct cat_rule {
  * communication; the f32 copies, the concat and the pad of the logits are
  * the logits/target the step exists to make. */
 static const cat_rule_t cat_rules[] = {
-    {RULE_OP, "weight", SF_MEM_CAT_WEIGHTS},
-    {RULE_OUTPUT, NULL, SF_MEM_CAT_OUTPUTS},
-    {RULE_OP, "redistribute", SF_MEM_CAT_COMM},
-    {RULE_NAME_PREFIX, "logits", SF_MEM_CAT_LOGITS},
-    {RULE_NAME_PREFIX, "target", SF_MEM_CAT_LOGITS},
+    {RULE_OP, "weight", SF_MV_CAT_WEIGHTS},
+    {RULE_OUTPUT, NULL, SF_MV_CAT_OUTPUTS},
+    {RULE_OP, "redistribute", SF_MV_CAT_COMM},
+    {RULE_NAME_PREFIX, "logits", SF_MV_CAT_LOGITS},
+    {RULE_NAME_PREFIX, "target", SF_MV_CAT_LOGITS},
 };
 
 static bool rule_matches(const cat_rule_t *r, const sf_graph_t *g, int v, const bool *is_out)
@@ -91,7 +83,7 @@ void sf_mem_cat_tally_init(sf_mem_cat_tally_t *t, const sf_graph_t *g)
     for (int k = 0; k < g->n_outputs; k++)
         is_out[base_of(g, g->outputs[k])] = true;
     for (int v = 0; v < g->n_edges; v++) {
-        t->edge_cat[v] = SF_MEM_CAT_ACTIVATIONS;
+        t->edge_cat[v] = SF_MV_CAT_ACTIVATIONS;
         for (size_t r = 0; r < sizeof cat_rules / sizeof cat_rules[0]; r++)
             if (rule_matches(&cat_rules[r], g, v, is_out)) {
                 t->edge_cat[v] = cat_rules[r].cat;
@@ -122,17 +114,17 @@ void sf_mem_cat_tally_fini(sf_mem_cat_tally_t *t)
     memset(t, 0, sizeof *t);
 }
 
-sf_mem_cat_t sf_mem_cat_of_edge(const sf_mem_cat_tally_t *t, int v)
+sf_mv_cat_t sf_mem_cat_of_edge(const sf_mem_cat_tally_t *t, int v)
 {
-    return v >= 0 && v < t->g->n_edges ? t->edge_cat[v] : SF_MEM_CAT_ACTIVATIONS;
+    return v >= 0 && v < t->g->n_edges ? t->edge_cat[v] : SF_MV_CAT_ACTIVATIONS;
 }
 
-sf_mem_cat_t sf_mem_cat_of_tensor(const sf_mem_cat_tally_t *t, const char *tensor)
+sf_mv_cat_t sf_mem_cat_of_tensor(const sf_mem_cat_tally_t *t, const char *tensor)
 {
     if (tensor == NULL)
-        return SF_MEM_CAT_ACTIVATIONS;
+        return SF_MV_CAT_ACTIVATIONS;
     if (strcmp(tensor, "<scratch>") == 0)
-        return SF_MEM_CAT_SCRATCH;
+        return SF_MV_CAT_SCRATCH;
     const char **hit = bsearch(&tensor, t->by_name, (size_t)t->g->n_edges, sizeof *t->by_name,
                                by_address);
     int v = hit != NULL ? t->by_name_edge[hit - t->by_name] : sf_graph_find_edge(t->g, tensor);
@@ -142,7 +134,7 @@ sf_mem_cat_t sf_mem_cat_of_tensor(const sf_mem_cat_tally_t *t, const char *tenso
 void sf_mem_cat_observe(void *ctx, const sf_mem_event_t *ev)
 {
     sf_mem_cat_tally_t *t = ctx;
-    sf_mem_cat_t c = sf_mem_cat_of_tensor(t, ev->buf->tensor);
+    sf_mv_cat_t c = sf_mem_cat_of_tensor(t, ev->buf->tensor);
     if (ev->kind == SF_MEM_EV_ALLOC) {
         t->live[c] += ev->buf->counted_bytes;
         if (ev->live_bytes > t->peak_bytes) {

@@ -10,23 +10,14 @@
 
 #include "graph.h"
 #include "mem.h"
+#include "memviz_category.h"
 
-typedef enum sf_mem_cat {
-    SF_MEM_CAT_WEIGHTS = 0,
-    SF_MEM_CAT_ACTIVATIONS,
-    SF_MEM_CAT_LOGITS,
-    SF_MEM_CAT_COMM,
-    SF_MEM_CAT_SCRATCH,
-    SF_MEM_CAT_OUTPUTS,
-    SF_MEM_CAT_COUNT
-} sf_mem_cat_t;
+/* The categories and their names are memviz's (memviz/memviz_category.h),
+ * so a trace's legend and plan's table say the same words. */
 
-/* "weights", "activations", "logits/target", "communication", "kernel
- * scratch", "outputs". */
-const char *sf_mem_cat_name(sf_mem_cat_t c);
 /* The same as one word for JSON keys: "weights", "activations", "logits",
  * "communication", "scratch", "outputs". */
-const char *sf_mem_cat_key(sf_mem_cat_t c);
+const char *sf_mem_cat_key(sf_mv_cat_t c);
 
 /* Per-category live bytes of one allocator, and their split when the peak
  * was first reached (the rule of core/mem.c: a later equal total does not
@@ -34,11 +25,11 @@ const char *sf_mem_cat_key(sf_mem_cat_t c);
  * sf_mem_observer_fn). */
 typedef struct sf_mem_cat_tally {
     const sf_graph_t *g;             /* borrowed */
-    sf_mem_cat_t *edge_cat;          /* owned: per edge of g */
+    sf_mv_cat_t *edge_cat;          /* owned: per edge of g */
     const char **by_name;            /* owned: edge names sorted by address, for the lookup */
     int *by_name_edge;               /* owned: the edge of each by_name entry */
-    uint64_t live[SF_MEM_CAT_COUNT];
-    uint64_t at_peak[SF_MEM_CAT_COUNT];
+    uint64_t live[SF_MV_CAT_COUNT];
+    uint64_t at_peak[SF_MV_CAT_COUNT];
     uint64_t peak_bytes;
 } sf_mem_cat_tally_t;
 
@@ -46,9 +37,9 @@ typedef struct sf_mem_cat_tally {
 void sf_mem_cat_tally_init(sf_mem_cat_tally_t *t, const sf_graph_t *g);
 void sf_mem_cat_tally_fini(sf_mem_cat_tally_t *t);
 /* The category of edge v of g. */
-sf_mem_cat_t sf_mem_cat_of_edge(const sf_mem_cat_tally_t *t, int v);
+sf_mv_cat_t sf_mem_cat_of_edge(const sf_mem_cat_tally_t *t, int v);
 /* The category of a buffer made for the tensor named `tensor`. */
-sf_mem_cat_t sf_mem_cat_of_tensor(const sf_mem_cat_tally_t *t, const char *tensor);
+sf_mv_cat_t sf_mem_cat_of_tensor(const sf_mem_cat_tally_t *t, const char *tensor);
 /* ctx: an sf_mem_cat_tally_t. */
 void sf_mem_cat_observe(void *ctx, const sf_mem_event_t *ev);
 

@@ -24,7 +24,7 @@ typedef struct top_row {
     char shape[96];
     sf_dtype_t dtype;
     uint64_t bytes;
-    sf_mem_cat_t cat;
+    sf_mv_cat_t cat;
 } top_row_t;
 
 typedef struct rank_result {
@@ -32,7 +32,7 @@ typedef struct rank_result {
     uint64_t peak_bytes;
     uint64_t end_bytes;
     char peak_node[256];
-    uint64_t cats[SF_MEM_CAT_COUNT]; /* at the peak; they sum to peak_bytes */
+    uint64_t cats[SF_MV_CAT_COUNT]; /* at the peak; they sum to peak_bytes */
     int n_top;
     top_row_t top[SF_MEM_TOP_K];
     int same_as;                     /* index of the first identical result (itself if none) */
@@ -497,7 +497,7 @@ static void cell_sweep(const config_result_t *c, const sf_plan_report_opts_t *ro
         snprintf(o, n, "%s=%lld (shown below)", ro->sweep_key, (long long)c->sweep_best);
 }
 
-static sf_mem_cat_t cell_cat_which;
+static sf_mv_cat_t cell_cat_which;
 
 static void cell_cat(const config_result_t *c, const sf_plan_report_opts_t *ro, char *o, size_t n)
 {
@@ -531,10 +531,10 @@ static void print_text(const sf_cli_graph_args_t *a, const sf_session_opts_t *ba
     print_row("peak node", cs, n, cell_node, ro);
     if (ro->device_mem != 0)
         print_row("fits the device", cs, n, cell_fits, ro);
-    for (int c = 0; c < SF_MEM_CAT_COUNT; c++) {
+    for (int c = 0; c < SF_MV_CAT_COUNT; c++) {
         char name[40];
-        snprintf(name, sizeof name, "  %s", sf_mem_cat_name((sf_mem_cat_t)c));
-        cell_cat_which = (sf_mem_cat_t)c;
+        snprintf(name, sizeof name, "  %s", sf_mv_cat_name((sf_mv_cat_t)c));
+        cell_cat_which = (sf_mv_cat_t)c;
         print_row(name, cs, n, cell_cat, ro);
     }
     print_row("end (kept to the end)", cs, n, cell_end, ro);
@@ -570,7 +570,7 @@ static void print_text(const sf_cli_graph_args_t *a, const sf_session_opts_t *ba
                 sf_cli_format_bytes(e->bytes, hb, sizeof hb);
                 printf("    %-24s %-20s %-5s %14llu bytes (%s)  %s\n", e->tensor, e->shape,
                        sf_dtype_name(e->dtype), (unsigned long long)e->bytes, hb,
-                       sf_mem_cat_name(e->cat));
+                       sf_mv_cat_name(e->cat));
             }
         }
         if (c->swept) {
@@ -619,8 +619,8 @@ static cJSON *rank_json(const rank_result_t *rr, const sf_plan_report_opts_t *ro
         json_add_i64(o, "headroom_bytes", headroom(ro->device_mem, rr->peak_bytes));
     }
     cJSON *cats = cJSON_AddObjectToObject(o, "by_category");
-    for (int c = 0; c < SF_MEM_CAT_COUNT; c++)
-        sf_cli_json_add_u64(cats, sf_mem_cat_key((sf_mem_cat_t)c), rr->cats[c]);
+    for (int c = 0; c < SF_MV_CAT_COUNT; c++)
+        sf_cli_json_add_u64(cats, sf_mem_cat_key((sf_mv_cat_t)c), rr->cats[c]);
     cJSON *top = cJSON_AddArrayToObject(o, "live_at_peak");
     for (int t = 0; t < rr->n_top; t++) {
         cJSON *e = cJSON_CreateObject();
