@@ -12,6 +12,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: shardflow memviz TRACE.json [TRACE2.json] -o OUT.html|OUT.svg [options]\n"
             "       shardflow memviz --summary TRACE.json [--json] [--top N] [--rank R]\n"
+            "       shardflow memviz --summary PLAN.json MEASURED.json [--json] [--rank R]\n"
             "       shardflow memviz --merge A.json B.json [...] -o MERGED.json\n"
             "\n"
             "Memory pictures of traces written by `shardflow run/plan --trace`.\n"
@@ -163,9 +164,26 @@ int sf_cmd_memviz(int argc, char **argv)
         if (labels[i] == NULL)
             labels[i] = base_name(inputs[i]);
 
+    if (summary && n_inputs == 2) {
+        /* Two traces: the peak of each and their difference, per rank. */
+        if (output != NULL)
+            return bad("--summary prints to stdout; drop -o %s", output);
+        sf_mv_trace_t *two[2] = {NULL, NULL};
+        sf_status_t st = SF_OK;
+        for (int i = 0; i < 2 && st == SF_OK; i++) {
+            st = sf_mv_trace_load(inputs[i], &two[i], &err);
+            if (st == SF_OK && only_rank >= 0)
+                st = sf_mv_trace_keep_rank(two[i], only_rank, &err);
+        }
+        if (st == SF_OK)
+            st = sf_mv_summary_compare_print(two[0], two[1], json, stdout, &err);
+        sf_mv_trace_free(two[0]);
+        sf_mv_trace_free(two[1]);
+        return st == SF_OK ? 0 : sf_cli_fail(&err);
+    }
     if (summary) {
         if (n_inputs != 1)
-            return bad("--summary takes one trace%s", "");
+            return bad("--summary takes one trace or two%s", "");
         if (output != NULL)
             return bad("--summary prints to stdout; drop -o %s", output);
         sf_mv_trace_t *t = NULL;

@@ -322,3 +322,88 @@ done:
     free(peaks);
     return st;
 }
+
+static const sf_mv_rank_t *summary_rank(const sf_mv_trace_t *t, int64_t pid)
+{
+    for (int i = 0; i < t->n_ranks; i++)
+        if (t->ranks[i].pid == pid)
+            return &t->ranks[i];
+    return NULL;
+}
+
+sf_status_t sf_mv_summary_compare_print(const sf_mv_trace_t *a, const sf_mv_trace_t *b, bool json,
+                                        FILE *f, sf_err_t *err)
+{
+    const sf_mv_trace_t *ts[2] = {a, b};
+    cJSON *root = json ? cJSON_CreateObject() : NULL;
+    cJSON *ranks = NULL;
+    if (json) {
+        cJSON *names = cJSON_AddArrayToObject(root, "traces");
+        cJSON_AddItemToArray(names, cJSON_CreateString(a->path));
+        cJSON_AddItemToArray(names, cJSON_CreateString(b->path));
+        ranks = cJSON_AddArrayToObject(root, "ranks");
+    } else {
+        fprintf(f, "peaks: %s vs %s (difference = second - first)\n", a->path, b->path);
+    }
+    /* Every pid of either trace, each once, in a's order then b's new ones. */
+    for (int t = 0; t < 2; t++)
+        for (int i = 0; i < ts[t]->n_ranks; i++) {
+            int64_t pid = ts[t]->ranks[i].pid;
+            if (t == 1 && summary_rank(a, pid) != NULL)
+                continue;
+            sf_mv_peak_t pk[2];
+            const sf_mv_rank_t *r[2] = {summary_rank(a, pid), summary_rank(b, pid)};
+            for (int k = 0; k < 2; k++)
+                if (r[k] != NULL)
+                    sf_mv_peak_compute(ts[k], r[k], &pk[k]);
+            if (json) {
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddNumberToObject(o, "rank", (double)pid);
+                cJSON *pb = cJSON_AddArrayToObject(o, "peak_bytes");
+                cJSON *pn = cJSON_AddArrayToObject(o, "peak_node");
+                for (int k = 0; k < 2; k++) {
+                    char text[24];
+                    snprintf(text, sizeof text, "%llu", (unsigned long long)pk[k].peak_bytes);
+                    cJSON_AddItemToArray(pb, r[k] != NULL ? cJSON_CreateRaw(text) : cJSON_CreateNull());
+                    cJSON_AddItemToArray(pn, r[k] != NULL ? cJSON_CreateString(sf_mv_str(
+                                                                ts[k], pk[k].peak_node))
+                                                          : cJSON_CreateNull());
+                }
+                if (r[0] != NULL && r[1] != NULL) {
+                    char text[24];
+                    snprintf(text, sizeof text, "%lld",
+                             (long long)pk[1].peak_bytes - (long long)pk[0].peak_bytes);
+                    cJSON_AddRawToObject(o, "difference_bytes", text);
+                } else {
+                    cJSON_AddNullToObject(o, "difference_bytes");
+                }
+                cJSON_AddItemToArray(ranks, o);
+                continue;
+            }
+            fprintf(f, "rank %lld:", (long long)pid);
+            for (int k = 0; k < 2; k++) {
+                char h[32];
+                if (r[k] == NULL) {
+                    fprintf(f, "%s(not in %s)", k ? " vs " : " ", ts[k]->path);
+                    continue;
+                }
+                sf_cli_format_bytes(pk[k].peak_bytes, h, sizeof h);
+                fprintf(f, "%s%llu bytes (%s) at '%s'", k ? " vs " : " ",
+                        (unsigned long long)pk[k].peak_bytes, h, sf_mv_str(ts[k], pk[k].peak_node));
+            }
+            if (r[0] != NULL && r[1] != NULL) {
+                int64_t d = (int64_t)pk[1].peak_bytes - (int64_t)pk[0].peak_bytes;
+                char h[32];
+                sf_cli_format_bytes((unsigned long long)(d < 0 ? -d : d), h, sizeof h);
+                fprintf(f, ": %+lld bytes (%s%s", (long long)d, d < 0 ? "-" : "+", h);
+                if (pk[0].peak_bytes > 0)
+                    fprintf(f, ", %+.1f%%", 100.0 * (double)d / (double)pk[0].peak_bytes);
+                fputc(')', f);
+            }
+            fputc('\n', f);
+        }
+    if (json)
+        sf_cli_json_print_free(root, f);
+    (void)err;
+    return SF_OK;
+}

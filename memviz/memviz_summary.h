@@ -48,4 +48,13 @@ bool sf_mv_op_is_collective(const char *op);
 SF_NODISCARD sf_status_t sf_mv_summary_print(const sf_mv_trace_t *t, bool json, int top, FILE *f,
                                              sf_err_t *err);
 
+/* --summary with two traces (a plan and a measured run, say): per rank
+ * present in either, the peak of each, its node, and the difference
+ * (second minus first), as text or one JSON object {"traces":[A,B],
+ * "ranks":[{"rank","peak_bytes":[a,b],"peak_node":[a,b],"difference_bytes"}]}
+ * (a rank missing from one trace has null there). */
+SF_NODISCARD sf_status_t sf_mv_summary_compare_print(const sf_mv_trace_t *a,
+                                                     const sf_mv_trace_t *b, bool json, FILE *f,
+                                                     sf_err_t *err);
+
 #endif

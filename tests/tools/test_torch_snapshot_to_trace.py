@@ -216,6 +216,22 @@ class Converter(unittest.TestCase):
             text = f.read()
         # Plan peak 2048 (chain), measured 4096: twice as much.
         self.assertIn("rank 0: peak 2 KiB → 4 KiB (+100.0%)", text)
+        # The same in text and JSON, without a picture.
+        p = subprocess.run([SHARDFLOW, "memviz", "--summary", plan, out, "--json"],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        r = json.loads(p.stdout)["ranks"][0]
+        self.assertEqual(r["peak_bytes"], [2048, 4096])
+        self.assertEqual(r["peak_node"], ["make_b", "<no frames>"])
+        self.assertEqual(r["difference_bytes"], 2048)
+        p = subprocess.run([SHARDFLOW, "memviz", "--summary", plan, out],
+                           capture_output=True, text=True)
+        self.assertIn("rank 0: 2048 bytes (2.00 KiB) at 'make_b' vs 4096 bytes (4.00 KiB) at "
+                      "'<no frames>': +2048 bytes (+2.00 KiB, +100.0%)", p.stdout)
+        p = subprocess.run([SHARDFLOW, "memviz", "--summary", plan, out, plan],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--summary takes one trace or two", p.stderr)
 
     # ---- bad input ------------------------------------------------------------------
 
