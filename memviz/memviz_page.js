@@ -395,7 +395,9 @@
     /* x axis */
     const ay = py0 + PHASE_H + 4;
     ctx.fillStyle = "#666"; ctx.textAlign = "center"; ctx.textBaseline = "top";
-    const xs = (() => { const raw = (v1 - v0) / 8, p = Math.pow(10, Math.floor(Math.log10(raw))); for (const m of [1, 2, 5, 10]) if (p * m >= raw) return p * m; return raw; })();
+    /* Events are whole: zoomed in far, ticks stay one event apart (0 1 2,
+     * not 0 0 1 1 rounded from halves), as in memviz_svg.c. */
+    const xs = (() => { const raw = (v1 - v0) / 8, p = Math.pow(10, Math.floor(Math.log10(raw))); let s = raw; for (const m of [1, 2, 5, 10]) if (p * m >= raw) { s = p * m; break; } return xSel.value === "time" ? s : Math.max(1, s); })();
     for (let x = Math.ceil(v0 / xs) * xs; x <= v1; x += xs) {
       const px = X(x);
       if (px > LEFT + W - 24) continue; /* the label would be cut */
