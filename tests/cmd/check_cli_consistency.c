@@ -14,14 +14,6 @@
 #include "safetensors.h"
 #include "test_util.h"
 
-static int count(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *p = strstr(hay, needle); p != NULL; p = strstr(p + 1, needle))
-        n++;
-    return n;
-}
-
 START_TEST(test_check_takes_world)
 {
     char *out = NULL;
@@ -93,10 +85,10 @@ static void check_steps(const char *nproc)
     snprintf(path, sizeof path, "%s/step2", out_dir);
     ck_assert_int_ne(stat(path, &sb), 0);
     /* tok/s (batch 2 x seq 3 = 6 tokens a step) and GiB on each line. */
-    ck_assert_int_eq(count(out, " tok/s"), 2);
-    ck_assert_int_eq(count(out, " GiB) at "), 2);
+    ck_assert_int_eq(tu_count(out, " tok/s"), 2);
+    ck_assert_int_eq(tu_count(out, " GiB) at "), 2);
     /* Three batches, two steps: said once, by the launcher under --nproc. */
-    ck_assert_int_eq(count(out, "warning: "), 1);
+    ck_assert_int_eq(tu_count(out, "warning: "), 1);
     ck_assert_msg(strstr(out, "holds 3 batches; --steps 2 uses batches 0..1, 1 left unused") !=
                       NULL,
                   "%s", out);
@@ -201,8 +193,8 @@ START_TEST(test_rendezvous_mismatch_names_the_param)
              port, tu_shardflow(), g, port, tu_shardflow(), g);
     char *out = NULL;
     ck_assert_int_eq(tu_run(cmd, &out), 22);
-    ck_assert_int_eq(count(out, "graph hash mismatch: rank 1 has 0x"), 2);
-    ck_assert_int_eq(count(out, "(param 'n' differs: rank 0 has n=256)"), 2);
+    ck_assert_int_eq(tu_count(out, "graph hash mismatch: rank 1 has 0x"), 2);
+    ck_assert_int_eq(tu_count(out, "(param 'n' differs: rank 0 has n=256)"), 2);
     free(out);
 }
 END_TEST

@@ -134,14 +134,6 @@ START_TEST(test_plan_report_one_rank)
 }
 END_TEST
 
-static int count(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *p = strstr(hay, needle); p != NULL; p = strstr(p + 1, needle))
-        n++;
-    return n;
-}
-
 START_TEST(test_plan_report_folds_identical_ranks)
 {
     /* chain is the same on every rank: four ranks print one block. */
@@ -152,7 +144,7 @@ START_TEST(test_plan_report_folds_identical_ranks)
     ck_assert_int_eq(sf_stdout(args, &out), 0);
     ck_assert_msg(strstr(out, "0-3 identical (folded)") != NULL, "%s", out);
     ck_assert_msg(strstr(out, "ranks 0-3 (identical, shown once)") != NULL, "%s", out);
-    ck_assert_int_eq(count(out, "largest live at the peak"), 1);
+    ck_assert_int_eq(tu_count(out, "largest live at the peak"), 1);
     free(out);
 }
 END_TEST
