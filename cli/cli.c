@@ -63,9 +63,39 @@ sf_status_t sf_cli_load_graph(const sf_cli_graph_args_t *a, sf_graph_t **out, sf
     return sf_graph_load_file(a->graph_path, a->sets, a->n_sets, out, err);
 }
 
-int sf_cli_fail(const sf_err_t *err)
+/* Set once by sf_cli_json_errors_from_argv, before anything is printed. */
+static bool cli_json_errors;
+
+void sf_cli_json_errors_from_argv(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--json") == 0)
+            cli_json_errors = true;
+}
+
+void sf_cli_print_error(const sf_err_t *err)
 {
     sf_err_print(err, stderr);
+    if (!cli_json_errors)
+        return;
+    cJSON *o = cJSON_CreateObject();
+    cJSON *e = cJSON_AddObjectToObject(o, "error");
+    cJSON_AddStringToObject(e, "status", sf_status_name(err->code));
+    cJSON_AddNumberToObject(e, "exit", sf_status_exit_code(err->code));
+    cJSON_AddStringToObject(e, "message", err->msg);
+    if (err->file[0] != '\0') {
+        cJSON_AddStringToObject(e, "file", err->file);
+        if (err->line > 0)
+            cJSON_AddNumberToObject(e, "line", err->line);
+        if (err->col > 0)
+            cJSON_AddNumberToObject(e, "col", err->col);
+    }
+    sf_cli_json_print_free(o, stderr);
+}
+
+int sf_cli_fail(const sf_err_t *err)
+{
+    sf_cli_print_error(err);
     return sf_status_exit_code(err->code);
 }
 
@@ -99,4 +129,23 @@ bool sf_cli_parse_on_off(const char *option, const char *v, bool *out, sf_err_t 
     }
     sf_err_set(err, SF_ERR_INPUT, NULL, "%s expects on or off, got '%s'", option, v);
     return false;
+}
+
+void sf_cli_json_print_free(cJSON *obj, FILE *f)
+{
+    char *text = cJSON_PrintUnformatted(obj);
+    SF_ASSERT(text != NULL);
+    fprintf(f, "%s\n", text);
+    free(text);
+    cJSON_Delete(obj);
+}
+
+sf_status_t sf_cli_parse_world(const char *text, int *world, sf_err_t *err)
+{
+    char *end = NULL;
+    long w = strtol(text, &end, 10);
+    if (end == text || *end != '\0' || w < 1 || w > 4096)
+        return sf_err_set(err, SF_ERR_INPUT, NULL, "--world expects 1..4096, got '%s'", text);
+    *world = (int)w;
+    return SF_OK;
 }

@@ -31,12 +31,26 @@ const char *sf_cli_option_value(int argc, char **argv, int *i, sf_err_t *err);
 /* True if argv[i] is --name or starts with --name=. */
 bool sf_cli_is_option(const char *arg, const char *name);
 
+/* --world's value: a group size 1..4096. Malformed is SF_ERR_INPUT naming
+ * --world; *world is left alone then. */
+SF_NODISCARD sf_status_t sf_cli_parse_world(const char *text, int *world, sf_err_t *err);
+
 /* Load the graph named in a (ops registered first). */
 SF_NODISCARD sf_status_t sf_cli_load_graph(const sf_cli_graph_args_t *a, sf_graph_t **out,
                                            sf_err_t *err);
 
 /* Print err to stderr and return the exit code for it. */
 int sf_cli_fail(const sf_err_t *err);
+
+/* Errors under --json: when argv (a whole command line) holds "--json",
+ * every error printed through sf_cli_fail or sf_cli_print_error is followed
+ * on stderr by one JSON object, {"error":{"status":"input","exit":2,
+ * "message":...,"file":...,"line":...,"col":...}} (file, line and col only
+ * when known), so a script reading --json results reads failures the same
+ * way. Call once, before any error can be printed. */
+void sf_cli_json_errors_from_argv(int argc, char **argv);
+/* err's line on stderr, and its JSON object under --json. */
+void sf_cli_print_error(const sf_err_t *err);
 
 /* "1.5 MiB" style, for human output. */
 void sf_cli_format_bytes(unsigned long long bytes, char *out, size_t n);
@@ -51,5 +65,8 @@ struct cJSON;
 bool sf_cli_parse_on_off(const char *option, const char *v, bool *out, sf_err_t *err);
 
 bool sf_cli_json_add_u64(struct cJSON *obj, const char *key, uint64_t v);
+
+/* Print obj unformatted on one line of f, then free it (takes ownership). */
+void sf_cli_json_print_free(struct cJSON *obj, FILE *f);
 
 #endif

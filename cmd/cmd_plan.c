@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "graph_session.h"
+#include "plan_report.h"
 #include "report.h"
 
 static void usage(FILE *f)
@@ -29,8 +30,16 @@ static void usage(FILE *f)
             "  --mem-limit BYTES   per-rank memory limit (80G, 512M, 1024; K/M/G/T = 1024^n):\n"
             "                      say whether each rank's peak fits (a note on stderr)\n"
             "\n"
+            "pre-launch report (any of these prints it instead of the plain table):\n"
+            "  --device-mem BYTES  the device's memory per rank (80G, 141G): fits or not and\n"
+            "                      the headroom, per rank; the peak split by category\n"
+            "  --rank R            plan only rank R of --world N\n"
+            "  --compare K=V1,V2   plan each value of param K, side by side\n"
+            "  --sweep K[:STEP]    the largest multiple of STEP (default 1) for param K whose\n"
+            "                      peak fits --device-mem, by doubling then bisection\n"
+            "\n"
             "exit status: 0 ok, 2 bad input or a rank's peak over --mem-limit,\n"
-            "1 other failures\n");
+            "3 a rank over --device-mem (or a sweep where nothing fits), 1 other failures\n");
 }
 
 /* One rank's plan: the first step, and for several steps the second too
@@ -66,9 +75,12 @@ int sf_cmd_plan(int argc, char **argv)
     int max_rank = 0;
     bool in_place = true, explain = false;
     int n_steps = 1;
+    sf_plan_report_opts_t ro;
+    sf_plan_report_opts_init(&ro);
     for (int i = 1; i < argc && err.code == SF_OK; i++) {
         const char *arg = argv[i];
-        if (sf_cli_take_common(a, argc, argv, &i, &err) != 0)
+        if (sf_cli_take_common(a, argc, argv, &i, &err) != 0 ||
+            sf_plan_report_take(&ro, argc, argv, &i, &err) != 0)
             continue;
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             usage(stdout);
@@ -76,11 +88,8 @@ int sf_cmd_plan(int argc, char **argv)
             return 0;
         } else if (sf_cli_is_option(arg, "--world")) {
             const char *v = sf_cli_option_value(argc, argv, &i, &err);
-            char *end = NULL;
-            long w = v != NULL ? strtol(v, &end, 10) : 0;
-            if (v != NULL && (end == v || *end != '\0' || w < 1 || w > 4096))
-                sf_err_set(&err, SF_ERR_INPUT, NULL, "--world expects 1..4096, got '%s'", v);
-            o.world = (int)w;
+            if (v != NULL && sf_cli_parse_world(v, &o.world, &err) != SF_OK)
+                continue; /* err holds it; the loop stops */
         } else if (sf_cli_is_option(arg, "--free")) {
             const char *v = sf_cli_option_value(argc, argv, &i, &err);
             if (v != NULL && !sf_free_policy_parse(v, &o.free_policy))
@@ -113,6 +122,15 @@ int sf_cmd_plan(int argc, char **argv)
             sf_err_set(&err, SF_ERR_INPUT, NULL, "plan: unexpected argument '%s'", arg);
         }
     }
+    if (err.code == SF_OK && sf_plan_report_wanted(&ro) && trace_path != NULL)
+        sf_err_set(&err, SF_ERR_INPUT, NULL,
+                   "--trace goes with a plain plan, not with --device-mem, --rank, --compare or "
+                   "--sweep");
+    if (err.code == SF_OK && sf_plan_report_wanted(&ro)) {
+        int report_rc = sf_plan_report_run(a, &o, mem_limit, &ro);
+        free(a);
+        return report_rc;
+    }
     sf_graph_t *g = NULL;
     sf_trace_t *trace = NULL;
     sf_rank_report_t *reports = calloc((size_t)(o.world > 0 ? o.world : 1), sizeof *reports);
@@ -139,7 +157,7 @@ int sf_cmd_plan(int argc, char **argv)
             sf_rank_report_t planned;
             sf_err_t over = {0};
             if (sf_session_check_mem_limit(g, &o, mem_limit, &planned, &over) == SF_ERR_INPUT) {
-                sf_err_print(&over, stderr);
+                sf_cli_print_error(&over);
                 sf_report_print_mem_snapshot(stderr, &planned.mem_snap, false);
                 n_over++;
             }

@@ -143,53 +143,62 @@ static void rank_trace_path(const char *path, int rank, char *out, size_t n)
         snprintf(out, n, "%s.rank%d.json", path, rank);
 }
 
-/* Global tokens of one step, when the graph says (int params `batch` and
- * `seq`, as eagle3_target.yaml has them); 0 when it does not. */
+/* Global tokens of one step: the graph's batch x seq params when it has
+ * both (the Eagle3 graph does); 0 when it does not say. */
 static int64_t step_tokens(const sf_graph_t *g)
 {
-    int64_t batch = 0, seq = 0;
-    for (int i = 0; i < g->n_params; i++) {
-        const sf_param_t *p = &g->params[i];
-        if (p->value.type != SF_VALUE_INT)
-            continue;
-        if (strcmp(p->name, "batch") == 0)
-            batch = p->value.i;
-        else if (strcmp(p->name, "seq") == 0)
-            seq = p->value.i;
-    }
-    return batch > 0 && seq > 0 && batch <= INT64_MAX / seq ? batch * seq : 0;
+    const sf_param_t *b = sf_graph_find_param(g, "batch"), *s = sf_graph_find_param(g, "seq");
+    if (b == NULL || s == NULL || b->value.type != SF_VALUE_INT || s->value.type != SF_VALUE_INT ||
+        b->value.i <= 0 || s->value.i <= 0 || b->value.i > INT32_MAX || s->value.i > INT32_MAX)
+        return 0;
+    return b->value.i * s->value.i;
 }
 
 /* Progress of a multi-step run, on rank 0: a bar on a terminal, one line
- * per step otherwise (logs, pipes, the --nproc launcher), each with the
- * step's own wall time and, when the graph names its tokens, tokens/s. */
-static void print_progress(int step, int n_steps, const sf_rank_report_t *r, int64_t tokens,
+ * per step otherwise (logs, pipes, the --nproc launcher). Steps are
+ * numbered from 0 as the step<k> folders and the batches of --inputs are:
+ * "step 0 (1 of 3)". */
+static void print_progress(const sf_graph_t *g, int step, int n_steps, const sf_rank_report_t *r,
                            double total_s)
 {
-    char rate[64] = "";
+    char rate[48] = "";
+    int64_t tokens = step_tokens(g);
     if (tokens > 0 && r->stats.wall_s > 0)
         snprintf(rate, sizeof rate, ", %.0f tok/s", (double)tokens / r->stats.wall_s);
+    else if (tokens > 0)
+        snprintf(rate, sizeof rate, ", - tok/s");
+    double gib = (double)r->stats.peak_bytes / (1024.0 * 1024.0 * 1024.0);
     if (isatty(STDERR_FILENO)) {
         int width = 30, done = (step + 1) * width / n_steps;
-        fprintf(stderr, "\r[%.*s%*s] step %d/%d  %.3f s%s  total %.2f s", done,
-                "##############################", width - done, "", step + 1, n_steps,
-                r->stats.wall_s, rate, total_s);
+        fprintf(stderr, "\r[%.*s%*s] step %d (%d of %d)  %.2f s%s, peak %.2f GiB", done,
+                "##############################", width - done, "", step, step + 1, n_steps,
+                total_s, rate, gib);
         if (step + 1 == n_steps)
             fputc('\n', stderr);
     } else {
-        fprintf(stderr, "step %d/%d: peak %llu bytes at %s, %.3f s%s\n", step + 1, n_steps,
-                (unsigned long long)r->stats.peak_bytes, r->peak_node, r->stats.wall_s, rate);
+        fprintf(stderr, "step %d (%d of %d): peak %llu bytes (%.2f GiB) at %s, %.3f s%s\n", step,
+                step + 1, n_steps, (unsigned long long)r->stats.peak_bytes, gib, r->peak_node,
+                r->stats.wall_s, rate);
     }
     fflush(stderr);
 }
 
-/* Every step of this rank on one executor: weights are made in step 1 and
+/* --inputs holding more batches than --steps takes: not an error (a
+ * shorter run over a long file is normal), but worth a line. */
+static void warn_unused_batches(const run_args_t *a, int batches)
+{
+    if (batches > a->steps)
+        fprintf(stderr,
+                "warning: %s holds %d batches; --steps %d uses batches 0..%d, %d left unused\n",
+                a->o.inputs_path, batches, a->steps, a->steps - 1, batches - a->steps);
+}
+
+/* Every step of this rank on one executor: weights are made in step 0 and
  * kept. The report keeps the worst peak and the sum of the wall times. */
 static sf_status_t run_steps(run_args_t *a, const sf_graph_t *g, sf_rank_report_t *mine,
                              sf_err_t *err)
 {
     double total_s = 0;
-    int64_t tokens = step_tokens(g);
     sf_session_t *s = NULL;
     sf_status_t st = sf_session_open(g, &a->o, &s, err);
     for (int k = 0; st == SF_OK && k < a->steps; k++) {
@@ -210,7 +219,7 @@ static sf_status_t run_steps(run_args_t *a, const sf_graph_t *g, sf_rank_report_
             mine->node_us = r.node_us;
         }
         if (a->steps > 1 && a->o.rank == 0)
-            print_progress(k, a->steps, &r, tokens, total_s);
+            print_progress(g, k, a->steps, &r, total_s);
     }
     sf_session_close(s);
     mine->stats.wall_s = total_s;
@@ -241,6 +250,9 @@ static int run_rank(run_args_t *a)
         if (st == SF_OK && a->steps > batches)
             st = sf_err_set(&err, SF_ERR_INPUT, NULL, "--steps %d: %s holds %d batches", a->steps,
                             a->o.inputs_path, batches);
+        /* Under --nproc the launcher has said it once already. */
+        if (st == SF_OK && rg.info.rank == 0 && getenv("SF_REPORT_PATH") == NULL)
+            warn_unused_batches(a, batches);
     }
     if (st == SF_OK && a->o.out_dir != NULL)
         st = sf_session_check_out(a->o.out_dir, rg.info.rank, a->steps, a->o.overwrite, &err);
@@ -258,10 +270,27 @@ static int run_rank(run_args_t *a)
     }
     sf_bootstrap_job_t job = {.graph_hash = g != NULL ? sf_graph_hash(g) : 0,
                               .timeout_s = a->timeout_s};
+    /* The params behind the hash, so a mismatch names the one that differs. */
+    char(*param_text)[256] = calloc(SF_BOOTSTRAP_MAX_PARAMS, sizeof *param_text);
+    const char *param_ptr[SF_BOOTSTRAP_MAX_PARAMS];
+    SF_ASSERT(param_text != NULL);
+    for (int k = 0; g != NULL && k < g->n_params && job.n_params < SF_BOOTSTRAP_MAX_PARAMS; k++) {
+        if (strcmp(g->params[k].name, "rank") == 0)
+            continue; /* differs by design; sf_graph_hash leaves it out too */
+        char value[200];
+        sf_value_format(&g->params[k].value, value, sizeof value);
+        snprintf(param_text[job.n_params], sizeof param_text[0], "%.50s=%s", g->params[k].name,
+                 value);
+        param_ptr[job.n_params] = param_text[job.n_params];
+        job.n_params++;
+    }
+    job.params = param_ptr;
     if (st == SF_OK && a->o.inputs_path != NULL && rg.info.world > 1)
         st = sf_session_inputs_hash(a->o.inputs_path, &job.inputs_hash, &err);
     if (st == SF_OK)
         st = sf_rank_group_join(&rg, a->backend, false, &job, &err);
+    free(param_text);
+    job.params = NULL;
     if (st == SF_OK && a->trace_path != NULL) {
         if (rg.info.world > 1)
             rank_trace_path(a->trace_path, rg.info.rank, trace_path, sizeof trace_path);
@@ -333,6 +362,8 @@ static int launch(run_args_t *a, int nproc, int argc, char **argv)
         if (st == SF_OK && a->steps > batches)
             st = sf_err_set(&err, SF_ERR_INPUT, NULL, "--steps %d: %s holds %d batches", a->steps,
                             a->o.inputs_path, batches);
+        if (st == SF_OK)
+            warn_unused_batches(a, batches);
     }
     for (int r = 0; st == SF_OK && a->o.out_dir != NULL && r < nproc; r++)
         st = sf_session_check_out(a->o.out_dir, r, a->steps, a->o.overwrite, &err);

@@ -248,11 +248,27 @@ static void copy_aliases(const sf_graph_t *g, const sf_plan_t *p, sf_rank_report
     }
 }
 
+/* The trace and an extra observer both watching one allocator. */
+typedef struct session_observers {
+    sf_trace_rank_t trace;          /* .tr NULL: no trace */
+    sf_mem_observer_fn extra;
+    void *extra_ctx;                /* borrowed */
+} session_observers_t;
+
+static void session_observe(void *ctx, const sf_mem_event_t *ev)
+{
+    session_observers_t *obs = ctx;
+    if (obs->trace.tr != NULL)
+        sf_trace_mem_observer(&obs->trace, ev);
+    obs->extra(obs->extra_ctx, ev);
+}
+
 struct sf_session {
     const sf_graph_t *g;   /* borrowed */
     sf_session_opts_t o;   /* its strings and pointers borrowed, as the caller's */
     sf_exec_t *ex;         /* owned: one executor for every step */
     sf_st_file_t *inputs;  /* owned; NULL without an inputs file */
+    session_observers_t obs; /* the allocator's observer when o.observer is set */
 };
 
 sf_status_t sf_session_open(const sf_graph_t *g, const sf_session_opts_t *o, sf_session_t **out,
@@ -270,9 +286,14 @@ sf_status_t sf_session_open(const sf_graph_t *g, const sf_session_opts_t *o, sf_
     SF_ASSERT(s != NULL);
     s->g = g;
     s->o = *o;
+    s->obs = (session_observers_t){.trace = {.tr = o->trace, .rank = g->rank},
+                                   .extra = o->observer, .extra_ctx = o->observer_ctx};
     sf_status_t st = sf_exec_new(g, o->dev, &eo, &s->ex, err);
     if (st == SF_OK)
         sf_mem_set_limit(sf_exec_mem(s->ex), o->mem_limit);
+    /* Replaces the executor's own trace observer with one that feeds both. */
+    if (st == SF_OK && o->observer != NULL)
+        sf_mem_set_observer(sf_exec_mem(s->ex), session_observe, &s->obs);
     if (st == SF_OK && o->inputs_path != NULL)
         st = sf_st_open(o->inputs_path, &s->inputs, err);
     if (st != SF_OK) {

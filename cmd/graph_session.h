@@ -24,6 +24,10 @@ typedef struct sf_session_opts {
     int n_steps;               /* how many steps the whole run has (1: no step folders) */
     uint64_t mem_limit;        /* --mem-limit: most bytes live at once; 0 for none */
     bool no_alias;             /* --alias off: no buffer computed in place */
+    /* (optional) Also sees every alloc and free of the run (after the
+     * trace, when there is one): plan's per-category breakdown. NULL: none. */
+    sf_mem_observer_fn observer;
+    void *observer_ctx;        /* borrowed: passed to observer */
 } sf_session_opts_t;
 
 /* One in-place placement as the report names it. */

@@ -53,6 +53,7 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
+    sf_cli_json_errors_from_argv(argc, argv);
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
         print_version();
         return 0;

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "plan_report.h"
 
 static const char *policy_name(sf_free_policy_t p)
 {
@@ -43,6 +44,7 @@ static void print_json(const sf_graph_t *g, const sf_report_how_t *how,
     cJSON_AddStringToObject(root, "device", how->device);
     cJSON_AddStringToObject(root, "free", policy_name(how->policy));
     cJSON_AddStringToObject(root, "alias", how->in_place ? "on" : "off");
+    sf_plan_report_json_echo(root, g, NULL);
     cJSON *ranks = cJSON_AddArrayToObject(root, "ranks");
     for (int r = 0; r < world; r++) {
         const sf_rank_report_t *rep = &reports[r];
@@ -63,11 +65,7 @@ static void print_json(const sf_graph_t *g, const sf_report_how_t *how,
         add_aliases(o, rep);
         cJSON_AddItemToArray(ranks, o);
     }
-    char *text = cJSON_PrintUnformatted(root);
-    SF_ASSERT(text != NULL);
-    printf("%s\n", text);
-    free(text);
-    cJSON_Delete(root);
+    sf_cli_json_print_free(root, stdout);
 }
 
 static void print_explain(const sf_rank_report_t *rep)

@@ -9,6 +9,7 @@
  * bootstrap_conn.c.
  * Invariant: every wait has a deadline and progresses the worker. */
 #include "bootstrap_impl.h"
+#include "hash.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -48,6 +49,30 @@ void sf_bootstrap_free(sf_bootstrap_t *bs)
     free(bs);
 }
 
+/* The first param whose hash differs between rank 0 and h, as " (param
+ * 'seq' differs: rank 0 has seq=4096)", into out[n]; "" when none can be
+ * named (no params sent, or all agree). */
+static void bs_param_diff(const sf_bootstrap_t *bs, const bs_hello_t *h, char *out, size_t n)
+{
+    out[0] = '\0';
+    int common = bs->n_params < (int)h->n_params ? bs->n_params : (int)h->n_params;
+    if (common > SF_BOOTSTRAP_MAX_PARAMS)
+        common = SF_BOOTSTRAP_MAX_PARAMS;
+    for (int k = 0; k < common && bs->param_text != NULL; k++) {
+        if (bs->param_hash[k] == h->param_hash[k])
+            continue;
+        const char *t = bs->param_text[k];
+        const char *eq = strchr(t, '=');
+        int name_len = eq != NULL ? (int)(eq - t) : (int)strlen(t);
+        bs_fmt(out, n, " (param '%.*s' differs: rank 0 has %.80s)", name_len > 60 ? 60 : name_len,
+               t, t);
+        return;
+    }
+    if (bs->param_text != NULL && bs->n_params != (int)h->n_params && h->n_params != 0)
+        bs_fmt(out, n, " (rank %d has %u params, rank 0 has %d)", h->rank, h->n_params,
+               bs->n_params);
+}
+
 /* Why the hello h must be refused, into why[n]; false when it is fine.
  * is_taken: another connection already holds h->rank. */
 static bool bs_hello_refusal(const sf_bootstrap_t *bs, const bs_hello_t *h, bool is_taken,
@@ -58,11 +83,14 @@ static bool bs_hello_refusal(const sf_bootstrap_t *bs, const bs_hello_t *h, bool
                h->world, bs->world);
     else if (h->rank <= 0 || h->rank >= bs->world)
         bs_fmt(why, n, "rank %d is out of range for world size %d", h->rank, bs->world);
-    else if (h->graph_hash != bs->graph_hash)
+    else if (h->graph_hash != bs->graph_hash) {
+        char diff[200];
+        bs_param_diff(bs, h, diff, sizeof diff);
         bs_fmt(why, n,
-               "graph hash mismatch: rank %d has 0x%016llx, rank 0 has 0x%016llx (the ranks "
-               "loaded different graphs or parameters)",
-               h->rank, (unsigned long long)h->graph_hash, (unsigned long long)bs->graph_hash);
+               "graph hash mismatch: rank %d has 0x%016llx, rank 0 has 0x%016llx%s",
+               h->rank, (unsigned long long)h->graph_hash, (unsigned long long)bs->graph_hash,
+               diff[0] != '\0' ? diff : " (the ranks loaded different graphs or parameters)");
+    }
     else if (h->inputs_hash != bs->inputs_hash)
         bs_fmt(why, n,
                "inputs mismatch: rank %d read inputs hashing to 0x%016llx, rank 0 to 0x%016llx "
@@ -318,7 +346,9 @@ static uint8_t *client_hello(sf_bootstrap_t *bs, const char token[BS_TOKEN_BYTES
     memcpy(h->token, token, BS_TOKEN_BYTES);
     h->hello = (bs_hello_t){.magic = BS_MAGIC, .protocol = SF_BOOTSTRAP_PROTOCOL,
                             .world = bs->world, .rank = bs->rank, .graph_hash = bs->graph_hash,
-                            .inputs_hash = bs->inputs_hash};
+                            .inputs_hash = bs->inputs_hash,
+                            .n_params = (uint32_t)bs->n_params};
+    memcpy(h->hello.param_hash, bs->param_hash, sizeof h->hello.param_hash);
     h->addr_len = (uint32_t)addr_len;
     memcpy(body + sizeof *h, addr, addr_len);
     ucp_worker_release_address(bs->worker, addr);
@@ -416,9 +446,17 @@ sf_status_t sf_bootstrap_new(const sf_rank_info_t *ri, const sf_bootstrap_job_t 
     bs->timeout_s = job->timeout_s;
     bs->graph_hash = job->graph_hash;
     bs->inputs_hash = job->inputs_hash;
+    bs->n_params = job->params != NULL && job->n_params > 0 ? job->n_params : 0;
+    if (bs->n_params > SF_BOOTSTRAP_MAX_PARAMS)
+        bs->n_params = SF_BOOTSTRAP_MAX_PARAMS;
+    for (int k = 0; k < bs->n_params; k++)
+        bs->param_hash[k] = sf_hash_fnv1a64_add(SF_HASH_FNV1A64_INIT, job->params[k],
+                                                strlen(job->params[k]));
+    bs->param_text = bs->n_params > 0 ? job->params : NULL;
     bs->efd = -1;
     bs_fmt(bs->where, sizeof bs->where, "%s:%d", ri->master_addr, ri->master_port);
     if (ri->world == 1) { /* nobody to meet */
+        bs->param_text = NULL;
         *out = bs;
         return SF_OK;
     }
@@ -433,6 +471,7 @@ sf_status_t sf_bootstrap_new(const sf_rank_info_t *ri, const sf_bootstrap_job_t 
     if (st == SF_OK)
         st = bs->rank == 0 ? bs_rendezvous_root(bs, &sa, salen, err)
                            : bs_rendezvous_client(bs, &sa, salen, err);
+    bs->param_text = NULL; /* borrowed from the job, which is gone after this call */
     if (st != SF_OK) {
         bs->is_broken = true;
         sf_bootstrap_free(bs);

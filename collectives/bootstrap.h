@@ -17,7 +17,7 @@
 
 #include "status.h"
 
-#define SF_BOOTSTRAP_PROTOCOL 1
+#define SF_BOOTSTRAP_PROTOCOL 2
 
 typedef struct sf_rank_info {
     int rank;
@@ -47,11 +47,21 @@ SF_NODISCARD sf_status_t sf_bootstrap_token_ensure(sf_err_t *err);
 
 typedef struct sf_bootstrap sf_bootstrap_t;
 
+/* How many params a hello carries hashes of. */
+#define SF_BOOTSTRAP_MAX_PARAMS 48
+
 /* What every rank of one job must agree on, checked at the rendezvous. */
 typedef struct sf_bootstrap_job {
     uint64_t graph_hash;  /* the graph and its params */
     uint64_t inputs_hash; /* the bytes of the inputs the ranks read (0: none) */
     double timeout_s;     /* the rendezvous and every later wait */
+    /* (optional) The params behind graph_hash as "name=value" texts, in the
+     * graph's order (borrowed, read only during sf_bootstrap_new; the first
+     * SF_BOOTSTRAP_MAX_PARAMS count). Each rank sends a hash of each, so a
+     * graph hash mismatch names the first param that differs. NULL/0: the
+     * message gives the hashes only. */
+    const char *const *params;
+    int n_params;
 } sf_bootstrap_job_t;
 
 /* Rendezvous. Blocks until all world ranks said hello or job->timeout_s

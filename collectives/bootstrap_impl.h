@@ -38,6 +38,9 @@ typedef struct bs_hello {
     int32_t rank;
     uint64_t graph_hash;
     uint64_t inputs_hash;
+    uint32_t n_params;    /* entries of param_hash in use */
+    uint32_t pad;
+    uint64_t param_hash[SF_BOOTSTRAP_MAX_PARAMS]; /* FNV-1a of each "name=value" */
 } bs_hello_t;
 
 typedef struct bs_reply {
@@ -107,6 +110,9 @@ struct sf_bootstrap {
     double timeout_s;
     uint64_t graph_hash;
     uint64_t inputs_hash;
+    int n_params;
+    uint64_t param_hash[SF_BOOTSTRAP_MAX_PARAMS];
+    const char *const *param_text; /* borrowed from the job, during sf_bootstrap_new only */
     char where[300];             /* "ADDR:PORT" for messages */
     ucp_context_h ctx;           /* owned */
     ucp_worker_h worker;         /* owned */

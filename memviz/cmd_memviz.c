@@ -11,7 +11,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: shardflow memviz TRACE.json [TRACE2.json] -o OUT.html|OUT.svg [options]\n"
-            "       shardflow memviz --summary TRACE.json [--json] [--top N]\n"
+            "       shardflow memviz --summary TRACE.json [--json] [--top N] [--rank R]\n"
+            "       shardflow memviz --summary PLAN.json MEASURED.json [--json] [--rank R]\n"
             "       shardflow memviz --merge A.json B.json [...] -o MERGED.json\n"
             "\n"
             "Memory pictures of traces written by `shardflow run/plan --trace`.\n"
@@ -28,9 +29,15 @@ static void usage(FILE *f)
             "                     reached, and the buffers live at the peak (largest first)\n"
             "  --json             with --summary: one JSON object instead of text\n"
             "  --top N            with --summary: at most N live buffers per rank (default all)\n"
+            "  --rank R           only rank R (the trace's pid R), in the summary and pictures\n"
             "  --merge            join traces for ui.perfetto.dev: run k's rank r becomes\n"
             "                     pid k*1000+r, named \"<label>: <process name>\"\n"
             "  --x events|time    x axis: event order (default) or trace time\n"
+            "  --color node|category  SVG bands coloured by allocating node (default) or by\n"
+            "                     category (weights, activations, logits/target,\n"
+            "                     communication, kernel scratch, outputs), weights one band\n"
+            "  --zoom all|peak    x range: the whole run (default) or the events around each\n"
+            "                     rank's peak (a twentieth of the run each side, at least 20)\n"
             "  --label NAME       name of the next run (repeat; default: the file name)\n"
             "  --title TEXT       page/picture title\n"
             "  --width PX         SVG width (default 1000)\n"
@@ -41,10 +48,12 @@ static void usage(FILE *f)
 
 static int bad(const char *fmt, const char *arg)
 {
-    fprintf(stderr, "shardflow memviz: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n(see shardflow memviz --help)\n");
-    return 2;
+    char msg[400];
+    snprintf(msg, sizeof msg, fmt, arg);
+    sf_err_t err;
+    sf_err_clear(&err);
+    sf_err_set(&err, SF_ERR_INPUT, NULL, "memviz: %s (see shardflow memviz --help)", msg);
+    return sf_cli_fail(&err);
 }
 
 static bool ends_with(const char *s, const char *suffix)
@@ -66,6 +75,7 @@ int sf_cmd_memviz(int argc, char **argv)
     const char *inputs[MAX_INPUTS];
     const char *labels[MAX_INPUTS] = {0};
     int n_inputs = 0, n_labels = 0, top = 0;
+    long only_rank = -1; /* --rank; -1: every rank */
     const char *output = NULL;
     bool summary = false, merge = false, json = false;
     sf_mv_opts_t opts = {.x = SF_MV_X_EVENTS};
@@ -87,7 +97,8 @@ int sf_cmd_memviz(int argc, char **argv)
         } else if (strcmp(a, "-o") == 0 || sf_cli_is_option(a, "--output") ||
                    sf_cli_is_option(a, "--x") || sf_cli_is_option(a, "--label") ||
                    sf_cli_is_option(a, "--title") || sf_cli_is_option(a, "--width") ||
-                   sf_cli_is_option(a, "--top")) {
+                   sf_cli_is_option(a, "--top") || sf_cli_is_option(a, "--rank") ||
+                   sf_cli_is_option(a, "--zoom") || sf_cli_is_option(a, "--color")) {
             const char *v = strcmp(a, "-o") == 0 ? (i + 1 < argc ? argv[++i] : NULL)
                                                  : sf_cli_option_value(argc, argv, &i, &err);
             if (v == NULL)
@@ -107,6 +118,21 @@ int sf_cmd_memviz(int argc, char **argv)
                 labels[n_labels++] = v;
             } else if (sf_cli_is_option(a, "--title")) {
                 opts.title = v;
+            } else if (sf_cli_is_option(a, "--color")) {
+                if (strcmp(v, "node") == 0 || strcmp(v, "category") == 0)
+                    opts.colour_category = strcmp(v, "category") == 0;
+                else
+                    return bad("--color takes 'node' or 'category', not '%s'", v);
+            } else if (sf_cli_is_option(a, "--zoom")) {
+                if (strcmp(v, "all") == 0 || strcmp(v, "peak") == 0)
+                    opts.zoom_peak = strcmp(v, "peak") == 0;
+                else
+                    return bad("--zoom takes 'all' or 'peak', not '%s'", v);
+            } else if (sf_cli_is_option(a, "--rank")) {
+                char *end = NULL;
+                only_rank = strtol(v, &end, 10);
+                if (end == v || *end != '\0' || only_rank < 0 || only_rank > 1000000000)
+                    return bad("--rank takes a rank (a trace's pid, 0 or more), not '%s'", v);
             } else {
                 char *end = NULL;
                 long n = strtol(v, &end, 10);
@@ -128,6 +154,8 @@ int sf_cmd_memviz(int argc, char **argv)
             inputs[n_inputs++] = a;
         }
     }
+    if (merge && only_rank >= 0)
+        return bad("--rank does not go with --merge%s", "");
     if (summary && merge)
         return bad("--summary and --merge do not go together%s", "");
     if (n_inputs == 0)
@@ -136,13 +164,32 @@ int sf_cmd_memviz(int argc, char **argv)
         if (labels[i] == NULL)
             labels[i] = base_name(inputs[i]);
 
+    if (summary && n_inputs == 2) {
+        /* Two traces: the peak of each and their difference, per rank. */
+        if (output != NULL)
+            return bad("--summary prints to stdout; drop -o %s", output);
+        sf_mv_trace_t *two[2] = {NULL, NULL};
+        sf_status_t st = SF_OK;
+        for (int i = 0; i < 2 && st == SF_OK; i++) {
+            st = sf_mv_trace_load(inputs[i], &two[i], &err);
+            if (st == SF_OK && only_rank >= 0)
+                st = sf_mv_trace_keep_rank(two[i], only_rank, &err);
+        }
+        if (st == SF_OK)
+            st = sf_mv_summary_compare_print(two[0], two[1], json, stdout, &err);
+        sf_mv_trace_free(two[0]);
+        sf_mv_trace_free(two[1]);
+        return st == SF_OK ? 0 : sf_cli_fail(&err);
+    }
     if (summary) {
         if (n_inputs != 1)
-            return bad("--summary takes one trace%s", "");
+            return bad("--summary takes one trace or two%s", "");
         if (output != NULL)
             return bad("--summary prints to stdout; drop -o %s", output);
         sf_mv_trace_t *t = NULL;
         sf_status_t st = sf_mv_trace_load(inputs[0], &t, &err);
+        if (st == SF_OK && only_rank >= 0)
+            st = sf_mv_trace_keep_rank(t, only_rank, &err);
         if (st == SF_OK)
             st = sf_mv_summary_print(t, json, top, stdout, &err);
         sf_mv_trace_free(t);
@@ -178,6 +225,8 @@ int sf_cmd_memviz(int argc, char **argv)
     st = SF_OK;
     for (int i = 0; i < n_inputs && st == SF_OK; i++) {
         st = sf_mv_trace_load(inputs[i], &runs[i], &err);
+        if (st == SF_OK && only_rank >= 0)
+            st = sf_mv_trace_keep_rank(runs[i], only_rank, &err);
         opts.labels[i] = labels[i];
     }
     if (st == SF_OK && (st = sf_mv_out_open(output, &out, &err)) == SF_OK) {

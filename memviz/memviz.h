@@ -25,6 +25,8 @@ typedef struct sf_mv_opts {
     const char *title;                   /* borrowed; NULL: derived from the files */
     const char *labels[SF_MV_MAX_RUNS];  /* borrowed; run names (file names by default) */
     int width_px;                        /* SVG width; 0: default */
+    bool zoom_peak;                      /* --zoom peak: x around each rank's peak */
+    bool colour_category;                /* --color category (SVG): bands by category */
 } sf_mv_opts_t;
 
 /* ---- output file -------------------------------------------------------------- */

@@ -303,7 +303,7 @@ sf_status_t sf_mv_html_write(sf_mv_trace_t *const *runs, int n_runs, const sf_mv
     fputs("</h1><label>rank <select id=\"rank\"></select></label>\n"
           "<label>x axis <select id=\"xaxis\"><option value=\"events\">event order</option>"
           "<option value=\"time\">time</option></select></label>\n"
-          "<button id=\"reset\">reset zoom</button>\n"
+          "<button id=\"reset\">reset zoom</button> <button id=\"zoompeak\">zoom to peak</button>\n"
           "<span class=\"hint\">wheel: zoom &middot; drag: pan &middot; hover: details &middot; "
           "click: pin &middot; double-click: reset</span></header>\n"
           "<pre id=\"errors\" data-count=\"0\"></pre>\n<div id=\"panels\"></div>\n"
@@ -322,8 +322,10 @@ sf_status_t sf_mv_html_write(sf_mv_trace_t *const *runs, int n_runs, const sf_mv
           f);
     /* The data is JSON in a non-executed script block: JSON.parse reads it
      * several times faster than the JS parser would read the same literal. */
-    fprintf(f, "<script type=\"application/json\" id=\"mv-data\">\n{\"x\":\"%s\",\"runs\":[",
-            o->x == SF_MV_X_TIME ? "time" : "events");
+    fprintf(f,
+            "<script type=\"application/json\" id=\"mv-data\">\n{\"x\":\"%s\",\"zoom\":\"%s\","
+            "\"runs\":[",
+            o->x == SF_MV_X_TIME ? "time" : "events", o->zoom_peak ? "peak" : "all");
     for (int k = 0; k < n_runs; k++) {
         const sf_mv_trace_t *t = runs[k];
         fputs(k > 0 ? ",\n{\"label\":" : "{\"label\":", f);

@@ -79,8 +79,9 @@ static void walk(const sf_mv_rank_t *r, sf_mv_layout_t *l, bool fill, int32_t *n
     *total_steps = steps;
 }
 
-sf_status_t sf_mv_layout_build(const sf_mv_rank_t *r, uint64_t small_below, uint64_t max_steps,
-                               sf_mv_layout_t *out, sf_err_t *err)
+sf_status_t sf_mv_layout_build(const sf_mv_rank_t *r, uint64_t small_below,
+                               const uint8_t *always_big, uint64_t max_steps, sf_mv_layout_t *out,
+                               sf_err_t *err)
 {
     memset(out, 0, sizeof *out);
     size_t n = r->n_bufs, e = r->n_events;
@@ -98,7 +99,7 @@ sf_status_t sf_mv_layout_build(const sf_mv_rank_t *r, uint64_t small_below, uint
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
-        out->is_big[i] = r->bufs[i].bytes >= small_below;
+        out->is_big[i] = r->bufs[i].bytes >= small_below || (always_big != NULL && always_big[i]);
         if (!out->is_big[i]) {
             out->n_small++;
             out->small_bytes += r->bufs[i].bytes;

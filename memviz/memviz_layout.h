@@ -18,11 +18,13 @@ typedef struct sf_mv_layout {
     uint64_t *small_live;  /* owned: per event, live bytes of small buffers after it */
 } sf_mv_layout_t;
 
-/* Lay out r with buffers under small_below bytes pooled. SF_ERR_UNSUPPORTED
+/* Lay out r with buffers under small_below bytes pooled, except those
+ * whose always_big entry is non-zero (may be NULL: none; the weights when
+ * colouring by category, so they stay one named band). SF_ERR_UNSUPPORTED
  * when the stacking changes more than max_steps times (too big to draw). */
 SF_NODISCARD sf_status_t sf_mv_layout_build(const sf_mv_rank_t *r, uint64_t small_below,
-                                            uint64_t max_steps, sf_mv_layout_t *out,
-                                            sf_err_t *err);
+                                            const uint8_t *always_big, uint64_t max_steps,
+                                            sf_mv_layout_t *out, sf_err_t *err);
 void sf_mv_layout_fini(sf_mv_layout_t *l);
 
 #endif

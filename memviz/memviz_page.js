@@ -27,8 +27,10 @@
   function fmtUs(us) { return us >= 1000 ? (us / 1000).toFixed(3) + " ms" : us.toFixed(3) + " \u00b5s"; }
   function esc(s) { return String(s).replace(/[&<>"]/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;" })[c]); }
 
-  /* Colour by producing node: FNV-1a of the name picks one of 36 colours
-   * (the same rule as memviz_svg.c, so page and picture agree). */
+  /* Colour by producing node: the order in which a name first appears (run
+   * by run, rank by rank: node spans in file order, then allocating nodes in
+   * allocation order) picks one of 36 colours, so neighbouring nodes never
+   * share one (the same rule as memviz_svg.c: page and picture agree). */
   const colourCache = new Map();
   const CSS = [], RGBA = new Uint32Array(36);
   for (let k = 0; k < 36; k++) {
@@ -37,12 +39,11 @@
     const f = n => { const kk = (n + h / 30) % 12, a = sat * Math.min(l, 1 - l); return Math.round(255 * (l - a * Math.max(-1, Math.min(kk - 3, 9 - kk, 1)))); };
     RGBA[k] = (255 << 24 | f(4) << 16 | f(8) << 8 | f(0)) >>> 0;
   }
+  let nextColour = 0;
   function colourIdx(name) {
     let c = colourCache.get(name);
     if (c !== undefined) return c;
-    let h = 2166136261;
-    for (let i = 0; i < name.length; i++) { h ^= name.charCodeAt(i) & 255; h = Math.imul(h, 16777619) >>> 0; }
-    c = h % 36;
+    c = nextColour++ % 36;
     colourCache.set(name, c);
     return c;
   }
@@ -65,6 +66,10 @@
       R.sn = b64(R.sn, U32); R.so = b64(R.so, U32); R.sts = b64(R.sts, F64); R.sdur = b64(R.sdur, F64);
       if (R.peak > yMax) yMax = R.peak;
     }
+  }
+  for (const run of MV.runs) for (const R of run.ranks) {
+    for (let q = 0; q < R.sn.length; q++) colourIdx(R.strs[R.sn[q]]);
+    for (let q = 0; q < R.an.length; q++) colourIdx(R.strs[R.an[q]]);
   }
   const tDecoded = performance.now();
   /* One y scale for every rank of every run: comparisons need it. */
@@ -168,6 +173,17 @@
     return k < R.ne ? R.ts[k] : P.d1;
   }
   function resetView(P) { if (!P.R) return; [P.d0, P.d1] = domain(P); P.v0 = P.d0; P.v1 = P.d1; }
+  /* Zoom to the peak: the events around it (a twentieth of the run on each
+   * side, at least 20), the same window as memviz_svg.c's --zoom peak. */
+  function peakView(P) {
+    resetView(P);
+    const R = P.R;
+    if (!R || R.peakEv < 0) return;
+    const w = Math.max(20, Math.floor(R.ne / 20));
+    const k0 = Math.max(0, R.peakEv - w), k1 = Math.min(R.ne, R.peakEv + w + 1);
+    if (xSel.value === "time") { P.v0 = R.ts[k0]; P.v1 = Math.max(R.ts[k1 - 1], P.v0 + 1e-3); }
+    else { P.v0 = k0; P.v1 = k1; }
+  }
   function selectRank() {
     const pid = Number(rankSel.value);
     for (const P of panels) {
@@ -379,7 +395,9 @@
     /* x axis */
     const ay = py0 + PHASE_H + 4;
     ctx.fillStyle = "#666"; ctx.textAlign = "center"; ctx.textBaseline = "top";
-    const xs = (() => { const raw = (v1 - v0) / 8, p = Math.pow(10, Math.floor(Math.log10(raw))); for (const m of [1, 2, 5, 10]) if (p * m >= raw) return p * m; return raw; })();
+    /* Events are whole: zoomed in far, ticks stay one event apart (0 1 2,
+     * not 0 0 1 1 rounded from halves), as in memviz_svg.c. */
+    const xs = (() => { const raw = (v1 - v0) / 8, p = Math.pow(10, Math.floor(Math.log10(raw))); let s = raw; for (const m of [1, 2, 5, 10]) if (p * m >= raw) { s = p * m; break; } return xSel.value === "time" ? s : Math.max(1, s); })();
     for (let x = Math.ceil(v0 / xs) * xs; x <= v1; x += xs) {
       const px = X(x);
       if (px > LEFT + W - 24) continue; /* the label would be cut */
@@ -498,9 +516,11 @@
   rankSel.addEventListener("change", () => { pinned = null; tip.style.display = "none"; selectRank(); });
   xSel.addEventListener("change", () => { for (const P of panels) resetView(P); draw(); });
   document.getElementById("reset").addEventListener("click", () => { for (const P of panels) resetView(P); draw(); });
+  document.getElementById("zoompeak").addEventListener("click", () => { for (const P of panels) peakView(P); draw(); });
   window.addEventListener("resize", draw);
 
   selectRank();
+  if (MV.zoom === "peak") { for (const P of panels) peakView(P); draw(); }
   status.dataset.buffers = nBuffers;
   status.dataset.bands = nBands;
   status.dataset.small = nSmallAll;

@@ -21,12 +21,59 @@ bool sf_mv_op_is_collective(const char *op)
     return false;
 }
 
+bool sf_mv_rank_same(const sf_mv_rank_t *a, const sf_mv_rank_t *b)
+{
+    if (a->n_bufs != b->n_bufs || a->n_events != b->n_events || a->n_spans != b->n_spans)
+        return false;
+    if (a->n_events > 0 && memcmp(a->ev_buf, b->ev_buf, a->n_events * sizeof *a->ev_buf) != 0)
+        return false;
+    for (uint32_t i = 0; i < a->n_bufs; i++) {
+        const sf_mv_buffer_t *x = &a->bufs[i], *y = &b->bufs[i];
+        /* One trace interns its strings once: equal ids are equal text. */
+        if (x->bytes != y->bytes || x->requested_bytes != y->requested_bytes ||
+            x->alloc_ev != y->alloc_ev || x->free_ev != y->free_ev || x->tensor != y->tensor ||
+            x->shape != y->shape || x->dtype != y->dtype || x->alloc_node != y->alloc_node ||
+            x->free_node != y->free_node)
+            return false;
+    }
+    for (uint32_t s = 0; s < a->n_spans; s++)
+        if (a->spans[s].name != b->spans[s].name || a->spans[s].op != b->spans[s].op)
+            return false;
+    return true;
+}
+
+int sf_mv_same_ranks_text(const sf_mv_trace_t *t, int lead, const bool *is_folded, char *out,
+                          size_t n)
+{
+    size_t used = 0;
+    int count = 0;
+    out[0] = '\0';
+    for (int i = lead; i < t->n_ranks; i++) {
+        if (i != lead && !(is_folded[i] && sf_mv_rank_same(&t->ranks[lead], &t->ranks[i])))
+            continue;
+        int j = i;
+        while (j + 1 < t->n_ranks && is_folded[j + 1] && t->ranks[j + 1].pid == t->ranks[j].pid + 1 &&
+               sf_mv_rank_same(&t->ranks[lead], &t->ranks[j + 1]))
+            j++;
+        count += j - i + 1;
+        int w = j > i ? snprintf(out + used, n - used, "%s%lld-%lld", used ? "," : "",
+                                 (long long)t->ranks[i].pid, (long long)t->ranks[j].pid)
+                      : snprintf(out + used, n - used, "%s%lld", used ? "," : "",
+                                 (long long)t->ranks[i].pid);
+        if (w < 0 || (size_t)w >= n - used)
+            break;
+        used += (size_t)w;
+        i = j;
+    }
+    return count;
+}
+
 void sf_mv_peak_compute(const sf_mv_trace_t *t, const sf_mv_rank_t *r, sf_mv_peak_t *out)
 {
     memset(out, 0, sizeof *out);
     out->peak_ev = UINT32_MAX;
     out->peak_buf = UINT32_MAX;
-    uint64_t live = 0;
+    uint64_t live = 0, kept = 0;
     for (uint32_t k = 0; k < r->n_events; k++) {
         const sf_mv_buffer_t *b = &r->bufs[r->ev_buf[k]];
         if (b->alloc_ev == k) {
@@ -38,9 +85,13 @@ void sf_mv_peak_compute(const sf_mv_trace_t *t, const sf_mv_rank_t *r, sf_mv_pea
             }
         } else {
             live -= b->bytes;
+            /* The executor releases what is left after the last node as
+             * "<end>": run and plan count those bytes as end_bytes. */
+            if (strcmp(sf_mv_str(t, b->free_node), "<end>") == 0)
+                kept += b->bytes;
         }
     }
-    out->end_bytes = live;
+    out->end_bytes = live + kept;
     if (out->peak_buf != UINT32_MAX)
         out->peak_node = r->bufs[out->peak_buf].alloc_node;
 
@@ -121,11 +172,16 @@ static double ev_time(const sf_mv_rank_t *r, uint32_t ev)
 }
 
 static void print_text(const sf_mv_trace_t *t, int top, FILE *f, const sf_mv_peak_t *peaks,
-                       uint32_t *const *live, const uint32_t *n_live)
+                       uint32_t *const *live, const uint32_t *n_live, const bool *is_folded)
 {
     fprintf(f, "trace: %s (%d rank%s)\n", t->path, t->n_ranks, t->n_ranks == 1 ? "" : "s");
     for (int i = 0; i < t->n_ranks; i++) {
         const sf_mv_rank_t *r = &t->ranks[i];
+        if (is_folded[i])
+            continue;
+        char same[128];
+        if (sf_mv_same_ranks_text(t, i, is_folded, same, sizeof same) > 1)
+            fprintf(f, "\nranks %s are identical (same buffers, same order): shown once", same);
         const sf_mv_peak_t *p = &peaks[i];
         char h1[32], h2[32], h3[32];
         sf_cli_format_bytes(p->peak_bytes, h1, sizeof h1);
@@ -141,7 +197,10 @@ static void print_text(const sf_mv_trace_t *t, int top, FILE *f, const sf_mv_pea
         fprintf(f, "\n  buffers:    %u allocated, %llu bytes in total (%s)", r->n_bufs,
                 (unsigned long long)p->total_bytes, h2);
         if (r->n_unfreed > 0)
-            fprintf(f, "; %u never freed (%s live at the end)", r->n_unfreed, h3);
+            fprintf(f, "; %u never freed", r->n_unfreed);
+        fprintf(f, "\n  end:        %llu bytes (%s) live after the last node (end_bytes of "
+                   "run/plan)",
+                (unsigned long long)p->end_bytes, h3);
         fprintf(f, "\n  live at the peak: %u buffer%s, largest first%s\n", n_live[i],
                 n_live[i] == 1 ? "" : "s",
                 top > 0 && n_live[i] > (uint32_t)top ? " (top rows only, see --top)" : "");
@@ -225,6 +284,7 @@ sf_status_t sf_mv_summary_print(const sf_mv_trace_t *t, bool json, int top, FILE
     sf_mv_peak_t *peaks = calloc(n, sizeof *peaks);
     uint32_t **live = calloc(n, sizeof *live);
     uint32_t *n_live = calloc(n, sizeof *n_live);
+    bool *is_folded = NULL;
     sf_status_t st = SF_OK;
     if (peaks == NULL || live == NULL || n_live == NULL) {
         st = sf_err_set(err, SF_ERR_NOMEM, NULL, "out of memory");
@@ -240,15 +300,110 @@ sf_status_t sf_mv_summary_print(const sf_mv_trace_t *t, bool json, int top, FILE
             }
         }
     }
+    /* A rank the same as an earlier shown one is folded into it. */
+    is_folded = calloc(n, sizeof *is_folded);
+    if (is_folded == NULL) {
+        st = sf_err_set(err, SF_ERR_NOMEM, NULL, "out of memory");
+        goto done;
+    }
+    for (int i = 1; i < t->n_ranks; i++)
+        for (int j = 0; j < i && !is_folded[i]; j++)
+            is_folded[i] = !is_folded[j] && sf_mv_rank_same(&t->ranks[j], &t->ranks[i]);
     if (json)
         st = print_json(t, top, f, peaks, live, n_live, err);
     else
-        print_text(t, top, f, peaks, live, n_live);
+        print_text(t, top, f, peaks, live, n_live, is_folded);
 done:
+    free(is_folded);
     for (int i = 0; live != NULL && i < t->n_ranks; i++)
         free(live[i]);
     free(live);
     free(n_live);
     free(peaks);
     return st;
+}
+
+static const sf_mv_rank_t *summary_rank(const sf_mv_trace_t *t, int64_t pid)
+{
+    for (int i = 0; i < t->n_ranks; i++)
+        if (t->ranks[i].pid == pid)
+            return &t->ranks[i];
+    return NULL;
+}
+
+sf_status_t sf_mv_summary_compare_print(const sf_mv_trace_t *a, const sf_mv_trace_t *b, bool json,
+                                        FILE *f, sf_err_t *err)
+{
+    const sf_mv_trace_t *ts[2] = {a, b};
+    cJSON *root = json ? cJSON_CreateObject() : NULL;
+    cJSON *ranks = NULL;
+    if (json) {
+        cJSON *names = cJSON_AddArrayToObject(root, "traces");
+        cJSON_AddItemToArray(names, cJSON_CreateString(a->path));
+        cJSON_AddItemToArray(names, cJSON_CreateString(b->path));
+        ranks = cJSON_AddArrayToObject(root, "ranks");
+    } else {
+        fprintf(f, "peaks: %s vs %s (difference = second - first)\n", a->path, b->path);
+    }
+    /* Every pid of either trace, each once, in a's order then b's new ones. */
+    for (int t = 0; t < 2; t++)
+        for (int i = 0; i < ts[t]->n_ranks; i++) {
+            int64_t pid = ts[t]->ranks[i].pid;
+            if (t == 1 && summary_rank(a, pid) != NULL)
+                continue;
+            sf_mv_peak_t pk[2];
+            const sf_mv_rank_t *r[2] = {summary_rank(a, pid), summary_rank(b, pid)};
+            for (int k = 0; k < 2; k++)
+                if (r[k] != NULL)
+                    sf_mv_peak_compute(ts[k], r[k], &pk[k]);
+            if (json) {
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddNumberToObject(o, "rank", (double)pid);
+                cJSON *pb = cJSON_AddArrayToObject(o, "peak_bytes");
+                cJSON *pn = cJSON_AddArrayToObject(o, "peak_node");
+                for (int k = 0; k < 2; k++) {
+                    char text[24];
+                    snprintf(text, sizeof text, "%llu", (unsigned long long)pk[k].peak_bytes);
+                    cJSON_AddItemToArray(pb, r[k] != NULL ? cJSON_CreateRaw(text) : cJSON_CreateNull());
+                    cJSON_AddItemToArray(pn, r[k] != NULL ? cJSON_CreateString(sf_mv_str(
+                                                                ts[k], pk[k].peak_node))
+                                                          : cJSON_CreateNull());
+                }
+                if (r[0] != NULL && r[1] != NULL) {
+                    char text[24];
+                    snprintf(text, sizeof text, "%lld",
+                             (long long)pk[1].peak_bytes - (long long)pk[0].peak_bytes);
+                    cJSON_AddRawToObject(o, "difference_bytes", text);
+                } else {
+                    cJSON_AddNullToObject(o, "difference_bytes");
+                }
+                cJSON_AddItemToArray(ranks, o);
+                continue;
+            }
+            fprintf(f, "rank %lld:", (long long)pid);
+            for (int k = 0; k < 2; k++) {
+                char h[32];
+                if (r[k] == NULL) {
+                    fprintf(f, "%s(not in %s)", k ? " vs " : " ", ts[k]->path);
+                    continue;
+                }
+                sf_cli_format_bytes(pk[k].peak_bytes, h, sizeof h);
+                fprintf(f, "%s%llu bytes (%s) at '%s'", k ? " vs " : " ",
+                        (unsigned long long)pk[k].peak_bytes, h, sf_mv_str(ts[k], pk[k].peak_node));
+            }
+            if (r[0] != NULL && r[1] != NULL) {
+                int64_t d = (int64_t)pk[1].peak_bytes - (int64_t)pk[0].peak_bytes;
+                char h[32];
+                sf_cli_format_bytes((unsigned long long)(d < 0 ? -d : d), h, sizeof h);
+                fprintf(f, ": %+lld bytes (%s%s", (long long)d, d < 0 ? "-" : "+", h);
+                if (pk[0].peak_bytes > 0)
+                    fprintf(f, ", %+.1f%%", 100.0 * (double)d / (double)pk[0].peak_bytes);
+                fputc(')', f);
+            }
+            fputc('\n', f);
+        }
+    if (json)
+        sf_cli_json_print_free(root, f);
+    (void)err;
+    return SF_OK;
 }

@@ -4,11 +4,13 @@
  * scale. Plain C, no dependencies: it is meant for READMEs and reports. */
 #include "memviz.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hash.h"
+#include "memviz_category.h"
 #include "memviz_escape.h"
 #include "memviz_layout.h"
 
@@ -18,10 +20,66 @@ enum {
 };
 #define MAX_STEPS 20000000ull
 
-/* The page's colour rule (memviz_page.js colour()): FNV-1a picks 1 of 36. */
-static unsigned colour_class(const char *name)
+/* The page's colour rule (memviz_page.js colourIdx()): a node's colour is
+ * the order in which its name first appears (run by run, rank by rank: the
+ * node spans in file order, then the allocating nodes in allocation order)
+ * modulo 36. Neighbouring nodes get neighbouring indices, whose hues are
+ * 130 degrees apart, so two adjacent nodes never share a colour (a hash
+ * of the name did, now and then). */
+typedef struct name_colour {
+    const char *name; /* borrowed from a trace's strings */
+    unsigned colour;
+} name_colour_t;
+
+static int by_name(const void *a, const void *b)
 {
-    return sf_hash_fnv1a32(name) % N_COLOURS;
+    return strcmp(((const name_colour_t *)a)->name, ((const name_colour_t *)b)->name);
+}
+
+/* Fill cls[k][sid] for every run; UINT_MAX for strings that name no node. */
+static sf_status_t colour_classes(sf_mv_trace_t *const *runs, int n_runs, unsigned **cls,
+                                  sf_err_t *err)
+{
+    unsigned next = 0;
+    name_colour_t *seen = NULL; /* the names of earlier runs, sorted, for the later ones */
+    size_t n_seen = 0;
+    sf_status_t st = SF_OK;
+    for (int k = 0; k < n_runs && st == SF_OK; k++) {
+        const sf_mv_trace_t *t = runs[k];
+        for (uint32_t s = 0; s < t->n_strs; s++)
+            cls[k][s] = UINT_MAX;
+        for (int i = 0; i < t->n_ranks; i++) {
+            const sf_mv_rank_t *r = &t->ranks[i];
+            for (uint32_t q = 0; q < r->n_spans + r->n_bufs; q++) {
+                sf_mv_sid_t sid = q < r->n_spans ? r->spans[q].name
+                                                 : r->bufs[q - r->n_spans].alloc_node;
+                if (cls[k][sid] != UINT_MAX)
+                    continue;
+                name_colour_t key = {t->strs[sid], 0};
+                const name_colour_t *hit =
+                    n_seen > 0 ? bsearch(&key, seen, n_seen, sizeof *seen, by_name) : NULL;
+                cls[k][sid] = hit != NULL ? hit->colour : next++ % N_COLOURS;
+            }
+        }
+        if (k + 1 == n_runs)
+            break;
+        name_colour_t *grown = realloc(seen, (n_seen + t->n_strs + 1) * sizeof *seen);
+        if (grown == NULL) {
+            st = sf_err_set(err, SF_ERR_NOMEM, NULL, "out of memory");
+            break;
+        }
+        seen = grown;
+        for (uint32_t s = 0; s < t->n_strs; s++)
+            if (cls[k][s] != UINT_MAX)
+                seen[n_seen++] = (name_colour_t){t->strs[s], cls[k][s]};
+        qsort(seen, n_seen, sizeof *seen, by_name);
+    }
+    for (int k = 0; k < n_runs; k++)
+        for (uint32_t s = 0; cls[k] != NULL && s < runs[k]->n_strs; s++)
+            if (cls[k][s] == UINT_MAX)
+                cls[k][s] = 0; /* not a node: never drawn, any colour */
+    free(seen);
+    return st;
 }
 
 static void colour_css(unsigned k, char *out, size_t n)
@@ -54,6 +112,9 @@ typedef struct panel {
     double x, y, w;        /* plot origin (left, top) and width */
     double d0, d1;         /* x domain */
     bool time;
+    const char *note;      /* borrowed: "ranks 0-7 identical" for a folded row, or NULL */
+    int id;                /* for the clip paths: unique in the picture */
+    uint8_t *cat;          /* owned: per buffer, its sf_mv_cat_t with --color category; NULL */
 } panel_t;
 
 static double px_of(const panel_t *p, double v)
@@ -91,7 +152,10 @@ static void draw_panel(FILE *f, panel_t *p, const char *run_label, double ymax,
     /* title */
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"t\">", p->x - LEFT + 4, p->y - 7);
     sf_mv_escape_xml(f, run_label);
-    fprintf(f, " \xc2\xb7 rank %lld</text>\n", r != NULL ? (long long)r->pid : -1LL);
+    fprintf(f, " \xc2\xb7 rank %lld", r != NULL ? (long long)r->pid : -1LL);
+    if (p->note != NULL)
+        fprintf(f, " (%s: one panel shown)", p->note);
+    fputs("</text>\n", f);
     if (r == NULL) {
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">no such rank in this run</text>\n", p->x + 4,
                 p->y + 20);
@@ -109,16 +173,26 @@ static void draw_panel(FILE *f, panel_t *p, const char *run_label, double ymax,
     }
     fprintf(f, "</g>\n");
 
-    /* bands: one path per colour class */
+    /* Bands and phases are clipped to the plot: --zoom peak draws a part. */
+    fprintf(f, "<clipPath id=\"plot%d\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+               "height=\"%d\"/></clipPath><clipPath id=\"phase%d\"><rect x=\"%.1f\" "
+               "y=\"%.1f\" width=\"%.1f\" height=\"%d\"/></clipPath>\n<g clip-path=\"url(#plot%d)\">\n",
+            p->id, p->x, p->y, p->w, PLOT_H, p->id, p->x, ybase + 4, p->w, PHASE_H, p->id);
+    /* bands: one path per colour class (a node colour, or a category) */
     const sf_mv_layout_t *l = &p->lay;
-    for (unsigned k = 0; k < N_COLOURS; k++) {
+    unsigned n_classes = p->cat != NULL ? SF_MV_CAT_COUNT : N_COLOURS;
+    for (unsigned k = 0; k < n_classes; k++) {
         bool open = false;
         for (uint32_t i = 0; i < r->n_bufs; i++) {
             const sf_mv_buffer_t *b = &r->bufs[i];
-            if (!l->is_big[i] || cls[b->alloc_node] != k)
+            unsigned cl = p->cat != NULL ? p->cat[i] : cls[b->alloc_node];
+            if (!l->is_big[i] || cl != k)
                 continue;
             if (!open) {
-                colour_css(k, c, sizeof c);
+                if (p->cat != NULL)
+                    snprintf(c, sizeof c, "%s", sf_mv_cat_colour((sf_mv_cat_t)k));
+                else
+                    colour_css(k, c, sizeof c);
                 fprintf(f, "<path fill=\"%s\" d=\"", c);
                 open = true;
             }
@@ -165,6 +239,7 @@ static void draw_panel(FILE *f, panel_t *p, const char *run_label, double ymax,
         }
         fputs("\"/>\n", f);
     }
+    fputs("</g>\n", f);
     /* frame */
     fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" class=\"frame\"/>\n",
             p->x, p->y, p->w, PLOT_H);
@@ -185,7 +260,7 @@ static void draw_panel(FILE *f, panel_t *p, const char *run_label, double ymax,
     }
     /* node phases */
     double py0 = ybase + 4;
-    fprintf(f, "<g class=\"ph\">");
+    fprintf(f, "<g class=\"ph\" clip-path=\"url(#phase%d)\">", p->id);
     for (uint32_t s = 0; s < r->n_spans; s++) {
         const sf_mv_span_t *sp = &r->spans[s];
         double x0, x1;
@@ -219,6 +294,9 @@ static void draw_panel(FILE *f, panel_t *p, const char *run_label, double ymax,
             xs = mag * m;
             break;
         }
+    /* Events are whole: a run of 3 events is labelled 0 1 2 3, not 0 0 1 1. */
+    if (!p->time && xs < 1)
+        xs = 1;
     fprintf(f, "<g class=\"xl\">");
     for (double v = ceil(p->d0 / xs) * xs; v <= p->d1; v += xs) {
         if (p->time)
@@ -251,6 +329,118 @@ static int cmp_name(const void *a, const void *b)
     return strcmp(sf_mv_str(x->t, x->node), sf_mv_str(y->t, y->node));
 }
 
+/* --zoom peak: the events around the peak, a twentieth of the run on each
+ * side and at least 20 (the page's "zoom to peak" button, peakView()). */
+static void zoom_to_peak(panel_t *p)
+{
+    uint32_t n = p->r->n_events, k = p->peak.peak_ev;
+    uint32_t w = n / 20 > 20 ? n / 20 : 20;
+    uint32_t k0 = k > w ? k - w : 0, k1 = k + w + 1 < n ? k + w + 1 : n;
+    if (p->time) {
+        p->d0 = p->r->ev_ts_us[k0];
+        p->d1 = fmax(p->r->ev_ts_us[k1 - 1], p->d0 + 1e-3);
+    } else {
+        p->d0 = k0;
+        p->d1 = k1;
+    }
+}
+
+/* --color category: one entry per category, with its bytes live at the
+ * peak of the panel whose peak is the largest. */
+static void category_legend(FILE *f, const panel_t *panels, int n_panels, double y)
+{
+    const panel_t *top = NULL;
+    for (int i = 0; i < n_panels; i++)
+        if (panels[i].r != NULL && panels[i].peak.peak_ev != UINT32_MAX &&
+            (top == NULL || panels[i].peak.peak_bytes > top->peak.peak_bytes))
+            top = &panels[i];
+    uint64_t at_peak[SF_MV_CAT_COUNT] = {0};
+    for (uint32_t k = 0; top != NULL && k <= top->peak.peak_ev; k++) {
+        uint32_t i = top->r->ev_buf[k];
+        if (top->r->bufs[i].alloc_ev == k)
+            at_peak[top->cat[i]] += top->r->bufs[i].bytes;
+        else
+            at_peak[top->cat[i]] -= top->r->bufs[i].bytes;
+    }
+    double lx = MARGIN;
+    for (int c = 0; c < SF_MV_CAT_COUNT; c++) {
+        char h[48], label[96];
+        bytes_short((double)at_peak[c], h, sizeof h);
+        snprintf(label, sizeof label, "%s %s", sf_mv_cat_name((sf_mv_cat_t)c), h);
+        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\" fill=\"%s\"/>"
+                   "<text x=\"%.1f\" y=\"%.1f\">%s</text>",
+                lx, y, sf_mv_cat_colour((sf_mv_cat_t)c), lx + 13, y + 9, label);
+        lx += 13 + 6.0 * (double)strlen(label) + 14;
+    }
+}
+
+static const sf_mv_rank_t *rank_of(const sf_mv_trace_t *t, int64_t pid)
+{
+    for (int i = 0; i < t->n_ranks; i++)
+        if (t->ranks[i].pid == pid)
+            return &t->ranks[i];
+    return NULL;
+}
+
+/* Are rows a and b (pids) the same in every run? Then b is drawn as a. */
+static bool rows_same(sf_mv_trace_t *const *runs, int n_runs, int64_t a, int64_t b)
+{
+    for (int k = 0; k < n_runs; k++) {
+        const sf_mv_rank_t *x = rank_of(runs[k], a), *y = rank_of(runs[k], b);
+        if ((x == NULL) != (y == NULL) || (x != NULL && !sf_mv_rank_same(x, y)))
+            return false;
+    }
+    return true;
+}
+
+/* Fold rows that are the same as an earlier kept row: pids keeps the
+ * leaders, notes[i] says which ranks leader i stands for ("" alone). */
+static int fold_rows(sf_mv_trace_t *const *runs, int n_runs, int64_t *pids, int n_pids,
+                     char (*notes)[96])
+{
+    int lead_of[256];
+    for (int r = 0; r < n_pids; r++) {
+        lead_of[r] = r;
+        for (int j = 0; j < r && lead_of[r] == r; j++)
+            if (lead_of[j] == j && rows_same(runs, n_runs, pids[j], pids[r]))
+                lead_of[r] = j;
+    }
+    int kept = 0;
+    for (int r = 0; r < n_pids; r++) {
+        if (lead_of[r] != r)
+            continue;
+        char *note = notes[kept];
+        size_t used = 0;
+        int members = 0;
+        note[0] = '\0';
+        for (int i = r; i < n_pids; i++) {
+            if (lead_of[i] != r)
+                continue;
+            int j = i;
+            while (j + 1 < n_pids && lead_of[j + 1] == r && pids[j + 1] == pids[j] + 1)
+                j++;
+            members += j - i + 1;
+            int w = j > i ? snprintf(note + used, 96 - used, "%s%lld-%lld", used ? "," : "",
+                                     (long long)pids[i], (long long)pids[j])
+                          : snprintf(note + used, 96 - used, "%s%lld", used ? "," : "",
+                                     (long long)pids[i]);
+            if (w < 0 || (size_t)w >= 96 - used)
+                break;
+            used += (size_t)w;
+            i = j;
+        }
+        if (members > 1) {
+            char list[96];
+            snprintf(list, sizeof list, "%s", note);
+            snprintf(note, 96, "ranks %.60s identical", list);
+        } else {
+            note[0] = '\0';
+        }
+        pids[kept++] = pids[r];
+    }
+    return kept;
+}
+
 sf_status_t sf_mv_svg_write(sf_mv_trace_t *const *runs, int n_runs, const sf_mv_opts_t *o,
                             FILE *f, sf_err_t *err)
 {
@@ -271,6 +461,9 @@ sf_status_t sf_mv_svg_write(sf_mv_trace_t *const *runs, int n_runs, const sf_mv_
             pids[j] = pids[j - 1];
             pids[j - 1] = tmp;
         }
+    char(*notes)[96] = calloc(256, sizeof *notes);
+    SF_ASSERT(notes != NULL);
+    n_pids = fold_rows(runs, n_runs, pids, n_pids, notes);
     int n_panels = n_pids * n_runs;
     panel_t *panels = calloc((size_t)(n_panels > 0 ? n_panels : 1), sizeof *panels);
     unsigned *cls[SF_MV_MAX_RUNS] = {NULL, NULL};
@@ -288,13 +481,15 @@ sf_status_t sf_mv_svg_write(sf_mv_trace_t *const *runs, int n_runs, const sf_mv_
             st = sf_err_set(err, SF_ERR_NOMEM, NULL, "out of memory");
             goto done;
         }
-        for (uint32_t s = 0; s < runs[k]->n_strs; s++)
-            cls[k][s] = colour_class(runs[k]->strs[s]);
     }
+    if ((st = colour_classes(runs, n_runs, cls, err)) != SF_OK)
+        goto done;
     for (int row = 0; row < n_pids; row++)
         for (int k = 0; k < n_runs; k++) {
             panel_t *p = &panels[row * n_runs + k];
             p->t = runs[k];
+            p->id = row * n_runs + k;
+            p->note = notes[row][0] != '\0' ? notes[row] : NULL;
             for (int i = 0; i < runs[k]->n_ranks; i++)
                 if (runs[k]->ranks[i].pid == pids[row])
                     p->r = &runs[k]->ranks[i];
@@ -317,7 +512,22 @@ sf_status_t sf_mv_svg_write(sf_mv_trace_t *const *runs, int n_runs, const sf_mv_
             p->time = o->x == SF_MV_X_TIME;
             if (p->r == NULL)
                 continue;
-            if ((st = sf_mv_layout_build(p->r, small_below, MAX_STEPS, &p->lay, err)) != SF_OK)
+            uint8_t *weights = NULL;
+            if (o->colour_category) {
+                p->cat = calloc((size_t)p->r->n_bufs + 1, 1);
+                weights = calloc((size_t)p->r->n_bufs + 1, 1);
+                if (p->cat == NULL || weights == NULL) {
+                    free(weights);
+                    st = sf_err_set(err, SF_ERR_NOMEM, NULL, "out of memory");
+                    goto done;
+                }
+                sf_mv_categorize(p->t, p->r, p->cat);
+                for (uint32_t i = 0; i < p->r->n_bufs; i++)
+                    weights[i] = p->cat[i] == SF_MV_CAT_WEIGHTS;
+            }
+            st = sf_mv_layout_build(p->r, small_below, weights, MAX_STEPS, &p->lay, err);
+            free(weights);
+            if (st != SF_OK)
                 goto done;
             p->d0 = 0;
             p->d1 = p->r->n_events > 0 ? p->r->n_events : 1;
@@ -331,6 +541,8 @@ sf_status_t sf_mv_svg_write(sf_mv_trace_t *const *runs, int n_runs, const sf_mv_
                 if (p->d1 <= p->d0)
                     p->d1 = p->d0 + 1;
             }
+            if (o->zoom_peak && p->peak.peak_ev != UINT32_MAX)
+                zoom_to_peak(p);
         }
     /* Legend: the nodes that allocated the most, over every panel. */
     for (int i = 0; i < n_panels; i++)
@@ -397,9 +609,12 @@ sf_status_t sf_mv_svg_write(sf_mv_trace_t *const *runs, int n_runs, const sf_mv_
     /* legend */
     double lx = MARGIN;
     char c[48], h[48];
-    for (size_t i = 0; i < n_totals && i < LEGEND_N; i++) {
+    if (o->colour_category)
+        category_legend(f, panels, n_panels, legend_y);
+    for (size_t i = 0; i < n_totals && i < LEGEND_N && !o->colour_category; i++) {
         const char *name = sf_mv_str(totals[i].t, totals[i].node);
-        colour_css(colour_class(name), c, sizeof c);
+        int run = totals[i].t == runs[0] ? 0 : 1;
+        colour_css(cls[run][totals[i].node], c, sizeof c);
         fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\" fill=\"%s\"/>"
                    "<text x=\"%.1f\" y=\"%.1f\">",
                 lx, legend_y, c, lx + 13, legend_y + 9);
@@ -415,9 +630,11 @@ sf_status_t sf_mv_svg_write(sf_mv_trace_t *const *runs, int n_runs, const sf_mv_
     bytes_short((double)small_bytes, sb, sizeof sb);
     fprintf(f, "<rect x=\"%d\" y=\"%.1f\" width=\"10\" height=\"10\" fill=\"#99aaaa\"/>"
                "<text x=\"%d\" y=\"%.1f\">small buffers: %u buffers under %s (1 px) merged "
-               "into one band per rank, %s allocated in total. Legend: nodes that allocated "
-               "the most; colour = allocating node.</text>\n",
-            MARGIN, legend_y + 18, MARGIN + 13, legend_y + 27, n_small, h, sb);
+               "into one band per rank, %s allocated in total. %s</text>\n",
+            MARGIN, legend_y + 18, MARGIN + 13, legend_y + 27, n_small, h, sb,
+            o->colour_category ? "Legend: each category at the largest peak (weights never merged)."
+                               : "Legend: nodes that allocated the most; colour = allocating "
+                                 "node.");
     if (n_runs == 2) {
         /* The difference, in words: what the picture is for. */
         fprintf(f, "<text x=\"%d\" y=\"%.1f\" font-weight=\"bold\">", MARGIN, diff_y + 2);
@@ -450,10 +667,13 @@ sf_status_t sf_mv_svg_write(sf_mv_trace_t *const *runs, int n_runs, const sf_mv_
     }
     fputs("</svg>\n", f);
 done:
-    for (int i = 0; panels != NULL && i < n_panels; i++)
+    for (int i = 0; panels != NULL && i < n_panels; i++) {
         sf_mv_layout_fini(&panels[i].lay);
+        free(panels[i].cat);
+    }
     free(panels);
     free(totals);
+    free(notes);
     for (int k = 0; k < SF_MV_MAX_RUNS; k++)
         free(cls[k]);
     return st;

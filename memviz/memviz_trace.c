@@ -461,16 +461,40 @@ fail:
     return st;
 }
 
+static void rank_fini(sf_mv_rank_t *r)
+{
+    free(r->bufs);
+    free(r->ev_ts_us);
+    free(r->ev_buf);
+    free(r->spans);
+    memset(r, 0, sizeof *r);
+}
+
+sf_status_t sf_mv_trace_keep_rank(sf_mv_trace_t *t, int64_t pid, sf_err_t *err)
+{
+    int keep = -1;
+    for (int i = 0; i < t->n_ranks; i++)
+        if (t->ranks[i].pid == pid)
+            keep = i;
+    if (keep < 0)
+        return sf_err_set(err, SF_ERR_INPUT, NULL, "--rank %lld: %s has no rank %lld (%d ranks, "
+                          "pids %lld..%lld)",
+                          (long long)pid, t->path, (long long)pid, t->n_ranks,
+                          (long long)t->ranks[0].pid, (long long)t->ranks[t->n_ranks - 1].pid);
+    for (int i = 0; i < t->n_ranks; i++)
+        if (i != keep)
+            rank_fini(&t->ranks[i]);
+    t->ranks[0] = t->ranks[keep];
+    t->n_ranks = 1;
+    return SF_OK;
+}
+
 void sf_mv_trace_free(sf_mv_trace_t *t)
 {
     if (t == NULL)
         return;
-    for (int i = 0; i < t->n_ranks; i++) {
-        free(t->ranks[i].bufs);
-        free(t->ranks[i].ev_ts_us);
-        free(t->ranks[i].ev_buf);
-        free(t->ranks[i].spans);
-    }
+    for (int i = 0; i < t->n_ranks; i++)
+        rank_fini(&t->ranks[i]);
     free(t->ranks);
     free_strs(t);
     free(t->path);

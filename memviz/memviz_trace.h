@@ -60,6 +60,11 @@ typedef struct sf_mv_trace {
 SF_NODISCARD sf_status_t sf_mv_trace_load(const char *path, sf_mv_trace_t **out, sf_err_t *err);
 void sf_mv_trace_free(sf_mv_trace_t *t);
 
+/* Keep only the rank whose pid is `pid` (memviz --rank): the others are
+ * freed. A pid the trace does not hold is SF_ERR_INPUT naming the ones it
+ * does; t is unchanged then. */
+SF_NODISCARD sf_status_t sf_mv_trace_keep_rank(sf_mv_trace_t *t, int64_t pid, sf_err_t *err);
+
 static inline const char *sf_mv_str(const sf_mv_trace_t *t, sf_mv_sid_t id)
 {
     return t->strs[id];

@@ -191,3 +191,11 @@ int tu_count_dir_entries(const char *dir)
     closedir(d);
     return n;
 }
+
+int tu_count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(hay, needle); p != NULL; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}

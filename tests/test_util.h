@@ -41,6 +41,8 @@ int tu_free_port(void);
  * must count), "." and ".." not. Fails the calling test if dir cannot be
  * opened. */
 int tu_count_dir_entries(const char *dir);
+/* How many times needle occurs in hay (overlaps counted). */
+int tu_count(const char *hay, const char *needle);
 /* Run every test of s in fork mode and free the runner (which frees s).
  * Returns the exit status for main: 0 when all passed, 1 otherwise. */
 int tu_run_suite(Suite *s);

@@ -269,9 +269,9 @@ START_TEST(test_steps_make_weights_once)
     char *out = NULL;
     int rc = tu_sf(args, &out);
     ck_assert_msg(rc == 0, "%s", out);
-    for (int k = 1; k <= 3; k++) {
+    for (int k = 0; k < 3; k++) {
         char line[64];
-        snprintf(line, sizeof line, "step %d/3: peak ", k);
+        snprintf(line, sizeof line, "step %d (%d of 3): peak ", k, k + 1);
         const char *at = strstr(out, line);
         ck_assert_msg(at != NULL, "no '%s' in:\n%s", line, out);
         const char *eol = strchr(at, '\n');

@@ -87,6 +87,12 @@ static void check_peaks_match(const char *runtime_json, const char *trace, const
         ck_assert_msg(tn != NULL && mn != NULL && strcmp(tn, mn) == 0,
                       "%s rank %d: runtime peak node '%s', memviz '%s'", what, i, tn, mn);
         ck_assert_msg(tp > 0, "%s: a graph with no allocation cannot test the peak", what);
+        /* end_bytes: what the graph keeps after its last node (its outputs
+         * and weights), which the trace shows freed by "<end>". */
+        double te = cJSON_GetNumberValue(cJSON_GetObjectItem(t, "end_bytes"));
+        double me = cJSON_GetNumberValue(cJSON_GetObjectItem(m, "end_bytes"));
+        ck_assert_msg(te == me, "%s rank %d: runtime end_bytes %.0f, memviz %.0f", what, i, te,
+                      me);
     }
     cJSON_Delete(mine);
     cJSON_Delete(theirs);
@@ -178,6 +184,228 @@ static const char *HAND_TRACE =
     "{\"ph\":\"e\",\"pid\":3,\"tid\":0,\"ts\":9,\"cat\":\"buffer\",\"name\":\"e\",\"id2\":{\"local\":\"0x2\"},\"args\":{\"free_node\":\"<end>\"}}\n"
     "],\"displayTimeUnit\":\"ms\"}\n";
 
+START_TEST(test_memviz_summary_one_rank)
+{
+    /* Two ranks planned; --rank 1 keeps rank 1 alone (its peak equals the
+     * plan's), --rank 2 names the ranks there are, --merge refuses it. */
+    const char *dir = tu_tmpdir();
+    const char *trace = path_in(dir, "two.json");
+    char *out = NULL;
+    ck_assert_int_eq(sf(&out, "plan '%s' --set n=512 --world 2 --trace '%s'",
+                        tu_src("tests/graphs/chain.yaml"), trace),
+                     0);
+    free(out);
+    ck_assert_int_eq(sf(&out, "memviz --summary --json --rank 1 '%s'", trace), 0);
+    cJSON *j = parse_json_out(out);
+    const cJSON *ranks = cJSON_GetObjectItem(j, "ranks");
+    ck_assert_int_eq(cJSON_GetArraySize(ranks), 1);
+    const cJSON *r = cJSON_GetArrayItem(ranks, 0);
+    ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "rank")), 1);
+    /* chain n=512: a and b, 2048 bytes each */
+    ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "peak_bytes")), 4096);
+    cJSON_Delete(j);
+    free(out);
+    ck_assert_int_eq(sf(&out, "memviz --summary --rank 2 '%s'", trace), 2);
+    ck_assert_msg(strstr(out, "has no rank 2 (2 ranks, pids 0..1)") != NULL, "%s", out);
+    free(out);
+    ck_assert_int_eq(sf(&out, "memviz --merge --rank 0 '%s' '%s' -o '%s'", trace, trace,
+                        path_in(dir, "m.json")),
+                     2);
+    free(out);
+    ck_assert_int_eq(tu_count_dir_entries(dir), 1);
+}
+END_TEST
+
+START_TEST(test_memviz_folds_identical_ranks)
+{
+    /* chain on 3 ranks is the same on each: the summary prints one rank
+     * block with a note, the JSON keeps all three, the SVG one row. Ranks
+     * that differ (rank_shape, below) are all shown. */
+    const char *dir = tu_tmpdir();
+    const char *trace = path_in(dir, "three.json"), *svg = path_in(dir, "three.svg");
+    char *out = NULL;
+    ck_assert_int_eq(sf(&out, "plan '%s' --world 3 --trace '%s'", tu_src("tests/graphs/chain.yaml"),
+                        trace),
+                     0);
+    free(out);
+    ck_assert_int_eq(sf(&out, "memviz --summary '%s'", trace), 0);
+    ck_assert_msg(strstr(out, "ranks 0-2 are identical (same buffers, same order): shown once") !=
+                      NULL,
+                  "%s", out);
+    ck_assert_ptr_null(strstr(out, "\nrank 1 "));
+    free(out);
+    ck_assert_int_eq(sf(&out, "memviz --summary --json '%s'", trace), 0);
+    cJSON *j = parse_json_out(out);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "ranks")), 3);
+    cJSON_Delete(j);
+    free(out);
+    ck_assert_int_eq(sf(&out, "memviz '%s' -o '%s'", trace, svg), 0);
+    free(out);
+    char *text = tu_read_file(svg, NULL);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_ptr_nonnull(strstr(text, "rank 0 (ranks 0-2 identical: one panel shown)</text>"));
+    free(text);
+    /* rank_shape differs per rank (its tensor's shape): nothing folds. */
+    const char *t2 = path_in(dir, "differ.json");
+    ck_assert_int_eq(sf(&out, "plan '%s' --world 2 --trace '%s'",
+                        tu_src("tests/graphs/rank_shape.yaml"), t2),
+                     0);
+    free(out);
+    ck_assert_int_eq(sf(&out, "memviz --summary '%s'", t2), 0);
+    ck_assert_ptr_null(strstr(out, "identical"));
+    ck_assert_ptr_nonnull(strstr(out, "\nrank 1 "));
+    free(out);
+}
+END_TEST
+
+static const char *eagle3_plan_trace(const char *dir);
+
+START_TEST(test_memviz_adjacent_nodes_differ_in_colour)
+{
+    /* chain's three nodes get the first three colours in order (hues 0, 130,
+     * 260); in the Eagle3 trace no node span has the colour of the one
+     * before it (a hash of the name gave two neighbours one colour). */
+    const char *dir = tu_tmpdir();
+    const char *trace = path_in(dir, "chain.json"), *svg = path_in(dir, "chain.svg");
+    char *out = NULL;
+    ck_assert_int_eq(sf(&out, "plan '%s' --trace '%s'", tu_src("tests/graphs/chain.yaml"), trace),
+                     0);
+    free(out);
+    ck_assert_int_eq(sf(&out, "memviz '%s' -o '%s'", trace, svg), 0);
+    free(out);
+    char *text = tu_read_file(svg, NULL);
+    ck_assert_ptr_nonnull(text);
+    const char *want[] = {"fill=\"hsl(0,58%,48%)\"/><text x=\"76.0\" y=\"284.5\">make_a",
+                          "fill=\"hsl(130,68%,54%)\"/><text", "fill=\"hsl(260,78%,60%)\"/><text"};
+    for (int k = 0; k < 3; k++)
+        ck_assert_msg(strstr(text, want[k]) != NULL, "no %s", want[k]);
+    free(text);
+    const char *a = eagle3_plan_trace(dir);
+    ck_assert_int_eq(sf(&out, "memviz '%s' -o '%s'", a, svg), 0);
+    free(out);
+    text = tu_read_file(svg, NULL);
+    ck_assert_ptr_nonnull(text);
+    /* The phase strip: rects of height 14, in time order. */
+    char prev[48] = "";
+    int n = 0;
+    for (const char *p = strstr(text, "height=\"14\" fill=\""); p != NULL;
+         p = strstr(p + 1, "height=\"14\" fill=\"")) {
+        const char *c = p + strlen("height=\"14\" fill=\"");
+        const char *e = strchr(c, '"');
+        char cur[48];
+        snprintf(cur, sizeof cur, "%.*s", (int)(e - c), c);
+        ck_assert_msg(strcmp(cur, prev) != 0, "span %d has the colour of the one before: %s", n,
+                      cur);
+        snprintf(prev, sizeof prev, "%s", cur);
+        n++;
+    }
+    ck_assert_int_gt(n, 100);
+    free(text);
+}
+END_TEST
+
+static void check_xml(const char *s);
+
+/* The Eagle3 graph planned (not run: light on a loaded machine) on two
+ * ranks in all_gather mode, as a trace in dir. */
+static const char *eagle3_plan_trace(const char *dir)
+{
+    const char *trace = path_in(dir, "eagle3_plan.json");
+    char *out = NULL;
+    int rc = sf(&out, "plan '%s' --world 2 --set redistribution=all_gather --trace '%s'",
+                tu_src("graphs/eagle3_target.yaml"), trace);
+    ck_assert_msg(rc == 0, "%s", out);
+    free(out);
+    return trace;
+}
+
+START_TEST(test_memviz_zoom_to_peak)
+{
+    /* Eagle3 all_gather on tiny: 640 events on rank 0, the peak at event
+     * index 540; a twentieth of 640 is 32, so --zoom peak shows events
+     * 508..572 and the axis reads 520, 540, 560 (steps of 20), never 200. */
+    const char *dir = tu_tmpdir();
+    const char *a = eagle3_plan_trace(dir);
+    const char *svg = path_in(dir, "zoom.svg"), *html = path_in(dir, "zoom.html");
+    char *out = NULL;
+    ck_assert_int_eq(sf(&out, "memviz --summary --json '%s'", a), 0);
+    cJSON *j = parse_json_out(out);
+    const cJSON *r0 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "ranks"), 0);
+    ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(r0, "events")), 640);
+    ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(r0, "peak_event")), 540);
+    cJSON_Delete(j);
+    free(out);
+    ck_assert_int_eq(sf(&out, "memviz '%s' --zoom peak -o '%s'", a, svg), 0);
+    free(out);
+    char *text = tu_read_file(svg, NULL);
+    ck_assert_ptr_nonnull(text);
+    check_xml(text);
+    ck_assert_ptr_nonnull(strstr(text, "<clipPath id=\"plot0\">"));
+    ck_assert_ptr_nonnull(strstr(text, ">520</text>"));
+    ck_assert_ptr_nonnull(strstr(text, ">560</text>"));
+    ck_assert_ptr_null(strstr(text, ">500</text>"));
+    ck_assert_ptr_null(strstr(text, ">200</text>"));
+    free(text);
+    ck_assert_int_eq(sf(&out, "memviz '%s' -o '%s'", a, svg), 0);
+    free(out);
+    text = tu_read_file(svg, NULL);
+    ck_assert_ptr_nonnull(strstr(text, ">200</text>")); /* the whole run: 0, 200, 400, 600 */
+    free(text);
+    ck_assert_int_eq(sf(&out, "memviz '%s' --zoom peak -o '%s'", a, html), 0);
+    free(out);
+    text = tu_read_file(html, NULL);
+    ck_assert_ptr_nonnull(strstr(text, "\"zoom\":\"peak\""));
+    ck_assert_ptr_nonnull(strstr(text, "<button id=\"zoompeak\">zoom to peak</button>"));
+    free(text);
+    ck_assert_int_eq(sf(&out, "memviz '%s' --zoom middle -o '%s'", a, path_in(dir, "no.svg")), 2);
+    ck_assert_msg(strstr(out, "--zoom takes 'all' or 'peak', not 'middle'") != NULL, "%s", out);
+    free(out);
+}
+END_TEST
+
+START_TEST(test_memviz_colour_by_category)
+{
+    /* tests/graphs/categories.yaml: at its peak (mm2) plan counts weights
+     * 256, activations 1024, logits 512, communication 512, scratch 3072,
+     * outputs 512 (check_plan_report adds them up); the SVG's category
+     * legend says the same from the trace alone. With n = 256 the peak is
+     * about 1.3 MB, 6 KiB a pixel: the 256-byte weight would be merged
+     * into "small buffers", but weights keep a band (colour #4e79a7). */
+    const char *dir = tu_tmpdir();
+    const char *trace = path_in(dir, "cat.json"), *svg = path_in(dir, "cat.svg");
+    char *out = NULL;
+    ck_assert_int_eq(sf(&out, "plan '%s' --trace '%s'", tu_src("tests/graphs/categories.yaml"),
+                        trace),
+                     0);
+    free(out);
+    ck_assert_int_eq(sf(&out, "memviz '%s' --color category -o '%s'", trace, svg), 0);
+    free(out);
+    char *text = tu_read_file(svg, NULL);
+    ck_assert_ptr_nonnull(text);
+    check_xml(text);
+    const char *want[] = {">weights 256 B</text>",      ">activations 1 KiB</text>",
+                          ">logits/target 512 B</text>", ">communication 512 B</text>",
+                          ">kernel scratch 3 KiB</text>", ">outputs 512 B</text>"};
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++)
+        ck_assert_msg(strstr(text, want[k]) != NULL, "no %s", want[k]);
+    free(text);
+    ck_assert_int_eq(sf(&out, "plan '%s' --set n=256 --trace '%s'",
+                        tu_src("tests/graphs/categories.yaml"), trace),
+                     0);
+    free(out);
+    ck_assert_int_eq(sf(&out, "memviz '%s' --color category -o '%s'", trace, svg), 0);
+    free(out);
+    text = tu_read_file(svg, NULL);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_msg(strstr(text, "<path fill=\"#4e79a7\" d=\"M") != NULL, "no weights band");
+    free(text);
+    ck_assert_int_eq(sf(&out, "memviz '%s' --color rainbow -o '%s'", trace, svg), 2);
+    ck_assert_msg(strstr(out, "--color takes 'node' or 'category', not 'rainbow'") != NULL, "%s",
+                  out);
+    free(out);
+}
+END_TEST
+
 START_TEST(test_memviz_summary_hand_trace_exact)
 {
     const char *dir = tu_tmpdir();
@@ -202,7 +430,9 @@ START_TEST(test_memviz_summary_hand_trace_exact)
     ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(d, "tensor")), "d");
     ck_assert(cJSON_IsNull(cJSON_GetObjectItem(d, "free_node"))); /* never freed */
     ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "never_freed")), 1);
-    ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "end_bytes")), 250);
+    /* d (250) is never freed and e (150) is released by "<end>", after the
+     * last node: both count, as run and plan count end_bytes. */
+    ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "end_bytes")), 400);
     ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(c, "tensor")), "c");
     ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(c, "shape")), "[3,50]");
     ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(c, "dtype")), "u8");
@@ -455,7 +685,10 @@ START_TEST(test_memviz_svg_is_well_formed_with_peak)
      * so its peak is the cast's) */
     ck_assert_msg(strstr(text, "peak 1.18 MiB \xc2\xb7 to_f32") != NULL, "no all_gather peak");
     ck_assert_msg(strstr(text, "peak 1011 KiB \xc2\xb7 lm_head") != NULL, "no all_to_all peak");
-    ck_assert_ptr_nonnull(strstr(text, "rank 1</text>"));
+    /* Both ranks of both runs are the same: one row, with a note. */
+    ck_assert_msg(strstr(text, "rank 0 (ranks 0-1 identical: one panel shown)</text>") != NULL,
+                  "no fold note");
+    ck_assert_ptr_null(strstr(text, "rank 1</text>"));
     ck_assert_ptr_nonnull(strstr(text, ">1 MiB</text>")); /* a byte axis label */
     free(text);
     /* One trace, time axis: also well formed. */
@@ -676,6 +909,11 @@ int main(void)
     tcase_add_test(tc, test_memviz_summary_peak_equals_runtime_for_every_graph);
     tcase_add_test(tc, test_memviz_summary_peak_equals_runtime_eagle3_two_ranks);
     tcase_add_test(tc, test_memviz_summary_hand_trace_exact);
+    tcase_add_test(tc, test_memviz_summary_one_rank);
+    tcase_add_test(tc, test_memviz_folds_identical_ranks);
+    tcase_add_test(tc, test_memviz_adjacent_nodes_differ_in_colour);
+    tcase_add_test(tc, test_memviz_zoom_to_peak);
+    tcase_add_test(tc, test_memviz_colour_by_category);
     tcase_add_test(tc, test_memviz_malformed_traces_exit_2_and_write_nothing);
     tcase_add_test(tc, test_memviz_trace_without_buffers_is_an_error);
     tcase_add_test(tc, test_memviz_truncated_real_trace_names_the_offset);
