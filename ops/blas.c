@@ -71,13 +71,20 @@ static void blas_load_once(void)
     }
     /* One thread per rank: ranks already share the cores. */
     setenv("OPENBLAS_NUM_THREADS", "1", 0);
-    static const char *const names[] = {"libopenblas.so.0", "libopenblas.so"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0] && blas.lib == NULL; i++) {
+    /* SF_BLAS_LIBRARY names another OpenBLAS build (a path or a soname). */
+    const char *user_lib = getenv("SF_BLAS_LIBRARY");
+    const char *names[] = {"libopenblas.so.0", "libopenblas.so"};
+    size_t n_names = 2;
+    if (user_lib != NULL && user_lib[0] != '\0') {
+        names[0] = user_lib;
+        n_names = 1;
+    }
+    for (size_t i = 0; i < n_names && blas.lib == NULL; i++) {
         blas.lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
         if (blas.lib == NULL && i == 0) { /* the first name's reason is the useful one */
             const char *e = dlerror();
             snprintf(blas.msg, sizeof blas.msg,
-                     "matmul needs OpenBLAS (libopenblas.so.0, Debian's libopenblas0): %s",
+                     "matmul needs OpenBLAS (%s; Debian's libopenblas0): %s", names[0],
                      e != NULL ? e : "not found");
         }
     }
@@ -88,7 +95,8 @@ static void blas_load_once(void)
     blas.sgemm = (blas_sgemm_fn)dlsym(blas.lib, "cblas_sgemm");
     blas.corename = (blas_corename_fn)dlsym(blas.lib, "openblas_get_corename");
     if (blas.sgemm == NULL) {
-        snprintf(blas.msg, sizeof blas.msg, "matmul needs cblas_sgemm, not found in libopenblas");
+        snprintf(blas.msg, sizeof blas.msg, "matmul needs cblas_sgemm, not found in %s",
+                 names[0]);
         blas.status = SF_ERR_UNSUPPORTED;
         return;
     }
