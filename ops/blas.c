@@ -58,9 +58,10 @@ const char *sf_blas_coretype_for(const sf_blas_features_t *f)
 
 static void blas_load_once(void)
 {
-    /* setenv is not safe against a concurrent getenv in another thread;
-     * this runs at the first matmul, before any comm thread reads the
-     * environment in practice, and only when the user has not set it. */
+    /* setenv races with a getenv in another thread. OpenBLAS offers no
+     * other way in (it reads the variable in its constructor), so we accept
+     * it: this runs once, at the first matmul or attention node, and the
+     * comm libraries read their environment when they start, before that. */
     const char *user_core = getenv("OPENBLAS_CORETYPE");
     if (user_core == NULL || user_core[0] == '\0') {
         sf_blas_features_t f;
