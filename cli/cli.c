@@ -90,3 +90,13 @@ bool sf_cli_json_add_u64(cJSON *obj, const char *key, uint64_t v)
     snprintf(text, sizeof text, "%llu", (unsigned long long)v);
     return cJSON_AddRawToObject(obj, key, text) != NULL;
 }
+
+bool sf_cli_parse_on_off(const char *option, const char *v, bool *out, sf_err_t *err)
+{
+    if (strcmp(v, "on") == 0 || strcmp(v, "off") == 0) {
+        *out = v[1] == 'n';
+        return true;
+    }
+    sf_err_set(err, SF_ERR_INPUT, NULL, "%s expects on or off, got '%s'", option, v);
+    return false;
+}

@@ -46,6 +46,10 @@ struct cJSON;
  * through a double and settles for 15 digits when they read back within an
  * ulp, so byte counts from 10^15 up would come out rounded (2^53 as
  * 9.00719925474099e+15). False when out of memory. */
+/* "on" -> true, "off" -> false; anything else is SF_ERR_INPUT naming the
+ * option. Returns whether v was valid. */
+bool sf_cli_parse_on_off(const char *option, const char *v, bool *out, sf_err_t *err);
+
 bool sf_cli_json_add_u64(struct cJSON *obj, const char *key, uint64_t v);
 
 #endif

@@ -17,13 +17,40 @@ static void usage(FILE *f)
             "  --set KEY=VALUE     override a graph param (repeatable)\n"
             "  --world N           plan every rank of an N-rank group (default 1)\n"
             "  --free eager|end    liveness policy, as for run\n"
+            "  --alias on|off      compute buffers in place in their reader's output (a\n"
+            "                      concat's inputs, a pad's input) or give each its own\n"
+            "                      allocation, as for run (default on)\n"
+            "  --explain           list each rank's in-place buffers after the table\n"
             "  --trace FILE.json   Chrome trace of the planned buffer lifetimes\n"
             "  --json              one JSON object on stdout instead of the table\n"
+            "  --steps N           plan a run of N steps: step 1 and, for N > 1, step 2, which\n"
+            "                      holds the weights from its start and which later steps repeat;\n"
+            "                      the table shows the higher peak, stderr both\n"
             "  --mem-limit BYTES   per-rank memory limit (80G, 512M, 1024; K/M/G/T = 1024^n):\n"
             "                      say whether each rank's peak fits (a note on stderr)\n"
             "\n"
             "exit status: 0 ok, 2 bad input or a rank's peak over --mem-limit,\n"
             "1 other failures\n");
+}
+
+/* One rank's plan: the first step, and for several steps the second too
+ * (said on stderr); the report keeps the higher peak, as `run` does. */
+static sf_status_t plan_rank(const sf_graph_t *g, const sf_session_opts_t *o, int n_steps,
+                             sf_rank_report_t *report, sf_err_t *err)
+{
+    if (n_steps == 1)
+        return sf_session_run(g, o, false, report, err);
+    sf_rank_report_t steps[2];
+    sf_status_t st = sf_session_plan_steps(g, o, n_steps, steps, err);
+    if (st != SF_OK)
+        return st;
+    fprintf(stderr, "rank %d: step 1 peak %llu bytes at %s; steps 2-%d peak %llu bytes at %s\n",
+            o->rank, (unsigned long long)steps[0].stats.peak_bytes, steps[0].peak_node, n_steps,
+            (unsigned long long)steps[1].stats.peak_bytes, steps[1].peak_node);
+    *report = steps[steps[1].stats.peak_bytes > steps[0].stats.peak_bytes];
+    report->stats.peak_node = report->peak_node;
+    report->stats.floor_node = report->floor_node;
+    return SF_OK;
 }
 
 int sf_cmd_plan(int argc, char **argv)
@@ -37,6 +64,8 @@ int sf_cmd_plan(int argc, char **argv)
     uint64_t mem_limit = 0; /* 0: no --mem-limit */
     int n_over = 0;
     int max_rank = 0;
+    bool in_place = true, explain = false;
+    int n_steps = 1;
     for (int i = 1; i < argc && err.code == SF_OK; i++) {
         const char *arg = argv[i];
         if (sf_cli_take_common(a, argc, argv, &i, &err) != 0)
@@ -56,12 +85,26 @@ int sf_cmd_plan(int argc, char **argv)
             const char *v = sf_cli_option_value(argc, argv, &i, &err);
             if (v != NULL && !sf_free_policy_parse(v, &o.free_policy))
                 sf_err_set(&err, SF_ERR_INPUT, NULL, "--free expects eager or end, got '%s'", v);
+        } else if (sf_cli_is_option(arg, "--alias")) {
+            const char *v = sf_cli_option_value(argc, argv, &i, &err);
+            if (v != NULL && !sf_cli_parse_on_off("--alias", v, &in_place, &err))
+                continue; /* err holds it; the loop stops */
+            o.no_alias = !in_place;
+        } else if (strcmp(arg, "--explain") == 0) {
+            explain = true;
         } else if (sf_cli_is_option(arg, "--trace")) {
             trace_path = sf_cli_option_value(argc, argv, &i, &err);
         } else if (sf_cli_is_option(arg, "--mem-limit")) {
             const char *v = sf_cli_option_value(argc, argv, &i, &err);
             if (v != NULL && sf_byte_size_parse("--mem-limit", v, &mem_limit, &err) != SF_OK)
                 continue; /* err holds it; the loop stops */
+        } else if (sf_cli_is_option(arg, "--steps")) {
+            const char *v = sf_cli_option_value(argc, argv, &i, &err);
+            char *end = NULL;
+            long n = v != NULL ? strtol(v, &end, 10) : 0;
+            if (v != NULL && (end == v || *end != '\0' || n < 1 || n > 1000000))
+                sf_err_set(&err, SF_ERR_INPUT, NULL, "--steps expects 1..1000000, got '%s'", v);
+            n_steps = (int)n;
         } else if (arg[0] == '-' && arg[1] != '\0') {
             sf_err_set(&err, SF_ERR_INPUT, NULL, "plan: unknown option '%s' (see --help)", arg);
         } else if (a->graph_path == NULL) {
@@ -88,8 +131,9 @@ int sf_cmd_plan(int argc, char **argv)
             st = sf_graph_load_file_ranked(a->graph_path, a->sets, a->n_sets, r, o.world, &g,
                                            &err);
         o.rank = r;
+        o.n_steps = n_steps;
         if (err.code == SF_OK)
-            st = sf_session_run(g, &o, false, &reports[r], &err);
+            st = plan_rank(g, &o, n_steps, &reports[r], &err);
         /* The verdict now: the snapshot's names belong to this rank's graph. */
         if (err.code == SF_OK && mem_limit != 0 && reports[r].stats.peak_bytes > mem_limit) {
             sf_rank_report_t planned;
@@ -111,7 +155,9 @@ int sf_cmd_plan(int argc, char **argv)
     }
     int rc = 0;
     if (err.code == SF_OK) {
-        sf_report_print(g, "meta", o.free_policy, o.world, reports, a->json);
+        sf_report_how_t how = {.device = "meta", .policy = o.free_policy, .world = o.world,
+                               .in_place = !o.no_alias, .explain = explain};
+        sf_report_print(g, &how, reports, a->json);
         if (n_over > 0) {
             rc = sf_status_exit_code(SF_ERR_INPUT);
         } else if (mem_limit != 0) {

@@ -3,6 +3,7 @@
  * once (bad input fails before any rank starts), starts N ranks of itself,
  * and prints the report rank 0 leaves in a file, unprefixed, so --json stays
  * machine-readable. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,6 +31,8 @@ static void usage(FILE *f)
             "                      one process per rank\n"
             "  --free eager|end    free each buffer after its last reader (default) or only at\n"
             "                      the end (the no-liveness baseline)\n"
+            "  --alias on|off      compute a buffer straight into its reader's output where\n"
+            "                      the reader is a concat or pad (default on; off: a copy)\n"
             "  --nproc N           start N local ranks (one process each); without it a rank\n"
             "                      reads RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT (torchrun),\n"
             "                      OMPI_COMM_WORLD_* (mpirun) or SLURM_PROCID/NTASKS (srun)\n"
@@ -80,6 +83,11 @@ static int parse(run_args_t *a, int argc, char **argv, sf_err_t *err)
             const char *v = sf_cli_option_value(argc, argv, &i, err);
             if (v != NULL && !sf_free_policy_parse(v, &a->o.free_policy))
                 sf_err_set(err, SF_ERR_INPUT, NULL, "--free expects eager or end, got '%s'", v);
+        } else if (sf_cli_is_option(arg, "--alias")) {
+            const char *v = sf_cli_option_value(argc, argv, &i, err);
+            bool in_place = true;
+            if (v != NULL && sf_cli_parse_on_off("--alias", v, &in_place, err))
+                a->o.no_alias = !in_place;
         } else if (sf_cli_is_option(arg, "--backend")) {
             const char *v = sf_cli_option_value(argc, argv, &i, err);
             if (v != NULL && strcmp(v, "auto") != 0 && strcmp(v, "ucx") != 0 &&
@@ -135,37 +143,62 @@ static void rank_trace_path(const char *path, int rank, char *out, size_t n)
         snprintf(out, n, "%s.rank%d.json", path, rank);
 }
 
-/* Progress of a multi-step run, on rank 0: a bar on a terminal, one line
- * per step otherwise (logs, pipes, the --nproc launcher). */
-static void print_progress(int step, int n_steps, const sf_rank_report_t *r, double total_s)
+/* Global tokens of one step, when the graph says (int params `batch` and
+ * `seq`, as eagle3_target.yaml has them); 0 when it does not. */
+static int64_t step_tokens(const sf_graph_t *g)
 {
+    int64_t batch = 0, seq = 0;
+    for (int i = 0; i < g->n_params; i++) {
+        const sf_param_t *p = &g->params[i];
+        if (p->value.type != SF_VALUE_INT)
+            continue;
+        if (strcmp(p->name, "batch") == 0)
+            batch = p->value.i;
+        else if (strcmp(p->name, "seq") == 0)
+            seq = p->value.i;
+    }
+    return batch > 0 && seq > 0 && batch <= INT64_MAX / seq ? batch * seq : 0;
+}
+
+/* Progress of a multi-step run, on rank 0: a bar on a terminal, one line
+ * per step otherwise (logs, pipes, the --nproc launcher), each with the
+ * step's own wall time and, when the graph names its tokens, tokens/s. */
+static void print_progress(int step, int n_steps, const sf_rank_report_t *r, int64_t tokens,
+                           double total_s)
+{
+    char rate[64] = "";
+    if (tokens > 0 && r->stats.wall_s > 0)
+        snprintf(rate, sizeof rate, ", %.0f tok/s", (double)tokens / r->stats.wall_s);
     if (isatty(STDERR_FILENO)) {
         int width = 30, done = (step + 1) * width / n_steps;
-        fprintf(stderr, "\r[%.*s%*s] step %d/%d  %.2f s", done,
-                "##############################", width - done, "", step + 1, n_steps, total_s);
+        fprintf(stderr, "\r[%.*s%*s] step %d/%d  %.3f s%s  total %.2f s", done,
+                "##############################", width - done, "", step + 1, n_steps,
+                r->stats.wall_s, rate, total_s);
         if (step + 1 == n_steps)
             fputc('\n', stderr);
     } else {
-        fprintf(stderr, "step %d/%d: peak %llu bytes at %s, %.3f s\n", step + 1, n_steps,
-                (unsigned long long)r->stats.peak_bytes, r->peak_node, r->stats.wall_s);
+        fprintf(stderr, "step %d/%d: peak %llu bytes at %s, %.3f s%s\n", step + 1, n_steps,
+                (unsigned long long)r->stats.peak_bytes, r->peak_node, r->stats.wall_s, rate);
     }
     fflush(stderr);
 }
 
-/* Every step of this rank; the report keeps the worst peak and the sum of
- * the wall times. */
+/* Every step of this rank on one executor: weights are made in step 1 and
+ * kept. The report keeps the worst peak and the sum of the wall times. */
 static sf_status_t run_steps(run_args_t *a, const sf_graph_t *g, sf_rank_report_t *mine,
                              sf_err_t *err)
 {
     double total_s = 0;
-    for (int k = 0; k < a->steps; k++) {
+    int64_t tokens = step_tokens(g);
+    sf_session_t *s = NULL;
+    sf_status_t st = sf_session_open(g, &a->o, &s, err);
+    for (int k = 0; st == SF_OK && k < a->steps; k++) {
         sf_rank_report_t r;
-        a->o.step = k;
-        sf_status_t st = sf_session_run(g, &a->o, a->profile && k == a->steps - 1, &r, err);
+        st = sf_session_step(s, k, a->profile && k == a->steps - 1, &r, err);
         if (st != SF_OK) {
             mine->mem_failed = r.mem_failed;
             mine->mem_snap = r.mem_snap;
-            return st;
+            break;
         }
         total_s += r.stats.wall_s;
         if (k == 0 || r.stats.peak_bytes > mine->stats.peak_bytes) {
@@ -177,10 +210,11 @@ static sf_status_t run_steps(run_args_t *a, const sf_graph_t *g, sf_rank_report_
             mine->node_us = r.node_us;
         }
         if (a->steps > 1 && a->o.rank == 0)
-            print_progress(k, a->steps, &r, total_s);
+            print_progress(k, a->steps, &r, tokens, total_s);
     }
+    sf_session_close(s);
     mine->stats.wall_s = total_s;
-    return SF_OK;
+    return st;
 }
 
 /* One rank: join the group, run, report. */
@@ -218,6 +252,7 @@ static int run_rank(run_args_t *a)
         sf_session_opts_t po = a->o;
         po.rank = rg.info.rank;
         po.world = rg.info.world;
+        po.n_steps = a->steps;
         st = sf_session_check_mem_limit(g, &po, a->o.mem_limit, &planned, &err);
         over_limit = st == SF_ERR_INPUT && planned.stats.peak_bytes > a->o.mem_limit;
     }
@@ -260,7 +295,9 @@ static int run_rank(run_args_t *a)
         if (f == NULL) {
             st = sf_err_set(&err, SF_ERR_IO, NULL, "cannot write the report to %s", report_path);
         } else {
-            sf_report_print(g, "cpu", a->o.free_policy, rg.info.world, reports, a->g.json);
+            sf_report_how_t how = {.device = "cpu", .policy = a->o.free_policy,
+                                   .world = rg.info.world, .in_place = !a->o.no_alias};
+            sf_report_print(g, &how, reports, a->g.json);
             if (a->profile && !a->g.json)
                 sf_report_print_profile(g, &mine);
             fflush(stdout);

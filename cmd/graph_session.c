@@ -235,41 +235,82 @@ static sf_status_t write_outputs(sf_exec_t *ex, const sf_graph_t *g, const sf_se
     return st;
 }
 
-sf_status_t sf_session_run(const sf_graph_t *g, const sf_session_opts_t *o, bool want_node_times,
-                           sf_rank_report_t *report, sf_err_t *err)
+static void copy_aliases(const sf_graph_t *g, const sf_plan_t *p, sf_rank_report_t *report)
 {
-    memset(report, 0, sizeof *report);
-    report->rank = o->rank;
-    sf_exec_opts_t eo = {.free_policy = o->free_policy, .trace = o->trace, .comm = o->comm};
+    report->n_aliases = p->n_aliases;
+    for (int i = 0; i < p->n_aliases && i < SF_REPORT_MAX_ALIASES; i++) {
+        const sf_alias_t *a = &p->aliases[i];
+        sf_report_alias_t *r = &report->aliases[i];
+        snprintf(r->tensor, sizeof r->tensor, "%s", g->edges[a->edge].name);
+        snprintf(r->host, sizeof r->host, "%s", g->edges[a->host].name);
+        snprintf(r->node, sizeof r->node, "%s", g->nodes[a->node].name);
+        r->offset_bytes = a->offset_bytes;
+    }
+}
+
+struct sf_session {
+    const sf_graph_t *g;   /* borrowed */
+    sf_session_opts_t o;   /* its strings and pointers borrowed, as the caller's */
+    sf_exec_t *ex;         /* owned: one executor for every step */
+    sf_st_file_t *inputs;  /* owned; NULL without an inputs file */
+};
+
+sf_status_t sf_session_open(const sf_graph_t *g, const sf_session_opts_t *o, sf_session_t **out,
+                            sf_err_t *err)
+{
+    *out = NULL;
+    sf_exec_opts_t eo = {.free_policy = o->free_policy, .trace = o->trace, .comm = o->comm,
+                         .no_alias = o->no_alias};
     if (o->trace != NULL) {
         char name[512];
         snprintf(name, sizeof name, "%s on %s", g->name, sf_device_name(o->dev));
         sf_trace_process(o->trace, o->rank, name);
     }
-    sf_exec_t *ex = NULL;
-    sf_st_file_t *inputs = NULL;
+    sf_session_t *s = calloc(1, sizeof *s);
+    SF_ASSERT(s != NULL);
+    s->g = g;
+    s->o = *o;
+    sf_status_t st = sf_exec_new(g, o->dev, &eo, &s->ex, err);
+    if (st == SF_OK)
+        sf_mem_set_limit(sf_exec_mem(s->ex), o->mem_limit);
+    if (st == SF_OK && o->inputs_path != NULL)
+        st = sf_st_open(o->inputs_path, &s->inputs, err);
+    if (st != SF_OK) {
+        sf_session_close(s);
+        return st;
+    }
+    *out = s;
+    return SF_OK;
+}
+
+sf_status_t sf_session_step(sf_session_t *s, int step, bool want_node_times,
+                            sf_rank_report_t *report, sf_err_t *err)
+{
+    const sf_graph_t *g = s->g;
+    memset(report, 0, sizeof *report);
+    report->rank = s->o.rank;
+    s->o.step = step;
+    sf_exec_t *ex = s->ex;
     sf_tensor_t *holders = calloc((size_t)g->n_inputs + 1, sizeof *holders);
     SF_ASSERT(holders != NULL);
-    sf_status_t st = sf_exec_new(g, o->dev, &eo, &ex, err);
-    if (st == SF_OK)
-        sf_mem_set_limit(sf_exec_mem(ex), o->mem_limit);
-    if (st == SF_OK && o->inputs_path != NULL) {
-        st = sf_st_open(o->inputs_path, &inputs, err);
-        if (st == SF_OK)
-            st = bind_inputs(ex, g, inputs, o->inputs_path, o->step, holders, err);
-    }
+    sf_status_t st = SF_OK;
+    if (s->inputs != NULL)
+        st = bind_inputs(ex, g, s->inputs, s->o.inputs_path, step, holders, err);
     if (st == SF_OK)
         st = sf_exec_run(ex, err);
     if (st == SF_OK)
         sf_mem_peak_snapshot(sf_exec_mem(ex), &report->mem_snap);
-    else if (st == SF_ERR_NOMEM && ex != NULL)
+    else if (st == SF_ERR_NOMEM)
         report->mem_failed = sf_mem_last_failure(sf_exec_mem(ex), &report->mem_snap);
-    if (st == SF_OK && o->out_dir != NULL && sf_device_touches_memory(o->dev))
-        st = write_outputs(ex, g, o, err);
+    if (st == SF_OK && s->o.out_dir != NULL && sf_device_touches_memory(s->o.dev))
+        st = write_outputs(ex, g, &s->o, err);
     if (st == SF_OK) {
         report->stats = sf_exec_stats(ex);
         snprintf(report->peak_node, sizeof report->peak_node, "%s", report->stats.peak_node);
         report->stats.peak_node = report->peak_node;
+        snprintf(report->floor_node, sizeof report->floor_node, "%s", report->stats.floor_node);
+        report->stats.floor_node = report->floor_node;
+        copy_aliases(g, sf_exec_plan(ex), report);
         if (want_node_times) {
             report->node_us = calloc((size_t)g->n_nodes + 1, sizeof *report->node_us);
             SF_ASSERT(report->node_us != NULL);
@@ -277,11 +318,44 @@ sf_status_t sf_session_run(const sf_graph_t *g, const sf_session_opts_t *o, bool
                 report->node_us[i] = sf_exec_node_us(ex, i);
         }
     }
-    sf_exec_free(ex);
+    /* The executor borrowed the holders only until its run returned. */
     for (int k = 0; k < g->n_inputs; k++)
         free(holders[k].buf);
     free(holders);
-    sf_st_close(inputs);
+    return st;
+}
+
+void sf_session_close(sf_session_t *s)
+{
+    if (s == NULL)
+        return;
+    sf_exec_free(s->ex);
+    sf_st_close(s->inputs);
+    free(s);
+}
+
+sf_status_t sf_session_run(const sf_graph_t *g, const sf_session_opts_t *o, bool want_node_times,
+                           sf_rank_report_t *report, sf_err_t *err)
+{
+    memset(report, 0, sizeof *report);
+    report->rank = o->rank;
+    sf_session_t *s = NULL;
+    sf_status_t st = sf_session_open(g, o, &s, err);
+    if (st == SF_OK)
+        st = sf_session_step(s, o->step, want_node_times, report, err);
+    sf_session_close(s);
+    return st;
+}
+
+sf_status_t sf_session_plan_steps(const sf_graph_t *g, const sf_session_opts_t *o, int n_steps,
+                                  sf_rank_report_t steps[2], sf_err_t *err)
+{
+    memset(steps, 0, 2 * sizeof *steps);
+    sf_session_t *s = NULL;
+    sf_status_t st = sf_session_open(g, o, &s, err);
+    for (int k = 0; st == SF_OK && k < (n_steps > 1 ? 2 : 1); k++)
+        st = sf_session_step(s, k, false, &steps[k], err);
+    sf_session_close(s);
     return st;
 }
 
@@ -289,8 +363,16 @@ sf_status_t sf_session_check_mem_limit(const sf_graph_t *g, const sf_session_opt
                                        uint64_t limit, sf_rank_report_t *planned, sf_err_t *err)
 {
     sf_session_opts_t mo = {.dev = sf_device_meta(), .free_policy = o->free_policy,
-                            .rank = o->rank, .world = o->world, .n_steps = 1};
-    sf_status_t st = sf_session_run(g, &mo, false, planned, err);
+                            .rank = o->rank, .world = o->world, .n_steps = 1,
+                            .no_alias = o->no_alias};
+    memset(planned, 0, sizeof *planned);
+    sf_rank_report_t steps[2];
+    sf_status_t st = sf_session_plan_steps(g, &mo, o->n_steps, steps, err);
+    if (st == SF_OK) {
+        *planned = steps[o->n_steps > 1 && steps[1].stats.peak_bytes > steps[0].stats.peak_bytes];
+        planned->stats.peak_node = planned->peak_node;
+        planned->stats.floor_node = planned->floor_node;
+    }
     if (st != SF_OK || planned->stats.peak_bytes <= limit)
         return st;
     char peak[32], lim[32];

@@ -23,7 +23,19 @@ typedef struct sf_session_opts {
     int step;                  /* which batch of the inputs file this run takes */
     int n_steps;               /* how many steps the whole run has (1: no step folders) */
     uint64_t mem_limit;        /* --mem-limit: most bytes live at once; 0 for none */
+    bool no_alias;             /* --alias off: no buffer computed in place */
 } sf_session_opts_t;
+
+/* One in-place placement as the report names it. */
+typedef struct sf_report_alias {
+    char tensor[96];  /* the buffer computed in place */
+    char host[96];    /* the tensor it lives in */
+    char node[96];    /* the reader whose slot it is */
+    int64_t offset_bytes;
+} sf_report_alias_t;
+
+/* How many placements a report names; more are counted, not named. */
+#define SF_REPORT_MAX_ALIASES 32
 
 typedef struct sf_rank_report {
     int rank;
@@ -35,6 +47,9 @@ typedef struct sf_rank_report {
      * are borrowed from the graph. */
     sf_mem_snapshot_t mem_snap;
     bool mem_failed;
+    char floor_node[256];      /* stats.floor_node points here */
+    int n_aliases;             /* placements the plan made */
+    sf_report_alias_t aliases[SF_REPORT_MAX_ALIASES]; /* the first of them */
 } sf_rank_report_t;
 
 /* Run g once for one rank. Fills report. want_node_times keeps per-node
@@ -43,7 +58,34 @@ SF_NODISCARD sf_status_t sf_session_run(const sf_graph_t *g, const sf_session_op
                                         bool want_node_times, sf_rank_report_t *report,
                                         sf_err_t *err);
 
-/* --mem-limit, before anything runs: plan g on meta for o->rank (no
+/* One rank's executor kept across the steps of a run: the inputs file is
+ * opened once, persistent buffers (weights) are made in the first step and
+ * kept, and each step writes its own outputs. */
+typedef struct sf_session sf_session_t;
+
+/* Prepare g (borrowed, as are o's pointers: both must outlive the session)
+ * and open the inputs file. Nothing runs yet. */
+SF_NODISCARD sf_status_t sf_session_open(const sf_graph_t *g, const sf_session_opts_t *o,
+                                         sf_session_t **out, sf_err_t *err);
+/* Run step `step` (batch `step` of the inputs file, outputs to its step
+ * folder); the report's figures are this step's alone (its peak, wall time
+ * and allocations). On failure nothing is held, and report->mem_snap tells
+ * what was live at a failed allocation (mem_failed). */
+SF_NODISCARD sf_status_t sf_session_step(sf_session_t *s, int step, bool want_node_times,
+                                         sf_rank_report_t *report, sf_err_t *err);
+void sf_session_close(sf_session_t *s); /* NULL-safe */
+
+/* The first step of g and, when n_steps > 1, the second (which every later
+ * step repeats: the same buffers, the weights kept) on one executor, into
+ * steps[0] and steps[1] (zeroed when not run). With o->dev meta this is the
+ * plan of a multi-step run. Step 2 holds every weight from its first
+ * position on, so its peak may pass step 1's, never the reverse. */
+SF_NODISCARD sf_status_t sf_session_plan_steps(const sf_graph_t *g, const sf_session_opts_t *o,
+                                               int n_steps, sf_rank_report_t steps[2],
+                                               sf_err_t *err);
+
+/* --mem-limit, before anything runs: plan g on meta for o->rank (two
+ * steps when o->n_steps > 1, keeping the higher peak; no
  * inputs, no outputs, no trace: plan == run to the byte) into *planned.
  * A planned peak over limit is SF_ERR_INPUT naming the rank, the peak, the
  * limit and the node at the peak; planned->mem_snap then holds the largest

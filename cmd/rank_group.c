@@ -37,7 +37,10 @@ typedef struct report_wire {
     uint64_t end_bytes;
     int64_t n_allocs;
     double wall_s;
+    uint64_t kept_bytes, output_bytes, persistent_bytes, floor_bytes;
+    int32_t n_aliases;
     char peak_node[256];
+    char floor_node[256];
 } report_wire_t;
 
 sf_status_t sf_rank_group_gather_reports(sf_rank_group_t *rg, const sf_rank_report_t *mine,
@@ -48,6 +51,7 @@ sf_status_t sf_rank_group_gather_reports(sf_rank_group_t *rg, const sf_rank_repo
         reports[0] = *mine;
         reports[0].node_us = NULL;
         reports[0].stats.peak_node = reports[0].peak_node;
+        reports[0].stats.floor_node = reports[0].floor_node;
         return SF_OK;
     }
     report_wire_t w;
@@ -57,7 +61,13 @@ sf_status_t sf_rank_group_gather_reports(sf_rank_group_t *rg, const sf_rank_repo
     w.end_bytes = mine->stats.end_bytes;
     w.n_allocs = mine->stats.n_allocs;
     w.wall_s = mine->stats.wall_s;
+    w.kept_bytes = mine->stats.kept_bytes;
+    w.output_bytes = mine->stats.output_bytes;
+    w.persistent_bytes = mine->stats.persistent_bytes;
+    w.floor_bytes = mine->stats.floor_bytes;
+    w.n_aliases = mine->n_aliases;
     snprintf(w.peak_node, sizeof w.peak_node, "%s", mine->peak_node);
+    snprintf(w.floor_node, sizeof w.floor_node, "%s", mine->floor_node);
     report_wire_t *all = calloc((size_t)world, sizeof *all);
     SF_ASSERT(all != NULL);
     sf_status_t st = sf_bootstrap_allgather(rg->bs, &w, sizeof w, all, err);
@@ -69,8 +79,15 @@ sf_status_t sf_rank_group_gather_reports(sf_rank_group_t *rg, const sf_rank_repo
         rep->stats.end_bytes = all[r].end_bytes;
         rep->stats.n_allocs = all[r].n_allocs;
         rep->stats.wall_s = all[r].wall_s;
+        rep->stats.kept_bytes = all[r].kept_bytes;
+        rep->stats.output_bytes = all[r].output_bytes;
+        rep->stats.persistent_bytes = all[r].persistent_bytes;
+        rep->stats.floor_bytes = all[r].floor_bytes;
+        rep->n_aliases = all[r].n_aliases; /* counted; the names stay with the rank */
         snprintf(rep->peak_node, sizeof rep->peak_node, "%s", all[r].peak_node);
         rep->stats.peak_node = rep->peak_node;
+        snprintf(rep->floor_node, sizeof rep->floor_node, "%s", all[r].floor_node);
+        rep->stats.floor_node = rep->floor_node;
     }
     free(all);
     return st;

@@ -13,14 +13,36 @@ static const char *policy_name(sf_free_policy_t p)
     return p == SF_FREE_END ? "end" : "eager";
 }
 
-static void print_json(const sf_graph_t *g, const char *device, sf_free_policy_t policy, int world,
+static double ratio(uint64_t a, uint64_t b)
+{
+    return b > 0 ? (double)a / (double)b : 0.0;
+}
+
+static void add_aliases(cJSON *o, const sf_rank_report_t *rep)
+{
+    cJSON_AddNumberToObject(o, "n_aliases", rep->n_aliases);
+    cJSON *list = cJSON_AddArrayToObject(o, "aliases");
+    for (int i = 0; i < rep->n_aliases && i < SF_REPORT_MAX_ALIASES; i++) {
+        const sf_report_alias_t *a = &rep->aliases[i];
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "tensor", a->tensor);
+        cJSON_AddStringToObject(x, "into", a->host);
+        cJSON_AddStringToObject(x, "node", a->node);
+        cJSON_AddNumberToObject(x, "offset_bytes", (double)a->offset_bytes);
+        cJSON_AddItemToArray(list, x);
+    }
+}
+
+static void print_json(const sf_graph_t *g, const sf_report_how_t *how,
                        const sf_rank_report_t *reports)
 {
+    int world = how->world;
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "graph", g->name);
     cJSON_AddNumberToObject(root, "world", world);
-    cJSON_AddStringToObject(root, "device", device);
-    cJSON_AddStringToObject(root, "free", policy_name(policy));
+    cJSON_AddStringToObject(root, "device", how->device);
+    cJSON_AddStringToObject(root, "free", policy_name(how->policy));
+    cJSON_AddStringToObject(root, "alias", how->in_place ? "on" : "off");
     cJSON *ranks = cJSON_AddArrayToObject(root, "ranks");
     for (int r = 0; r < world; r++) {
         const sf_rank_report_t *rep = &reports[r];
@@ -31,6 +53,14 @@ static void print_json(const sf_graph_t *g, const char *device, sf_free_policy_t
         sf_cli_json_add_u64(o, "end_bytes", rep->stats.end_bytes);
         cJSON_AddNumberToObject(o, "allocs", (double)rep->stats.n_allocs);
         cJSON_AddNumberToObject(o, "wall_s", rep->stats.wall_s);
+        sf_cli_json_add_u64(o, "kept_bytes", rep->stats.kept_bytes);
+        sf_cli_json_add_u64(o, "output_bytes", rep->stats.output_bytes);
+        sf_cli_json_add_u64(o, "persistent_bytes", rep->stats.persistent_bytes);
+        sf_cli_json_add_u64(o, "floor_bytes", rep->stats.floor_bytes);
+        cJSON_AddStringToObject(o, "floor_node", rep->floor_node);
+        cJSON_AddNumberToObject(o, "peak_over_floor",
+                                ratio(rep->stats.peak_bytes, rep->stats.floor_bytes));
+        add_aliases(o, rep);
         cJSON_AddItemToArray(ranks, o);
     }
     char *text = cJSON_PrintUnformatted(root);
@@ -40,26 +70,44 @@ static void print_json(const sf_graph_t *g, const char *device, sf_free_policy_t
     cJSON_Delete(root);
 }
 
-void sf_report_print(const sf_graph_t *g, const char *device, sf_free_policy_t policy, int world,
+static void print_explain(const sf_rank_report_t *rep)
+{
+    printf("rank %d: %d buffer%s computed in place%s\n", rep->rank, rep->n_aliases,
+           rep->n_aliases == 1 ? "" : "s", rep->n_aliases > 0 ? ":" : "");
+    for (int i = 0; i < rep->n_aliases && i < SF_REPORT_MAX_ALIASES; i++) {
+        const sf_report_alias_t *a = &rep->aliases[i];
+        printf("  %-24s into %-24s at byte %lld (slot of node '%s')\n", a->tensor, a->host,
+               (long long)a->offset_bytes, a->node);
+    }
+    if (rep->n_aliases > SF_REPORT_MAX_ALIASES)
+        printf("  ... and %d more\n", rep->n_aliases - SF_REPORT_MAX_ALIASES);
+}
+
+void sf_report_print(const sf_graph_t *g, const sf_report_how_t *how,
                      const sf_rank_report_t *reports, bool json)
 {
     if (json) {
-        print_json(g, device, policy, world, reports);
+        print_json(g, how, reports);
         return;
     }
-    printf("graph %s: %d nodes, %d tensors on %s, free %s\n", g->name, g->n_nodes, g->n_edges,
-           device, policy_name(policy));
-    printf("%-5s %16s %12s  %-24s %16s %8s %10s\n", "rank", "peak_bytes", "", "peak_node",
-           "end_bytes", "allocs", "wall_s");
-    for (int r = 0; r < world; r++) {
+    printf("graph %s: %d nodes, %d tensors on %s, free %s, alias %s\n", g->name, g->n_nodes,
+           g->n_edges, how->device, policy_name(how->policy), how->in_place ? "on" : "off");
+    printf("%-5s %16s %12s  %-24s %16s %12s %6s %8s %10s\n", "rank", "peak_bytes", "",
+           "peak_node", "end_bytes", "floor", "/floor", "allocs", "wall_s");
+    for (int r = 0; r < how->world; r++) {
         const sf_rank_report_t *rep = &reports[r];
-        char human[32];
+        char human[32], floor_h[32];
         sf_cli_format_bytes(rep->stats.peak_bytes, human, sizeof human);
-        printf("%-5d %16llu %12s  %-24s %16llu %8lld %10.6f\n", rep->rank,
+        sf_cli_format_bytes(rep->stats.floor_bytes, floor_h, sizeof floor_h);
+        printf("%-5d %16llu %12s  %-24s %16llu %12s %6.3f %8lld %10.6f\n", rep->rank,
                (unsigned long long)rep->stats.peak_bytes, human, rep->peak_node,
-               (unsigned long long)rep->stats.end_bytes, (long long)rep->stats.n_allocs,
-               rep->stats.wall_s);
+               (unsigned long long)rep->stats.end_bytes, floor_h,
+               ratio(rep->stats.peak_bytes, rep->stats.floor_bytes),
+               (long long)rep->stats.n_allocs, rep->stats.wall_s);
     }
+    if (how->explain)
+        for (int r = 0; r < how->world; r++)
+            print_explain(&reports[r]);
 }
 
 typedef struct node_time {

@@ -8,8 +8,17 @@
 
 #include "graph_session.h"
 
+/* What the report says about the run as a whole. */
+typedef struct sf_report_how {
+    const char *device;
+    sf_free_policy_t policy;
+    int world;
+    bool in_place; /* --alias on */
+    bool explain;  /* also list each rank's in-place placements (text) */
+} sf_report_how_t;
+
 /* Print the per-rank table (text) or the JSON object on stdout. */
-void sf_report_print(const sf_graph_t *g, const char *device, sf_free_policy_t policy, int world,
+void sf_report_print(const sf_graph_t *g, const sf_report_how_t *how,
                      const sf_rank_report_t *reports, bool json);
 /* Per-node wall times of one rank, slowest first. */
 void sf_report_print_profile(const sf_graph_t *g, const sf_rank_report_t *r);

@@ -243,6 +243,14 @@ const char *sf_mem_peak_node(const sf_mem_t *mem) { return mem->peak_node; }
 void sf_mem_set_limit(sf_mem_t *mem, uint64_t limit_bytes) { mem->limit_bytes = limit_bytes; }
 uint64_t sf_mem_limit(const sf_mem_t *mem) { return mem->limit_bytes; }
 
+void sf_mem_reset_peak(sf_mem_t *mem)
+{
+    mem->peak_bytes = mem->live_bytes;
+    mem->peak_node = mem->current_node;
+    /* Lazy like a new peak: the live set is copied when it next changes. */
+    mem->peak_stale = true;
+}
+
 void sf_mem_peak_snapshot(const sf_mem_t *mem, sf_mem_snapshot_t *out)
 {
     /* Still stale: nothing changed since the peak, so the live set now is it. */

@@ -135,6 +135,11 @@ void sf_mem_peak_snapshot(const sf_mem_t *mem, sf_mem_snapshot_t *out);
 /* The live set at the last allocation that failed with SF_ERR_NOMEM; false
  * (and *out zeroed) if none did. */
 bool sf_mem_last_failure(const sf_mem_t *mem, sf_mem_snapshot_t *out);
+/* Start the peak again from what is live now (peak = live bytes, its node
+ * the current node, its snapshot the live set): for a figure per step of
+ * a run that keeps some buffers between steps. Live buffers, the limit and
+ * the counters of allocations are untouched. */
+void sf_mem_reset_peak(sf_mem_t *mem);
 /* Microseconds since sf_mem_new (monotonic clock). */
 double sf_mem_now_us(const sf_mem_t *mem);
 

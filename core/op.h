@@ -107,6 +107,17 @@ typedef uint64_t (*sf_op_scratch_fn)(const sf_node_t *node, const void *prepared
                                      const sf_tensor_t *in, int n_in, const sf_tensor_t *out,
                                      int n_out);
 
+/* In-place slot: may input k be computed straight into part of output 0?
+ * out is output 0's layout (contiguous at offset 0). On true, *offset_bytes
+ * is where input k's element 0 would sit, in bytes from output 0's element 0
+ * (negative when a shift puts part of the input before the start: the
+ * planner then allocates a margin), and strides[] the strides (in elements)
+ * it would have there. The kernel must then find the input already in its
+ * place: sf_tensor_copy_host skips a copy onto itself. */
+typedef bool (*sf_op_slot_fn)(const sf_node_t *node, const sf_tensor_t *in, int n_in,
+                              const sf_tensor_t *out, int k, int64_t *offset_bytes,
+                              int64_t *strides);
+
 struct sf_op_desc {
     const char *name;
     const char *doc; /* one line for `shardflow ops` */
@@ -122,6 +133,11 @@ struct sf_op_desc {
     /* Outputs live until the run ends, whoever reads them (model weights:
      * loaded once, kept like the parameters of a real model). */
     bool outputs_persist;
+    /* The kernel writes its outputs through their strides, so the planner
+     * may give an output a strided slot of a consumer's output (a column
+     * block of a concat along the last dim). False: contiguous slots only. */
+    bool writes_strided;
+    sf_op_slot_fn input_slot;       /* optional; default: no input is ever in place */
     sf_op_prepare_fn prepare;       /* optional; default: nothing to prepare */
     sf_op_scratch_fn scratch_bytes; /* optional; default 0 */
     /* The reference kernel, which the cpu device runs; NULL for a view op.

@@ -192,6 +192,11 @@ void sf_tensor_copy_host(sf_tensor_t *dst, const sf_tensor_t *src)
     SF_ASSERT(d != NULL && s != NULL);
     size_t dsz = sf_dtype_size(dst->dtype), ssz = sf_dtype_size(src->dtype);
     bool same = dst->dtype == src->dtype;
+    /* A source the planner placed in its destination (an in-place concat or
+     * pad) is already there. */
+    if (same && d == s &&
+        memcmp(dst->strides, src->strides, sizeof(int64_t) * (size_t)src->ndim) == 0)
+        return;
     if (same && sf_tensor_is_contiguous(dst) && sf_tensor_is_contiguous(src)) {
         memmove(d, s, (size_t)numel * dsz);
         return;

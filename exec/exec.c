@@ -22,10 +22,14 @@ struct sf_exec {
     sf_tensor_t *bound;    /* owned: per edge, its layout bound to a buffer */
     const sf_tensor_t **inputs; /* borrowed host tensors, per edge (graph inputs only) */
     double *node_us;       /* owned: per graph node index */
+    uint64_t *node_scratch; /* owned: per graph node index, scratch bytes it asked for */
     void **prepared;       /* owned: per graph node index, what op->prepare made (or NULL) */
     sf_exec_stats_t stats;
-    bool has_run;
+    int n_runs;            /* sf_exec_run calls that began; > 0 keeps persistent buffers */
 };
+
+static bool node_is_kept(const sf_exec_t *ex, const sf_node_t *node);
+static void exec_begin_step(sf_exec_t *ex);
 
 static void free_prepared(sf_exec_t *ex)
 {
@@ -99,7 +103,7 @@ sf_status_t sf_exec_new(const sf_graph_t *g, sf_device_t *dev, const sf_exec_opt
         free(ex);
         return st;
     }
-    ex->plan = sf_plan_build(g, opts->free_policy);
+    ex->plan = sf_plan_build(g, opts->free_policy, !opts->no_alias);
     ex->mem = sf_mem_new(dev);
     if (opts->trace != NULL) {
         ex->trace_ctx = (sf_trace_rank_t){.tr = opts->trace, .rank = g->rank};
@@ -109,6 +113,7 @@ sf_status_t sf_exec_new(const sf_graph_t *g, sf_device_t *dev, const sf_exec_opt
     ex->bound = sf_xalloc_calloc((size_t)g->n_edges, sizeof *ex->bound);
     ex->inputs = sf_xalloc_calloc((size_t)g->n_edges, sizeof *ex->inputs);
     ex->node_us = sf_xalloc_calloc((size_t)g->n_nodes, sizeof *ex->node_us);
+    ex->node_scratch = sf_xalloc_calloc((size_t)g->n_nodes + 1, sizeof *ex->node_scratch);
     *out = ex;
     return SF_OK;
 }
@@ -137,18 +142,23 @@ sf_status_t sf_exec_set_input(sf_exec_t *ex, const char *name, const sf_tensor_t
     return SF_OK;
 }
 
+/* Allocate root edge v's buffer: its own bytes and any margin the plan
+ * gave it, named after it in the trace. */
 static sf_status_t alloc_edge(sf_exec_t *ex, int v, const char *node, sf_err_t *err)
 {
     const sf_edge_t *e = &ex->g->edges[v];
-    sf_alloc_req_t req = {.nbytes = sf_tensor_nbytes(&e->layout), .tensor = e->name,
+    sf_alloc_req_t req = {.nbytes = ex->plan->alloc_bytes[v], .tensor = e->name,
                           .node = node, .dtype = e->layout.dtype, .ndim = e->layout.ndim,
                           .shape = e->layout.shape};
-    sf_status_t st = sf_mem_alloc(ex->mem, &req, &ex->bufs[v], err);
-    if (st != SF_OK)
-        return st;
-    ex->bound[v] = e->layout;
-    ex->bound[v].buf = ex->bufs[v];
-    return SF_OK;
+    return sf_mem_alloc(ex->mem, &req, &ex->bufs[v], err);
+}
+
+/* Edge v's layout in its root's buffer (which may be NULL: not live). */
+static sf_tensor_t bind_edge(const sf_exec_t *ex, int v)
+{
+    sf_tensor_t t = ex->plan->layout[v];
+    t.buf = ex->bufs[ex->plan->base_of[v]];
+    return t;
 }
 
 static void release_edge(sf_exec_t *ex, int v, const char *node)
@@ -180,6 +190,7 @@ static sf_status_t load_inputs(sf_exec_t *ex, sf_err_t *err)
         sf_status_t st = alloc_edge(ex, v, "<inputs>", err);
         if (st != SF_OK)
             return st;
+        ex->bound[v] = bind_edge(ex, v);
         if (!sf_device_touches_memory(ex->dev))
             continue;
         if (sf_device_mem_kind(ex->dev) == SF_MEMKIND_HOST) {
@@ -209,17 +220,17 @@ static sf_status_t run_at(sf_exec_t *ex, int s, sf_err_t *err)
     sf_mem_set_current_node(ex->mem, node->name);
     double t0 = sf_mem_now_us(ex->mem);
     sf_status_t st;
+    bool kept = node_is_kept(ex, node);
 
-    for (int k = 0; k < node->n_out; k++) {
-        int v = node->out[k];
-        if (p->base_of[v] != v) {
-            ex->bound[v] = g->edges[v].layout;
-            ex->bound[v].buf = ex->bufs[p->base_of[v]];
-        } else if ((st = alloc_edge(ex, v, node->name, err)) != SF_OK) {
+    /* A kept node's buffers (a persistent tensor from an earlier step) are
+     * still live: nothing to allocate, nothing to run. */
+    for (int a = p->alloc_start[s]; a < p->alloc_start[s + 1]; a++)
+        if (ex->bufs[p->alloc_vals[a]] == NULL &&
+            (st = alloc_edge(ex, p->alloc_vals[a], node->name, err)) != SF_OK)
             return st;
-        }
-    }
-    if (!node->op->outputs_are_views) {
+    for (int k = 0; k < node->n_out; k++)
+        ex->bound[node->out[k]] = bind_edge(ex, node->out[k]);
+    if (!node->op->outputs_are_views && !kept) {
         enum { MAX_STACK = 16 };
         sf_tensor_t in_stack[MAX_STACK], out_stack[MAX_STACK];
         sf_tensor_t *in = node->n_in <= MAX_STACK
@@ -228,11 +239,8 @@ static sf_status_t run_at(sf_exec_t *ex, int s, sf_err_t *err)
         sf_tensor_t *out = node->n_out <= MAX_STACK
                                ? out_stack
                                : sf_xalloc_calloc((size_t)node->n_out, sizeof *out);
-        for (int k = 0; k < node->n_in; k++) {
-            int v = node->in[k];
-            in[k] = g->edges[v].layout;
-            in[k].buf = ex->bufs[p->base_of[v]];
-        }
+        for (int k = 0; k < node->n_in; k++)
+            in[k] = bind_edge(ex, node->in[k]);
         for (int k = 0; k < node->n_out; k++)
             out[k] = ex->bound[node->out[k]];
         const void *prepared = ex->prepared[p->order[s]];
@@ -243,6 +251,7 @@ static sf_status_t run_at(sf_exec_t *ex, int s, sf_err_t *err)
                                                               node->n_out)
                                      : 0;
         sf_buffer_t *scratch = NULL;
+        ex->node_scratch[p->order[s]] = scratch_bytes;
         st = SF_OK;
         if (scratch_bytes > 0) {
             sf_alloc_req_t req = {.nbytes = scratch_bytes, .tensor = "<scratch>",
@@ -266,16 +275,16 @@ static sf_status_t run_at(sf_exec_t *ex, int s, sf_err_t *err)
         release_edge(ex, p->free_vals[f], node->name);
 
     double t1 = sf_mem_now_us(ex->mem);
-    ex->node_us[p->order[s]] = t1 - t0;
-    if (ex->opts.trace != NULL)
+    ex->node_us[p->order[s]] = kept ? 0 : t1 - t0;
+    if (ex->opts.trace != NULL && !kept)
         sf_trace_node(ex->opts.trace, ex->g->rank, node->name, node->op->name, t0, t1);
     return SF_OK;
 }
 
 sf_status_t sf_exec_run(sf_exec_t *ex, sf_err_t *err)
 {
-    SF_ASSERT(!ex->has_run);
-    ex->has_run = true;
+    exec_begin_step(ex);
+    int64_t allocs0 = sf_mem_total_allocs(ex->mem);
     double t0 = sf_mem_now_us(ex->mem);
     sf_status_t st = load_inputs(ex, err);
     for (int s = 0; st == SF_OK && s < ex->plan->n_positions; s++)
@@ -291,8 +300,14 @@ sf_status_t sf_exec_run(sf_exec_t *ex, sf_err_t *err)
     ex->stats.peak_bytes = sf_mem_peak_bytes(ex->mem);
     ex->stats.peak_node = sf_mem_peak_node(ex->mem);
     ex->stats.end_bytes = sf_mem_live_bytes(ex->mem);
-    ex->stats.n_allocs = sf_mem_total_allocs(ex->mem);
+    ex->stats.n_allocs = sf_mem_total_allocs(ex->mem) - allocs0;
     ex->stats.wall_s = (sf_mem_now_us(ex->mem) - t0) / 1e6;
+    sf_plan_floor_t f = sf_plan_floor(ex->g, ex->plan, ex->node_scratch);
+    ex->stats.kept_bytes = f.kept_bytes;
+    ex->stats.output_bytes = f.output_bytes;
+    ex->stats.persistent_bytes = f.persistent_bytes;
+    ex->stats.floor_bytes = f.floor_bytes;
+    ex->stats.floor_node = f.node;
     return SF_OK;
 }
 
@@ -318,6 +333,56 @@ void sf_exec_free(sf_exec_t *ex)
     free(ex->bound);
     free(ex->inputs);
     free(ex->node_us);
+    free(ex->node_scratch);
     free_prepared(ex);
     free(ex);
+}
+
+/* --- steps: running the same plan again -------------------------------------
+ * A persistent buffer (an output of an op with outputs_persist: the model's
+ * weights) outlives a run; its producer runs in the first step only. */
+
+static bool edge_persists(const sf_exec_t *ex, int v)
+{
+    int prod = ex->g->edges[v].producer;
+    return prod >= 0 && ex->g->nodes[prod].op->outputs_persist;
+}
+
+/* A node is skipped when all it would make is still held from an earlier
+ * step. After a failed step nothing is held, so the producers run again. */
+static bool node_is_kept(const sf_exec_t *ex, const sf_node_t *node)
+{
+    if (ex->n_runs < 2 || !node->op->outputs_persist)
+        return false;
+    for (int k = 0; k < node->n_out; k++)
+        if (ex->bufs[ex->plan->base_of[node->out[k]]] == NULL)
+            return false;
+    return true;
+}
+
+/* Before a run: the previous run's outputs (and, under --free end, all it
+ * kept) go, persistent buffers stay, and the peak starts again from what
+ * is live, so each run reports its own peak. */
+static void exec_begin_step(sf_exec_t *ex)
+{
+    ex->n_runs++;
+    if (ex->n_runs == 1)
+        return;
+    for (int v = 0; v < ex->g->n_edges; v++)
+        if (ex->bufs[v] != NULL && !edge_persists(ex, v))
+            release_edge(ex, v, "<step>");
+    sf_mem_set_current_node(ex->mem, "<step>");
+    sf_mem_reset_peak(ex->mem);
+    memset(&ex->stats, 0, sizeof ex->stats);
+}
+
+int sf_exec_n_runs(const sf_exec_t *ex) { return ex->n_runs; }
+
+uint64_t sf_exec_persistent_bytes(const sf_exec_t *ex)
+{
+    uint64_t n = 0;
+    for (int v = 0; v < ex->g->n_edges; v++)
+        if (ex->bufs[v] != NULL && edge_persists(ex, v))
+            n += ex->bufs[v]->counted_bytes;
+    return n;
 }

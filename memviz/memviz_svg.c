@@ -38,7 +38,9 @@ static void bytes_short(double b, char *out, size_t n)
         b /= 1024.0;
         i++;
     }
-    if (i == 0 || b == floor(b))
+    /* Three significant digits, never an exponent (1011 KiB, not
+     * 1.01e+03 KiB). */
+    if (i == 0 || b == floor(b) || b >= 100.0)
         snprintf(out, n, "%.0f %s", b, u[i]);
     else
         snprintf(out, n, "%.3g %s", b, u[i]);

@@ -110,5 +110,6 @@ const sf_op_desc_t sf_op_cast = {
     .attrs = cast_attrs,
     .n_attrs = sizeof cast_attrs / sizeof cast_attrs[0],
     .infer = cast_infer,
+    .writes_strided = true,
     .cpu_kernel = cast_cpu,
 };

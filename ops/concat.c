@@ -62,6 +62,24 @@ static sf_status_t concat_cpu(const sf_kernel_args_t *a, sf_err_t *err)
     return SF_OK;
 }
 
+/* Input k's slot: its window of the output along dim, which it can be
+ * computed into directly (the kernel then finds it in place). */
+static bool concat_slot(const sf_node_t *node, const sf_tensor_t *in, int n_in,
+                        const sf_tensor_t *out, int k, int64_t *offset_bytes, int64_t *strides)
+{
+    (void)n_in;
+    int dim = (int)sf_node_attr_int(node, "dim");
+    if (dim < 0)
+        dim += out->ndim;
+    int64_t start = 0;
+    for (int i = 0; i < k; i++)
+        start += in[i].shape[dim];
+    *offset_bytes = start * out->strides[dim] * (int64_t)sf_dtype_size(out->dtype);
+    for (int d = 0; d < out->ndim; d++)
+        strides[d] = out->strides[d];
+    return true;
+}
+
 const sf_op_desc_t sf_op_concat = {
     .name = "concat",
     .doc = "join inputs along `dim` (same dtype, equal other dims)",
@@ -72,5 +90,7 @@ const sf_op_desc_t sf_op_concat = {
     .attrs = concat_attrs,
     .n_attrs = sizeof concat_attrs / sizeof concat_attrs[0],
     .infer = concat_infer,
+    .writes_strided = true,
+    .input_slot = concat_slot,
     .cpu_kernel = concat_cpu,
 };

@@ -68,6 +68,28 @@ static sf_status_t pad_cpu(const sf_kernel_args_t *a, sf_err_t *err)
     return SF_OK;
 }
 
+/* The input's slot: the output itself, moved by the shift (in[i] is
+ * out[i + shift]), so the kernel is left only the places it fills. Its
+ * first |shift| slices (dropped by the pad) land before the output (a margin
+ * the planner allocates) or on other slices' filled places. Shifts as large
+ * as the dim keep a copy. */
+static bool pad_slot(const sf_node_t *node, const sf_tensor_t *in, int n_in,
+                     const sf_tensor_t *out, int k, int64_t *offset_bytes, int64_t *strides)
+{
+    (void)n_in;
+    (void)k;
+    int dim = (int)sf_node_attr_int(node, "dim");
+    if (dim < 0)
+        dim += in->ndim;
+    int64_t shift = sf_node_attr_int(node, "shift");
+    if (shift >= in->shape[dim] || shift <= -in->shape[dim])
+        return false;
+    *offset_bytes = shift * out->strides[dim] * (int64_t)sf_dtype_size(out->dtype);
+    for (int d = 0; d < out->ndim; d++)
+        strides[d] = out->strides[d];
+    return true;
+}
+
 const sf_op_desc_t sf_op_pad = {
     .name = "pad",
     .doc = "shift along `dim` by `shift`, filling with `value` (same shape, fresh buffer)",
@@ -78,5 +100,7 @@ const sf_op_desc_t sf_op_pad = {
     .attrs = pad_attrs,
     .n_attrs = sizeof pad_attrs / sizeof pad_attrs[0],
     .infer = pad_infer,
+    .writes_strided = true,
+    .input_slot = pad_slot,
     .cpu_kernel = pad_cpu,
 };

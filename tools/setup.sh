@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake pkg-config libyaml-dev check libsubunit-dev libucx-dev
-          libopenblas-dev libcjson-dev iproute2 libcap2-bin python3 bc chromium
+          libopenblas-dev libcjson-dev iproute2 libcap2-bin python3 python3-numpy bc chromium
           clang libclang-rt-14-dev)
 
 missing=()

@@ -78,6 +78,23 @@ static sf_status_t capture_concat_cpu(const sf_kernel_args_t *a, sf_err_t *err)
     return SF_OK;
 }
 
+/* Input k's slot: its column block of the output, at its rank among the
+ * distinct inputs. A tensor listed twice is read twice, so the planner
+ * never asks for it. */
+static bool capture_concat_slot(const sf_node_t *node, const sf_tensor_t *in, int n_in,
+                                const sf_tensor_t *out, int k, int64_t *offset_bytes,
+                                int64_t *strides)
+{
+    (void)n_in;
+    int last = out->ndim - 1, before = 0;
+    for (int j = capture_next(node, -1); j >= 0 && j != k; j = capture_next(node, node->in[j]))
+        before++;
+    *offset_bytes = before * in[k].shape[last] * (int64_t)sf_dtype_size(out->dtype);
+    for (int d = 0; d < out->ndim; d++)
+        strides[d] = out->strides[d];
+    return true;
+}
+
 const sf_op_desc_t sf_op_capture_concat = {
     .name = "capture_concat",
     .doc = "Eagle3 aux states: distinct inputs joined on the last dim in production order",
@@ -88,5 +105,7 @@ const sf_op_desc_t sf_op_capture_concat = {
     .attrs = NULL,
     .n_attrs = 0,
     .infer = capture_concat_infer,
+    .writes_strided = true,
+    .input_slot = capture_concat_slot,
     .cpu_kernel = capture_concat_cpu,
 };

@@ -178,8 +178,8 @@ START_TEST(test_cli_set_unknown_key_lists_settable_params)
              tu_src("graphs/eagle3_target.yaml"));
     ck_assert_int_eq(tu_sf(args, &out), 2);
     expect_only_error(out, "error: --set zzzzzz: the graph has no param 'zzzzzz'; params you may "
-                           "set: model, batch, seq, redistribution, target_dtype, mask_padding, "
-                           "tokens, seed; from the model: arch, hidden_size and 18 more\n");
+                           "set: model, batch, seq, redistribution, chunk_tokens, overlap, "
+                           "target_dtype, mask_padding, tokens, seed; from the model: arch, hidden_size and 18 more\n");
     ck_assert_ptr_null(strstr(out, "did you mean"));
     /* rank and world are params, but only the runtime sets them. */
     ck_assert(!settable_list_has(out, "rank"));
@@ -772,6 +772,70 @@ START_TEST(test_cli_mem_limit_refuses_before_running)
 }
 END_TEST
 
+/* tests/graphs/steps.yaml: x [16,64] f32; a file of 2 batches is [32,64]. */
+static void write_steps_inputs(const char *path)
+{
+    static float x[32 * 64];
+    for (int i = 0; i < 32 * 64; i++)
+        x[i] = (float)(i % 7) - 3.0f;
+    sf_buffer_t b = {.data = x};
+    sf_tensor_t t = sf_tensor_make(SF_DTYPE_F32, 2, (int64_t[]){32, 64});
+    t.buf = &b;
+    sf_st_entry_t e = {.name = "x", .tensor = &t};
+    sf_err_t err = {0};
+    ck_assert_int_eq(sf_st_write(path, &e, 1, false, &err), SF_OK);
+}
+
+START_TEST(test_cli_steps_peak_of_step_two)
+{
+    /* steps.yaml: step 1 peaks at 9216 bytes, step 2 at 10240 (the weight w
+     * is live from its start; see the graph's header). plan --steps 2 says
+     * both and reports the higher; run --steps 2 measures it (--json); a
+     * --mem-limit of 9216 fits one step and refuses two, exit 2 before
+     * anything runs, nothing written. */
+    const char *dir = tu_tmpdir();
+    const char *g = tu_src("tests/graphs/steps.yaml");
+    char in[512], args[2048], out_dir[600];
+    snprintf(in, sizeof in, "%s/in.safetensors", dir);
+    snprintf(out_dir, sizeof out_dir, "%s/o", dir);
+    write_steps_inputs(in);
+    char *out = NULL;
+    snprintf(args, sizeof args, "plan %s --steps 2 --json", g);
+    ck_assert_int_eq(tu_sf(args, &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "rank 0: step 1 peak 9216 bytes at mm1; steps 2-2 peak 10240 bytes at mm1"));
+    cJSON *j = json_of(out);
+    ck_assert_double_eq(rank_field(j, 0, "peak_bytes"), 10240);
+    cJSON_Delete(j);
+    free(out);
+    snprintf(args, sizeof args, "run %s --inputs %s --steps 2 --json", g, in);
+    ck_assert_int_eq(tu_sf(args, &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "step 1/2: peak 9216 bytes at mm1"));
+    ck_assert_ptr_nonnull(strstr(out, "step 2/2: peak 10240 bytes at mm1"));
+    j = json_of(out);
+    ck_assert_double_eq(rank_field(j, 0, "peak_bytes"), 10240);
+    cJSON_Delete(j);
+    free(out);
+    snprintf(args, sizeof args, "run %s --inputs %s --mem-limit 9216 --out %s", g, in, out_dir);
+    ck_assert_int_eq(tu_sf(args, &out), 0); /* the file holds 2 batches: one step fits */
+    free(out);
+    snprintf(args, sizeof args, "run %s --inputs %s --steps 2 --mem-limit 9216 --out %s/two", g,
+             in, dir);
+    ck_assert_int_eq(tu_sf(args, &out), 2);
+    ck_assert_ptr_nonnull(strstr(out, "planned peak 10240 bytes (10.00 KiB) at node 'mm1'"));
+    free(out);
+    snprintf(args, sizeof args, "%s/two", dir);
+    ck_assert_int_ne(access(args, F_OK), 0);
+    snprintf(args, sizeof args, "plan %s --steps x", g);
+    ck_assert_int_eq(tu_sf(args, &out), 2);
+    ck_assert_ptr_nonnull(strstr(out, "--steps expects 1..1000000, got 'x'"));
+    free(out);
+    snprintf(args, sizeof args, "run %s --inputs %s --steps 3", g, in);
+    ck_assert_int_eq(tu_sf(args, &out), 2);
+    ck_assert_ptr_nonnull(strstr(out, "holds 2 batches"));
+    free(out);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -797,6 +861,7 @@ int main(void)
     tcase_add_test(tc, test_cli_fifo_inputs_are_refused);
     tcase_add_test(tc, test_cli_bad_paths_and_sizes_exit_2);
     tcase_add_test(tc, test_cli_mem_limit_refuses_before_running);
+    tcase_add_test(tc, test_cli_steps_peak_of_step_two);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

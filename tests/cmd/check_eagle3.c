@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "dtype.h"
 #include "safetensors.h"
 #include "test_util.h"
@@ -130,17 +132,18 @@ START_TEST(test_tp2_matches_tp1)
 }
 END_TEST
 
-/* Inputs file: K batches of B x S tokens, ids from a fixed pattern. */
-static void write_inputs(const char *path, int k, int b, int s, int64_t bad_id)
+/* Inputs file: K batches of B x S tokens, ids from a fixed pattern over
+ * the whole stream, starting at batch `first` of it. */
+static void write_batches(const char *path, int first, int k, int b, int s, int64_t bad_id)
 {
-    int64_t n = (int64_t)k * b * s;
+    int64_t n = (int64_t)k * b * s, skip = (int64_t)first * b * s;
     int32_t *ids = malloc((size_t)n * 4);
     int64_t *am = malloc((size_t)n * 8);
     int32_t *lm = malloc((size_t)n * 4);
     for (int64_t i = 0; i < n; i++) {
-        ids[i] = (int32_t)((i * 37 + 11) % 1100);
+        ids[i] = (int32_t)(((skip + i) * 37 + 11) % 1100);
         am[i] = 1;
-        lm[i] = (i % s) < s - 3;
+        lm[i] = ((skip + i) % s) < s - 3;
     }
     if (bad_id >= 0)
         ids[n / 2] = (int32_t)bad_id;
@@ -157,6 +160,11 @@ static void write_inputs(const char *path, int k, int b, int s, int64_t bad_id)
     free(ids);
     free(am);
     free(lm);
+}
+
+static void write_inputs(const char *path, int k, int b, int s, int64_t bad_id)
+{
+    write_batches(path, 0, k, b, s, bad_id);
 }
 
 START_TEST(test_padding_as_specforge)
@@ -197,50 +205,95 @@ START_TEST(test_padding_as_specforge)
 }
 END_TEST
 
-START_TEST(test_steps_take_batches_in_order)
+START_TEST(test_steps_equal_single_batch_runs)
 {
-    /* Step 1 of a 2-batch file equals a 1-step run of that batch alone. */
+    /* Each step of a 3-batch file on one kept executor per rank (tp 2)
+     * writes the bytes a 1-step run of that batch alone writes: a fresh
+     * executor, as every step was before steps kept their weights. */
     const char *dir = tu_tmpdir(), *one = tu_tmpdir();
-    char inputs[1024], args[16384], single[1024];
+    char inputs[1024], args[16384], single[1024], step_dir[1024], out_k[1024];
     snprintf(inputs, sizeof inputs, "%s/in.safetensors", dir);
-    write_inputs(inputs, 2, 12, 16, -1);
-    snprintf(args, sizeof args, "--set tokens=file --inputs %s --steps 2", inputs);
+    write_inputs(inputs, 3, 12, 16, -1);
+    snprintf(args, sizeof args, "--set tokens=file --inputs %s --steps 3", inputs);
     run_graph(2, "all_gather", args, dir);
-    /* the second batch alone: rows 12..23 of the pattern */
-    snprintf(single, sizeof single, "%s/second.safetensors", one);
-    {
-        int64_t n = 12 * 16;
-        int32_t ids[192], lm[192];
-        int64_t am[192];
-        for (int64_t i = 0; i < n; i++) {
-            int64_t g = i + n;
-            ids[i] = (int32_t)((g * 37 + 11) % 1100);
-            am[i] = 1;
-            lm[i] = (g % 16) < 13;
+    for (int k = 0; k < 3; k++) {
+        snprintf(single, sizeof single, "%s/batch%d.safetensors", one, k);
+        write_batches(single, k, 1, 12, 16, -1);
+        snprintf(out_k, sizeof out_k, "%s/out%d", one, k);
+        snprintf(args, sizeof args, "--set tokens=file --inputs %s", single);
+        run_graph(2, "all_gather", args, out_k);
+        snprintf(step_dir, sizeof step_dir, "%s/step%d", dir, k);
+        for (int r = 0; r < 2; r++) {
+            size_t n1, n2;
+            char *x = file_bytes(step_dir, r, &n1), *y = file_bytes(out_k, r, &n2);
+            ck_assert_uint_eq(n1, n2);
+            ck_assert_msg(memcmp(x, y, n1) == 0, "step %d rank %d differs from batch %d alone",
+                          k + 1, r, k);
+            free(x);
+            free(y);
         }
-        int64_t shape[2] = {12, 16};
-        sf_buffer_t bi = {.data = ids}, ba = {.data = am}, bl = {.data = lm};
-        sf_tensor_t ti = sf_tensor_make(SF_DTYPE_I32, 2, shape), ta = sf_tensor_make(SF_DTYPE_I64, 2, shape),
-                    tl = sf_tensor_make(SF_DTYPE_I32, 2, shape);
-        ti.buf = &bi;
-        ta.buf = &ba;
-        tl.buf = &bl;
-        sf_st_entry_t e[3] = {{"input_ids", &ti}, {"attention_mask", &ta}, {"loss_mask", &tl}};
-        sf_err_t err = {0};
-        ck_assert_int_eq(sf_st_write(single, e, 3, false, &err), SF_OK);
     }
-    snprintf(args, sizeof args, "--set tokens=file --inputs %s", single);
-    run_graph(2, "all_gather", args, one);
-    char step1[1024];
-    snprintf(step1, sizeof step1, "%s/step1", dir);
-    for (int r = 0; r < 2; r++) {
-        size_t n1, n2;
-        char *x = file_bytes(step1, r, &n1), *y = file_bytes(one, r, &n2);
-        ck_assert_uint_eq(n1, n2);
-        ck_assert(memcmp(x, y, n1) == 0);
-        free(x);
-        free(y);
+}
+END_TEST
+
+/* How many 'X' events of node `name` rank `pid` has in a merged trace. */
+static int count_node_events(const cJSON *events, int pid, const char *name)
+{
+    int n = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, events)
+    {
+        const cJSON *ph = cJSON_GetObjectItem(e, "ph"), *nm = cJSON_GetObjectItem(e, "name");
+        const cJSON *p = cJSON_GetObjectItem(e, "pid");
+        if (cJSON_IsString(ph) && strcmp(ph->valuestring, "X") == 0 && cJSON_IsString(nm) &&
+            strcmp(nm->valuestring, name) == 0 && cJSON_IsNumber(p) && p->valueint == pid)
+            n++;
     }
+    return n;
+}
+
+START_TEST(test_steps_make_weights_once)
+{
+    /* --steps 3 over 2 ranks: every weight node runs once per rank (one
+     * trace event), the layers' nodes three times; rank 0 prints one line
+     * per step with its wall time and tokens/s (12 x 16 = 192 tokens). */
+    const char *dir = tu_tmpdir();
+    char inputs[1024], trace[1024], args[16384];
+    snprintf(inputs, sizeof inputs, "%s/in.safetensors", dir);
+    snprintf(trace, sizeof trace, "%s/t.json", dir);
+    write_inputs(inputs, 3, 12, 16, -1);
+    snprintf(args, sizeof args,
+             "run --nproc 2 %s %s --set redistribution=all_to_all --set tokens=file --inputs %s "
+             "--steps 3 --trace %s --timeout 120",
+             tu_src("graphs/eagle3_target.yaml"), TINY12, inputs, trace);
+    char *out = NULL;
+    int rc = tu_sf(args, &out);
+    ck_assert_msg(rc == 0, "%s", out);
+    for (int k = 1; k <= 3; k++) {
+        char line[64];
+        snprintf(line, sizeof line, "step %d/3: peak ", k);
+        const char *at = strstr(out, line);
+        ck_assert_msg(at != NULL, "no '%s' in:\n%s", line, out);
+        const char *eol = strchr(at, '\n');
+        ck_assert(eol != NULL);
+        ck_assert_msg(memmem(at, (size_t)(eol - at), " tok/s", 6) != NULL, "%.*s", (int)(eol - at), at);
+    }
+    free(out);
+    size_t n;
+    char *text = tu_read_file(trace, &n);
+    ck_assert_ptr_nonnull(text);
+    cJSON *root = cJSON_Parse(text);
+    ck_assert_ptr_nonnull(root);
+    const cJSON *events = cJSON_IsArray(root) ? root : cJSON_GetObjectItem(root, "traceEvents");
+    ck_assert_ptr_nonnull(events);
+    for (int pid = 0; pid < 2; pid++) {
+        ck_assert_int_eq(count_node_events(events, pid, "w_embed"), 1);
+        ck_assert_int_eq(count_node_events(events, pid, "w_q_0"), 1);
+        ck_assert_int_eq(count_node_events(events, pid, "w_lm_head"), 1);
+        ck_assert_int_eq(count_node_events(events, pid, "embed"), 3);
+    }
+    cJSON_Delete(root);
+    free(text);
 }
 END_TEST
 
@@ -334,7 +387,8 @@ int main(void)
     tcase_add_test(tc, test_modes_identical_tp4);
     tcase_add_test(tc, test_tp2_matches_tp1);
     tcase_add_test(tc, test_padding_as_specforge);
-    tcase_add_test(tc, test_steps_take_batches_in_order);
+    tcase_add_test(tc, test_steps_equal_single_batch_runs);
+    tcase_add_test(tc, test_steps_make_weights_once);
     tcase_add_test(tc, test_hf_checkpoint_equals_synthetic);
     tcase_add_test(tc, test_bad_configs_and_inputs);
     suite_add_tcase(s, tc);

@@ -138,7 +138,7 @@ START_TEST(test_sched_order_is_deterministic_topological)
     sf_err_t err = {0};
     sf_graph_t *g = NULL;
     ck_assert_int_eq(sf_graph_load_buffer(yaml, strlen(yaml), "shuffled.yaml", NULL, 0, &g, &err), SF_OK);
-    sf_plan_t *p = sf_plan_build(g, SF_FREE_EAGER);
+    sf_plan_t *p = sf_plan_build(g, SF_FREE_EAGER, true);
     ck_assert_str_eq(g->nodes[p->order[0]].name, "first");
     ck_assert_str_eq(g->nodes[p->order[1]].name, "second");
     ck_assert_str_eq(g->nodes[p->order[2]].name, "last");

@@ -1,0 +1,151 @@
+/* lm_head_redistribute: the fused, chunked lm_head + redistribution gives
+ * every rank the same bytes as the node-by-node chain (tests/graphs/
+ * head_exchange.yaml), over real UCX ranks, for tp 1-4, both collectives,
+ * chunks that do not divide the tokens, uneven sizes, and with in-place
+ * work off; the plan of the fused graph equals its run to the byte and
+ * holds only two chunks; bad attrs are refused with the node named. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_util.h"
+
+/* Run the graph with `args` on `world` ranks into a fresh folder. */
+static const char *run_into(int world, const char *args)
+{
+    static int n;
+    static char dirs[64][4200];
+    char *dir = dirs[n++ % 64];
+    snprintf(dir, sizeof dirs[0], "%s/run%d", tu_tmpdir(), n);
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s run --nproc %d '%s' %s --out '%s' 2>&1", tu_shardflow(), world,
+             tu_src("tests/graphs/head_exchange.yaml"), args, dir);
+    char *out = NULL;
+    int rc = tu_run(cmd, &out);
+    ck_assert_msg(rc == 0, "%s\n%s", cmd, out);
+    free(out);
+    return dir;
+}
+
+static void expect_same(const char *a, const char *b, int world, const char *what)
+{
+    for (int r = 0; r < world; r++) {
+        char pa[4300], pb[4300];
+        snprintf(pa, sizeof pa, "%s/rank%d.safetensors", a, r);
+        snprintf(pb, sizeof pb, "%s/rank%d.safetensors", b, r);
+        size_t na = 0, nb = 0;
+        char *x = tu_read_file(pa, &na), *y = tu_read_file(pb, &nb);
+        ck_assert_msg(x != NULL && y != NULL, "%s: rank %d wrote nothing", what, r);
+        ck_assert_msg(na == nb && memcmp(x, y, na) == 0, "%s: rank %d differs", what, r);
+        free(x);
+        free(y);
+    }
+}
+
+START_TEST(test_fused_equals_chain_every_world_and_chunk)
+{
+    const char *modes[] = {"all_to_all", "all_gather"};
+    int chunks[] = {1, 5, 7, 100};
+    for (int m = 0; m < 2; m++)
+        for (int w = 1; w <= 4; w++) {
+            char args[256];
+            snprintf(args, sizeof args, "--set mode=%s", modes[m]);
+            const char *chain = run_into(w, args);
+            for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+                char fused_args[256], what[128];
+                snprintf(fused_args, sizeof fused_args, "--set mode=%s --set chunk=%d%s",
+                         modes[m], chunks[c], c == 2 ? " --alias off" : "");
+                snprintf(what, sizeof what, "%s tp %d chunk %d", modes[m], w, chunks[c]);
+                expect_same(chain, run_into(w, fused_args), w, what);
+            }
+        }
+}
+END_TEST
+
+START_TEST(test_fused_uneven_sizes)
+{
+    const char *chain = run_into(3, "--set 'sizes=[6,21,9]'");
+    expect_same(chain, run_into(3, "--set 'sizes=[6,21,9]' --set chunk=4"), 3, "uneven chunk 4");
+    expect_same(chain, run_into(3, "--set 'sizes=[6,21,9]' --set chunk=7"), 3, "uneven chunk 7");
+    const char *zero = run_into(3, "--set 'sizes=[0,27,9]'");
+    expect_same(zero, run_into(3, "--set 'sizes=[0,27,9]' --set chunk=5"), 3, "a rank with none");
+}
+END_TEST
+
+static long long json_peak(const char *args, int rank)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s %s --json 2>&1", tu_shardflow(), args);
+    char *out = NULL;
+    ck_assert_msg(tu_run(cmd, &out) == 0, "%s\n%s", cmd, out);
+    char key[64];
+    snprintf(key, sizeof key, "\"rank\":%d,\"peak_bytes\":", rank);
+    const char *p = strstr(out, key);
+    ck_assert_msg(p != NULL, "%s", out);
+    long long v = atoll(p + strlen(key));
+    free(out);
+    return v;
+}
+
+START_TEST(test_fused_plan_equals_run_and_holds_two_chunks)
+{
+    char plan[4400], run[4400];
+    const char *g = tu_src("tests/graphs/head_exchange.yaml");
+    snprintf(plan, sizeof plan, "plan '%s' --world 2 --set chunk=5 --set tokens=3600", g);
+    snprintf(run, sizeof run, "run --nproc 2 '%s' --set chunk=5 --set tokens=3600", g);
+    long long planned = json_peak(plan, 1), measured = json_peak(run, 1);
+    ck_assert_int_eq(planned, measured);
+    /* By hand, rank 1 (vocab_padded 48: 24 columns a shard; bf16):
+     * x 3600 x 16 = 115200 B, w_full 48 x 16 = 1536 B, target 1800 x 46 f32
+     * = 331200 B; scratch: two slots of (2 x 5 x 24 x 2 sent + the same
+     * received) = 2 x 960 = 1920 B, plus the matmul's for 5 rows. Nothing
+     * of size tokens x shard (172800 B) or rows x vocab_padded bf16
+     * (172800 B) exists. */
+    snprintf(plan, sizeof plan, "plan '%s' --world 2 --set tokens=3600", g);
+    long long chain = json_peak(plan, 1);
+    ck_assert_int_lt(planned, 115200 + 1536 + 331200 + 65536);
+    /* The chain peaks at its exchange: the logits shard, the received rows
+     * and the exchange's packing scratch, 172800 B each (its matmul's
+     * scratch is tiles, smaller than these since matmul converts in tiles). */
+    ck_assert_int_eq(chain, 3 * 172800);
+    ck_assert_int_lt(planned, chain);
+}
+END_TEST
+
+START_TEST(test_fused_bad_attrs_refused)
+{
+    const char *g = tu_src("tests/graphs/head_exchange.yaml");
+    char cmd[8192];
+    char *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s plan '%s' --world 2 --set chunk=4 --set 'sizes=[10,26]' 2>&1",
+             tu_shardflow(), g);
+    ck_assert_int_eq(tu_run(cmd, &out), 2);
+    ck_assert_msg(strstr(out, "node 'fused'") != NULL &&
+                      strstr(out, "not a whole number of sequences of 3") != NULL,
+                  "%s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s plan '%s' --world 2 --set chunk=4 --set mode=all_reduce 2>&1",
+             tu_shardflow(), g);
+    ck_assert_int_eq(tu_run(cmd, &out), 2);
+    ck_assert_msg(strstr(out, "via 'all_reduce', expected all_to_all or all_gather") != NULL,
+                  "%s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s plan '%s' --world 5 --set chunk=4 2>&1", tu_shardflow(), g);
+    ck_assert_int_eq(tu_run(cmd, &out), 2);
+    free(out);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("lm_head_redistribute");
+    TCase *tc = tcase_create("fused");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_fused_equals_chain_every_world_and_chunk);
+    tcase_add_test(tc, test_fused_uneven_sizes);
+    tcase_add_test(tc, test_fused_plan_equals_run_and_holds_two_chunks);
+    tcase_add_test(tc, test_fused_bad_attrs_refused);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
