@@ -58,9 +58,10 @@ const char *sf_blas_coretype_for(const sf_blas_features_t *f)
 
 static void blas_load_once(void)
 {
-    /* setenv is not safe against a concurrent getenv in another thread;
-     * this runs at the first matmul, before any comm thread reads the
-     * environment in practice, and only when the user has not set it. */
+    /* setenv races with a getenv in another thread. OpenBLAS offers no
+     * other way in (it reads the variable in its constructor), so we accept
+     * it: this runs once, at the first matmul or attention node, and the
+     * comm libraries read their environment when they start, before that. */
     const char *user_core = getenv("OPENBLAS_CORETYPE");
     if (user_core == NULL || user_core[0] == '\0') {
         sf_blas_features_t f;
@@ -71,13 +72,20 @@ static void blas_load_once(void)
     }
     /* One thread per rank: ranks already share the cores. */
     setenv("OPENBLAS_NUM_THREADS", "1", 0);
-    static const char *const names[] = {"libopenblas.so.0", "libopenblas.so"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0] && blas.lib == NULL; i++) {
+    /* SF_BLAS_LIBRARY names another OpenBLAS build (a path or a soname). */
+    const char *user_lib = getenv("SF_BLAS_LIBRARY");
+    const char *names[] = {"libopenblas.so.0", "libopenblas.so"};
+    size_t n_names = 2;
+    if (user_lib != NULL && user_lib[0] != '\0') {
+        names[0] = user_lib;
+        n_names = 1;
+    }
+    for (size_t i = 0; i < n_names && blas.lib == NULL; i++) {
         blas.lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
         if (blas.lib == NULL && i == 0) { /* the first name's reason is the useful one */
             const char *e = dlerror();
             snprintf(blas.msg, sizeof blas.msg,
-                     "matmul needs OpenBLAS (libopenblas.so.0, Debian's libopenblas0): %s",
+                     "matmul needs OpenBLAS (%s; Debian's libopenblas0): %s", names[0],
                      e != NULL ? e : "not found");
         }
     }
@@ -88,7 +96,8 @@ static void blas_load_once(void)
     blas.sgemm = (blas_sgemm_fn)dlsym(blas.lib, "cblas_sgemm");
     blas.corename = (blas_corename_fn)dlsym(blas.lib, "openblas_get_corename");
     if (blas.sgemm == NULL) {
-        snprintf(blas.msg, sizeof blas.msg, "matmul needs cblas_sgemm, not found in libopenblas");
+        snprintf(blas.msg, sizeof blas.msg, "matmul needs cblas_sgemm, not found in %s",
+                 names[0]);
         blas.status = SF_ERR_UNSUPPORTED;
         return;
     }

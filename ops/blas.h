@@ -38,8 +38,9 @@ const char *sf_blas_coretype_for(const sf_blas_features_t *f);
 /* Load OpenBLAS once per process (thread-safe; later calls return the first
  * result). Unless the user set them, sets OPENBLAS_CORETYPE (from
  * sf_blas_coretype_for) and OPENBLAS_NUM_THREADS=1 (ranks share cores)
- * before loading. SF_ERR_UNSUPPORTED naming the library when it is missing or
- * lacks cblas_sgemm. */
+ * before loading. Loads libopenblas.so.0, or SF_BLAS_LIBRARY (a path or a
+ * soname) when set. SF_ERR_UNSUPPORTED naming the library when it is missing
+ * or lacks cblas_sgemm. */
 SF_NODISCARD sf_status_t sf_blas_load(sf_err_t *err);
 
 /* The kernel OpenBLAS runs ("SkylakeX", ...) or "" when not loaded or not

@@ -173,6 +173,15 @@ static int collect_graphs(const char *dir, char paths[][512], int n, int cap)
     return n;
 }
 
+START_TEST(test_sched_matmul_scratch_is_tiles)
+{
+    /* tests/graphs/matmul_tiles.yaml: bf16 matmul past every tile; the
+     * arithmetic is in the file. Whole f32 copies (9644032 bytes) made it
+     * 14466560. */
+    expect_peaks("tests/graphs/matmul_tiles.yaml", 13211136, "mm", 13211136);
+}
+END_TEST
+
 START_TEST(test_plan_equals_run_on_every_graph)
 {
     static char paths[256][512];
@@ -212,6 +221,7 @@ int main(void)
     tcase_add_test(tc, test_sched_diamond_keeps_shared_input);
     tcase_add_test(tc, test_sched_view_keeps_base_alive);
     tcase_add_test(tc, test_sched_rounds_to_256);
+    tcase_add_test(tc, test_sched_matmul_scratch_is_tiles);
     tcase_add_test(tc, test_sched_end_bytes_are_outputs);
     tcase_add_test(tc, test_sched_chain_values);
     tcase_add_test(tc, test_sched_missing_input_is_an_error);

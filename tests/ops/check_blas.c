@@ -4,6 +4,7 @@
  * named one. Each test forks (CK_FORK), so each loads OpenBLAS afresh. */
 #include <check.h>
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 
 #include "blas.h"
@@ -87,6 +88,24 @@ START_TEST(test_blas_sgemm_small)
 }
 END_TEST
 
+START_TEST(test_blas_missing_library_is_an_error)
+{
+    /* The error names the library and dlopen's reason; a second call gives
+     * the same answer (loading is tried once). */
+    setenv("SF_BLAS_LIBRARY", "/nonexistent/libopenblas.so.0", 1);
+    sf_err_t err = {0};
+    ck_assert_int_eq(sf_blas_load(&err), SF_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(err.msg, "matmul needs OpenBLAS (/nonexistent/libopenblas.so.0; "
+                                  "Debian's libopenblas0): ") == err.msg,
+                  "%s", err.msg);
+    ck_assert_ptr_nonnull(strstr(err.msg, "No such file or directory"));
+    sf_err_t err2 = {0};
+    ck_assert_int_eq(sf_blas_load(&err2), SF_ERR_UNSUPPORTED);
+    ck_assert_str_eq(err2.msg, err.msg);
+    ck_assert_str_eq(sf_blas_corename(), "");
+}
+END_TEST
+
 static Suite *blas_suite(void)
 {
     Suite *s = suite_create("blas");
@@ -95,6 +114,7 @@ static Suite *blas_suite(void)
     tcase_add_test(tc, test_blas_loads_the_chosen_kernel);
     tcase_add_test(tc, test_blas_user_coretype_wins);
     tcase_add_test(tc, test_blas_sgemm_small);
+    tcase_add_test(tc, test_blas_missing_library_is_an_error);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -469,6 +469,25 @@ START_TEST(test_matmul_tiles_cross_batches)
 }
 END_TEST
 
+START_TEST(test_matmul_without_openblas_is_an_error)
+{
+    /* No BLAS to load: the node fails with SF_ERR_UNSUPPORTED naming the
+     * library, it does not abort. */
+    setenv("SF_BLAS_LIBRARY", "/nonexistent/libopenblas.so.0", 1);
+    sf_tensor_t a = mm_ints(SF_DTYPE_BF16, 2, OH_SHAPE(2, 3), 1);
+    sf_tensor_t b = mm_ints(SF_DTYPE_BF16, 2, OH_SHAPE(3, 4), 2);
+    oh_node_t *h = oh_node_new("matmul", "mm");
+    sf_tensor_t in[2] = {a, b}, out;
+    sf_err_t err = {0};
+    ck_assert_int_eq(oh_run(h, in, 2, &out, 1, &err), SF_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(err.msg, "matmul needs OpenBLAS (/nonexistent/libopenblas.so.0"));
+    oh_outputs_free(h, &out, 1);
+    oh_node_free(h);
+    oh_tensor_free(&a);
+    oh_tensor_free(&b);
+}
+END_TEST
+
 static Suite *matmul_suite(void)
 {
     Suite *s = suite_create("op_matmul");
@@ -492,6 +511,7 @@ static Suite *matmul_suite(void)
     tcase_add_test(tc, test_matmul_tiles_k_rounds_once);
     tcase_add_test(tc, test_matmul_tiles_m_and_n_edges);
     tcase_add_test(tc, test_matmul_tiles_cross_batches);
+    tcase_add_test(tc, test_matmul_without_openblas_is_an_error);
     suite_add_tcase(s, tc);
     return s;
 }
