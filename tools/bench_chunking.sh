@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The memory floor on a real CPU run: the Eagle3 target step of a model whose
-# logits dominate (synthetic:small-160m, vocab 32000), 2 ranks over UCX, for
+# logits dominate (synthetic:small-160m cut to 2 layers: vocab 32000, hidden
+# 1024; 16 sequences of 512 tokens, so each rank keeps 4096 rows, well above
+# matmul's 512-row tiles as at the seed's scale), 2 ranks over UCX, for
 # each redistribution: node by node with in-place work off and on, then
 # fused and chunked with and without overlap. Per variant: the measured
 # peak of rank 0 (and the plan's, which must equal it), the peak without
@@ -16,7 +18,8 @@ chunk=${3:-128}
 shift $(( $# < 3 ? $# : 3 ))
 [ -x "$sf" ] || { echo "build first: $sf not found" >&2; exit 1; }
 export OPENBLAS_NUM_THREADS=1   # one BLAS thread per rank: 2 ranks on 2 cores
-base=(graphs/eagle3_target.yaml --set model=synthetic:small-160m --set batch=4 --set seq=256)
+base=(graphs/eagle3_target.yaml --set model=synthetic:small-160m --set batch=16 --set seq=512
+      --set num_hidden_layers=2 --set 'aux_layers=[0,1,1]')
 for kv in "$@"; do base+=(--set "$kv"); done
 variants=("alias-off|--alias off" "in-place|--alias on"
           "chunked|--set chunk_tokens=$chunk"
@@ -39,8 +42,8 @@ import json, os, statistics, sys
 tmp, reps, chunk = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 names = ["alias-off", "in-place", "chunked", "chunked-serial"]
 G = 1 << 30
-print(f"synthetic:small-160m, batch 4, seq 256, tp 2, chunk_tokens {chunk}; rank 0; "
-      f"wall = median of {reps} (slower rank)")
+print(f"synthetic:small-160m (2 layers), batch 16, seq 512, tp 2, chunk_tokens {chunk}; "
+      f"rank 0; wall = median of {reps} (slower rank)")
 print(f"{'mode':11s} {'variant':15s} {'peak (B)':>12s} {'plan==run':>9s} {'MiB':>8s} "
       f"{'-w / out':>8s} {'floor MiB':>9s} {'/floor':>6s} {'wall s':>7s} {'vs node':>7s}")
 for mode in ["all_to_all", "all_gather"]:
