@@ -74,10 +74,13 @@ static sf_status_t coll_post(ucx_coll_t *c, int peer, int round, bool is_send, v
         uint64_t tag = ucx_tag(c->seq, c->args.kind, round, peer);
         r = ucp_tag_recv_nbx(c->ux->worker, buf, nbytes, tag, UINT64_MAX, &p);
     }
+    /* An endpoint that refuses a post has lost its peer: over shared memory
+     * a dead peer's segment no longer attaches ("Shared memory error")
+     * before any keepalive round noticed. Say which rank, as a failure. */
     if (UCS_PTR_IS_ERR(r))
-        return sf_err_set(err, SF_ERR_COMM, NULL, "%s: cannot %s rank %d: %s",
-                          ucx_coll_label(c, label, sizeof label),
-                          is_send ? "send to" : "receive from", peer,
+        return sf_err_set(err, SF_ERR_COMM, NULL, "rank %d failed during %s: cannot %s it (%s)",
+                          peer, ucx_coll_label(c, label, sizeof label),
+                          is_send ? "send to" : "receive from",
                           ucs_status_string(UCS_PTR_STATUS(r)));
     op->req = r; /* NULL: completed in place */
     return SF_OK;
@@ -191,12 +194,29 @@ static void ucx_on_ep_error(void *arg, ucp_ep_h ep, ucs_status_t status)
     peer->fail_status = status;
 }
 
+#define UCX_BS_CHECK_S 0.01 /* how often progress asks the bootstrap for a lost peer */
+
 /* The error callback cannot reach the comm, so failures are collected
- * after each progress call. */
+ * after each progress call. UCX 1.13's keepalive over shared memory (a pid
+ * check) sometimes never runs while a rendezvous waits on the dead peer, so
+ * the bootstrap's TCP connections (closed by the kernel when a process
+ * dies) are a second channel. Asking them costs a syscall; every 10 ms is
+ * enough for "named within seconds". */
 static void ucx_note_failures(ucx_comm_t *ux, int world)
 {
     if (ux->failed_rank >= 0)
         return;
+    if (ux->bs != NULL && ux->is_ready && world > 1) {
+        double now = sf_clock_now_s();
+        if (now - ux->bs_checked_s >= UCX_BS_CHECK_S) {
+            ux->bs_checked_s = now;
+            int lost = sf_bootstrap_lost_peer(ux->bs);
+            if (lost >= 0 && !ux->peers[lost].is_failed) {
+                ux->peers[lost].is_failed = true;
+                ux->peers[lost].fail_status = UCS_ERR_CONNECTION_RESET;
+            }
+        }
+    }
     for (int p = 0; p < world; p++)
         if (ux->peers[p].is_failed) {
             ux->failed_rank = p;
@@ -219,6 +239,14 @@ static sf_status_t ucx_open_worker(ucx_comm_t *ux, int world, sf_err_t *err)
      * dead rank should fail within seconds. The environment still wins. */
     if (getenv("UCX_KEEPALIVE_INTERVAL") == NULL)
         (void)ucp_config_modify(config, "KEEPALIVE_INTERVAL", "1s");
+    /* UCX 1.13's shared-memory transports (posix, sysv) offer peer-failure
+     * reporting only when asked (openucx/ucx#6595): their keepalive then
+     * checks the peer's pid. Without it, peer mode leaves only tcp between
+     * local ranks, 3-5x slower. "MM_" is the table both share; a value from
+     * the environment is kept (UCX applies this after reading it). */
+    if (getenv("UCX_MM_ERROR_HANDLING") == NULL && getenv("UCX_POSIX_ERROR_HANDLING") == NULL &&
+        getenv("UCX_SYSV_ERROR_HANDLING") == NULL)
+        (void)ucp_config_modify(config, "MM_ERROR_HANDLING", "y");
     ucp_params_t params = {0};
     params.field_mask =
         UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_ESTIMATED_NUM_EPS | UCP_PARAM_FIELD_NAME;

@@ -44,6 +44,7 @@ typedef struct ucx_comm {
     bool is_ready;                    /* init finished: teardown meets the peers */
     ucp_err_handling_mode_t err_mode; /* PEER, or NONE when no transport allows it */
     ucx_coll_t *active;               /* borrowed list of started, unfreed requests */
+    double bs_checked_s;              /* when the bootstrap was last asked for a lost peer */
 } ucx_comm_t;
 
 /* One posted tag send or receive. */
