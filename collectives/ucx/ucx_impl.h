@@ -99,6 +99,7 @@ extern const ucx_algo_t ucx_allgather_ring;
 extern const ucx_algo_t ucx_allgatherv_ring;
 extern const ucx_algo_t ucx_alltoallv_pairwise;
 extern const ucx_algo_t ucx_allreduce_ring;
+extern const ucx_algo_t ucx_allreduce_halves;
 extern const ucx_algo_t ucx_broadcast_binomial;
 extern const ucx_algo_t ucx_barrier_dissemination;
 

@@ -393,12 +393,15 @@ static int do_barrier(const rank_ctx_t *x)
 
 static int body_allreduce(const rank_ctx_t *x)
 {
-    /* 1 < world (most chunks empty), odd, and long enough for a ring. */
-    static const uint64_t counts[] = {0, 1, 3, 7, 1001};
+    /* 1 < world (most chunks empty), odd, long enough for a ring, and (the
+     * last) several 256 KiB chunks per half on two ranks ('halves'), odd so
+     * the halves differ by one element and the last chunks are partial. */
+    static const uint64_t counts[] = {0, 1, 3, 7, 1001, 400001};
     for (size_t d = 0; d < sizeof reduce_dtypes / sizeof reduce_dtypes[0]; d++)
         for (int op = SF_REDUCE_SUM; op <= SF_REDUCE_MAX; op++)
             for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++)
-                if (do_allreduce(x, reduce_dtypes[d], (sf_reduce_op_t)op, counts[c], c == 2))
+                if (do_allreduce(x, reduce_dtypes[d], (sf_reduce_op_t)op, counts[c],
+                                 c == 2 || (c == 5 && op == SF_REDUCE_SUM)))
                     return 1;
     return 0;
 }
