@@ -3,9 +3,11 @@
 # all_gather, all_to_all and all_reduce (f32 sum), out-of-place busbw at
 # 1, 4, 16 and 64 MiB (size = each rank's output, nccl-tests factors).
 # Open MPI runs tools/bench_peers_mpi.c (built here with mpicc) twice, with
-# ob1/vader and with pml ucx; shardflow runs `shardflow collbench`. Each
-# repeat runs the three side by side, and a cell is the best of the repeats
-# (the machine may be shared: compare within one run). #wrong counts every
+# ob1/vader and with pml ucx (both with their default waiting: no yield
+# unless oversubscribed); shardflow runs `shardflow collbench`. Each (op,
+# size) runs the three back to back, and a cell is the best of the repeats
+# (the machine may be shared: compare within one run). SF_BENCH_RAW=file
+# keeps every repeat's rows. #wrong counts every
 # checked result. The last column is shardflow / the better Open MPI.
 #   tools/bench_peers.sh [REPEATS [ITERS]]     (default 3 repeats, 20 iterations)
 # BUILD=dir picks the build folder (default build/, configured if missing).
@@ -39,18 +41,22 @@ ob1=(--mca pml ob1 --mca btl "self,vader")
 ucx=(--mca pml ucx --mca pml_ucx_tls any --mca pml_ucx_devices any)
 
 : >"$tmp/rows"
+# Innermost loop: the three systems back to back on one (op, size), so a
+# burst of load from elsewhere hits all of them alike.
 for ((r = 1; r <= repeats; r++)); do
   echo "repeat $r of $repeats ..." >&2
-  "${mpi[@]}" "${ob1[@]}" "$tmp/bench_peers_mpi" "$iters" "$warmup" "${sizes[@]}" |
-    awk '{print "ob1", $1, $2, $4, $5}' >>"$tmp/rows"
-  "${mpi[@]}" "${ucx[@]}" "$tmp/bench_peers_mpi" "$iters" "$warmup" "${sizes[@]}" |
-    awk '{print "ucx", $1, $2, $4, $5}' >>"$tmp/rows"
   for op in all_gather all_to_all all_reduce; do
     for s in "${sizes[@]}"; do
-      # collbench's row: size count type redop root time algbw busbw #wrong ...
-      "$build/shardflow" collbench --op "$op" --nproc 2 --min "$s" --max "$s" \
-        --iters "$iters" --warmup "$warmup" |
-        awk -v op="$op" -v s="$s" '$1 == s {print "sf", op, $1, $8, $9}' >>"$tmp/rows"
+      {
+        "${mpi[@]}" "${ob1[@]}" "$tmp/bench_peers_mpi" "$op" "$iters" "$warmup" "$s" |
+          awk '{print "ob1", $1, $2, $4, $5}'
+        "${mpi[@]}" "${ucx[@]}" "$tmp/bench_peers_mpi" "$op" "$iters" "$warmup" "$s" |
+          awk '{print "ucx", $1, $2, $4, $5}'
+        # collbench's row: size count type redop root time algbw busbw #wrong ...
+        "$build/shardflow" collbench --op "$op" --nproc 2 --min "$s" --max "$s" \
+          --iters "$iters" --warmup "$warmup" |
+          awk -v s="$s" -v op="$op" '$1 == s {print "sf", op, $1, $8, $9}'
+      } >>"$tmp/rows"
     done
   done
 done
@@ -72,3 +78,4 @@ awk -v repeats="$repeats" -v iters="$iters" '
              wrong["sf", k], wrong["ob1", k] + wrong["ucx", k]
     }
   }' "$tmp/rows"
+[ -z "${SF_BENCH_RAW:-}" ] || cp "$tmp/rows" "$SF_BENCH_RAW"

@@ -6,7 +6,8 @@
  * (the slowest rank's), busbw uses the nccl-tests factors, and every
  * result is checked (#wrong). Built by the script with mpicc; not part of
  * the CMake build, since CI has no MPI.
- * Usage: bench_peers_mpi ITERS WARMUP SIZE... (bytes). Prints one line per
+ * Usage: bench_peers_mpi OP ITERS WARMUP SIZE... (OP: all_gather,
+ * all_to_all, all_reduce or all; sizes in bytes). Prints one line per
  * (op, size): "op size time_us busbw_gbs n_wrong". */
 #include <mpi.h>
 #include <stdint.h>
@@ -91,16 +92,17 @@ int main(int argc, char **argv)
     int rank, world;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &world);
-    if (argc < 4) {
+    if (argc < 5) {
         if (rank == 0)
-            fprintf(stderr, "usage: bench_peers_mpi ITERS WARMUP SIZE...\n");
+            fprintf(stderr, "usage: bench_peers_mpi OP ITERS WARMUP SIZE...\n");
         MPI_Finalize();
         return 2;
     }
-    int iters = atoi(argv[1]), warmup = atoi(argv[2]);
+    int iters = atoi(argv[2]), warmup = atoi(argv[3]);
     for (int op = OP_ALLGATHER; op <= OP_ALLREDUCE; op++)
-        for (int a = 3; a < argc; a++)
-            run((op_t)op, strtoull(argv[a], NULL, 10), iters, warmup, rank, world);
+        if (strcmp(argv[1], "all") == 0 || strcmp(argv[1], op_names[op]) == 0)
+            for (int a = 4; a < argc; a++)
+                run((op_t)op, strtoull(argv[a], NULL, 10), iters, warmup, rank, world);
     MPI_Finalize();
     return 0;
 }
