@@ -255,6 +255,10 @@ static void coll_poll(ucx_coll_t *c)
                     }
                 }
             }
+            if (op->req2 == NULL && op->desc != NULL) { /* the descriptor is out */
+                free(op->desc);
+                op->desc = NULL;
+            }
             if (op->req == NULL)
                 continue;
             bool is_data_recv = !op->is_send && !op->is_acking;
