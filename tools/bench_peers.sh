@@ -6,10 +6,11 @@
 # ob1/vader and with pml ucx (both with their default waiting: no yield
 # unless oversubscribed); shardflow runs `shardflow collbench`. Each (op,
 # size) runs the three back to back, and a cell is the best of the repeats
-# (the machine may be shared: compare within one run). SF_BENCH_RAW=file
+# and the median (the machine may be shared: compare within one run). SF_BENCH_RAW=file
 # keeps every repeat's rows. #wrong counts every
 # checked result. The last column is shardflow / the better Open MPI.
 #   tools/bench_peers.sh [REPEATS [ITERS]]     (default 3 repeats, 20 iterations)
+#   tools/bench_peers.sh --table RAW [REPEATS ITERS]   reprint a kept run
 # BUILD=dir picks the build folder (default build/, configured if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,42 @@ warmup=5
 build=${BUILD:-build}
 sizes=(1048576 4194304 16777216 67108864)
 
+# The table from rows "system op size busbw #wrong": per cell the best and
+# the median over the repeats (sorted first: mawk has no sort).
+print_table() {
+  sort -k1,1 -k2,2 -k3,3n -k4,4g "$3" | awk -v repeats="$1" -v iters="$2" '
+    function med(sys, k,   m) {
+      m = cnt[sys, k]
+      if (m == 0) return 0
+      return m % 2 ? v[sys, k, (m + 1) / 2] : (v[sys, k, m / 2] + v[sys, k, m / 2 + 1]) / 2
+    }
+    function better(a, b) { return a > b ? a : b }
+    { key = $2 " " $3
+      if (!(key in seen)) { seen[key] = 1; order[n++] = key }
+      v[$1, key, ++cnt[$1, key]] = $4
+      if ($4 > best[$1, key]) best[$1, key] = $4
+      wrong[$1, key] += $5 }
+    END {
+      printf "# 2 ranks, out-of-place busbw (GB/s) over %d repeats x %d iterations: best, and median\n", repeats, iters
+      printf "%-11s %10s %8s %8s %8s %8s %7s | %8s %8s %7s | %6s %6s\n", "collective", "size (B)",
+             "sf best", "ob1", "ucx", "ompi", "sf/ompi", "sf med", "ompi med", "sf/ompi",
+             "#wr sf", "#wr mpi"
+      for (i = 0; i < n; i++) {
+        k = order[i]; split(k, f, " ")
+        o = better(best["ob1", k], best["ucx", k])
+        om = better(med("ob1", k), med("ucx", k))
+        printf "%-11s %10s %8.3f %8.3f %8.3f %8.3f %7.2f | %8.3f %8.3f %7.2f | %6d %6d\n", f[1], f[2],
+               best["sf", k], best["ob1", k], best["ucx", k], o, (o > 0 ? best["sf", k] / o : 0),
+               med("sf", k), om, (om > 0 ? med("sf", k) / om : 0),
+               wrong["sf", k], wrong["ob1", k] + wrong["ucx", k]
+      }
+    }'
+}
+
+if [ "${1:-}" = "--table" ]; then # reprint a run kept with SF_BENCH_RAW
+  print_table "${3:-?}" "${4:-?}" "$2"
+  exit 0
+fi
 for tool in mpicc mpirun; do
   if ! command -v "$tool" >/dev/null; then
     echo "bench_peers: $tool not found; install Open MPI: apt-get install -y openmpi-bin libopenmpi-dev" >&2
@@ -61,21 +98,5 @@ for ((r = 1; r <= repeats; r++)); do
   done
 done
 
-awk -v repeats="$repeats" -v iters="$iters" '
-  { key = $2 " " $3
-    if (!(key in seen)) { seen[key] = 1; order[n++] = key }
-    if ($4 > best[$1, key]) best[$1, key] = $4
-    wrong[$1, key] += $5 }
-  END {
-    printf "# 2 ranks, out-of-place busbw (GB/s), best of %d repeats x %d iterations\n", repeats, iters
-    printf "%-11s %10s %9s %9s %9s %9s %8s %7s %7s\n", "collective", "size (B)", "shardflow",
-           "ompi ob1", "ompi ucx", "ompi best", "sf/ompi", "#wr sf", "#wr mpi"
-    for (i = 0; i < n; i++) {
-      k = order[i]; split(k, f, " ")
-      o = (best["ob1", k] > best["ucx", k]) ? best["ob1", k] : best["ucx", k]
-      printf "%-11s %10s %9.3f %9.3f %9.3f %9.3f %8.2f %7d %7d\n", f[1], f[2], best["sf", k],
-             best["ob1", k], best["ucx", k], o, (o > 0 ? best["sf", k] / o : 0),
-             wrong["sf", k], wrong["ob1", k] + wrong["ucx", k]
-    }
-  }' "$tmp/rows"
+print_table "$repeats" "$iters" "$tmp/rows"
 [ -z "${SF_BENCH_RAW:-}" ] || cp "$tmp/rows" "$SF_BENCH_RAW"

@@ -153,8 +153,8 @@ void *ucx_coll_scratch(ucx_coll_t *c, size_t nbytes)
     return p;
 }
 
-/* Drop every request of the current round: cancel receives (so nothing
- * lands in a buffer the caller is about to free), release the handles. */
+/* Cancel *req if it is still in flight (a receive must not land in a
+ * buffer the caller is about to free) and release it; NULL-safe. */
 static void request_drop(ucx_coll_t *c, void **req)
 {
     if (*req == NULL)
@@ -165,6 +165,7 @@ static void request_drop(ucx_coll_t *c, void **req)
     *req = NULL;
 }
 
+/* Drop every operation of the current round. */
 static void coll_ops_drop(ucx_coll_t *c)
 {
     for (int i = 0; i < c->n_ops; i++) {
