@@ -32,6 +32,17 @@ double sf_bootstrap_timeout(const sf_bootstrap_t *bs)
     return bs->timeout_s;
 }
 
+int sf_bootstrap_lost_peer(sf_bootstrap_t *bs)
+{
+    if (bs->worker == NULL)
+        return -1;
+    (void)ucp_worker_progress(bs->worker);
+    for (int p = 0; p < bs->world; p++)
+        if (bs->by_rank[p] != NULL && bs->by_rank[p]->is_failed)
+            return p;
+    return -1;
+}
+
 void sf_bootstrap_free(sf_bootstrap_t *bs)
 {
     if (bs == NULL)

@@ -84,5 +84,12 @@ SF_NODISCARD sf_status_t sf_bootstrap_allgather(sf_bootstrap_t *bs, const void *
 SF_NODISCARD sf_status_t sf_bootstrap_bcast(sf_bootstrap_t *bs, void *buf, size_t n, int root,
                                             sf_err_t *err);
 SF_NODISCARD sf_status_t sf_bootstrap_barrier(sf_bootstrap_t *bs, sf_err_t *err);
+/* Progress the rendezvous connections once (never blocks) and return the
+ * rank of a peer whose connection broke, or -1. A process that dies, even
+ * by SIGKILL, has its socket closed by the kernel, so this is a second
+ * channel for a death a collectives transport cannot report. Rank 0 watches
+ * every rank, the others only rank 0 (the star): a death elsewhere reaches
+ * them when rank 0 fails and exits. */
+int sf_bootstrap_lost_peer(sf_bootstrap_t *bs);
 
 #endif

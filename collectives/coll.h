@@ -151,5 +151,10 @@ SF_NODISCARD sf_status_t sf_coll_run(sf_comm_t *comm, const sf_coll_args_t *args
  * (bf16/f16 through f32, rounded once per step). Used by backends that
  * reduce on the host. */
 void sf_reduce_host(sf_reduce_op_t op, sf_dtype_t dtype, void *acc, const void *in, uint64_t count);
+/* out[i] = a[i] op b[i]: the same reduction with the result elsewhere, so a
+ * backend need not copy an input before reducing into it. out may equal a
+ * or b; any other overlap is not allowed. */
+void sf_reduce_host_to(sf_reduce_op_t op, sf_dtype_t dtype, void *out, const void *a,
+                       const void *b, uint64_t count);
 
 #endif

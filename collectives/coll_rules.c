@@ -1,6 +1,7 @@
 /* The rule table and its walk: see coll_rules.h. The defaults pick what
  * each backend ran before the table existed (one algorithm per collective),
- * so a run's results do not depend on it. */
+ * except where a row names its bench evidence, so a run's results do not
+ * depend on it. */
 #include "coll_rules.h"
 
 #include <stdlib.h>
@@ -20,6 +21,10 @@ static const sf_coll_rule_t sf_rules[] = {
     {SF_COLL_ALLGATHER, SF_MEMKIND_HOST, ANY_BYTES, "ucx", "ring", sf_ucx_allgather_ring_start},
     {SF_COLL_ALLTOALLV, SF_MEMKIND_HOST, ANY_BYTES, "ucx", "pairwise",
      sf_ucx_alltoallv_pairwise_start},
+    /* Two ranks: one exchange per chunk, reduced while the next one moves,
+     * no copy of the input (README: bench_peers table). Others: the ring. */
+    {SF_COLL_ALLREDUCE, SF_MEMKIND_HOST, ANY_BYTES, "ucx", "halves",
+     sf_ucx_allreduce_halves_start},
     {SF_COLL_ALLREDUCE, SF_MEMKIND_HOST, ANY_BYTES, "ucx", "ring", sf_ucx_allreduce_ring_start},
     {SF_COLL_BROADCAST, SF_MEMKIND_HOST, ANY_BYTES, "ucx", "binomial",
      sf_ucx_broadcast_binomial_start},

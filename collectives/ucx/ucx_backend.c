@@ -28,6 +28,16 @@ sf_status_t sf_ucx_allreduce_ring_start(sf_comm_t *comm, const sf_coll_args_t *a
     return ucx_coll_start(comm, args, &ucx_allreduce_ring, req, err);
 }
 
+sf_status_t sf_ucx_allreduce_halves_start(sf_comm_t *comm, const sf_coll_args_t *args,
+                                          void **req, sf_err_t *err)
+{
+    /* Two halves need two ranks; the next rule row (the ring) takes the rest. */
+    if (comm->world != 2)
+        return sf_err_set(err, SF_ERR_UNSUPPORTED, NULL, "all_reduce 'halves' needs 2 ranks, not %d",
+                          comm->world);
+    return ucx_coll_start(comm, args, &ucx_allreduce_halves, req, err);
+}
+
 sf_status_t sf_ucx_broadcast_binomial_start(sf_comm_t *comm, const sf_coll_args_t *args,
                                             void **req, sf_err_t *err)
 {

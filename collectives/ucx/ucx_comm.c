@@ -14,15 +14,22 @@
 
 #define UCX_CLOSE_MAX_S 5.0 /* bound on flushing the endpoints at teardown */
 
-static uint64_t ucx_tag(uint32_t seq, sf_coll_kind_t kind, int round, int src)
+static uint64_t ucx_tag(uint32_t seq, unsigned ctl, sf_coll_kind_t kind, int round, int src)
 {
     const int kind_shift = SF_UCX_TAG_SRC_BITS + SF_UCX_TAG_STEP_BITS;
-    const int seq_shift = kind_shift + SF_UCX_TAG_KIND_BITS;
+    const int ctl_shift = kind_shift + SF_UCX_TAG_KIND_BITS;
+    const int seq_shift = ctl_shift + SF_UCX_TAG_CTL_BITS;
     return ((uint64_t)(seq & ((1u << SF_UCX_TAG_SEQ_BITS) - 1u)) << seq_shift) |
+           ((uint64_t)(ctl & ((1u << SF_UCX_TAG_CTL_BITS) - 1u)) << ctl_shift) |
            ((uint64_t)((unsigned)kind & ((1u << SF_UCX_TAG_KIND_BITS) - 1u)) << kind_shift) |
            ((uint64_t)((unsigned)round & (SF_UCX_MAX_ROUNDS - 1u)) << SF_UCX_TAG_SRC_BITS) |
            (uint64_t)((unsigned)src & (SF_UCX_MAX_WORLD - 1u));
 }
+
+/* A receive matches the bytes or a descriptor for them alike. */
+static const uint64_t ucx_tag_desc_bit = (uint64_t)SF_UCX_CTL_DESC
+                                         << (SF_UCX_TAG_SRC_BITS + SF_UCX_TAG_STEP_BITS +
+                                             SF_UCX_TAG_KIND_BITS);
 
 const char *ucx_coll_label(const ucx_coll_t *c, char *buf, size_t n)
 {
@@ -51,6 +58,18 @@ static ucx_p2p_t *coll_op_slot(ucx_coll_t *c)
     return op;
 }
 
+static sf_status_t coll_post_failed(ucx_coll_t *c, int peer, bool is_send, ucs_status_t s,
+                                    sf_err_t *err)
+{
+    char label[128];
+    /* An endpoint that refuses a post has lost its peer: over shared memory
+     * a dead peer's segment no longer attaches ("Shared memory error")
+     * before any keepalive round noticed. Say which rank, as a failure. */
+    return sf_err_set(err, SF_ERR_COMM, NULL, "rank %d failed during %s: cannot %s it (%s)", peer,
+                      ucx_coll_label(c, label, sizeof label),
+                      is_send ? "send to" : "receive from", ucs_status_string(s));
+}
+
 static sf_status_t coll_post(ucx_coll_t *c, int peer, int round, bool is_send, void *buf,
                              size_t nbytes, sf_err_t *err)
 {
@@ -62,24 +81,50 @@ static sf_status_t coll_post(ucx_coll_t *c, int peer, int round, bool is_send, v
         return sf_err_set(err, SF_ERR_NOMEM, NULL, "%s: out of memory",
                           ucx_coll_label(c, label, sizeof label));
     op->peer = peer;
+    op->round = round;
     op->is_send = is_send;
+    op->buf = buf;
+    op->nbytes = nbytes;
     ucp_request_param_t p = {0};
     p.op_attr_mask = UCP_OP_ATTR_FIELD_MEMORY_TYPE;
     p.memory_type = UCS_MEMORY_TYPE_HOST;
+    const int me = c->comm->rank;
+    const sf_coll_kind_t kind = c->args.kind;
     void *r;
+    if (is_send && nbytes >= SF_UCX_CMA_MIN_BYTES && c->ux->cma_to != NULL &&
+        c->ux->cma_to[peer]) {
+        /* Single copy: the peer reads buf and says so; buf stays borrowed
+         * until then, as for any send. */
+        op->desc = malloc(2 * sizeof *op->desc);
+        if (op->desc == NULL)
+            return sf_err_set(err, SF_ERR_NOMEM, NULL, "%s: out of memory",
+                              ucx_coll_label(c, label, sizeof label));
+        op->desc[0] = (uint64_t)(uintptr_t)buf;
+        op->desc[1] = nbytes;
+        r = ucp_tag_recv_nbx(c->ux->worker, NULL, 0,
+                             ucx_tag(c->seq, SF_UCX_CTL_ACK, kind, round, peer), UINT64_MAX, &p);
+        if (UCS_PTR_IS_ERR(r))
+            return coll_post_failed(c, peer, false, UCS_PTR_STATUS(r), err);
+        op->req = r;
+        r = ucp_tag_send_nbx(c->ux->peers[peer].ep, op->desc, 2 * sizeof *op->desc,
+                             ucx_tag(c->seq, SF_UCX_CTL_DESC, kind, round, me), &p);
+        if (UCS_PTR_IS_ERR(r))
+            return coll_post_failed(c, peer, true, UCS_PTR_STATUS(r), err);
+        op->req2 = r;
+        return SF_OK;
+    }
     if (is_send) {
-        uint64_t tag = ucx_tag(c->seq, c->args.kind, round, c->comm->rank);
-        r = ucp_tag_send_nbx(c->ux->peers[peer].ep, buf, nbytes, tag, &p);
+        r = ucp_tag_send_nbx(c->ux->peers[peer].ep, buf, nbytes,
+                             ucx_tag(c->seq, 0, kind, round, me), &p);
     } else {
-        uint64_t tag = ucx_tag(c->seq, c->args.kind, round, peer);
-        r = ucp_tag_recv_nbx(c->ux->worker, buf, nbytes, tag, UINT64_MAX, &p);
+        /* Always a request, so its completion can say what arrived. */
+        p.op_attr_mask |= UCP_OP_ATTR_FLAG_NO_IMM_CMPL;
+        r = ucp_tag_recv_nbx(c->ux->worker, buf, nbytes, ucx_tag(c->seq, 0, kind, round, peer),
+                             ~ucx_tag_desc_bit, &p);
     }
     if (UCS_PTR_IS_ERR(r))
-        return sf_err_set(err, SF_ERR_COMM, NULL, "%s: cannot %s rank %d: %s",
-                          ucx_coll_label(c, label, sizeof label),
-                          is_send ? "send to" : "receive from", peer,
-                          ucs_status_string(UCS_PTR_STATUS(r)));
-    op->req = r; /* NULL: completed in place */
+        return coll_post_failed(c, peer, is_send, UCS_PTR_STATUS(r), err);
+    op->req = r; /* NULL: a send completed in place */
     return SF_OK;
 }
 
@@ -108,18 +153,26 @@ void *ucx_coll_scratch(ucx_coll_t *c, size_t nbytes)
     return p;
 }
 
-/* Drop every request of the current round: cancel receives (so nothing
- * lands in a buffer the caller is about to free), release the handles. */
+/* Cancel *req if it is still in flight (a receive must not land in a
+ * buffer the caller is about to free) and release it; NULL-safe. */
+static void request_drop(ucx_coll_t *c, void **req)
+{
+    if (*req == NULL)
+        return;
+    if (ucp_request_check_status(*req) == UCS_INPROGRESS)
+        ucp_request_cancel(c->ux->worker, *req);
+    ucp_request_free(*req);
+    *req = NULL;
+}
+
+/* Drop every operation of the current round. */
 static void coll_ops_drop(ucx_coll_t *c)
 {
     for (int i = 0; i < c->n_ops; i++) {
-        void *r = c->ops[i].req;
-        if (r == NULL)
-            continue;
-        if (ucp_request_check_status(r) == UCS_INPROGRESS)
-            ucp_request_cancel(c->ux->worker, r);
-        ucp_request_free(r);
-        c->ops[i].req = NULL;
+        request_drop(c, &c->ops[i].req);
+        request_drop(c, &c->ops[i].req2);
+        free(c->ops[i].desc);
+        c->ops[i].desc = NULL;
     }
     c->n_ops = 0;
 }
@@ -139,6 +192,50 @@ static void coll_fail_peer(ucx_coll_t *c, int peer, ucs_status_t s)
     coll_ops_drop(c);
 }
 
+/* A receive that got a descriptor instead of the bytes: check it, read the
+ * bytes from the sender's memory into place (over the descriptor, which
+ * landed at the start of the buffer), and acknowledge. */
+static bool coll_read_desc(ucx_coll_t *c, ucx_p2p_t *op)
+{
+    char label[128];
+    uint64_t d[2];
+    memcpy(d, op->buf, sizeof d);
+    pid_t pid = c->ux->cma_pid != NULL ? c->ux->cma_pid[op->peer] : 0;
+    if (d[1] != op->nbytes || pid == 0) {
+        sf_err_set(&c->err, SF_ERR_COMM, NULL,
+                   "%s: rank %d sends %llu bytes but rank %d expects %zu: the ranks disagree on "
+                   "counts",
+                   ucx_coll_label(c, label, sizeof label), op->peer, (unsigned long long)d[1],
+                   c->comm->rank, op->nbytes);
+        c->status = SF_ERR_COMM;
+        coll_ops_drop(c);
+        return false;
+    }
+    int e = ucx_cma_read(pid, op->buf, d[0], op->nbytes);
+    if (e != 0) {
+        sf_err_set(&c->err, SF_ERR_COMM, NULL,
+                   "rank %d failed during %s: cannot read its memory (%s)", op->peer,
+                   ucx_coll_label(c, label, sizeof label), strerror(e));
+        c->status = SF_ERR_COMM;
+        coll_ops_drop(c);
+        return false;
+    }
+    ucp_request_param_t p = {0};
+    void *r = ucp_tag_send_nbx(c->ux->peers[op->peer].ep, NULL, 0,
+                               ucx_tag(c->seq, SF_UCX_CTL_ACK, c->args.kind, op->round,
+                                       c->comm->rank),
+                               &p);
+    if (UCS_PTR_IS_ERR(r)) {
+        (void)coll_post_failed(c, op->peer, true, UCS_PTR_STATUS(r), &c->err);
+        c->status = SF_ERR_COMM;
+        coll_ops_drop(c);
+        return false;
+    }
+    op->req = r;
+    op->is_acking = true;
+    return true;
+}
+
 /* Advance c as far as it goes without waiting. */
 static void coll_poll(ucx_coll_t *c)
 {
@@ -146,9 +243,29 @@ static void coll_poll(ucx_coll_t *c)
         int n_left = 0;
         for (int i = 0; i < c->n_ops; i++) {
             ucx_p2p_t *op = &c->ops[i];
+            if (op->req2 != NULL) {
+                ucs_status_t s2 = ucp_request_check_status(op->req2);
+                if (s2 == UCS_INPROGRESS) {
+                    n_left++;
+                } else {
+                    ucp_request_free(op->req2);
+                    op->req2 = NULL;
+                    if (s2 != UCS_OK) {
+                        coll_fail_peer(c, op->peer, s2);
+                        return;
+                    }
+                }
+            }
+            if (op->req2 == NULL && op->desc != NULL) { /* the descriptor is out */
+                free(op->desc);
+                op->desc = NULL;
+            }
             if (op->req == NULL)
                 continue;
-            ucs_status_t s = ucp_request_check_status(op->req);
+            bool is_data_recv = !op->is_send && !op->is_acking;
+            ucp_tag_recv_info_t info = {0};
+            ucs_status_t s = is_data_recv ? ucp_tag_recv_request_test(op->req, &info)
+                                          : ucp_request_check_status(op->req);
             if (s == UCS_INPROGRESS) {
                 n_left++;
                 continue;
@@ -159,16 +276,24 @@ static void coll_poll(ucx_coll_t *c)
                 coll_fail_peer(c, op->peer, s);
                 return;
             }
+            if (is_data_recv && (info.sender_tag & ucx_tag_desc_bit) != 0) {
+                if (!coll_read_desc(c, op))
+                    return;
+                if (op->req != NULL)
+                    n_left++;
+            }
         }
         /* A dead rank stalls the whole collective even when this rank only
-         * waits on a live neighbour, so any failure fails it. */
-        int dead = c->ux->failed_rank;
-        if (dead >= 0) {
-            coll_fail_peer(c, dead, c->ux->peers[dead].fail_status);
+         * waits on a live neighbour, so any failure fails it, but only
+         * while something is still outstanding: a rank that sent its last
+         * message and exited (its socket closing at once) must not fail a
+         * collective whose every operation here already completed. */
+        if (n_left > 0) {
+            int dead = c->ux->failed_rank;
+            if (dead >= 0)
+                coll_fail_peer(c, dead, c->ux->peers[dead].fail_status);
             return;
         }
-        if (n_left > 0)
-            return;
         c->n_ops = 0;
         sf_status_t st = c->algo->advance(c, &c->err);
         c->round++;
@@ -191,12 +316,29 @@ static void ucx_on_ep_error(void *arg, ucp_ep_h ep, ucs_status_t status)
     peer->fail_status = status;
 }
 
+#define UCX_BS_CHECK_S 0.01 /* how often progress asks the bootstrap for a lost peer */
+
 /* The error callback cannot reach the comm, so failures are collected
- * after each progress call. */
+ * after each progress call. UCX 1.13's keepalive over shared memory (a pid
+ * check) sometimes never runs while a rendezvous waits on the dead peer, so
+ * the bootstrap's TCP connections (closed by the kernel when a process
+ * dies) are a second channel. Asking them costs a syscall; every 10 ms is
+ * enough for "named within seconds". */
 static void ucx_note_failures(ucx_comm_t *ux, int world)
 {
     if (ux->failed_rank >= 0)
         return;
+    if (ux->bs != NULL && ux->is_ready && world > 1) {
+        double now = sf_clock_now_s();
+        if (now - ux->bs_checked_s >= UCX_BS_CHECK_S) {
+            ux->bs_checked_s = now;
+            int lost = sf_bootstrap_lost_peer(ux->bs);
+            if (lost >= 0 && !ux->peers[lost].is_failed) {
+                ux->peers[lost].is_failed = true;
+                ux->peers[lost].fail_status = UCS_ERR_CONNECTION_RESET;
+            }
+        }
+    }
     for (int p = 0; p < world; p++)
         if (ux->peers[p].is_failed) {
             ux->failed_rank = p;
@@ -219,6 +361,14 @@ static sf_status_t ucx_open_worker(ucx_comm_t *ux, int world, sf_err_t *err)
      * dead rank should fail within seconds. The environment still wins. */
     if (getenv("UCX_KEEPALIVE_INTERVAL") == NULL)
         (void)ucp_config_modify(config, "KEEPALIVE_INTERVAL", "1s");
+    /* UCX 1.13's shared-memory transports (posix, sysv) offer peer-failure
+     * reporting only when asked (openucx/ucx#6595): their keepalive then
+     * checks the peer's pid. Without it, peer mode leaves only tcp between
+     * local ranks, 3-5x slower. "MM_" is the table both share; a value from
+     * the environment is kept (UCX applies this after reading it). */
+    if (getenv("UCX_MM_ERROR_HANDLING") == NULL && getenv("UCX_POSIX_ERROR_HANDLING") == NULL &&
+        getenv("UCX_SYSV_ERROR_HANDLING") == NULL)
+        (void)ucp_config_modify(config, "MM_ERROR_HANDLING", "y");
     ucp_params_t params = {0};
     params.field_mask =
         UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_ESTIMATED_NUM_EPS | UCP_PARAM_FIELD_NAME;
@@ -308,6 +458,14 @@ static sf_status_t ucx_connect_all(ucx_comm_t *ux, int rank, int world, sf_err_t
     return st;
 }
 
+/* SF_UCX_CMA=0 turns single copy off (for comparisons, or where a policy
+ * forbids process_vm_readv and the probe's failure is not wanted). */
+static bool ucx_cma_is_off(void)
+{
+    const char *v = getenv("SF_UCX_CMA");
+    return v != NULL && strcmp(v, "0") == 0;
+}
+
 sf_status_t ucx_comm_init(sf_comm_t *comm, sf_bootstrap_t *bs, sf_err_t *err)
 {
     if (comm->world > SF_UCX_MAX_WORLD / 2)
@@ -331,6 +489,8 @@ sf_status_t ucx_comm_init(sf_comm_t *comm, sf_bootstrap_t *bs, sf_err_t *err)
     /* A lone rank (bs may be NULL then) has nobody to connect to. */
     if (st == SF_OK && comm->world > 1)
         st = ucx_connect_all(ux, comm->rank, comm->world, err);
+    if (st == SF_OK && comm->world > 1 && !ucx_cma_is_off())
+        st = ucx_cma_probe(ux, comm->rank, comm->world, err);
     if (st != SF_OK) {
         ucx_comm_finalize(comm);
         return st;
@@ -450,6 +610,8 @@ void ucx_comm_finalize(sf_comm_t *comm)
     if (ux->ctx != NULL)
         ucp_cleanup(ux->ctx);
     free(ux->peers);
+    free(ux->cma_pid);
+    free(ux->cma_to);
     free(ux);
     comm->impl = NULL;
 }

@@ -9,21 +9,31 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <ucp/api/ucp.h>
 
 #include "coll.h"
 
-/* Tag layout, most significant first: 24 bits of collective sequence
- * number, 4 bits of kind, 16 bits of round, 20 bits of source rank. Every
- * message of one collective round from one sender has its own tag, so
- * back-to-back collectives never match each other's messages. */
-#define SF_UCX_TAG_SEQ_BITS 24
+/* Tag layout, most significant first: 22 bits of collective sequence
+ * number, 2 control bits (a single-copy descriptor instead of the bytes;
+ * its acknowledgement), 4 bits of kind, 16 bits of round, 20 bits of
+ * source rank. Every message of one collective round from one sender has
+ * its own tag, so back-to-back collectives never match each other's
+ * messages. */
+#define SF_UCX_TAG_SEQ_BITS 22
+#define SF_UCX_TAG_CTL_BITS 2
 #define SF_UCX_TAG_KIND_BITS 4
 #define SF_UCX_TAG_STEP_BITS 16
 #define SF_UCX_TAG_SRC_BITS 20
 #define SF_UCX_MAX_WORLD (1 << SF_UCX_TAG_SRC_BITS)
 #define SF_UCX_MAX_ROUNDS (1 << SF_UCX_TAG_STEP_BITS)
+#define SF_UCX_CTL_DESC 1u /* the message is {address, bytes} to read by CMA */
+#define SF_UCX_CTL_ACK 2u  /* the receiver read it: the send buffer is free */
+
+/* Sends of at least this many bytes to a rank that can read this one's
+ * memory go as a descriptor (ucx_cma.c); smaller ones as the bytes. */
+#define SF_UCX_CMA_MIN_BYTES (32u * 1024u)
 
 typedef struct ucx_peer {
     ucp_ep_h ep; /* owned; NULL for this rank itself */
@@ -44,13 +54,26 @@ typedef struct ucx_comm {
     bool is_ready;                    /* init finished: teardown meets the peers */
     ucp_err_handling_mode_t err_mode; /* PEER, or NONE when no transport allows it */
     ucx_coll_t *active;               /* borrowed list of started, unfreed requests */
+    double bs_checked_s;              /* when the bootstrap was last asked for a lost peer */
+    pid_t *cma_pid;                   /* owned, world entries: the pid to read rank p's
+                                         memory from, or 0 (no single copy from p) */
+    bool *cma_to;                     /* owned, world entries: rank p reads this rank's memory */
+    uint64_t cma_nonce[2];            /* read by the peers' probe */
 } ucx_comm_t;
 
-/* One posted tag send or receive. */
+/* One posted tag send or receive. A single-copy send is two UCP requests
+ * (the descriptor out, the acknowledgement in); a receive that finds a
+ * descriptor reads the bytes, then acknowledges. */
 typedef struct ucx_p2p {
-    void *req; /* owned UCP request; NULL once complete */
+    void *req;      /* owned UCP request; NULL once complete */
+    void *req2;     /* owned: a single-copy send's descriptor send, or NULL */
+    uint64_t *desc; /* owned: a single-copy send's {address, bytes}, or NULL */
+    void *buf;      /* borrowed: the receive buffer */
+    size_t nbytes;
     int peer;
+    int round;
     bool is_send;
+    bool is_acking; /* a receive that read by CMA and now acknowledges */
 } ucx_p2p_t;
 
 typedef struct ucx_algo {
@@ -93,11 +116,20 @@ void *ucx_coll_scratch(ucx_coll_t *c, size_t nbytes);
 /* "all_gather 'what'" for messages. */
 const char *ucx_coll_label(const ucx_coll_t *c, char *buf, size_t n);
 
+/* ucx_cma.c: probe which peers can read this rank's memory and whose
+ * memory it can read (fills ux->cma_pid and ux->cma_to; collective over
+ * the bootstrap). A failed probe only leaves single copy off. */
+SF_NODISCARD sf_status_t ucx_cma_probe(ucx_comm_t *ux, int rank, int world, sf_err_t *err);
+/* Read nbytes at src_addr in process pid into dst: 0, or an errno (ESRCH:
+ * the process is gone). */
+int ucx_cma_read(pid_t pid, void *dst, uint64_t src_addr, size_t nbytes);
+
 /* The algorithms, one per file. */
 extern const ucx_algo_t ucx_allgather_ring;
 extern const ucx_algo_t ucx_allgatherv_ring;
 extern const ucx_algo_t ucx_alltoallv_pairwise;
 extern const ucx_algo_t ucx_allreduce_ring;
+extern const ucx_algo_t ucx_allreduce_halves;
 extern const ucx_algo_t ucx_broadcast_binomial;
 extern const ucx_algo_t ucx_barrier_dissemination;
 

@@ -136,6 +136,58 @@ START_TEST(test_ucx_dead_peer_fails_the_collective)
 }
 END_TEST
 
+/* Rank 1 is SIGKILLed while rank 0 already waits inside an 8 MiB
+ * all_gather (its send and receive are posted, so no later post can fail):
+ * only the transport's own peer-failure report (UCX keepalive) can end the
+ * wait before the 20 s collective timeout. */
+static int body_peer_killed_while_waiting(sf_comm_t *comm, int r, int n, void *arg)
+{
+    (void)arg;
+    (void)n;
+    sf_err_t err;
+    sf_err_clear(&err);
+    TU_FAIL_IF(do_barrier(comm, r) != 0, "barrier");
+    if (r == 1) {
+        usleep(300000);
+        raise(SIGKILL);
+    }
+    const uint64_t count = 1u << 20; /* 4 MiB of i32 per rank */
+    uint32_t *send = calloc(count, sizeof *send), *recv = calloc(2 * count, sizeof *recv);
+    TU_FAIL_IF(send == NULL || recv == NULL, "out of memory");
+    sf_coll_args_t a = args_of(SF_COLL_ALLGATHER, SF_DTYPE_I32, send, recv, count);
+    double t0 = sf_clock_now_s();
+    sf_status_t st = sf_coll_run(comm, &a, &err);
+    double took = sf_clock_now_s() - t0;
+    free(send);
+    free(recv);
+    TU_FAIL_IF(st != SF_ERR_COMM, "rank 0: all_gather with a killed peer returned %s (%s)",
+               sf_status_name(st), err.msg);
+    TU_FAIL_IF(strstr(err.msg, "rank 1 failed during all_gather") == NULL, "message: %s", err.msg);
+    TU_FAIL_IF(took > 5.0, "rank 0 noticed the killed peer only after %.1f s", took);
+    return 0;
+}
+
+/* The transports local ranks may be left with: shared memory alone (posix,
+ * sysv), with the CMA single-copy path, and UCX's own choice. */
+static const char *const killed_peer_tls[] = {"posix,self", "sysv,self", "sm,self", NULL};
+
+START_TEST(test_ucx_killed_peer_is_named_over_shared_memory)
+{
+    const char *tls = killed_peer_tls[_i];
+    if (tls != NULL)
+        ck_assert_int_eq(setenv("UCX_TLS", tls, 1), 0);
+    else
+        ck_assert_int_eq(unsetenv("UCX_TLS"), 0);
+    comm_job_t job = {body_peer_killed_while_waiting, NULL, "ucx"};
+    int codes[2];
+    tu_run_procs(2, comm_proc, &job, tu_free_port(), 30.0, codes);
+    ck_assert_msg(codes[0] == 0, "UCX_TLS=%s: rank 0 exited with %d", tls ? tls : "(unset)",
+                  codes[0]);
+    ck_assert_msg(codes[1] == 128 + SIGKILL, "UCX_TLS=%s: rank 1 exited with %d, not SIGKILL",
+                  tls ? tls : "(unset)", codes[1]);
+}
+END_TEST
+
 /* ---- bootstrap ------------------------------------------------------------ */
 
 /* What one process of a rendezvous test claims, and what it must see. */
@@ -575,6 +627,8 @@ static Suite *bootstrap_suite(void)
     TCase *tc = tcase_create("failure");
     tcase_set_timeout(tc, 40);
     tcase_add_test(tc, test_ucx_dead_peer_fails_the_collective);
+    tcase_add_loop_test(tc, test_ucx_killed_peer_is_named_over_shared_memory, 0,
+                        (int)(sizeof killed_peer_tls / sizeof killed_peer_tls[0]));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("bootstrap");

@@ -393,12 +393,15 @@ static int do_barrier(const rank_ctx_t *x)
 
 static int body_allreduce(const rank_ctx_t *x)
 {
-    /* 1 < world (most chunks empty), odd, and long enough for a ring. */
-    static const uint64_t counts[] = {0, 1, 3, 7, 1001};
+    /* 1 < world (most chunks empty), odd, long enough for a ring, and (the
+     * last) several 256 KiB chunks per half on two ranks ('halves'), odd so
+     * the halves differ by one element and the last chunks are partial. */
+    static const uint64_t counts[] = {0, 1, 3, 7, 1001, 400001};
     for (size_t d = 0; d < sizeof reduce_dtypes / sizeof reduce_dtypes[0]; d++)
         for (int op = SF_REDUCE_SUM; op <= SF_REDUCE_MAX; op++)
             for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++)
-                if (do_allreduce(x, reduce_dtypes[d], (sf_reduce_op_t)op, counts[c], c == 2))
+                if (do_allreduce(x, reduce_dtypes[d], (sf_reduce_op_t)op, counts[c],
+                                 c == 2 || (c == 5 && op == SF_REDUCE_SUM)))
                     return 1;
     return 0;
 }
@@ -529,6 +532,84 @@ static int body_start_then_test(const rank_ctx_t *x)
         TU_FAIL_IF(recv[i] != (float)(x->n * (i % 7)), "rank %d: element %d is %g", x->r, i, recv[i]);
     free(send);
     free(recv);
+    return 0;
+}
+
+/* A caller computing in tiles that only tests between them (never
+ * sf_coll_wait), as chunked overlap does: an all_to_all and an all_gather
+ * started together, 2 MiB per peer each, must both complete with the right
+ * bytes. Each tile is arithmetic with no comm call in it, so the
+ * collectives can only advance inside the tests. */
+static int body_tiles(const rank_ctx_t *x)
+{
+    const int r = x->r, n = x->n;
+    const uint64_t per = 2u << 20;
+    uint64_t counts[16], displs[16];
+    for (int p = 0; p < n; p++) {
+        counts[p] = per;
+        displs[p] = (uint64_t)p * per;
+    }
+    uint8_t *a_send = malloc(per * n), *a_recv = malloc(per * n), *g_send = malloc(per),
+            *g_recv = malloc(per * n);
+    TU_FAIL_IF(a_send == NULL || a_recv == NULL || g_send == NULL || g_recv == NULL,
+               "out of memory");
+    for (int p = 0; p < n; p++)
+        for (uint64_t b = 0; b < per; b++)
+            a_send[displs[p] + b] = pattern(r, p, b);
+    for (uint64_t b = 0; b < per; b++)
+        g_send[b] = pattern(r, 0, b);
+    memset(a_recv, 0xee, per * n);
+    memset(g_recv, 0xee, per * n);
+    void *da_send = mem_of(x, a_send, per * n), *da_recv = mem_of(x, a_recv, per * n);
+    void *dg_send = mem_of(x, g_send, per), *dg_recv = mem_of(x, g_recv, per * n);
+    sf_coll_args_t aa = args_of(x, SF_COLL_ALLTOALLV, SF_DTYPE_U8, da_send, da_recv, 0);
+    aa.send_counts = aa.recv_counts = counts;
+    aa.send_displs = aa.recv_displs = displs;
+    sf_coll_args_t ag = args_of(x, SF_COLL_ALLGATHER, SF_DTYPE_U8, dg_send, dg_recv, per);
+    sf_err_t err;
+    sf_err_clear(&err);
+    void *ra = NULL, *rg = NULL;
+    TU_FAIL_IF(sf_comm_start(x->comm, &aa, &ra, &err) != SF_OK, "start all_to_all: %s", err.msg);
+    TU_FAIL_IF(sf_comm_start(x->comm, &ag, &rg, &err) != SF_OK, "start all_gather: %s", err.msg);
+    volatile double acc = 0;
+    bool is_a_done = false, is_g_done = false;
+    int tiles = 0;
+    double t_end = sf_clock_now_s() + RANK_TIMEOUT_S;
+    while (!is_a_done || !is_g_done) {
+        for (int i = 0; i < 100000; i++) /* one compute tile */
+            acc = acc + i * 0.5;
+        tiles++;
+        sf_status_t st;
+        if (!is_a_done) {
+            st = sf_comm_test(x->comm, ra, &err);
+            TU_FAIL_IF(st != SF_OK && st != SF_INPROGRESS, "all_to_all: %s", err.msg);
+            is_a_done = st == SF_OK;
+        }
+        if (!is_g_done) {
+            st = sf_comm_test(x->comm, rg, &err);
+            TU_FAIL_IF(st != SF_OK && st != SF_INPROGRESS, "all_gather: %s", err.msg);
+            is_g_done = st == SF_OK;
+        }
+        TU_FAIL_IF(sf_clock_now_s() > t_end, "rank %d: not done after %d tiles (all_to_all %s)",
+                   r, tiles, is_a_done ? "done" : "not done");
+    }
+    sf_comm_req_free(x->comm, ra);
+    sf_comm_req_free(x->comm, rg);
+    mem_back(x, a_recv, da_recv, per * n);
+    mem_back(x, g_recv, dg_recv, per * n);
+    mem_drop(x, da_send);
+    mem_drop(x, dg_send);
+    for (int p = 0; p < n; p++)
+        for (uint64_t b = 0; b < per; b += 4093) {
+            TU_FAIL_IF(a_recv[displs[p] + b] != pattern(p, r, b),
+                       "rank %d: all_to_all byte %llu from rank %d", r, (unsigned long long)b, p);
+            TU_FAIL_IF(g_recv[displs[p] + b] != pattern(p, 0, b),
+                       "rank %d: all_gather byte %llu of rank %d", r, (unsigned long long)b, p);
+        }
+    free(a_send);
+    free(a_recv);
+    free(g_send);
+    free(g_recv);
     return 0;
 }
 
@@ -670,6 +751,8 @@ CONFORMANCE_TEST(test_barrier, body_barrier, 60.0)
 CONFORMANCE_TEST(test_back_to_back_collectives_of_every_kind, body_back_to_back, 60.0)
 CONFORMANCE_TEST(test_overlapped_collectives_keep_apart, body_overlapped, 60.0)
 CONFORMANCE_TEST(test_start_then_test_until_done, body_start_then_test, 60.0)
+CONFORMANCE_TEST(test_tests_between_compute_tiles_advance_all_to_all_and_all_gather, body_tiles,
+                 60.0)
 CONFORMANCE_TEST(test_refused_arguments_leave_the_comm_working, body_refusals, 60.0)
 
 static int find_cfg(const char *backend, int world)
@@ -786,6 +869,8 @@ int main(void)
     tcase_add_loop_test(tc, test_back_to_back_collectives_of_every_kind, 0, n_cfgs);
     tcase_add_loop_test(tc, test_overlapped_collectives_keep_apart, 0, n_cfgs);
     tcase_add_loop_test(tc, test_start_then_test_until_done, 0, n_cfgs);
+    tcase_add_loop_test(tc, test_tests_between_compute_tiles_advance_all_to_all_and_all_gather, 0,
+                        n_cfgs);
     tcase_add_loop_test(tc, test_refused_arguments_leave_the_comm_working, 0, n_cfgs);
     suite_add_tcase(s, tc);
 

@@ -1,0 +1,97 @@
+/* Single-copy transfers between ranks of one host: the receiver reads the
+ * sender's buffer with process_vm_readv (cross-memory attach). UCX 1.13
+ * uses its cma transport only without peer-failure endpoints (it requires
+ * memory invalidation then), so under peer mode large messages would go
+ * through the shared-memory FIFO twice (copy in, copy out). Probed once at
+ * init: rank q may send rank p a descriptor instead of the bytes only if p
+ * read a fresh random nonce out of q's memory, which proves the same host,
+ * the same pid namespace and the permission to read. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bootstrap.h"
+#include "ucx_impl.h"
+
+/* What each rank publishes for the probe. */
+typedef struct cma_card {
+    uint64_t pid;
+    uint64_t addr; /* of the publishing rank's nonce */
+    uint64_t nonce[2];
+} cma_card_t;
+
+int ucx_cma_read(pid_t pid, void *dst, uint64_t src_addr, size_t nbytes)
+{
+    char *to = dst;
+    while (nbytes > 0) {
+        struct iovec local = {.iov_base = to, .iov_len = nbytes};
+        struct iovec remote = {.iov_base = (void *)(uintptr_t)src_addr, .iov_len = nbytes};
+        ssize_t got = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno;
+        }
+        if (got == 0)
+            return EFAULT;
+        to += got;
+        src_addr += (uint64_t)got;
+        nbytes -= (size_t)got;
+    }
+    return 0;
+}
+
+static void cma_fresh_nonce(uint64_t nonce[2])
+{
+    if (getrandom(nonce, 2 * sizeof nonce[0], 0) == (ssize_t)(2 * sizeof nonce[0]))
+        return;
+    /* No entropy source: still unique enough to tell processes apart. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    nonce[0] = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid();
+    nonce[1] = (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)nonce;
+}
+
+sf_status_t ucx_cma_probe(ucx_comm_t *ux, int rank, int world, sf_err_t *err)
+{
+    sf_status_t st = SF_OK;
+    cma_card_t mine = {0}, *cards = calloc((size_t)world, sizeof *cards);
+    uint8_t *row = calloc((size_t)world, 1), *all_rows = calloc((size_t)world * world, 1);
+    ux->cma_pid = calloc((size_t)world, sizeof *ux->cma_pid);
+    ux->cma_to = calloc((size_t)world, sizeof *ux->cma_to);
+    if (cards == NULL || row == NULL || all_rows == NULL || ux->cma_pid == NULL ||
+        ux->cma_to == NULL) {
+        st = sf_err_set(err, SF_ERR_NOMEM, NULL, "ucx backend: out of memory");
+        goto done;
+    }
+    cma_fresh_nonce(ux->cma_nonce);
+    mine.pid = (uint64_t)getpid();
+    mine.addr = (uint64_t)(uintptr_t)ux->cma_nonce;
+    memcpy(mine.nonce, ux->cma_nonce, sizeof mine.nonce);
+    if ((st = sf_bootstrap_allgather(ux->bs, &mine, sizeof mine, cards, err)) != SF_OK)
+        goto done;
+    for (int p = 0; p < world; p++) {
+        uint64_t seen[2] = {0};
+        if (p == rank || cards[p].pid == 0)
+            continue;
+        if (ucx_cma_read((pid_t)cards[p].pid, seen, cards[p].addr, sizeof seen) == 0 &&
+            memcmp(seen, cards[p].nonce, sizeof seen) == 0) {
+            row[p] = 1;
+            ux->cma_pid[p] = (pid_t)cards[p].pid;
+        }
+    }
+    /* Every rank must agree on who sends descriptors to whom. */
+    if ((st = sf_bootstrap_allgather(ux->bs, row, (size_t)world, all_rows, err)) != SF_OK)
+        goto done;
+    for (int p = 0; p < world; p++)
+        ux->cma_to[p] = all_rows[(size_t)p * world + rank] != 0;
+done:
+    free(cards);
+    free(row);
+    free(all_rows);
+    return st;
+}
