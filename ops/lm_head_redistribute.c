@@ -24,11 +24,10 @@
 #include "coll.h"
 #include "convert.h"
 #include "graph.h"
+#include "head_tile.h"
 #include "op.h"
 #include "op_shape.h"
 #include "walk.h"
-
-extern const sf_op_desc_t sf_op_matmul;
 
 static const sf_op_attr_desc_t lhr_attrs[] = {
     {"via", SF_ATTR_STRING, NULL, "all_to_all or all_gather: the collective of the logits"},
@@ -45,11 +44,6 @@ static const sf_op_attr_desc_t lhr_attrs[] = {
 
 #define LHR_MAX_WORLD 256
 
-/* Rows per matrix product: the exchange in flight is tested between
- * products (a backend that needs the caller's progress moves then), and a
- * product this tall keeps the matrix kernel near its best rate. */
-#define LHR_ROWS_PER_PRODUCT 256
-
 /* What the node does on this rank, from the layouts alone (prepare), so
  * the scratch rule and the kernel agree. Rows are tokens. */
 typedef struct lhr_route {
@@ -61,9 +55,7 @@ typedef struct lhr_route {
     int64_t first[LHR_MAX_WORLD]; /* its first token in x */
     int64_t n_chunks;
     uint64_t slot_bytes;       /* one chunk's send + receive buffers */
-    uint64_t mm_bytes;         /* the largest matrix product's scratch */
-    sf_attr_t mm_attrs[8];     /* the inner matmul node's attrs */
-    sf_node_t mm_node;         /* matmul(x rows, w, transpose_b): its scratch rule and kernel */
+    sf_head_tile_t tile;       /* the lm_head's products and their scratch */
 } lhr_route_t;
 
 static sf_status_t lhr_route_make(const sf_node_t *node, const sf_tensor_t *in,
@@ -169,38 +161,6 @@ static sf_status_t lhr_infer(const sf_node_t *node, const sf_tensor_t *in, int n
     return st;
 }
 
-/* The inner matmul node: the lm_head as the unfused graph writes it, so the
- * logits are the same bytes. */
-static void lhr_mm_node(const sf_node_t *node, lhr_route_t *r)
-{
-    const sf_op_desc_t *mm = &sf_op_matmul;
-    SF_ASSERT(mm->n_attrs <= (int)(sizeof r->mm_attrs / sizeof r->mm_attrs[0]));
-    for (int i = 0; i < mm->n_attrs; i++) {
-        sf_attr_t *a = &r->mm_attrs[i];
-        a->type = mm->attrs[i].type;
-        a->s = (char *)"";
-        a->b = strcmp(mm->attrs[i].name, "transpose_b") == 0;
-        a->pos = node->pos;
-    }
-    r->mm_node = (sf_node_t){.name = node->name, .op = mm, .attrs = r->mm_attrs,
-                             .pos = node->pos, .rank = node->rank, .world = node->world};
-}
-
-/* x rows [first, first + n) and w: the matmul's operands. */
-static void lhr_mm_operands(const lhr_route_t *r, const sf_tensor_t *x, const sf_tensor_t *w,
-                            int64_t first, int64_t n, sf_tensor_t mm_in[2], sf_tensor_t *mm_out,
-                            void *out_data, sf_buffer_t *out_buf)
-{
-    mm_in[0] = *x;
-    mm_in[0].shape[0] = n;
-    mm_in[0].offset += (uint64_t)(first * x->strides[0]) * sf_dtype_size(x->dtype);
-    mm_in[1] = *w;
-    int64_t shape[2] = {n, r->vloc};
-    *mm_out = sf_tensor_make(x->dtype, 2, shape);
-    out_buf->data = out_data;
-    mm_out->buf = out_buf;
-}
-
 static sf_status_t lhr_prepare(const sf_node_t *node, const sf_tensor_t *in, int n_in,
                                const sf_tensor_t *out, int n_out, void **prepared, sf_err_t *err)
 {
@@ -215,20 +175,7 @@ static sf_status_t lhr_prepare(const sf_node_t *node, const sf_tensor_t *in, int
         free(r);
         return st;
     }
-    lhr_mm_node(node, r);
-    /* The tallest product bounds the scratch of all (a matmul's scratch
-     * never shrinks as its rows grow). */
-    sf_tensor_t mm_in[2], mm_out;
-    sf_buffer_t b = {0};
-    int64_t n = r->chunk < in[0].shape[0] ? r->chunk : in[0].shape[0];
-    if (n > LHR_ROWS_PER_PRODUCT)
-        n = LHR_ROWS_PER_PRODUCT;
-    lhr_mm_operands(r, &in[0], &in[1], 0, n, mm_in, &mm_out, NULL, &b);
-    mm_out.buf = NULL;
-    r->mm_bytes = sf_op_matmul.scratch_bytes != NULL
-                      ? sf_op_matmul.scratch_bytes(&r->mm_node, NULL, mm_in, 2, &mm_out, 1)
-                      : 0;
-    r->mm_bytes = (r->mm_bytes + 63) / 64 * 64;
+    sf_head_tile_init(&r->tile, node, &in[0], &in[1], r->chunk);
     *prepared = r;
     return SF_OK;
 }
@@ -242,7 +189,7 @@ static uint64_t lhr_scratch(const sf_node_t *node, const void *prepared, const s
     (void)out;
     (void)n_out;
     const lhr_route_t *r = prepared;
-    return 2 * r->slot_bytes + r->mm_bytes;
+    return 2 * r->slot_bytes + r->tile.mm_bytes;
 }
 
 /* One chunk in flight: its buffers, counts and request. */
@@ -278,24 +225,8 @@ typedef struct lhr_ctx {
 static sf_status_t lhr_logits(lhr_ctx_t *ctx, int64_t first, int64_t n, char *dst,
                               lhr_slot_t *in_flight, sf_err_t *err)
 {
-    const lhr_route_t *r = ctx->r;
-    for (int64_t done = 0; done < n; done += LHR_ROWS_PER_PRODUCT) {
-        int64_t k = n - done < LHR_ROWS_PER_PRODUCT ? n - done : LHR_ROWS_PER_PRODUCT;
-        sf_tensor_t mm_in[2], mm_out;
-        sf_buffer_t b = {0};
-        lhr_mm_operands(r, &ctx->a->in[0], &ctx->a->in[1], first + done, k, mm_in, &mm_out,
-                        dst + (size_t)(done * r->vloc) * ctx->es, &b);
-        sf_kernel_args_t mm = {.op = &sf_op_matmul, .node = &r->mm_node, .in = mm_in, .n_in = 2,
-                               .out = &mm_out, .n_out = 1, .scratch = ctx->mm_scratch,
-                               .scratch_bytes = r->mm_bytes, .dev = ctx->a->dev,
-                               .env = ctx->a->env};
-        sf_status_t st = sf_op_matmul.cpu_kernel(&mm, err);
-        if (st == SF_OK && in_flight != NULL && in_flight->req != NULL)
-            st = sf_comm_test(ctx->comm, in_flight->req, err);
-        if (st != SF_OK && st != SF_INPROGRESS)
-            return st;
-    }
-    return SF_OK;
+    return sf_head_tile_logits(&ctx->r->tile, ctx->a, ctx->mm_scratch, first, n, dst,
+                               in_flight != NULL ? in_flight->req : NULL, err);
 }
 
 /* Compute chunk c's logits into slot s and describe its exchange. */
@@ -420,7 +351,7 @@ static sf_status_t lhr_cpu(const sf_kernel_args_t *a, sf_err_t *err)
                           "of %d",
                           a->node->name, r->rank, r->world, sf_comm_rank(comm),
                           sf_comm_size(comm));
-    SF_ASSERT(a->scratch_bytes >= 2 * r->slot_bytes + r->mm_bytes);
+    SF_ASSERT(a->scratch_bytes >= 2 * r->slot_bytes + r->tile.mm_bytes);
     lhr_fill(r, &a->out[0], sf_node_attr_float(a->node, "value"));
     lhr_ctx_t ctx = {.r = r, .a = a, .comm = comm, .es = sf_dtype_size(a->in[0].dtype),
                      .mm_scratch = (char *)a->scratch + 2 * r->slot_bytes};
