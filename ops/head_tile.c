@@ -8,24 +8,26 @@
 
 extern const sf_op_desc_t sf_op_matmul;
 
-/* x rows [first, first + n) and w: the matmul's operands. */
-static void head_tile_operands(const sf_head_tile_t *h, const sf_tensor_t *x,
-                               const sf_tensor_t *w, int64_t first, int64_t n,
-                               sf_tensor_t mm_in[2], sf_tensor_t *mm_out, void *out_data,
-                               sf_buffer_t *out_buf)
+/* x rows [first, first + n) and w rows [col0, col0 + ncols): the matmul's
+ * operands. */
+static void head_tile_operands(const sf_tensor_t *x, const sf_tensor_t *w, int64_t first,
+                               int64_t n, int64_t col0, int64_t ncols, sf_tensor_t mm_in[2],
+                               sf_tensor_t *mm_out, void *out_data, sf_buffer_t *out_buf)
 {
     mm_in[0] = *x;
     mm_in[0].shape[0] = n;
     mm_in[0].offset += (uint64_t)(first * x->strides[0]) * sf_dtype_size(x->dtype);
     mm_in[1] = *w;
-    int64_t shape[2] = {n, h->vloc};
+    mm_in[1].shape[0] = ncols;
+    mm_in[1].offset += (uint64_t)(col0 * w->strides[0]) * sf_dtype_size(w->dtype);
+    int64_t shape[2] = {n, ncols};
     *mm_out = sf_tensor_make(x->dtype, 2, shape);
     out_buf->data = out_data;
     mm_out->buf = out_buf;
 }
 
 void sf_head_tile_init(sf_head_tile_t *h, const sf_node_t *node, const sf_tensor_t *x,
-                       const sf_tensor_t *w, int64_t max_rows)
+                       const sf_tensor_t *w, int64_t max_rows, int64_t max_cols)
 {
     memset(h, 0, sizeof *h);
     h->vloc = w->shape[0];
@@ -47,7 +49,8 @@ void sf_head_tile_init(sf_head_tile_t *h, const sf_node_t *node, const sf_tensor
     int64_t n = max_rows < x->shape[0] ? max_rows : x->shape[0];
     if (n > SF_HEAD_TILE_ROWS)
         n = SF_HEAD_TILE_ROWS;
-    head_tile_operands(h, x, w, 0, n, mm_in, &mm_out, NULL, &b);
+    int64_t cols = max_cols < h->vloc ? max_cols : h->vloc;
+    head_tile_operands(x, w, 0, n, 0, cols, mm_in, &mm_out, NULL, &b);
     mm_out.buf = NULL;
     h->mm_bytes = mm->scratch_bytes != NULL
                       ? mm->scratch_bytes(&h->mm_node, NULL, mm_in, 2, &mm_out, 1)
@@ -56,16 +59,16 @@ void sf_head_tile_init(sf_head_tile_t *h, const sf_node_t *node, const sf_tensor
 }
 
 sf_status_t sf_head_tile_logits(const sf_head_tile_t *h, const sf_kernel_args_t *a,
-                                void *mm_scratch, int64_t first, int64_t n, char *dst,
-                                void *in_flight, sf_err_t *err)
+                                void *mm_scratch, int64_t first, int64_t n, int64_t col0,
+                                int64_t ncols, char *dst, void *in_flight, sf_err_t *err)
 {
     size_t es = sf_dtype_size(a->in[0].dtype);
     for (int64_t done = 0; done < n; done += SF_HEAD_TILE_ROWS) {
         int64_t k = n - done < SF_HEAD_TILE_ROWS ? n - done : SF_HEAD_TILE_ROWS;
         sf_tensor_t mm_in[2], mm_out;
         sf_buffer_t b = {0};
-        head_tile_operands(h, &a->in[0], &a->in[1], first + done, k, mm_in, &mm_out,
-                           dst + (size_t)(done * h->vloc) * es, &b);
+        head_tile_operands(&a->in[0], &a->in[1], first + done, k, col0, ncols, mm_in, &mm_out,
+                           dst + (size_t)(done * ncols) * es, &b);
         sf_kernel_args_t mm = {.op = &sf_op_matmul, .node = &h->mm_node, .in = mm_in,
                                .n_in = 2, .out = &mm_out, .n_out = 1, .scratch = mm_scratch,
                                .scratch_bytes = h->mm_bytes, .dev = a->dev, .env = a->env};

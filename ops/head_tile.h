@@ -23,15 +23,19 @@ typedef struct sf_head_tile {
                             * the tile must not move after init */
 } sf_head_tile_t;
 
-/* Set up for x (T, H) and w (Vloc, H), products of at most max_rows rows. */
+/* Set up for x (T, H) and w (Vloc, H), products of at most max_rows rows
+ * and max_cols vocab columns (w rows; the CPU matmul packs that much of w
+ * to f32 in its scratch, so a block smaller than the shard keeps the
+ * scratch small). */
 void sf_head_tile_init(sf_head_tile_t *h, const sf_node_t *node, const sf_tensor_t *x,
-                       const sf_tensor_t *w, int64_t max_rows);
+                       const sf_tensor_t *w, int64_t max_rows, int64_t max_cols);
 
-/* Logits of x rows [first, first + n) into dst (n x Vloc, x's dtype), with
+/* Logits of x rows [first, first + n) against w rows [col0, col0 + ncols)
+ * into dst (n x ncols, x's dtype), with
  * mm_scratch of h->mm_bytes. in_flight (may be NULL) is tested after each
  * product (a request of sf_comm_start). a is the calling node's kernel args (x is in[0], w in[1]). */
 SF_NODISCARD sf_status_t sf_head_tile_logits(const sf_head_tile_t *h, const sf_kernel_args_t *a,
                                              void *mm_scratch, int64_t first, int64_t n,
-                                             char *dst, void *in_flight,
+                                             int64_t col0, int64_t ncols, char *dst, void *in_flight,
                                              sf_err_t *err);
 #endif

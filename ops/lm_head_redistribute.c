@@ -175,7 +175,7 @@ static sf_status_t lhr_prepare(const sf_node_t *node, const sf_tensor_t *in, int
         free(r);
         return st;
     }
-    sf_head_tile_init(&r->tile, node, &in[0], &in[1], r->chunk);
+    sf_head_tile_init(&r->tile, node, &in[0], &in[1], r->chunk, r->vloc);
     *prepared = r;
     return SF_OK;
 }
@@ -225,7 +225,8 @@ typedef struct lhr_ctx {
 static sf_status_t lhr_logits(lhr_ctx_t *ctx, int64_t first, int64_t n, char *dst,
                               lhr_slot_t *in_flight, sf_err_t *err)
 {
-    return sf_head_tile_logits(&ctx->r->tile, ctx->a, ctx->mm_scratch, first, n, dst,
+    return sf_head_tile_logits(&ctx->r->tile, ctx->a, ctx->mm_scratch, first, n, 0,
+                               ctx->r->vloc, dst,
                                in_flight != NULL ? in_flight->req : NULL, err);
 }
 

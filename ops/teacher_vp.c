@@ -30,6 +30,8 @@ static const sf_op_attr_desc_t tvp_attrs[] = {
     {"chunk_tokens", SF_ATTR_INT, NULL, "rows per destination rank per chunk (> 0)"},
     {"vocab", SF_ATTR_INT, NULL, "V: vocab columns (the rest are the shards' padding)"},
     {"overlap", SF_ATTR_BOOL, "true", "compute the next chunk while this one travels"},
+    {"vocab_block", SF_ATTR_INT, "1024",
+     "vocab columns per matrix product (a row's statistics are combined over blocks)"},
     SF_TEACHER_ATTRS,
 };
 
@@ -39,12 +41,14 @@ static const sf_op_attr_desc_t tvp_attrs[] = {
 typedef struct tvp_route {
     int world, rank;
     int64_t chunk, vloc, seqs;
+    int64_t valid;         /* the shard's real (unpadded) columns */
+    int64_t vblock;        /* columns per product */
     sf_teacher_shape_t ts;
     size_t es;             /* logits element size */
     int64_t se;            /* statistics, in elements */
     uint64_t send_count;   /* one chunk's send buffer, elements */
     uint64_t recv_count;   /* and its receive buffer */
-    uint64_t slot_bytes, tile_bytes, list_bytes;
+    uint64_t slot_bytes, tile_bytes, list_bytes, stats_bytes;
     sf_head_tile_t tile;
 } tvp_route_t;
 
@@ -91,6 +95,15 @@ static sf_status_t tvp_route_make(const sf_node_t *node, const sf_tensor_t *in, 
                           "each of %d ranks",
                           node->name, (long long)x->shape[0], (long long)S, r->world);
     r->seqs = S > 0 ? x->shape[0] / (S * r->world) : 0;
+    r->vblock = sf_node_attr_int(node, "vocab_block");
+    if (r->vblock <= 0)
+        return sf_err_set(err, SF_ERR_GRAPH, sf_op_shape_attr_pos(node, "vocab_block"),
+                          "node '%s': vocab_block %lld, expected > 0", node->name,
+                          (long long)r->vblock);
+    r->valid = V - (int64_t)r->rank * r->vloc;
+    r->valid = r->valid < 0 ? 0 : r->valid < r->vloc ? r->valid : r->vloc;
+    if (r->vblock > r->vloc)
+        r->vblock = r->vloc;
     if ((st = sf_teacher_shape_make(node, r->seqs, V, &r->ts, err)) != SF_OK)
         return st;
     bool m_ok = m->ndim == 2 && m->shape[0] == r->seqs * r->world && m->shape[1] == S &&
@@ -106,6 +119,9 @@ static sf_status_t tvp_route_make(const sf_node_t *node, const sf_tensor_t *in, 
                           "node '%s': t2d has shape %s %s, expected (%lld) u8 (the vocab)",
                           node->name, sf_op_shape_str(d).s, sf_dtype_name(d->dtype),
                           (long long)V);
+    /* A chunk never needs more rows than a rank has. */
+    if (r->chunk > r->seqs * S && r->seqs * S > 0)
+        r->chunk = r->seqs * S;
     /* Sizes: see the file comment. At least one row of the fullest shard
      * fits, whatever t2d holds. */
     uint64_t w_n = (uint64_t)r->world, N = (uint64_t)r->chunk, Vd = (uint64_t)r->ts.draft;
@@ -114,8 +130,9 @@ static sf_status_t tvp_route_make(const sf_node_t *node, const sf_tensor_t *in, 
     r->send_count = w_n * per_dest;
     r->recv_count = N * (Vd + w_n * se);
     r->slot_bytes = ((r->send_count + r->recv_count) * r->es + 63) / 64 * 64;
-    r->tile_bytes = (N * (uint64_t)r->vloc * r->es + 63) / 64 * 64;
+    r->tile_bytes = (N * (uint64_t)r->vblock * r->es + 63) / 64 * 64;
     r->list_bytes = (N * sizeof(int64_t) + 63) / 64 * 64;
+    r->stats_bytes = (N * sizeof(sf_teacher_stats_t) + 63) / 64 * 64;
     return SF_OK;
 }
 
@@ -146,7 +163,7 @@ static sf_status_t tvp_prepare(const sf_node_t *node, const sf_tensor_t *in, int
         free(r);
         return st;
     }
-    sf_head_tile_init(&r->tile, node, &in[0], &in[1], r->chunk);
+    sf_head_tile_init(&r->tile, node, &in[0], &in[1], r->chunk, r->vblock);
     *prepared = r;
     return SF_OK;
 }
@@ -160,7 +177,8 @@ static uint64_t tvp_scratch(const sf_node_t *node, const void *prepared, const s
     (void)out;
     (void)n_out;
     const tvp_route_t *r = prepared;
-    return 2 * r->slot_bytes + r->tile_bytes + r->list_bytes + r->tile.mm_bytes;
+    return 2 * r->slot_bytes + r->tile_bytes + r->list_bytes + r->stats_bytes +
+           r->tile.mm_bytes;
 }
 
 /* What the kernel learns from t2d and loss_mask; the same on every rank. */
@@ -177,6 +195,7 @@ typedef struct tvp_run {
     sf_teacher_cursor_t recv_cur;
     char *tile, *mm_scratch;
     int64_t *tokens;
+    sf_teacher_stats_t *row_stats;
 } tvp_run_t;
 
 typedef struct tvp_slot {
@@ -197,15 +216,17 @@ static inline float tvp_load(sf_dtype_t dt, const char *p)
     return (float)sf_dtype_load(dt, p);
 }
 
-/* One logits row of this shard -> its draft columns and statistics. */
-static void tvp_reduce_row(const tvp_run_t *u, const char *logits, char *dst)
+/* One row's logits in a block of this shard's columns [c0, c0 + nc): its
+ * draft columns to dst, its statistics into acc (blocks in ascending order,
+ * so the first maximum stays first). */
+static void tvp_reduce_block(const tvp_run_t *u, const char *logits, int64_t c0, int64_t nc,
+                             sf_teacher_stats_t *acc, char *dst)
 {
     const tvp_route_t *r = u->r;
     sf_dtype_t dt = u->a->in[0].dtype;
-    int64_t base = (int64_t)r->rank * r->vloc, valid = r->ts.vocab - base;
-    valid = valid < r->vloc ? valid : r->vloc;
+    int64_t base = (int64_t)r->rank * r->vloc + c0;
     sf_teacher_stats_t st = {.max = -INFINITY, .index = -1, .sum = 0.0};
-    for (int64_t k = 0; k < valid; k++) {
+    for (int64_t k = 0; k < nc; k++) {
         float f = tvp_load(dt, logits + (size_t)k * r->es);
         if (st.index < 0 || f > st.max) {
             st.max = f;
@@ -213,16 +234,21 @@ static void tvp_reduce_row(const tvp_run_t *u, const char *logits, char *dst)
         }
     }
     int64_t n = 0;
-    for (int64_t k = 0; k < valid; k++) {
+    for (int64_t k = 0; k < nc; k++) {
         const char *e = logits + (size_t)k * r->es;
         st.sum += exp((double)tvp_load(dt, e) - (double)st.max);
         if (u->t2d[base + k])
             memcpy(dst + (size_t)(n++) * r->es, e, r->es);
     }
-    char *tail = dst + (size_t)n * r->es;
-    memcpy(tail, &st.max, 4);
-    memcpy(tail + 4, &st.index, 4);
-    memcpy(tail + 8, &st.sum, 8);
+    sf_teacher_stats_add(acc, &st);
+}
+
+static void tvp_put_stats(const tvp_run_t *u, const sf_teacher_stats_t *st, char *tail)
+{
+    (void)u;
+    memcpy(tail, &st->max, 4);
+    memcpy(tail + 4, &st->index, 4);
+    memcpy(tail + 8, &st->sum, 8);
 }
 
 static int64_t tvp_rows_in(const tvp_run_t *u, int j, int64_t c)
@@ -248,21 +274,35 @@ static sf_status_t tvp_compute(tvp_run_t *u, int64_t c, tvp_slot_t *s, void *in_
             /* The teacher of position s reads the logits of token s + 1. */
             u->tokens[i] = ((int64_t)j * r->seqs + row / S) * S + row % S + 1;
         }
-        /* Runs of consecutive tokens: one product each. */
-        for (int64_t i = 0; i < n;) {
-            int64_t k = 1;
-            while (i + k < n && u->tokens[i + k] == u->tokens[i] + k)
-                k++;
-            sf_status_t st = sf_head_tile_logits(&r->tile, u->a, u->mm_scratch, u->tokens[i], k,
-                                                 u->tile + (size_t)(i * r->vloc) * r->es,
-                                                 in_flight, err);
-            if (st != SF_OK)
-                return st;
-            i += k;
-        }
+        char *send = s->send + (size_t)off * r->es;
         for (int64_t i = 0; i < n; i++)
-            tvp_reduce_row(u, u->tile + (size_t)(i * r->vloc) * r->es,
-                           s->send + (size_t)(off + (uint64_t)(i * width)) * r->es);
+            u->row_stats[i] = (sf_teacher_stats_t){.max = -INFINITY, .index = -1, .sum = 0.0};
+        int64_t drafted = 0; /* draft columns of the blocks before */
+        for (int64_t c0 = 0; c0 < r->valid && n > 0; c0 += r->vblock) {
+            int64_t nc = r->valid - c0 < r->vblock ? r->valid - c0 : r->vblock;
+            /* Runs of consecutive tokens: one product each. */
+            for (int64_t i = 0; i < n;) {
+                int64_t k = 1;
+                while (i + k < n && u->tokens[i + k] == u->tokens[i] + k)
+                    k++;
+                sf_status_t st = sf_head_tile_logits(&r->tile, u->a, u->mm_scratch,
+                                                     u->tokens[i], k, c0, nc,
+                                                     u->tile + (size_t)(i * nc) * r->es,
+                                                     in_flight, err);
+                if (st != SF_OK)
+                    return st;
+                i += k;
+            }
+            for (int64_t i = 0; i < n; i++)
+                tvp_reduce_block(u, u->tile + (size_t)(i * nc) * r->es, c0, nc,
+                                 &u->row_stats[i],
+                                 send + (size_t)(i * width + drafted) * r->es);
+            for (int64_t k = 0; k < nc; k++)
+                drafted += u->t2d[(int64_t)r->rank * r->vloc + c0 + k];
+        }
+        SF_ASSERT(n == 0 || drafted == u->dloc[r->rank]);
+        for (int64_t i = 0; i < n; i++)
+            tvp_put_stats(u, &u->row_stats[i], send + (size_t)(i * width + drafted) * r->es);
         s->sc[j] = (uint64_t)(n * width);
         s->sd[j] = off;
         off += s->sc[j];
@@ -352,7 +392,8 @@ static void tvp_run_init(tvp_run_t *u, const tvp_route_t *r, const sf_kernel_arg
     char *sc = a->scratch;
     u->tile = sc + 2 * r->slot_bytes;
     u->tokens = (int64_t *)(u->tile + r->tile_bytes);
-    u->mm_scratch = u->tile + r->tile_bytes + r->list_bytes;
+    u->row_stats = (sf_teacher_stats_t *)(u->tile + r->tile_bytes + r->list_bytes);
+    u->mm_scratch = u->tile + r->tile_bytes + r->list_bytes + r->stats_bytes;
 }
 
 static sf_status_t tvp_cpu(const sf_kernel_args_t *a, sf_err_t *err)

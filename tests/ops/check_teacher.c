@@ -179,8 +179,10 @@ START_TEST(test_fused_equals_unfused_every_world)
             const char *ref = run_into(w, cases[k]);
             for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
                 char args[256], what[256];
+                /* vblock 5: a shard's row in blocks of 5 columns, the
+                 * statistics combined across blocks. */
                 snprintf(args, sizeof args, "%s --set chunk=%d%s", cases[k], chunks[c],
-                         c == 1 ? " --set overlap=false" : "");
+                         c == 1 ? " --set overlap=false" : c == 0 ? " --set vblock=5" : "");
                 snprintf(what, sizeof what, "tp %d '%s' chunk %d", w, cases[k], chunks[c]);
                 expect_close(ref, run_into(w, args), w, what);
             }
@@ -218,7 +220,7 @@ START_TEST(test_positions_loss_rows_equal_padded_rows)
         char loss[128];
         snprintf(loss, sizeof loss, "--set positions=loss --set loss_rows=%d", 48 / w);
         const char *loss_ref = run_into(w, loss);
-        strcat(loss, " --set chunk=2");
+        strcat(loss, " --set chunk=2 --set vblock=7");
         const char *loss_fused = run_into(w, loss);
         expect_close(loss_ref, loss_fused, w, "positions loss, fused vs unfused");
         int64_t S = 4, L = 3;
