@@ -333,6 +333,108 @@ START_TEST(test_bad_attrs_refused)
 }
 END_TEST
 
+/* Write one tensor to DIR/name.safetensors under `name`; returns the path. */
+static const char *write_input(const char *name, sf_dtype_t dt, int64_t n, const void *data)
+{
+    static char paths[8][4200];
+    static int k;
+    char *path = paths[k++ % 8];
+    snprintf(path, sizeof paths[0], "%s/%s_%d.safetensors", tu_tmpdir(), name, k);
+    sf_buffer_t b = {.data = (void *)data};
+    sf_tensor_t t = sf_tensor_make(dt, 1, (int64_t[]){n});
+    t.buf = &b;
+    sf_st_entry_t e = {.name = name, .tensor = &t};
+    sf_err_t err = {0};
+    ck_assert_int_eq(sf_st_write(path, &e, 1, true, &err), SF_OK);
+    return path;
+}
+
+START_TEST(test_t2d_and_d2t_inputs)
+{
+    /* Draft ids {1, 5, 6, 20, 30, 40, 41, 42, 44, 45} of 46: as t2d, and as
+     * d2t (id - i): 1 4 4 17 26 35 35 35 36 36. Both give the same teacher
+     * as each other, fused or not. */
+    int64_t ids[10] = {1, 5, 6, 20, 30, 40, 41, 42, 44, 45}, d2t[10];
+    uint8_t t2d[46] = {0};
+    for (int i = 0; i < 10; i++) {
+        t2d[ids[i]] = 1;
+        d2t[i] = ids[i] - i;
+    }
+    char a[8800], b[8800];
+    snprintf(a, sizeof a, "--set draft_source=t2d --inputs '%s'",
+             write_input("t2d_in", SF_DTYPE_U8, 46, t2d));
+    snprintf(b, sizeof b, "--set draft_source=d2t --inputs '%s' --set chunk=3",
+             write_input("d2t_in", SF_DTYPE_I64, 10, d2t));
+    const char *ra = run_into(2, a), *rb = run_into(2, b);
+    expect_close(ra, rb, 2, "t2d vs d2t");
+    sf_st_file_t *f = open_rank(rb, 0);
+    sf_tensor_t t;
+    const uint8_t *got = get(f, "t2d", &t);
+    ck_assert(memcmp(got, t2d, 46) == 0);
+    sf_st_close(f);
+
+    /* Bad ones: exit 2, the rule named, nothing written. */
+    char args[9000];
+    int64_t bad_d2t[10];
+    memcpy(bad_d2t, d2t, sizeof d2t);
+    bad_d2t[3] = -15; /* target id -15 + 3 = -12, below the previous id 6 */
+    snprintf(args, sizeof args, "run --nproc 2 '%s' --set draft_source=d2t --inputs '%s' --out '%s/bad1'",
+             graph(), write_input("d2t_in", SF_DTYPE_I64, 10, bad_d2t), tu_tmpdir());
+    expect_refused(args, 2, "d2t[3] = -15 gives target id -12, expected above the previous one");
+    bad_d2t[3] = d2t[3];
+    bad_d2t[9] = 40; /* 40 + 9 = 49 >= 46 */
+    snprintf(args, sizeof args, "run --nproc 2 '%s' --set draft_source=d2t --inputs '%s' --out '%s/bad2'",
+             graph(), write_input("d2t_in", SF_DTYPE_I64, 10, bad_d2t), tu_tmpdir());
+    expect_refused(args, 2, "d2t[9] = 40 gives target id 49, expected under the vocab");
+    uint8_t bad_t2d[46];
+    memcpy(bad_t2d, t2d, 46);
+    bad_t2d[0] = 2;
+    snprintf(args, sizeof args, "run --nproc 2 '%s' --set draft_source=t2d --inputs '%s' --out '%s/bad3'",
+             graph(), write_input("t2d_in", SF_DTYPE_U8, 46, bad_t2d), tu_tmpdir());
+    expect_refused(args, 2, "t2d[0] = 2, expected 0 or 1");
+    bad_t2d[0] = 1;
+    snprintf(args, sizeof args, "run --nproc 2 '%s' --set draft_source=t2d --inputs '%s' --out '%s/bad4'",
+             graph(), write_input("t2d_in", SF_DTYPE_U8, 46, bad_t2d), tu_tmpdir());
+    expect_refused(args, 2, "t2d marks 11 target ids, expected draft_vocab 10");
+    for (int k = 1; k <= 4; k++) {
+        char dir[4300];
+        snprintf(dir, sizeof dir, "%s/bad%d", tu_tmpdir(), k);
+        ck_assert_msg(access(dir, F_OK) != 0, "%s was written", dir);
+    }
+}
+END_TEST
+
+/* The issue's figures on the meta device (0.1 s): Qwen3-8B, tp 8, 8
+ * sequences of 4096, draft vocab 32000, rank 0. */
+START_TEST(test_plan_qwen3_8b_figures)
+{
+    const char *base = "--world 8 --set model=synthetic:qwen3-8b --set batch=8 --set seq=4096 "
+                       "--set draft_vocab=32000";
+    char args[8800];
+    const char *g = tu_src("graphs/eagle3_teacher.yaml");
+    snprintf(args, sizeof args, "plan '%s' %s --set redistribution=fused", g, base);
+    long long fused = json_field(args, 0, "peak_bytes");
+    long long floor_b = json_field(args, 0, "floor_bytes");
+    /* Weights 2048223232 + outputs 1151654144 (target_p and
+     * target_p_on_draft 4103 x 32000 f32 each, hidden states, ids, masks)
+     * + xf 268435456 (the final norm's rows, all 32768 tokens) + the two
+     * chunks' scratch. */
+    ck_assert_int_eq(fused, 3556911872LL);
+    ck_assert_int_le(fused, 34LL * 1024 * 1024 * 1024 / 10);
+    ck_assert_int_le(fused * 100, floor_b * 115);
+    snprintf(args, sizeof args, "plan '%s' %s --set redistribution=all_to_all", g, base);
+    ck_assert_int_eq(json_field(args, 0, "peak_bytes"), 7000275456LL);
+    /* positions loss, half of each sequence masked: the teacher's part
+     * halves; the forward's own peak (up_proj of the last layer) is then
+     * the rank's peak. */
+    snprintf(args, sizeof args,
+             "plan '%s' %s --set redistribution=fused --set positions=loss --set loss_prefix=2048",
+             g, base);
+    ck_assert_int_eq(json_field(args, 0, "peak_bytes"), 3495795200LL);
+    ck_assert_int_eq(json_field(args, 0, "output_bytes"), 625557504LL);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("teacher");
@@ -344,6 +446,8 @@ int main(void)
     tcase_add_test(tc, test_positions_loss_rows_equal_padded_rows);
     tcase_add_test(tc, test_fused_plan_equals_run);
     tcase_add_test(tc, test_bad_attrs_refused);
+    tcase_add_test(tc, test_t2d_and_d2t_inputs);
+    tcase_add_test(tc, test_plan_qwen3_8b_figures);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
