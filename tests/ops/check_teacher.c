@@ -49,13 +49,30 @@ static sf_st_file_t *open_rank(const char *dir, int r)
     return f;
 }
 
+/* Aligned copies of mapped tensors (a safetensors entry's data need not be
+ * aligned for its dtype), released by free_copies. */
+static void *copies[64];
+static int n_copies;
+
 static const void *get(sf_st_file_t *f, const char *name, sf_tensor_t *t)
 {
     int i = sf_st_find(f, name);
     ck_assert_msg(i >= 0, "no tensor '%s'", name);
     const void *d = NULL;
     sf_st_get(f, i, t, &d);
-    return d;
+    size_t n = (size_t)sf_tensor_numel(t) * sf_dtype_size(t->dtype);
+    ck_assert_int_lt(n_copies, 64);
+    void *c = malloc(n + 1);
+    ck_assert_ptr_nonnull(c);
+    memcpy(c, d, n);
+    copies[n_copies++] = c;
+    return c;
+}
+
+static void free_copies(void)
+{
+    while (n_copies > 0)
+        free(copies[--n_copies]);
 }
 
 static bool close_rel(float a, float b)
@@ -90,6 +107,7 @@ static void expect_close(const char *a, const char *b, int world, const char *wh
         }
         sf_st_close(fa);
         sf_st_close(fb);
+        free_copies();
     }
 }
 
@@ -154,6 +172,7 @@ static void expect_formulas(const char *dir, int world, int length)
             }
         }
         sf_st_close(f);
+        free_copies();
     }
 }
 
@@ -207,6 +226,7 @@ START_TEST(test_ties_across_shards_lowest_index)
         }
         ck_assert_int_gt(n_real, 0);
         sf_st_close(f);
+        free_copies();
     }
 }
 END_TEST
@@ -253,6 +273,7 @@ START_TEST(test_positions_loss_rows_equal_padded_rows)
             ck_assert_int_eq(used, ones);
             sf_st_close(fa);
             sf_st_close(fl);
+            free_copies();
         }
     }
 }
@@ -372,6 +393,7 @@ START_TEST(test_t2d_and_d2t_inputs)
     const uint8_t *got = get(f, "t2d", &t);
     ck_assert(memcmp(got, t2d, 46) == 0);
     sf_st_close(f);
+    free_copies();
 
     /* Bad ones: exit 2, the rule named, nothing written. */
     char args[9000];
