@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "coll.h"
+#include "chunk_pipe.h"
 #include "convert.h"
 #include "graph.h"
 #include "head_tile.h"
@@ -199,7 +200,6 @@ typedef struct lhr_slot {
     int64_t c;  /* chunk index */
     uint64_t sc[LHR_MAX_WORLD], sd[LHR_MAX_WORLD], rc[LHR_MAX_WORLD], rd[LHR_MAX_WORLD];
     sf_coll_args_t args;
-    void *req;
 } lhr_slot_t;
 
 /* Rows of rank j's tokens in chunk c (all_to_all). */
@@ -217,23 +217,24 @@ typedef struct lhr_ctx {
     sf_comm_t *comm;
     size_t es;
     char *mm_scratch;
+    lhr_slot_t *slots; /* owned: the two chunks in flight */
 } lhr_ctx_t;
 
 /* Logits of x rows [first, first + n) into dst (n x Vloc), testing the
  * chunk in flight (if any) so a backend that needs the caller's progress
  * moves it between products. */
 static sf_status_t lhr_logits(lhr_ctx_t *ctx, int64_t first, int64_t n, char *dst,
-                              lhr_slot_t *in_flight, sf_err_t *err)
+                              void *in_flight, sf_err_t *err)
 {
     return sf_head_tile_logits(&ctx->r->tile, ctx->a, ctx->mm_scratch, first, n, 0,
-                               ctx->r->vloc, dst,
-                               in_flight != NULL ? in_flight->req : NULL, err);
+                               ctx->r->vloc, dst, in_flight, err);
 }
 
 /* Compute chunk c's logits into slot s and describe its exchange. */
-static sf_status_t lhr_compute(lhr_ctx_t *ctx, int64_t c, lhr_slot_t *s, lhr_slot_t *in_flight,
-                             sf_err_t *err)
+static sf_status_t lhr_compute(void *vctx, int64_t c, int k, void *in_flight, sf_err_t *err)
 {
+    lhr_ctx_t *ctx = vctx;
+    lhr_slot_t *s = &ctx->slots[k];
     const lhr_route_t *r = ctx->r;
     s->c = c;
     uint64_t piece = (uint64_t)r->vloc;
@@ -308,14 +309,18 @@ static void lhr_unpack_row(const lhr_ctx_t *ctx, const lhr_slot_t *s, int64_t i,
     }
 }
 
-static sf_status_t lhr_finish(lhr_ctx_t *ctx, lhr_slot_t *s, sf_err_t *err)
+static const sf_coll_args_t *lhr_args(void *vctx, int k)
 {
+    return &((lhr_ctx_t *)vctx)->slots[k].args;
+}
+
+/* Chunk k has arrived: its rows into the target. */
+static sf_status_t lhr_unpack(void *vctx, int k, sf_err_t *err)
+{
+    (void)err;
+    lhr_ctx_t *ctx = vctx;
+    const lhr_slot_t *s = &ctx->slots[k];
     const lhr_route_t *r = ctx->r;
-    sf_status_t st = sf_coll_wait(ctx->comm, s->req, &s->args, err);
-    sf_comm_req_free(ctx->comm, s->req);
-    s->req = NULL;
-    if (st != SF_OK)
-        return st;
     int64_t lo = s->c * r->chunk, mine = r->first[r->rank];
     for (int64_t i = 0; i < s->m; i++) {
         int64_t t = r->gather ? lo + i - mine : lo + i;
@@ -365,31 +370,11 @@ static sf_status_t lhr_cpu(const sf_kernel_args_t *a, sf_err_t *err)
         slots[k].send = (char *)a->scratch + (size_t)k * r->slot_bytes;
         slots[k].recv = slots[k].send + send_bytes;
     }
-    /* Chunk c + 1 is computed while chunk c travels; c's rows are cast into
-     * the target once it has arrived, then c + 1 leaves. */
-    sf_status_t st = SF_OK;
-    if (r->n_chunks > 0 && (st = lhr_compute(&ctx, 0, &slots[0], NULL, err)) == SF_OK)
-        st = sf_comm_start(comm, &slots[0].args, &slots[0].req, err);
-    bool overlap = sf_node_attr_bool(a->node, "overlap");
-    for (int64_t c = 0; st == SF_OK && c < r->n_chunks; c++) {
-        lhr_slot_t *cur = &slots[c % 2], *next = &slots[(c + 1) % 2];
-        bool more = c + 1 < r->n_chunks;
-        /* Compute the next chunk's logits now; start its exchange only
-         * after this one's wait (one collective in flight at a time). */
-        if (!overlap)
-            st = lhr_finish(&ctx, cur, err);
-        if (st == SF_OK && more) {
-            next->req = NULL;
-            st = lhr_compute(&ctx, c + 1, next, cur, err);
-        }
-        if (st == SF_OK && overlap)
-            st = lhr_finish(&ctx, cur, err);
-        if (st == SF_OK && more)
-            st = sf_comm_start(comm, &next->args, &next->req, err);
-    }
-    for (int k = 0; k < 2; k++)
-        if (slots[k].req != NULL)
-            sf_comm_req_free(comm, slots[k].req);
+    ctx.slots = slots;
+    static const sf_chunk_pipe_ops_t ops = {
+        .compute = lhr_compute, .args = lhr_args, .unpack = lhr_unpack};
+    sf_status_t st = sf_chunk_pipe_run(comm, r->n_chunks, sf_node_attr_bool(a->node, "overlap"),
+                                       &ops, &ctx, err);
     free(slots);
     return st;
 }

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chunk_pipe.h"
 #include "coll.h"
 #include "convert.h"
 #include "head_tile.h"
@@ -181,6 +182,13 @@ static uint64_t tvp_scratch(const sf_node_t *node, const void *prepared, const s
            r->tile.mm_bytes;
 }
 
+typedef struct tvp_slot {
+    char *send, *recv;
+    int64_t m; /* this rank's rows in the chunk */
+    uint64_t sc[TVP_MAX_WORLD], sd[TVP_MAX_WORLD], rc[TVP_MAX_WORLD], rd[TVP_MAX_WORLD];
+    sf_coll_args_t args;
+} tvp_slot_t;
+
 /* What the kernel learns from t2d and loss_mask; the same on every rank. */
 typedef struct tvp_run {
     const tvp_route_t *r;
@@ -196,15 +204,9 @@ typedef struct tvp_run {
     char *tile, *mm_scratch;
     int64_t *tokens;
     sf_teacher_stats_t *row_stats;
+    tvp_slot_t slots[2];
 } tvp_run_t;
 
-typedef struct tvp_slot {
-    char *send, *recv;
-    int64_t m; /* this rank's rows in the chunk */
-    uint64_t sc[TVP_MAX_WORLD], sd[TVP_MAX_WORLD], rc[TVP_MAX_WORLD], rd[TVP_MAX_WORLD];
-    sf_coll_args_t args;
-    void *req;
-} tvp_slot_t;
 
 static inline float tvp_load(sf_dtype_t dt, const char *p)
 {
@@ -259,9 +261,10 @@ static int64_t tvp_rows_in(const tvp_run_t *u, int j, int64_t c)
 }
 
 /* Chunk c's rows for every rank into slot s, and its exchange. */
-static sf_status_t tvp_compute(tvp_run_t *u, int64_t c, tvp_slot_t *s, void *in_flight,
-                               sf_err_t *err)
+static sf_status_t tvp_compute(void *ctx, int64_t c, int slot, void *in_flight, sf_err_t *err)
 {
+    tvp_run_t *u = ctx;
+    tvp_slot_t *s = &u->slots[slot];
     const tvp_route_t *r = u->r;
     int64_t S = r->ts.seq, width = u->dloc[r->rank] + r->se;
     uint64_t off = 0;
@@ -322,16 +325,19 @@ static sf_status_t tvp_compute(tvp_run_t *u, int64_t c, tvp_slot_t *s, void *in_
     return SF_OK;
 }
 
-/* Wait for slot s and write its rows: draft columns from every shard in
- * order (ascending target id), statistics combined. */
-static sf_status_t tvp_finish(tvp_run_t *u, tvp_slot_t *s, sf_err_t *err)
+static const sf_coll_args_t *tvp_args(void *ctx, int k)
 {
+    return &((tvp_run_t *)ctx)->slots[k].args;
+}
+
+/* Slot k has arrived: write its rows, draft columns from every shard in
+ * order (ascending target id), statistics combined. */
+static sf_status_t tvp_unpack(void *ctx, int slot, sf_err_t *err)
+{
+    (void)err;
+    tvp_run_t *u = ctx;
+    const tvp_slot_t *s = &u->slots[slot];
     const tvp_route_t *r = u->r;
-    sf_status_t st = sf_coll_wait(u->comm, s->req, &s->args, err);
-    sf_comm_req_free(u->comm, s->req);
-    s->req = NULL;
-    if (st != SF_OK)
-        return st;
     sf_dtype_t dt = u->a->in[0].dtype;
     for (int64_t i = 0; i < s->m; i++) {
         int64_t row, dst;
@@ -415,8 +421,7 @@ static sf_status_t tvp_cpu(const sf_kernel_args_t *a, sf_err_t *err)
     if (st != SF_OK)
         return st;
     tvp_run_t *u = calloc(1, sizeof *u);
-    tvp_slot_t *slots = calloc(2, sizeof *slots);
-    SF_ASSERT(u != NULL && slots != NULL);
+    SF_ASSERT(u != NULL);
     tvp_run_init(u, r, a);
     /* Every rank checks every rank's packed rows before the first exchange,
      * so a loss_mask over the capacity fails everywhere alike. */
@@ -441,30 +446,14 @@ static sf_status_t tvp_cpu(const sf_kernel_args_t *a, sf_err_t *err)
         most = u->need[j] > most ? u->need[j] : most;
     int64_t n_chunks = (most + u->rows_per_chunk - 1) / u->rows_per_chunk;
     for (int k = 0; k < 2; k++) {
-        slots[k].send = (char *)a->scratch + (size_t)k * r->slot_bytes;
-        slots[k].recv = slots[k].send + r->send_count * r->es;
+        u->slots[k].send = (char *)a->scratch + (size_t)k * r->slot_bytes;
+        u->slots[k].recv = u->slots[k].send + r->send_count * r->es;
     }
-    if (st == SF_OK && n_chunks > 0 && (st = tvp_compute(u, 0, &slots[0], NULL, err)) == SF_OK)
-        st = sf_comm_start(comm, &slots[0].args, &slots[0].req, err);
-    bool overlap = sf_node_attr_bool(a->node, "overlap");
-    for (int64_t c = 0; st == SF_OK && c < n_chunks; c++) {
-        tvp_slot_t *cur = &slots[c % 2], *next = &slots[(c + 1) % 2];
-        bool more = c + 1 < n_chunks;
-        if (!overlap)
-            st = tvp_finish(u, cur, err);
-        if (st == SF_OK && more) {
-            next->req = NULL;
-            st = tvp_compute(u, c + 1, next, overlap ? cur->req : NULL, err);
-        }
-        if (st == SF_OK && overlap)
-            st = tvp_finish(u, cur, err);
-        if (st == SF_OK && more)
-            st = sf_comm_start(comm, &next->args, &next->req, err);
-    }
-    for (int k = 0; k < 2; k++)
-        if (slots[k].req != NULL)
-            sf_comm_req_free(comm, slots[k].req);
-    free(slots);
+    static const sf_chunk_pipe_ops_t ops = {
+        .compute = tvp_compute, .args = tvp_args, .unpack = tvp_unpack};
+    if (st == SF_OK)
+        st = sf_chunk_pipe_run(comm, n_chunks, sf_node_attr_bool(a->node, "overlap"), &ops, u,
+                               err);
     free(u);
     return st;
 }
