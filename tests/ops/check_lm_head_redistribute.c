@@ -11,21 +11,9 @@
 
 #include "test_util.h"
 
-/* Run the graph with `args` on `world` ranks into a fresh folder. */
 static const char *run_into(int world, const char *args)
 {
-    static int n;
-    static char dirs[64][4200];
-    char *dir = dirs[n++ % 64];
-    snprintf(dir, sizeof dirs[0], "%s/run%d", tu_tmpdir(), n);
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "%s run --nproc %d '%s' %s --out '%s' 2>&1", tu_shardflow(), world,
-             tu_src("tests/graphs/head_exchange.yaml"), args, dir);
-    char *out = NULL;
-    int rc = tu_run(cmd, &out);
-    ck_assert_msg(rc == 0, "%s\n%s", cmd, out);
-    free(out);
-    return dir;
+    return tu_run_graph(tu_src("tests/graphs/head_exchange.yaml"), world, args);
 }
 
 static void expect_same(const char *a, const char *b, int world, const char *what)
@@ -75,17 +63,7 @@ END_TEST
 
 static long long json_peak(const char *args, int rank)
 {
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "%s %s --json 2>&1", tu_shardflow(), args);
-    char *out = NULL;
-    ck_assert_msg(tu_run(cmd, &out) == 0, "%s\n%s", cmd, out);
-    char key[64];
-    snprintf(key, sizeof key, "\"rank\":%d,\"peak_bytes\":", rank);
-    const char *p = strstr(out, key);
-    ck_assert_msg(p != NULL, "%s", out);
-    long long v = atoll(p + strlen(key));
-    free(out);
-    return v;
+    return tu_json_rank_field(args, rank, "peak_bytes");
 }
 
 START_TEST(test_fused_plan_equals_run_and_holds_two_chunks)

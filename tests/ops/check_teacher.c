@@ -22,21 +22,9 @@ static const char *graph(void)
     return tu_src("tests/graphs/teacher_exchange.yaml");
 }
 
-/* Run the graph with `args` on `world` ranks into a fresh folder. */
 static const char *run_into(int world, const char *args)
 {
-    static int n;
-    static char dirs[64][4200];
-    char *dir = dirs[n++ % 64];
-    snprintf(dir, sizeof dirs[0], "%s/run%d", tu_tmpdir(), n);
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "%s run --nproc %d '%s' %s --out '%s' 2>&1", tu_shardflow(), world,
-             graph(), args, dir);
-    char *out = NULL;
-    int rc = tu_run(cmd, &out);
-    ck_assert_msg(rc == 0, "%s\n%s", cmd, out);
-    free(out);
-    return dir;
+    return tu_run_graph(graph(), world, args);
 }
 
 static sf_st_file_t *open_rank(const char *dir, int r)
@@ -279,25 +267,6 @@ START_TEST(test_positions_loss_rows_equal_padded_rows)
 }
 END_TEST
 
-static long long json_field(const char *args, int rank, const char *field)
-{
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "%s %s --json 2>&1", tu_shardflow(), args);
-    char *out = NULL;
-    ck_assert_msg(tu_run(cmd, &out) == 0, "%s\n%s", cmd, out);
-    char key[64];
-    snprintf(key, sizeof key, "\"rank\":%d,", rank);
-    const char *p = strstr(out, key);
-    ck_assert_msg(p != NULL, "%s", out);
-    char fk[64];
-    snprintf(fk, sizeof fk, "\"%s\":", field);
-    p = strstr(p, fk);
-    ck_assert_msg(p != NULL, "%s", out);
-    long long v = atoll(p + strlen(fk));
-    free(out);
-    return v;
-}
-
 START_TEST(test_fused_plan_equals_run)
 {
     char plan[4400], run[4400];
@@ -308,15 +277,15 @@ START_TEST(test_fused_plan_equals_run)
         for (int r = 0; r < 2; r++) {
             snprintf(plan, sizeof plan, "plan '%s' --world 2 %s", graph(), sets[k]);
             snprintf(run, sizeof run, "run --nproc 2 '%s' %s", graph(), sets[k]);
-            ck_assert_int_eq(json_field(plan, r, "peak_bytes"), json_field(run, r, "peak_bytes"));
+            ck_assert_int_eq(tu_json_rank_field(plan, r, "peak_bytes"), tu_json_rank_field(run, r, "peak_bytes"));
         }
     /* Rank 0, 3600 tokens, tp 2: the unfused path holds the rank's logits
      * shard (3600 x 24 bf16 = 172800 B) and the full-vocab f32 rows (1800 x
      * 46 x 4 = 331200 B); the fused one two chunks of 5 rows. */
     snprintf(plan, sizeof plan, "plan '%s' --world 2 --set tokens=3600", graph());
-    long long chain = json_field(plan, 0, "peak_bytes");
+    long long chain = tu_json_rank_field(plan, 0, "peak_bytes");
     snprintf(plan, sizeof plan, "plan '%s' --world 2 --set tokens=3600 --set chunk=5", graph());
-    long long fused = json_field(plan, 0, "peak_bytes");
+    long long fused = tu_json_rank_field(plan, 0, "peak_bytes");
     ck_assert_int_gt(chain, fused + 400000);
 }
 END_TEST
@@ -426,6 +395,28 @@ START_TEST(test_t2d_and_d2t_inputs)
 }
 END_TEST
 
+/* graphs/eagle3_teacher.yaml on synthetic:tiny (vocab 256, tp 2): the three
+ * redistributions give the same teacher, for both positions. */
+START_TEST(test_eagle3_teacher_graph_modes_agree)
+{
+    const char *g = tu_src("graphs/eagle3_teacher.yaml");
+    const char *pos[] = {"--set positions=all", "--set positions=loss --set loss_prefix=20"};
+    for (int p = 0; p < 2; p++) {
+        char a[256], b[256], c[256];
+        snprintf(a, sizeof a, "%s --set redistribution=all_gather", pos[p]);
+        snprintf(b, sizeof b, "%s --set redistribution=all_to_all --set chunk_tokens=16", pos[p]);
+        snprintf(c, sizeof c, "%s --set redistribution=fused --set chunk_tokens=5", pos[p]);
+        const char *ra = tu_run_graph(g, 2, a);
+        expect_close(ra, tu_run_graph(g, 2, b), 2, b);
+        expect_close(ra, tu_run_graph(g, 2, c), 2, c);
+    }
+    /* A redistribution that is none of the three: exit 2 at its check. */
+    char args[4400];
+    snprintf(args, sizeof args, "plan '%s' --world 2 --set redistribution=reduce", g);
+    expect_refused(args, 2, "redistribution 'reduce' is none of all_gather, all_to_all, fused");
+}
+END_TEST
+
 /* The issue's figures on the meta device (0.1 s): Qwen3-8B, tp 8, 8
  * sequences of 4096, draft vocab 32000, rank 0. */
 START_TEST(test_plan_qwen3_8b_figures)
@@ -435,8 +426,8 @@ START_TEST(test_plan_qwen3_8b_figures)
     char args[8800];
     const char *g = tu_src("graphs/eagle3_teacher.yaml");
     snprintf(args, sizeof args, "plan '%s' %s --set redistribution=fused", g, base);
-    long long fused = json_field(args, 0, "peak_bytes");
-    long long floor_b = json_field(args, 0, "floor_bytes");
+    long long fused = tu_json_rank_field(args, 0, "peak_bytes");
+    long long floor_b = tu_json_rank_field(args, 0, "floor_bytes");
     /* Weights 2048223232 + outputs 1151654144 (target_p and
      * target_p_on_draft 4103 x 32000 f32 each, hidden states, ids, masks)
      * + xf 268435456 (the final norm's rows, all 32768 tokens) + the two
@@ -445,15 +436,15 @@ START_TEST(test_plan_qwen3_8b_figures)
     ck_assert_int_le(fused, 34LL * 1024 * 1024 * 1024 / 10);
     ck_assert_int_le(fused * 100, floor_b * 115);
     snprintf(args, sizeof args, "plan '%s' %s --set redistribution=all_to_all", g, base);
-    ck_assert_int_eq(json_field(args, 0, "peak_bytes"), 7000275456LL);
+    ck_assert_int_eq(tu_json_rank_field(args, 0, "peak_bytes"), 7000275456LL);
     /* positions loss, half of each sequence masked: the teacher's part
      * halves; the forward's own peak (up_proj of the last layer) is then
      * the rank's peak. */
     snprintf(args, sizeof args,
              "plan '%s' %s --set redistribution=fused --set positions=loss --set loss_prefix=2048",
              g, base);
-    ck_assert_int_eq(json_field(args, 0, "peak_bytes"), 3495795200LL);
-    ck_assert_int_eq(json_field(args, 0, "output_bytes"), 625557504LL);
+    ck_assert_int_eq(tu_json_rank_field(args, 0, "peak_bytes"), 3495795200LL);
+    ck_assert_int_eq(tu_json_rank_field(args, 0, "output_bytes"), 625557504LL);
 }
 END_TEST
 
@@ -470,6 +461,7 @@ int main(void)
     tcase_add_test(tc, test_bad_attrs_refused);
     tcase_add_test(tc, test_t2d_and_d2t_inputs);
     tcase_add_test(tc, test_plan_qwen3_8b_figures);
+    tcase_add_test(tc, test_eagle3_teacher_graph_modes_agree);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
