@@ -304,13 +304,25 @@ START_TEST(test_bad_attrs_refused)
 {
     char args[4400];
     snprintf(args, sizeof args, "plan '%s' --world 2 --set chunk=2 --set positions=some", graph());
-    expect_refused(args, 2, "node 'fused': positions 'some', expected all or loss");
+    expect_refused(args, 2,
+                   "teacher_exchange.yaml:78:25: error: node 'fused': positions 'some', expected "
+                   "all or loss");
+    snprintf(args, sizeof args, "plan '%s' --world 2 --set positions=some", graph());
+    expect_refused(args, 2,
+                   "teacher_exchange.yaml:68:71: error: node 'teacher': positions 'some', expected "
+                   "all or loss");
+    snprintf(args, sizeof args, "plan '%s' --world 2 --set chunk=2 --set vblock=0", graph());
+    expect_refused(args, 2,
+                   "teacher_exchange.yaml:78:77: error: node 'fused': vocab_block 0, expected > 0");
     snprintf(args, sizeof args, "plan '%s' --world 2 --set chunk=2 --set draft=47", graph());
-    expect_refused(args, 2, "draft_vocab 47, expected 1..46");
+    expect_refused(args, 2,
+                   "teacher_exchange.yaml:46:41: error: node 't2d': draft_vocab 47, expected 1..46");
     snprintf(args, sizeof args, "plan '%s' --world 4 --set chunk=2 --set tokens=24", graph());
     expect_refused(args, 2, "expected whole sequences of 4 for each of 4 ranks");
     snprintf(args, sizeof args, "plan '%s' --world 2 --set chunk=2 --set layout=middle", graph());
-    expect_refused(args, 2, "layout 'middle', expected random, first or last");
+    expect_refused(args, 2,
+                   "teacher_exchange.yaml:46:66: error: node 't2d': layout 'middle', expected random, "
+                   "first or last");
     /* More loss rows than the capacity: found before any exchange, nothing
      * written. */
     snprintf(args, sizeof args,
