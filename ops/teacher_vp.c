@@ -193,7 +193,6 @@ typedef struct tvp_slot {
 typedef struct tvp_run {
     const tvp_route_t *r;
     const sf_kernel_args_t *a;
-    sf_comm_t *comm;
     const uint8_t *t2d;
     sf_tensor_t own_mask;   /* loss_mask rows of this rank's sequences */
     int64_t rows_per_chunk; /* R */
@@ -206,7 +205,6 @@ typedef struct tvp_run {
     sf_teacher_stats_t *row_stats;
     tvp_slot_t slots[2];
 } tvp_run_t;
-
 
 static inline float tvp_load(sf_dtype_t dt, const char *p)
 {
@@ -245,9 +243,9 @@ static void tvp_reduce_block(const tvp_run_t *u, const char *logits, int64_t c0,
     sf_teacher_stats_add(acc, &st);
 }
 
-static void tvp_put_stats(const tvp_run_t *u, const sf_teacher_stats_t *st, char *tail)
+/* The statistics' wire form: TVP_STATS_BYTES after a row's draft columns. */
+static void tvp_put_stats(const sf_teacher_stats_t *st, char *tail)
 {
-    (void)u;
     memcpy(tail, &st->max, 4);
     memcpy(tail + 4, &st->index, 4);
     memcpy(tail + 8, &st->sum, 8);
@@ -305,7 +303,7 @@ static sf_status_t tvp_compute(void *ctx, int64_t c, int slot, void *in_flight, 
         }
         SF_ASSERT(n == 0 || drafted == u->dloc[r->rank]);
         for (int64_t i = 0; i < n; i++)
-            tvp_put_stats(u, &u->row_stats[i], send + (size_t)(i * width + drafted) * r->es);
+            tvp_put_stats(&u->row_stats[i], send + (size_t)(i * width + drafted) * r->es);
         s->sc[j] = (uint64_t)(n * width);
         s->sd[j] = off;
         off += s->sc[j];
@@ -371,7 +369,6 @@ static void tvp_run_init(tvp_run_t *u, const tvp_route_t *r, const sf_kernel_arg
 {
     u->r = r;
     u->a = a;
-    u->comm = a->env->comm;
     u->t2d = sf_tensor_data(&a->in[3]);
     int64_t dmax = 0;
     for (int p = 0; p < r->world; p++) {
