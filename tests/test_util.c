@@ -199,3 +199,36 @@ int tu_count(const char *hay, const char *needle)
         n++;
     return n;
 }
+
+const char *tu_run_graph(const char *graph, int world, const char *args)
+{
+    static int n;
+    static char dirs[64][4200];
+    char *dir = dirs[n++ % 64];
+    snprintf(dir, sizeof dirs[0], "%s/run%d", tu_tmpdir(), n);
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s run --nproc %d '%s' %s --out '%s'", tu_shardflow(), world,
+             graph, args, dir);
+    char *out = NULL;
+    int rc = tu_run(cmd, &out);
+    ck_assert_msg(rc == 0, "%s\n%s", cmd, out);
+    free(out);
+    return dir;
+}
+
+long long tu_json_rank_field(const char *args, int rank, const char *field)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s %s --json", tu_shardflow(), args);
+    char *out = NULL;
+    ck_assert_msg(tu_run(cmd, &out) == 0, "%s\n%s", cmd, out);
+    char key[64], fk[64];
+    snprintf(key, sizeof key, "\"rank\":%d,", rank);
+    snprintf(fk, sizeof fk, "\"%s\":", field);
+    const char *p = strstr(out, key);
+    p = p != NULL ? strstr(p, fk) : NULL;
+    ck_assert_msg(p != NULL, "%s\nno %s for rank %d in:\n%s", cmd, field, rank, out);
+    long long v = atoll(p + strlen(fk));
+    free(out);
+    return v;
+}

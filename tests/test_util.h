@@ -43,6 +43,13 @@ int tu_free_port(void);
 int tu_count_dir_entries(const char *dir);
 /* How many times needle occurs in hay (overlaps counted). */
 int tu_count(const char *hay, const char *needle);
+/* `shardflow run --nproc world GRAPH args --out DIR` into a fresh folder
+ * DIR, which it returns (static, rotated over 64 slots). Fails the calling
+ * test, with the command's output, unless it exits 0. */
+const char *tu_run_graph(const char *graph, int world, const char *args);
+/* `shardflow ARGS --json`: field `field` (an integer) of rank `rank`'s
+ * entry. Fails the calling test unless the command exits 0 and has it. */
+long long tu_json_rank_field(const char *args, int rank, const char *field);
 /* Run every test of s in fork mode and free the runner (which frees s).
  * Returns the exit status for main: 0 when all passed, 1 otherwise. */
 int tu_run_suite(Suite *s);

@@ -6,7 +6,8 @@
 # Cases: every graph under graphs/ and tests/graphs, both free policies;
 # the redistribution graphs in both modes at tp 1..4; Eagle3 on tiny12 in both
 # modes at tp 1..4, and on qwen3-8b at the seed's shapes (batch 8, seq 4096,
-# tp 8). Each case keeps plan --json and memviz --summary --json (what is live
+# tp 8); the Eagle3 teacher there in its three redistributions and with
+# positions loss. Each case keeps plan --json and memviz --summary --json (what is live
 # at each rank's peak).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -71,5 +72,17 @@ for free in eager end; do
       --set batch=8 --set seq=4096 --set redistribution=$mode --world 8 --free $free
     n=$((n + 1))
   done
+  # The Eagle3 teacher at the seed's shapes: the three redistributions, and
+  # fused with positions loss (half of each sequence masked).
+  for mode in all_gather all_to_all fused; do
+    snap "eagle3_teacher.qwen3-8b.$mode.tp8.$free" graphs/eagle3_teacher.yaml \
+      --set model=synthetic:qwen3-8b --set batch=8 --set seq=4096 --set draft_vocab=32000 \
+      --set redistribution=$mode --world 8 --free $free
+    n=$((n + 1))
+  done
+  snap "eagle3_teacher.qwen3-8b.fused-loss.tp8.$free" graphs/eagle3_teacher.yaml \
+    --set model=synthetic:qwen3-8b --set batch=8 --set seq=4096 --set draft_vocab=32000 \
+    --set redistribution=fused --set positions=loss --set loss_prefix=2048 --world 8 --free $free
+  n=$((n + 1))
 done
 echo "$n cases in $out"

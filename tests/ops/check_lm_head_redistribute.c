@@ -14,18 +14,7 @@
 /* Run graph `rel` with `args` on `world` ranks into a fresh folder. */
 static const char *run_graph(const char *rel, int world, const char *args)
 {
-    static int n;
-    static char dirs[64][4200];
-    char *dir = dirs[n++ % 64];
-    snprintf(dir, sizeof dirs[0], "%s/run%d", tu_tmpdir(), n);
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "%s run --nproc %d '%s' %s --out '%s' 2>&1", tu_shardflow(), world,
-             tu_src(rel), args, dir);
-    char *out = NULL;
-    int rc = tu_run(cmd, &out);
-    ck_assert_msg(rc == 0, "%s\n%s", cmd, out);
-    free(out);
-    return dir;
+    return tu_run_graph(tu_src(rel), world, args);
 }
 
 static const char *run_into(int world, const char *args)
