@@ -88,6 +88,11 @@ static sf_status_t cast_cpu(const sf_kernel_args_t *a, sf_err_t *err)
     const sf_tensor_t *out = &a->out[0];
     if (sf_tensor_numel(in) == 0)
         return SF_OK;
+    /* A same-dtype cast whose input the planner put in its output's place
+     * (cast_slot) has nothing left to do. */
+    if (in->dtype == out->dtype && sf_tensor_data(in) == sf_tensor_data(out) &&
+        memcmp(in->strides, out->strides, sizeof(int64_t) * (size_t)in->ndim) == 0)
+        return SF_OK;
     const char *s = sf_tensor_data(in);
     char *d = sf_tensor_data(out);
     sf_walk_t w;
@@ -98,6 +103,23 @@ static sf_status_t cast_cpu(const sf_kernel_args_t *a, sf_err_t *err)
         cast_run(out->dtype, d + w.off[di], w.stride[di], in->dtype, s + w.off[si], w.stride[si],
                  w.len);
     return SF_OK;
+}
+
+/* A cast to the input's own dtype is a copy: its input may be computed
+ * straight into the output (so a received bf16 target lands in place).
+ * A cast that converts reads one dtype and writes another: no slot. */
+static bool cast_slot(const sf_node_t *node, const sf_tensor_t *in, int n_in,
+                      const sf_tensor_t *out, int k, int64_t *offset_bytes, int64_t *strides)
+{
+    (void)node;
+    (void)n_in;
+    (void)k;
+    if (in[0].dtype != out->dtype)
+        return false;
+    *offset_bytes = 0;
+    for (int d = 0; d < out->ndim; d++)
+        strides[d] = out->strides[d];
+    return true;
 }
 
 const sf_op_desc_t sf_op_cast = {
@@ -111,5 +133,6 @@ const sf_op_desc_t sf_op_cast = {
     .n_attrs = sizeof cast_attrs / sizeof cast_attrs[0],
     .infer = cast_infer,
     .writes_strided = true,
+    .input_slot = cast_slot,
     .cpu_kernel = cast_cpu,
 };

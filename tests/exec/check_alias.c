@@ -196,6 +196,43 @@ START_TEST(test_alias_cli_explain_json_and_bad_value)
 }
 END_TEST
 
+/* A bf16 target: the cast is a copy, so the received rows are computed
+ * straight into it (and on through the concat and the pad): the exchange
+ * lands in the target. Same bytes as the copying plan, on 2 UCX ranks. */
+START_TEST(test_alias_received_rows_land_in_a_bf16_target)
+{
+    const char *sets = "--set target_dtype=bf16 --set vocab_size=1024";
+    const char *modes[] = {"all_to_all", "all_gather"}, *recv[] = {"logits_rows", "logits_full"};
+    for (int m = 0; m < 2; m++) {
+        char args[4400], line[128];
+        char *out = NULL;
+        snprintf(args, sizeof args, "plan '%s' --world 2 --explain --set redistribution=%s %s",
+                 tu_src("graphs/eagle3_target.yaml"), modes[m], sets);
+        ck_assert_int_eq(tu_sf(args, &out), 0);
+        snprintf(line, sizeof line, "  %-24s into %-24s at byte 0 (slot of node 'to_f32')", recv[m],
+                 "logits_f");
+        ck_assert_msg(strstr(out, line) != NULL, "no '%s' in:\n%s", line, out);
+        free(out);
+        char flags[512];
+        snprintf(flags, sizeof flags, "--set redistribution=%s %s", modes[m], sets);
+        const char *on = tu_run_graph(tu_src("graphs/eagle3_target.yaml"), 2, flags);
+        snprintf(flags, sizeof flags, "--set redistribution=%s %s --alias off", modes[m], sets);
+        const char *off = tu_run_graph(tu_src("graphs/eagle3_target.yaml"), 2, flags);
+        for (int r = 0; r < 2; r++) {
+            char pa[4300], pb[4300];
+            snprintf(pa, sizeof pa, "%s/rank%d.safetensors", on, r);
+            snprintf(pb, sizeof pb, "%s/rank%d.safetensors", off, r);
+            size_t na = 0, nb = 0;
+            char *x = tu_read_file(pa, &na), *y = tu_read_file(pb, &nb);
+            ck_assert_msg(x != NULL && y != NULL && na == nb && memcmp(x, y, na) == 0,
+                          "%s rank %d differs in place", modes[m], r);
+            free(x);
+            free(y);
+        }
+    }
+}
+END_TEST
+
 int main(void)
 {
     sf_ops_register_all();
@@ -205,6 +242,8 @@ int main(void)
     tcase_add_test(tc, test_alias_slots_and_margins);
     tcase_add_test(tc, test_alias_shift_as_large_as_the_dim_copies);
     tcase_add_test(tc, test_alias_cli_explain_json_and_bad_value);
+    tcase_add_test(tc, test_alias_received_rows_land_in_a_bf16_target);
+    tcase_set_timeout(tc, 300);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
