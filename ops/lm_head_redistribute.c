@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chunk_pipe.h"
 #include "coll.h"
 #include "convert.h"
 #include "graph.h"
@@ -65,6 +66,7 @@ typedef struct lhr_route {
     int64_t rows[LHR_MAX_WORLD];  /* tokens rank j keeps */
     int64_t first[LHR_MAX_WORLD]; /* its first token in x */
     int64_t n_chunks;
+    uint64_t send_bytes;       /* one chunk's send buffer; its receive buffer follows */
     uint64_t slot_bytes;       /* one chunk's send + receive buffers */
     int n_blocks_kept;         /* a kept block per destination (1 for all_gather) */
     uint64_t block_bytes;      /* one kept block of logits */
@@ -156,6 +158,7 @@ static sf_status_t lhr_route_make(const sf_node_t *node, const sf_tensor_t *in,
     uint64_t es = sf_dtype_size(x->dtype);
     uint64_t piece = (uint64_t)r->chunk * (uint64_t)r->vloc * es;
     uint64_t send = r->gather ? piece : piece * (uint64_t)r->world;
+    r->send_bytes = send;
     r->slot_bytes = (send + piece * (uint64_t)r->world + 63) / 64 * 64;
     int64_t block_rows = total < LHR_BLOCK ? total : LHR_BLOCK;
     r->n_blocks_kept = r->gather ? 1 : r->world;
@@ -253,14 +256,14 @@ static uint64_t lhr_scratch(const sf_node_t *node, const void *prepared, const s
     return 2 * r->slot_bytes + (uint64_t)r->n_blocks_kept * r->block_bytes + r->mm_bytes;
 }
 
-/* One chunk in flight: its buffers, counts and request. */
+/* One chunk in flight: its buffers and counts (chunk_pipe owns the
+ * request). */
 typedef struct lhr_slot {
     char *send, *recv;
     int64_t m;  /* rows of this rank's own tokens in the chunk (all_to_all) or gathered rows */
     int64_t c;  /* chunk index */
     uint64_t sc[LHR_MAX_WORLD], sd[LHR_MAX_WORLD], rc[LHR_MAX_WORLD], rd[LHR_MAX_WORLD];
     sf_coll_args_t args;
-    void *req;
 } lhr_slot_t;
 
 /* Rows of rank j's tokens in chunk c (all_to_all). */
@@ -280,6 +283,7 @@ typedef struct lhr_ctx {
     char *mm_scratch;
     char *blocks;                       /* n_blocks_kept kept blocks */
     int64_t block_first[LHR_MAX_WORLD]; /* first row of each kept block; -1: none */
+    lhr_slot_t slots[2];
 } lhr_ctx_t;
 
 /* Kept block k := x rows [first, first + LHR_BLOCK) (fewer at the end) times
@@ -306,7 +310,7 @@ static sf_status_t lhr_block(lhr_ctx_t *ctx, int k, int64_t first, sf_err_t *err
  * k (computing blocks as needed), testing the chunk in flight (if any) so a
  * backend that needs the caller's progress moves it between products. */
 static sf_status_t lhr_logits(lhr_ctx_t *ctx, int k, int64_t first, int64_t n, char *dst,
-                              lhr_slot_t *in_flight, sf_err_t *err)
+                              void *in_flight, sf_err_t *err)
 {
     const lhr_route_t *r = ctx->r;
     size_t row = (size_t)r->vloc * ctx->es;
@@ -315,8 +319,8 @@ static sf_status_t lhr_logits(lhr_ctx_t *ctx, int k, int64_t first, int64_t n, c
         sf_status_t st = SF_OK;
         if (ctx->block_first[k] != b0)
             st = lhr_block(ctx, k, b0, err);
-        if (st == SF_OK && in_flight != NULL && in_flight->req != NULL)
-            st = sf_comm_test(ctx->comm, in_flight->req, err);
+        if (st == SF_OK && in_flight != NULL)
+            st = sf_comm_test(ctx->comm, in_flight, err);
         if (st != SF_OK && st != SF_INPROGRESS)
             return st;
         int64_t hi = first + n < b0 + LHR_BLOCK ? first + n : b0 + LHR_BLOCK;
@@ -329,9 +333,10 @@ static sf_status_t lhr_logits(lhr_ctx_t *ctx, int k, int64_t first, int64_t n, c
 }
 
 /* Compute chunk c's logits into slot s and describe its exchange. */
-static sf_status_t lhr_compute(lhr_ctx_t *ctx, int64_t c, lhr_slot_t *s, lhr_slot_t *in_flight,
-                             sf_err_t *err)
+static sf_status_t lhr_compute(void *vctx, int64_t c, int k, void *in_flight, sf_err_t *err)
 {
+    lhr_ctx_t *ctx = vctx;
+    lhr_slot_t *s = &ctx->slots[k];
     const lhr_route_t *r = ctx->r;
     s->c = c;
     uint64_t piece = (uint64_t)r->vloc;
@@ -406,14 +411,18 @@ static void lhr_unpack_row(const lhr_ctx_t *ctx, const lhr_slot_t *s, int64_t i,
     }
 }
 
-static sf_status_t lhr_finish(lhr_ctx_t *ctx, lhr_slot_t *s, sf_err_t *err)
+static const sf_coll_args_t *lhr_args(void *vctx, int k)
 {
+    return &((lhr_ctx_t *)vctx)->slots[k].args;
+}
+
+/* Slot k's exchange has arrived: cast its rows of this rank into the target. */
+static sf_status_t lhr_unpack(void *vctx, int k, sf_err_t *err)
+{
+    (void)err;
+    lhr_ctx_t *ctx = vctx;
     const lhr_route_t *r = ctx->r;
-    sf_status_t st = sf_coll_wait(ctx->comm, s->req, &s->args, err);
-    sf_comm_req_free(ctx->comm, s->req);
-    s->req = NULL;
-    if (st != SF_OK)
-        return st;
+    const lhr_slot_t *s = &ctx->slots[k];
     int64_t lo = s->c * r->chunk, mine = r->first[r->rank];
     for (int64_t i = 0; i < s->m; i++) {
         int64_t t = r->gather ? lo + i - mine : lo + i;
@@ -453,46 +462,24 @@ static sf_status_t lhr_cpu(const sf_kernel_args_t *a, sf_err_t *err)
     SF_ASSERT(a->scratch_bytes >=
               2 * r->slot_bytes + (uint64_t)r->n_blocks_kept * r->block_bytes + r->mm_bytes);
     lhr_fill(r, &a->out[0], sf_node_attr_float(a->node, "value"));
-    lhr_ctx_t ctx = {.r = r, .a = a, .comm = comm, .es = sf_dtype_size(a->in[0].dtype),
-                     .blocks = (char *)a->scratch + 2 * r->slot_bytes};
-    ctx.mm_scratch = ctx.blocks + (size_t)r->n_blocks_kept * r->block_bytes;
+    lhr_ctx_t *ctx = calloc(1, sizeof *ctx);
+    SF_ASSERT(ctx != NULL);
+    *ctx = (lhr_ctx_t){.r = r, .a = a, .comm = comm, .es = sf_dtype_size(a->in[0].dtype),
+                       .blocks = (char *)a->scratch + 2 * r->slot_bytes};
+    ctx->mm_scratch = ctx->blocks + (size_t)r->n_blocks_kept * r->block_bytes;
     for (int k = 0; k < r->n_blocks_kept; k++)
-        ctx.block_first[k] = -1;
-    uint64_t send_bytes = r->gather ? (uint64_t)r->chunk * (uint64_t)r->vloc * ctx.es
-                                    : (uint64_t)r->chunk * (uint64_t)r->vloc * ctx.es *
-                                          (uint64_t)r->world;
-    lhr_slot_t *slots = calloc(2, sizeof *slots);
-    SF_ASSERT(slots != NULL);
+        ctx->block_first[k] = -1;
     for (int k = 0; k < 2; k++) {
-        slots[k].send = (char *)a->scratch + (size_t)k * r->slot_bytes;
-        slots[k].recv = slots[k].send + send_bytes;
+        ctx->slots[k].send = (char *)a->scratch + (size_t)k * r->slot_bytes;
+        ctx->slots[k].recv = ctx->slots[k].send + r->send_bytes;
     }
     /* Chunk c + 1 is computed while chunk c travels; c's rows are cast into
      * the target once it has arrived, then c + 1 leaves. */
-    sf_status_t st = SF_OK;
-    if (r->n_chunks > 0 && (st = lhr_compute(&ctx, 0, &slots[0], NULL, err)) == SF_OK)
-        st = sf_comm_start(comm, &slots[0].args, &slots[0].req, err);
-    bool overlap = sf_node_attr_bool(a->node, "overlap");
-    for (int64_t c = 0; st == SF_OK && c < r->n_chunks; c++) {
-        lhr_slot_t *cur = &slots[c % 2], *next = &slots[(c + 1) % 2];
-        bool more = c + 1 < r->n_chunks;
-        /* Compute the next chunk's logits now; start its exchange only
-         * after this one's wait (one collective in flight at a time). */
-        if (!overlap)
-            st = lhr_finish(&ctx, cur, err);
-        if (st == SF_OK && more) {
-            next->req = NULL;
-            st = lhr_compute(&ctx, c + 1, next, cur, err);
-        }
-        if (st == SF_OK && overlap)
-            st = lhr_finish(&ctx, cur, err);
-        if (st == SF_OK && more)
-            st = sf_comm_start(comm, &next->args, &next->req, err);
-    }
-    for (int k = 0; k < 2; k++)
-        if (slots[k].req != NULL)
-            sf_comm_req_free(comm, slots[k].req);
-    free(slots);
+    static const sf_chunk_pipe_ops_t ops = {
+        .compute = lhr_compute, .args = lhr_args, .unpack = lhr_unpack};
+    sf_status_t st = sf_chunk_pipe_run(comm, r->n_chunks, sf_node_attr_bool(a->node, "overlap"),
+                                       &ops, ctx, err);
+    free(ctx);
     return st;
 }
 
