@@ -11,6 +11,14 @@
 
 #define SF_MAX_DIMS 8
 
+/* The converters below are the single definition of bf16/f16 rounding for
+ * host and device code alike: under nvcc they compile for both. */
+#ifdef __CUDACC__
+#define SF_HOSTDEV __host__ __device__
+#else
+#define SF_HOSTDEV
+#endif
+
 typedef enum sf_dtype {
     SF_DTYPE_F32 = 0,
     SF_DTYPE_BF16,
@@ -32,7 +40,7 @@ bool sf_dtype_is_float(sf_dtype_t dt);
 const char *sf_dtype_st_name(sf_dtype_t dt);
 bool sf_dtype_from_st_name(const char *s, sf_dtype_t *out);
 
-static inline float sf_bf16_to_f32(uint16_t h)
+static inline SF_HOSTDEV float sf_bf16_to_f32(uint16_t h)
 {
     uint32_t u = (uint32_t)h << 16;
     float f;
@@ -41,7 +49,7 @@ static inline float sf_bf16_to_f32(uint16_t h)
 }
 
 /* Round to nearest even, as torch does; NaN stays NaN (quiet). */
-static inline uint16_t sf_f32_to_bf16(float f)
+static inline SF_HOSTDEV uint16_t sf_f32_to_bf16(float f)
 {
     uint32_t u;
     memcpy(&u, &f, sizeof u);
@@ -51,7 +59,7 @@ static inline uint16_t sf_f32_to_bf16(float f)
     return (uint16_t)((u + rounding) >> 16);
 }
 
-static inline float sf_f16_to_f32(uint16_t h)
+static inline SF_HOSTDEV float sf_f16_to_f32(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
     uint32_t exp = (h >> 10) & 0x1fu;
@@ -80,7 +88,7 @@ static inline float sf_f16_to_f32(uint16_t h)
 }
 
 /* Round to nearest even, with overflow to infinity and gradual underflow. */
-static inline uint16_t sf_f32_to_f16(float f)
+static inline SF_HOSTDEV uint16_t sf_f32_to_f16(float f)
 {
     uint32_t u;
     memcpy(&u, &f, sizeof u);
@@ -110,7 +118,7 @@ static inline uint16_t sf_f32_to_f16(float f)
 
 /* Generic element access through double: exact for every dtype we have
  * except i64 beyond 2^53, which the generic ops do not promise. */
-static inline double sf_dtype_load(sf_dtype_t dt, const void *p)
+static inline SF_HOSTDEV double sf_dtype_load(sf_dtype_t dt, const void *p)
 {
     switch (dt) {
     case SF_DTYPE_F32: { float v; memcpy(&v, p, 4); return v; }
@@ -125,7 +133,7 @@ static inline double sf_dtype_load(sf_dtype_t dt, const void *p)
 
 /* Store with the dtype's rounding; integer targets truncate toward zero
  * (C's conversion), u8 wraps like torch's uint8 cast. */
-static inline void sf_dtype_store(sf_dtype_t dt, void *p, double v)
+static inline SF_HOSTDEV void sf_dtype_store(sf_dtype_t dt, void *p, double v)
 {
     switch (dt) {
     case SF_DTYPE_F32: { float f = (float)v; memcpy(p, &f, 4); break; }

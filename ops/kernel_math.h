@@ -12,11 +12,7 @@
 
 #include "dtype.h"
 
-#ifdef __CUDACC__
-#define SF_KM_FN static inline __host__ __device__
-#else
-#define SF_KM_FN static inline
-#endif
+#define SF_KM_FN static inline SF_HOSTDEV
 
 /* Load one float element (f32, bf16, f16) as f32. */
 SF_KM_FN float sf_km_load(sf_dtype_t dt, const void *p)
