@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "collbench_run.h"
 #include "commands.h"
+#include "cuda_device.h"
 #include "memviz.h"
 
 static void print_version(void)
@@ -53,6 +54,8 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
+    /* Registering touches no GPU: `ops` lists the cuda kernels anywhere. */
+    sf_cuda_register();
     sf_cli_json_errors_from_argv(argc, argv);
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
         print_version();

@@ -4,14 +4,31 @@
 
 #include <string.h>
 
+#include "op.h"
+#include "tensor.h"
+
+/* cpu and meta, then what registered itself (cuda): few, fixed at start. */
+enum { MAX_EXTRA_DEVICES = 4 };
+static sf_device_t *extra_devices[MAX_EXTRA_DEVICES];
+static int n_extra_devices;
+
+void sf_device_register(sf_device_t *dev)
+{
+    SF_ASSERT(n_extra_devices < MAX_EXTRA_DEVICES);
+    SF_ASSERT(sf_device_by_name(sf_device_name(dev)) == NULL);
+    extra_devices[n_extra_devices++] = dev;
+}
+
 int sf_device_count(void)
 {
-    return 2;
+    return 2 + n_extra_devices;
 }
 
 sf_device_t *sf_device_at(int i)
 {
     SF_ASSERT(i >= 0 && i < sf_device_count());
+    if (i >= 2)
+        return extra_devices[i - 2];
     return i == 0 ? sf_device_cpu() : sf_device_meta();
 }
 
@@ -80,4 +97,29 @@ sf_status_t sf_device_fill(sf_device_t *dev, void *dst, uint8_t byte, size_t nby
     if (nbytes == 0)
         return SF_OK;
     return dev->iface->fill(dev, dst, byte, nbytes, err);
+}
+
+uint64_t sf_device_scratch_bytes(const sf_device_t *dev, const sf_op_desc_t *op,
+                                 const struct sf_node *node, const void *prepared,
+                                 const sf_tensor_t *in, int n_in, const sf_tensor_t *out, int n_out)
+{
+    if (dev->iface->scratch_bytes != NULL)
+        return dev->iface->scratch_bytes(dev, op, node, prepared, in, n_in, out, n_out);
+    return op->scratch_bytes != NULL ? op->scratch_bytes(node, prepared, in, n_in, out, n_out) : 0;
+}
+
+sf_status_t sf_device_copy_tensor(sf_device_t *dev, sf_tensor_t *dst, const sf_tensor_t *src,
+                                  sf_err_t *err)
+{
+    if (sf_tensor_numel(dst) == 0 || !sf_device_touches_memory(dev))
+        return SF_OK;
+    if (dev->iface->copy_tensor != NULL)
+        return dev->iface->copy_tensor(dev, dst, src, err);
+    sf_tensor_copy_host(dst, src);
+    return SF_OK;
+}
+
+uint64_t sf_device_reserved_bytes(const sf_device_t *dev, uint64_t allocated)
+{
+    return dev->iface->reserved_bytes != NULL ? dev->iface->reserved_bytes(dev) : allocated;
 }

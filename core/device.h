@@ -23,6 +23,7 @@ typedef struct sf_device sf_device_t;
 struct sf_op_desc;
 struct sf_node;
 struct sf_kernel_args;
+struct sf_tensor;
 
 typedef struct sf_device_iface {
     const char *name; /* "cpu", "meta", "cuda" */
@@ -64,6 +65,25 @@ typedef struct sf_device_iface {
     /* Set nbytes to the byte value. Blocks. Required. */
     sf_status_t (*fill)(sf_device_t *dev, void *dst, uint8_t byte, size_t nbytes,
                         sf_err_t *err);
+    /* (optional) Bytes of scratch this device's kernel for the node needs
+     * (tracked like any buffer). A device whose kernels differ from the CPU
+     * reference (a cuBLAS workspace instead of f32 operand tiles) says so
+     * here, and a plan for that device uses the same rule. NULL: the op's
+     * own rule (sf_op_desc_t.scratch_bytes). */
+    uint64_t (*scratch_bytes)(const sf_device_t *dev, const struct sf_op_desc *op,
+                              const struct sf_node *node, const void *prepared,
+                              const struct sf_tensor *in, int n_in, const struct sf_tensor *out,
+                              int n_out);
+    /* (optional) Copy src into dst element by element (same shape, any
+     * strides, dtypes may differ), both in this device's memory. Blocks
+     * until the copy is ordered before any later kernel of this device.
+     * NULL: host memory, sf_tensor_copy_host. */
+    sf_status_t (*copy_tensor)(sf_device_t *dev, struct sf_tensor *dst,
+                               const struct sf_tensor *src, sf_err_t *err);
+    /* (optional) Bytes the device's allocator holds from the driver:
+     * PyTorch's "reserved" beside "allocated" (sf_mem's live bytes). NULL:
+     * the allocator caches nothing, reserved = allocated. */
+    uint64_t (*reserved_bytes)(const sf_device_t *dev);
 } sf_device_iface_t;
 
 struct sf_device {
@@ -75,7 +95,11 @@ struct sf_device {
 sf_device_t *sf_device_cpu(void);
 sf_device_t *sf_device_meta(void);
 
-/* Look a device up by name ("cpu", "meta"). NULL when unknown or not built. */
+/* Add a device built into this binary (cuda registers itself at start when
+ * compiled in). Start-up only; a second device of the same name is our bug. */
+void sf_device_register(sf_device_t *dev);
+
+/* Look a device up by name ("cpu", "meta", "cuda"). NULL when unknown or not built. */
 sf_device_t *sf_device_by_name(const char *name);
 /* The devices built into this binary, in a fixed order (cpu first), for
  * listings such as `shardflow ops`. */
@@ -111,5 +135,20 @@ SF_NODISCARD sf_status_t sf_device_download(sf_device_t *dev, void *host_dst, co
                                             size_t nbytes, sf_err_t *err);
 SF_NODISCARD sf_status_t sf_device_fill(sf_device_t *dev, void *dst, uint8_t byte,
                                         size_t nbytes, sf_err_t *err);
+/* Scratch bytes for a node on this device: the device's rule, else the op's. */
+uint64_t sf_device_scratch_bytes(const sf_device_t *dev, const struct sf_op_desc *op,
+                                 const struct sf_node *node, const void *prepared,
+                                 const struct sf_tensor *in, int n_in, const struct sf_tensor *out,
+                                 int n_out);
+/* Strided, converting copy within the device's memory (host: the plain
+ * copy). Kernels that move data (redistribute) call this, not
+ * sf_tensor_copy_host, so they run on every device that has it. */
+SF_NODISCARD sf_status_t sf_device_copy_tensor(sf_device_t *dev, struct sf_tensor *dst,
+                                               const struct sf_tensor *src, sf_err_t *err);
+/* The allocator's reserved bytes, given what is allocated (sf_mem's count). */
+uint64_t sf_device_reserved_bytes(const sf_device_t *dev, uint64_t allocated);
+/* The meta device's hooks, for a planning device that accounts like meta
+ * but takes another device's scratch rules (plan --device cuda). */
+const sf_device_iface_t *sf_device_meta_iface(void);
 
 #endif

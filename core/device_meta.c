@@ -53,6 +53,11 @@ static const sf_device_iface_t meta_iface = {
     .fill = meta_fill,
 };
 
+const sf_device_iface_t *sf_device_meta_iface(void)
+{
+    return &meta_iface;
+}
+
 sf_device_t *sf_device_meta(void)
 {
     static sf_device_t meta = {.iface = &meta_iface, .impl = NULL};

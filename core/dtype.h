@@ -30,6 +30,14 @@ typedef enum sf_dtype {
 } sf_dtype_t;
 
 size_t sf_dtype_size(sf_dtype_t dt);
+/* The same, inline, for device code (dtype.c's table is host memory). */
+static inline SF_HOSTDEV size_t sf_dtype_size_dev(int dt)
+{
+    return dt == SF_DTYPE_BF16 || dt == SF_DTYPE_F16 ? 2
+           : dt == SF_DTYPE_I64                    ? 8
+           : dt == SF_DTYPE_U8                     ? 1
+                                                   : 4;
+}
 const char *sf_dtype_name(sf_dtype_t dt); /* "f32", "bf16", ... */
 /* Parse our names ("f32") and the usual aliases ("float32", "bfloat16",
  * "bool"). Returns false for anything else. */

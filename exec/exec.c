@@ -246,10 +246,8 @@ static sf_status_t run_at(sf_exec_t *ex, int s, sf_err_t *err)
         const void *prepared = ex->prepared[p->order[s]];
         sf_kernel_args_t args = {.op = node->op, .node = node, .prepared = prepared, .in = in, .n_in = node->n_in, .out = out,
                                  .n_out = node->n_out, .dev = ex->dev, .env = &ex->env};
-        uint64_t scratch_bytes = node->op->scratch_bytes != NULL
-                                     ? node->op->scratch_bytes(node, prepared, in, node->n_in, out,
-                                                              node->n_out)
-                                     : 0;
+        uint64_t scratch_bytes = sf_device_scratch_bytes(ex->dev, node->op, node, prepared, in,
+                                                         node->n_in, out, node->n_out);
         sf_buffer_t *scratch = NULL;
         ex->node_scratch[p->order[s]] = scratch_bytes;
         st = SF_OK;

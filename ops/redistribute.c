@@ -277,19 +277,22 @@ static sf_memkind_t memkind_of(const sf_device_t *dev)
     return sf_device_mem_kind(dev);
 }
 
-/* Copy received piece p (contiguous at `src`) into its place in `out`. */
-static void unpack_piece(sf_tensor_t *out, int dim, int64_t start, int64_t size, void *src)
+/* Copy received piece p (contiguous at `src`) into its place in `out`.
+ * Copies go through the device, so this kernel runs wherever the device
+ * can copy strided tensors and the comm can move its memory (cpu with UCX,
+ * cuda with NCCL). */
+static sf_status_t unpack_piece(sf_device_t *dev, sf_tensor_t *out, int dim, int64_t start,
+                                int64_t size, void *src, sf_err_t *err)
 {
     sf_tensor_t dst = *out, from;
-    sf_err_t err = {0};
-    SF_ASSERT(sf_tensor_view_slice(out, dim, start, start + size, 1, &dst, &err) == SF_OK);
+    SF_ASSERT(sf_tensor_view_slice(out, dim, start, start + size, 1, &dst, err) == SF_OK);
     from = sf_tensor_make(out->dtype, out->ndim, dst.shape);
     sf_buffer_t b = {.data = src};
     from.buf = &b;
-    sf_tensor_copy_host(&dst, &from);
+    return sf_device_copy_tensor(dev, &dst, &from, err);
 }
 
-static sf_status_t redistribute_cpu(const sf_kernel_args_t *a, sf_err_t *err)
+static sf_status_t redistribute_kernel(const sf_kernel_args_t *a, sf_err_t *err)
 {
     const sf_node_t *node = a->node;
     const sf_tensor_t *in = &a->in[0];
@@ -320,7 +323,8 @@ static sf_status_t redistribute_cpu(const sf_kernel_args_t *a, sf_err_t *err)
                 sf_tensor_t c = sf_tensor_make(in->dtype, in->ndim, v.shape);
                 sf_buffer_t b = {.data = dst};
                 c.buf = &b;
-                sf_tensor_copy_host(&c, &v);
+                if ((st = sf_device_copy_tensor(a->dev, &c, &v, err)) != SF_OK)
+                    return st;
                 dst += (size_t)sf_tensor_numel(&c) * es;
                 off += p->split_sizes[r];
             }
@@ -328,12 +332,17 @@ static sf_status_t redistribute_cpu(const sf_kernel_args_t *a, sf_err_t *err)
             sf_tensor_t c = sf_tensor_make(in->dtype, in->ndim, in->shape);
             sf_buffer_t b = {.data = dst};
             c.buf = &b;
-            sf_tensor_copy_host(&c, in);
+            if ((st = sf_device_copy_tensor(a->dev, &c, in, err)) != SF_OK)
+                return st;
         }
         send = scratch;
         scratch += sf_tensor_nbytes(in);
     }
     char *recv = p->direct_recv ? sf_tensor_data(out) : scratch;
+    /* An asynchronous device's kernels (the producer of `in`, the packing
+     * copies) must be done before the comm, on its own stream, reads. */
+    if ((st = sf_device_sync(a->dev, err)) != SF_OK)
+        return st;
 
     if (p->coll == SF_COLL_ALLREDUCE) {
         sf_coll_args_t c = {.kind = SF_COLL_ALLREDUCE, .mem = memkind_of(a->dev), .dtype = in->dtype,
@@ -386,7 +395,8 @@ static sf_status_t redistribute_cpu(const sf_kernel_args_t *a, sf_err_t *err)
     int64_t start = 0;
     for (int r = 0; r < p->world; r++) {
         int64_t size = p->gather_sizes[r];
-        unpack_piece(out, p->gather_dim, start, size, recv);
+        if ((st = unpack_piece(a->dev, out, p->gather_dim, start, size, recv, err)) != SF_OK)
+            return st;
         recv += (size_t)piece_numel(out, p->gather_dim, size) * es;
         start += size;
     }
@@ -405,5 +415,5 @@ const sf_op_desc_t sf_op_redistribute = {
     .infer = redistribute_infer,
     .prepare = redistribute_prepare,
     .scratch_bytes = redistribute_scratch,
-    .cpu_kernel = redistribute_cpu,
+    .cpu_kernel = redistribute_kernel,
 };
