@@ -6,6 +6,7 @@
 #include "byte_size.h"
 #include "cli.h"
 #include "commands.h"
+#include "cuda_device.h"
 #include "graph_session.h"
 #include "plan_report.h"
 #include "report.h"
@@ -21,6 +22,8 @@ static void usage(FILE *f)
             "  --alias on|off      compute buffers in place in their reader's output (a\n"
             "                      concat's inputs, a pad's input) or give each its own\n"
             "                      allocation, as for run (default on)\n"
+            "  --device cpu|cuda   whose kernels' scratch rules to plan with (default cpu); the\n"
+            "                      plan of a cuda run equals its tracked peak (no GPU needed)\n"
             "  --explain           list each rank's in-place buffers after the table\n"
             "  --trace FILE.json   Chrome trace of the planned buffer lifetimes\n"
             "  --json              one JSON object on stdout instead of the table\n"
@@ -99,6 +102,14 @@ int sf_cmd_plan(int argc, char **argv)
             if (v != NULL && !sf_cli_parse_on_off("--alias", v, &in_place, &err))
                 continue; /* err holds it; the loop stops */
             o.no_alias = !in_place;
+        } else if (sf_cli_is_option(arg, "--device")) {
+            const char *v = sf_cli_option_value(argc, argv, &i, &err);
+            if (v != NULL && strcmp(v, "cpu") == 0)
+                o.dev = sf_device_meta();
+            else if (v != NULL && strcmp(v, "cuda") == 0)
+                o.dev = sf_cuda_plan_device();
+            else if (v != NULL)
+                sf_err_set(&err, SF_ERR_INPUT, NULL, "--device expects cpu or cuda, got '%s'", v);
         } else if (strcmp(arg, "--explain") == 0) {
             explain = true;
         } else if (sf_cli_is_option(arg, "--trace")) {
@@ -173,7 +184,7 @@ int sf_cmd_plan(int argc, char **argv)
     }
     int rc = 0;
     if (err.code == SF_OK) {
-        sf_report_how_t how = {.device = "meta", .policy = o.free_policy, .world = o.world,
+        sf_report_how_t how = {.device = sf_device_name(o.dev), .policy = o.free_policy, .world = o.world,
                                .in_place = !o.no_alias, .explain = explain};
         sf_report_print(g, &how, reports, a->json);
         if (n_over > 0) {

@@ -11,6 +11,7 @@
 #include "byte_size.h"
 #include "cli.h"
 #include "commands.h"
+#include "cuda_device.h"
 #include "graph_session.h"
 #include "report.h"
 #include "launch.h"
@@ -36,7 +37,11 @@ static void usage(FILE *f)
             "  --nproc N           start N local ranks (one process each); without it a rank\n"
             "                      reads RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT (torchrun),\n"
             "                      OMPI_COMM_WORLD_* (mpirun) or SLURM_PROCID/NTASKS (srun)\n"
-            "  --backend NAME      collectives: auto (default), ucx, nccl or self\n"
+            "  --backend NAME      collectives: auto (default: nccl on cuda, else ucx; self\n"
+            "                      for one rank), ucx, nccl or self\n"
+            "  --device NAME       where buffers live and kernels run: cpu (default), cuda\n"
+            "                      (one GPU per rank: LOCAL_RANK modulo the GPUs seen) or auto\n"
+            "                      (cuda when this build has it and a GPU is visible)\n"
             "  --timeout S         give up on a rendezvous or collective after S seconds (300)\n"
             "  --steps N           run N steps, step k taking batch k of the --inputs file (its\n"
             "                      tensors hold K batches stacked along dim 0); outputs go to\n"
@@ -57,6 +62,7 @@ typedef struct run_args {
     sf_session_opts_t o;
     const char *trace_path;
     const char *backend;
+    const char *device; /* cpu, cuda or auto: resolved by each rank */
     double timeout_s;
     bool profile;
     int steps;
@@ -95,6 +101,17 @@ static int parse(run_args_t *a, int argc, char **argv, sf_err_t *err)
                 sf_err_set(err, SF_ERR_INPUT, NULL,
                            "--backend expects auto, ucx, nccl or self, got '%s'", v);
             a->backend = v;
+        } else if (sf_cli_is_option(arg, "--device")) {
+            const char *v = sf_cli_option_value(argc, argv, &i, err);
+            if (v != NULL && strcmp(v, "cpu") != 0 && strcmp(v, "cuda") != 0 &&
+                strcmp(v, "auto") != 0)
+                sf_err_set(err, SF_ERR_INPUT, NULL, "--device expects cpu, cuda or auto, got '%s'",
+                           v);
+            else if (v != NULL && strcmp(v, "cuda") == 0 && sf_device_by_name("cuda") == NULL)
+                sf_err_set(err, SF_ERR_INPUT, NULL,
+                           "--device cuda: this shardflow was built without CUDA (see "
+                           "`shardflow --version`)");
+            a->device = v;
         } else if (sf_cli_is_option(arg, "--timeout")) {
             const char *v = sf_cli_option_value(argc, argv, &i, err);
             char *end = NULL;
@@ -226,6 +243,22 @@ static sf_status_t run_steps(run_args_t *a, const sf_graph_t *g, sf_rank_report_
     return st;
 }
 
+/* The rank's device. auto asks the driver here, in the rank, never in the
+ * --nproc launcher: a process that touched CUDA must not fork ranks. */
+static sf_status_t resolve_device(run_args_t *a, sf_err_t *err)
+{
+    sf_device_t *cuda = sf_device_by_name("cuda");
+    if (strcmp(a->device, "cpu") == 0 || (strcmp(a->device, "auto") == 0 &&
+                                          (cuda == NULL || !sf_cuda_available()))) {
+        a->o.dev = sf_device_cpu();
+        return SF_OK;
+    }
+    if (!sf_cuda_available())
+        return sf_err_set(err, SF_ERR_DEVICE, NULL, "--device cuda: no CUDA GPU is visible");
+    a->o.dev = cuda;
+    return SF_OK;
+}
+
 /* One rank: join the group, run, report. */
 static int run_rank(run_args_t *a)
 {
@@ -239,6 +272,8 @@ static int run_rank(run_args_t *a)
     char trace_path[4096];
 
     st = sf_rank_info_from_env(&rg.info, &err);
+    if (st == SF_OK)
+        st = resolve_device(a, &err);
     if (st == SF_OK) {
         sf_ops_register_all();
         st = sf_graph_load_file_ranked(a->g.graph_path, a->g.sets, a->g.n_sets, rg.info.rank,
@@ -288,7 +323,8 @@ static int run_rank(run_args_t *a)
     if (st == SF_OK && a->o.inputs_path != NULL && rg.info.world > 1)
         st = sf_session_inputs_hash(a->o.inputs_path, &job.inputs_hash, &err);
     if (st == SF_OK)
-        st = sf_rank_group_join(&rg, a->backend, false, &job, &err);
+        st = sf_rank_group_join(&rg, a->backend,
+                                sf_device_mem_kind(a->o.dev) == SF_MEMKIND_CUDA, &job, &err);
     free(param_text);
     job.params = NULL;
     if (st == SF_OK && a->trace_path != NULL) {
@@ -324,7 +360,7 @@ static int run_rank(run_args_t *a)
         if (f == NULL) {
             st = sf_err_set(&err, SF_ERR_IO, NULL, "cannot write the report to %s", report_path);
         } else {
-            sf_report_how_t how = {.device = "cpu", .policy = a->o.free_policy,
+            sf_report_how_t how = {.device = sf_device_name(a->o.dev), .policy = a->o.free_policy,
                                    .world = rg.info.world, .in_place = !a->o.no_alias};
             sf_report_print(g, &how, reports, a->g.json);
             if (a->profile && !a->g.json)
@@ -455,6 +491,7 @@ int sf_cmd_run(int argc, char **argv)
     a->o.dev = sf_device_cpu();
     a->o.world = 1;
     a->backend = "auto";
+    a->device = "cpu";
     a->timeout_s = 300;
     int rc;
     if (parse(a, ac, av, &err) == 1) {

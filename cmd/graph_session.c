@@ -2,6 +2,7 @@
  * the whole run succeeded, and each file atomically, so a failed run
  * leaves nothing half-written. */
 #include "graph_session.h"
+#include "cuda_device.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -213,24 +214,36 @@ static sf_status_t write_outputs(sf_exec_t *ex, const sf_graph_t *g, const sf_se
                                  sf_err_t *err)
 {
     sf_st_entry_t *entries = calloc((size_t)g->n_outputs + 1, sizeof *entries);
-    SF_ASSERT(entries != NULL);
+    sf_tensor_t *host = calloc((size_t)g->n_outputs + 1, sizeof *host);
+    void **blocks = calloc((size_t)g->n_outputs + 1, sizeof *blocks);
+    SF_ASSERT(entries != NULL && host != NULL && blocks != NULL);
+    sf_status_t st = SF_OK;
     for (int k = 0; k < g->n_outputs; k++) {
         int v = g->outputs[k];
         entries[k].name = g->output_names[k];
         entries[k].tensor = sf_exec_tensor(ex, v);
+        /* Device memory is read back first; host tensors are written as
+         * they are. */
+        if (st == SF_OK && sf_device_mem_kind(o->dev) != SF_MEMKIND_HOST) {
+            st = sf_device_read_tensor(o->dev, entries[k].tensor, &host[k], &blocks[k], err);
+            entries[k].tensor = &host[k];
+        }
     }
     char path[4096], dir[4096], existed[4096];
     sf_session_output_path(o->out_dir, o->rank, o->step, o->n_steps, path, sizeof path);
     snprintf(dir, sizeof dir, "%.*s", (int)(strrchr(path, '/') - path), path);
     existing_prefix(dir, existed, sizeof existed);
-    sf_status_t st = SF_OK;
-    if (!make_dirs(dir))
+    if (st == SF_OK && !make_dirs(dir))
         st = sf_err_set(err, SF_ERR_IO, NULL, "--out %s: cannot create the folder: %s", dir,
                         strerror(errno));
     if (st == SF_OK)
         st = sf_st_write(path, entries, g->n_outputs, o->overwrite, err);
     if (st != SF_OK)
         remove_made_dirs(dir, existed);
+    for (int k = 0; k < g->n_outputs; k++)
+        free(blocks[k]);
+    free(blocks);
+    free(host);
     free(entries);
     return st;
 }
@@ -383,7 +396,10 @@ sf_status_t sf_session_plan_steps(const sf_graph_t *g, const sf_session_opts_t *
 sf_status_t sf_session_check_mem_limit(const sf_graph_t *g, const sf_session_opts_t *o,
                                        uint64_t limit, sf_rank_report_t *planned, sf_err_t *err)
 {
-    sf_session_opts_t mo = {.dev = sf_device_meta(), .free_policy = o->free_policy,
+    /* The plan of this run: the kernels' scratch is the device's. */
+    sf_device_t *planner = sf_device_mem_kind(o->dev) == SF_MEMKIND_CUDA ? sf_cuda_plan_device()
+                                                                          : sf_device_meta();
+    sf_session_opts_t mo = {.dev = planner, .free_policy = o->free_policy,
                             .rank = o->rank, .world = o->world, .n_steps = 1,
                             .no_alias = o->no_alias};
     memset(planned, 0, sizeof *planned);

@@ -292,7 +292,7 @@ void sf_plan_report_print_json(const sf_cli_graph_args_t *a, const sf_session_op
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "graph_file", a->graph_path);
     cJSON_AddNumberToObject(root, "world", base->world);
-    cJSON_AddStringToObject(root, "device", "meta");
+    cJSON_AddStringToObject(root, "device", sf_device_name(base->dev));
     cJSON_AddStringToObject(root, "free", base->free_policy == SF_FREE_END ? "end" : "eager");
     if (ro->only_rank >= 0)
         cJSON_AddNumberToObject(root, "rank", ro->only_rank);

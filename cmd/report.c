@@ -51,6 +51,9 @@ static void print_json(const sf_graph_t *g, const sf_report_how_t *how,
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "rank", rep->rank);
         sf_cli_json_add_u64(o, "peak_bytes", rep->stats.peak_bytes);
+        /* A caching device allocator (cuda): what it held from the driver. */
+        if (rep->stats.reserved_peak_bytes != 0)
+            sf_cli_json_add_u64(o, "reserved_peak_bytes", rep->stats.reserved_peak_bytes);
         cJSON_AddStringToObject(o, "peak_node", rep->peak_node);
         sf_cli_json_add_u64(o, "end_bytes", rep->stats.end_bytes);
         cJSON_AddNumberToObject(o, "allocs", (double)rep->stats.n_allocs);

@@ -32,6 +32,13 @@ static const sf_coll_rule_t sf_rules[] = {
      sf_ucx_barrier_dissemination_start},
     {SF_COLL_ALLGATHERV, SF_MEMKIND_HOST, ANY_BYTES, "ucx", "ring", sf_ucx_allgatherv_ring_start},
 #ifdef SF_HAVE_NCCL
+    /* One rank on a GPU: a device copy (self.c), no NCCL communicator. */
+    {SF_COLL_ALLGATHER, SF_MEMKIND_CUDA, ANY_BYTES, "self", "copy", sf_self_start},
+    {SF_COLL_ALLTOALLV, SF_MEMKIND_CUDA, ANY_BYTES, "self", "copy", sf_self_start},
+    {SF_COLL_ALLREDUCE, SF_MEMKIND_CUDA, ANY_BYTES, "self", "copy", sf_self_start},
+    {SF_COLL_BROADCAST, SF_MEMKIND_CUDA, ANY_BYTES, "self", "copy", sf_self_start},
+    {SF_COLL_BARRIER, SF_MEMKIND_CUDA, ANY_BYTES, "self", "copy", sf_self_start},
+    {SF_COLL_ALLGATHERV, SF_MEMKIND_CUDA, ANY_BYTES, "self", "copy", sf_self_start},
     /* NCCL over CUDA memory: NCCL picks its own algorithm underneath. */
     {SF_COLL_ALLGATHER, SF_MEMKIND_CUDA, ANY_BYTES, "nccl", "nccl", sf_nccl_start},
     {SF_COLL_ALLTOALLV, SF_MEMKIND_CUDA, ANY_BYTES, "nccl", "nccl", sf_nccl_start},

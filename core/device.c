@@ -2,6 +2,7 @@
  * directly: the wrappers are where argument checks live. */
 #include "device.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "op.h"
@@ -119,7 +120,53 @@ sf_status_t sf_device_copy_tensor(sf_device_t *dev, sf_tensor_t *dst, const sf_t
     return SF_OK;
 }
 
-uint64_t sf_device_reserved_bytes(const sf_device_t *dev, uint64_t allocated)
+uint64_t sf_device_reserved_bytes(const sf_device_t *dev, uint64_t otherwise)
 {
-    return dev->iface->reserved_bytes != NULL ? dev->iface->reserved_bytes(dev) : allocated;
+    return dev->iface->reserved_bytes != NULL ? dev->iface->reserved_bytes(dev) : otherwise;
+}
+
+sf_status_t sf_device_read_tensor(sf_device_t *dev, const sf_tensor_t *t, sf_tensor_t *out,
+                                  void **block, sf_err_t *err)
+{
+    uint64_t nbytes = sf_tensor_nbytes(t);
+    *out = sf_tensor_make(t->dtype, t->ndim, t->shape);
+    /* The buffer record and the bytes share one block: one free. */
+    size_t head = (sizeof(sf_buffer_t) + 63) / 64 * 64;
+    char *mem = malloc(head + (nbytes > 0 ? nbytes : 1));
+    if (mem == NULL)
+        return sf_err_set(err, SF_ERR_NOMEM, NULL, "cannot allocate %llu host bytes for a download",
+                          (unsigned long long)nbytes);
+    sf_buffer_t *b = (sf_buffer_t *)mem;
+    memset(b, 0, sizeof *b);
+    b->data = mem + head;
+    b->nbytes = nbytes;
+    out->buf = b;
+    *block = mem;
+    if (nbytes == 0)
+        return SF_OK;
+    if (sf_device_mem_kind(dev) == SF_MEMKIND_HOST) {
+        sf_tensor_copy_host(out, t);
+        return SF_OK;
+    }
+    /* Element 0 is the lowest address (strides are non-negative); the span
+     * ends one element past the last one. */
+    uint64_t es = sf_dtype_size(t->dtype), span = es;
+    for (int d = 0; d < t->ndim; d++)
+        span += (uint64_t)(t->shape[d] - 1) * (uint64_t)t->strides[d] * es;
+    if (sf_tensor_is_contiguous(t))
+        return sf_device_download(dev, b->data, sf_tensor_data(t), nbytes, err);
+    char *staging = malloc(span);
+    if (staging == NULL)
+        return sf_err_set(err, SF_ERR_NOMEM, NULL, "cannot allocate %llu host bytes for a download",
+                          (unsigned long long)span);
+    sf_status_t st = sf_device_download(dev, staging, sf_tensor_data(t), span, err);
+    if (st == SF_OK) {
+        sf_buffer_t sb = {.data = staging, .nbytes = span};
+        sf_tensor_t view = *t;
+        view.offset = 0;
+        view.buf = &sb;
+        sf_tensor_copy_host(out, &view);
+    }
+    free(staging);
+    return st;
 }

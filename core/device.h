@@ -145,8 +145,15 @@ uint64_t sf_device_scratch_bytes(const sf_device_t *dev, const struct sf_op_desc
  * sf_tensor_copy_host, so they run on every device that has it. */
 SF_NODISCARD sf_status_t sf_device_copy_tensor(sf_device_t *dev, struct sf_tensor *dst,
                                                const struct sf_tensor *src, sf_err_t *err);
-/* The allocator's reserved bytes, given what is allocated (sf_mem's count). */
-uint64_t sf_device_reserved_bytes(const sf_device_t *dev, uint64_t allocated);
+/* A tensor of this device as a contiguous host tensor: *out's buffer is
+ * *block, malloc'd, which the caller frees. The strided span of t is
+ * downloaded whole, then packed on the host, so nothing is allocated on
+ * the device (the tracked peak stays the plan's). */
+SF_NODISCARD sf_status_t sf_device_read_tensor(sf_device_t *dev, const struct sf_tensor *t,
+                                               struct sf_tensor *out, void **block, sf_err_t *err);
+/* The allocator's reserved bytes; `otherwise` for a device that caches
+ * nothing (no reserved_bytes hook). */
+uint64_t sf_device_reserved_bytes(const sf_device_t *dev, uint64_t otherwise);
 /* The meta device's hooks, for a planning device that accounts like meta
  * but takes another device's scratch rules (plan --device cuda). */
 const sf_device_iface_t *sf_device_meta_iface(void);

@@ -13,6 +13,10 @@ struct sf_mem {
     sf_device_t *dev; /* borrowed */
     uint64_t live_bytes;
     uint64_t peak_bytes;
+    /* What the device's allocator held from the driver, at its highest
+     * (PyTorch's max reserved); 0 for a device whose allocator caches
+     * nothing. */
+    uint64_t reserved_peak_bytes;
     int64_t live_count;
     int64_t total_allocs;
     const char *current_node; /* borrowed */
@@ -201,9 +205,13 @@ sf_status_t sf_mem_alloc(sf_mem_t *mem, const sf_alloc_req_t *req, sf_buffer_t *
         mem->peak_node = mem->current_node;
         mem->peak_stale = true;
     }
+    uint64_t reserved = sf_device_reserved_bytes(mem->dev, 0);
+    if (reserved > mem->reserved_peak_bytes)
+        mem->reserved_peak_bytes = reserved;
     if (mem->observer != NULL) {
         sf_mem_event_t ev = {.kind = SF_MEM_EV_ALLOC, .buf = buf, .free_node = NULL,
-                             .time_us = buf->alloc_time_us, .live_bytes = mem->live_bytes};
+                             .time_us = buf->alloc_time_us, .live_bytes = mem->live_bytes,
+                             .reserved_bytes = reserved};
         mem->observer(mem->observer_ctx, &ev);
     }
     *out = buf;
@@ -227,7 +235,8 @@ void sf_mem_release(sf_mem_t *mem, sf_buffer_t *buf, const char *free_node)
     if (mem->observer != NULL) {
         sf_mem_event_t ev = {.kind = SF_MEM_EV_FREE, .buf = buf,
                              .free_node = free_node != NULL ? free_node : "",
-                             .time_us = elapsed_us(&mem->t0), .live_bytes = mem->live_bytes};
+                             .time_us = elapsed_us(&mem->t0), .live_bytes = mem->live_bytes,
+                             .reserved_bytes = sf_device_reserved_bytes(mem->dev, 0)};
         mem->observer(mem->observer_ctx, &ev);
     }
     sf_device_free(mem->dev, buf->data);
@@ -237,6 +246,7 @@ void sf_mem_release(sf_mem_t *mem, sf_buffer_t *buf, const char *free_node)
 sf_device_t *sf_mem_device(const sf_mem_t *mem) { return mem->dev; }
 uint64_t sf_mem_live_bytes(const sf_mem_t *mem) { return mem->live_bytes; }
 uint64_t sf_mem_peak_bytes(const sf_mem_t *mem) { return mem->peak_bytes; }
+uint64_t sf_mem_reserved_peak_bytes(const sf_mem_t *mem) { return mem->reserved_peak_bytes; }
 int64_t sf_mem_live_count(const sf_mem_t *mem) { return mem->live_count; }
 int64_t sf_mem_total_allocs(const sf_mem_t *mem) { return mem->total_allocs; }
 const char *sf_mem_peak_node(const sf_mem_t *mem) { return mem->peak_node; }

@@ -90,6 +90,8 @@ typedef struct sf_mem_event {
     const char *free_node;    /* for SF_MEM_EV_FREE: node after which it was freed */
     double time_us;
     uint64_t live_bytes;      /* after the event */
+    uint64_t reserved_bytes;  /* the device allocator's reserved bytes after
+                               * the event; 0 where it caches nothing (cpu, meta) */
 } sf_mem_event_t;
 
 /* Observer of alloc/free events; may be NULL. Must not fail: a trace writer
@@ -126,6 +128,8 @@ void sf_mem_release(sf_mem_t *mem, sf_buffer_t *buf, const char *free_node);
 sf_device_t *sf_mem_device(const sf_mem_t *mem);
 uint64_t sf_mem_live_bytes(const sf_mem_t *mem);
 uint64_t sf_mem_peak_bytes(const sf_mem_t *mem);
+/* The highest reserved bytes seen at an allocation (0: the device caches nothing). */
+uint64_t sf_mem_reserved_peak_bytes(const sf_mem_t *mem);
 int64_t sf_mem_live_count(const sf_mem_t *mem);
 int64_t sf_mem_total_allocs(const sf_mem_t *mem);
 /* Node during which the peak was first reached; "" if nothing was allocated. */

@@ -36,6 +36,9 @@ typedef struct sf_exec_stats {
     uint64_t persistent_bytes; /* of kept_bytes, persistent tensors' (weights) */
     uint64_t floor_bytes;
     const char *floor_node; /* borrowed: the node whose set is largest; "<end>": the kept bytes */
+    /* The device allocator's highest reserved bytes (cuda: the pool's; 0 on
+     * cpu and meta, whose allocators cache nothing). */
+    uint64_t reserved_peak_bytes;
 } sf_exec_stats_t;
 
 typedef struct sf_exec sf_exec_t;

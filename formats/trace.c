@@ -201,6 +201,13 @@ void sf_trace_mem_event(sf_trace_t *tr, int rank, const sf_mem_event_t *ev)
     tr_begin(tr, 'C', rank, ev->time_us);
     fprintf(tr->fp, ",\"name\":\"allocated\",\"args\":{\"bytes\":%" PRIu64 "}", ev->live_bytes);
     tr_end(tr);
+    /* A caching allocator's second counter, as PyTorch's snapshot has it. */
+    if (ev->reserved_bytes != 0) {
+        tr_begin(tr, 'C', rank, ev->time_us);
+        fprintf(tr->fp, ",\"name\":\"reserved\",\"args\":{\"bytes\":%" PRIu64 "}",
+                ev->reserved_bytes);
+        tr_end(tr);
+    }
 
     bool alloc = ev->kind == SF_MEM_EV_ALLOC;
     tr_begin(tr, alloc ? 'b' : 'e', rank, ev->time_us);
