@@ -2,7 +2,8 @@
  * With --nproc N this process is only the launcher: it checks the graph
  * once (bad input fails before any rank starts), starts N ranks of itself,
  * and prints the report rank 0 leaves in a file, unprefixed, so --json stays
- * machine-readable. */
+ * machine-readable. With --emulate-world N --emulate-rank R it is rank R of
+ * N alone, its collectives done locally (emulate_flags.h). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "cuda_device.h"
+#include "emulate_flags.h"
 #include "graph_session.h"
 #include "report.h"
 #include "launch.h"
@@ -42,6 +44,12 @@ static void usage(FILE *f)
             "  --device NAME       where buffers live and kernels run: cpu (default), cuda\n"
             "                      (one GPU per rank: LOCAL_RANK modulo the GPUs seen) or auto\n"
             "                      (cuda when this build has it and a GPU is visible)\n"
+            "  --emulate-world N   with --emulate-rank R (0..N-1, N at most 4096): run rank R's\n"
+            "  --emulate-rank R    share of an N-rank job alone in this process, every collective\n"
+            "                      done locally with correctly sized, not correctly valued, data:\n"
+            "                      what rank R holds, measured without the other ranks (its peak\n"
+            "                      is plan --world N --rank R's to the byte); the report says\n"
+            "                      emulated. Not with --nproc, --backend (but auto) or --out\n"
             "  --timeout S         give up on a rendezvous or collective after S seconds (300)\n"
             "  --steps N           run N steps, step k taking batch k of the --inputs file (its\n"
             "                      tensors hold K batches stacked along dim 0); outputs go to\n"
@@ -66,14 +74,23 @@ typedef struct run_args {
     double timeout_s;
     bool profile;
     int steps;
+    sf_emulate_flags_t emulate;
 } run_args_t;
+
+/* The process that prints the report and the progress: rank 0 of a real
+ * group, or the one emulated rank, whichever it is. */
+static bool is_reporter(const run_args_t *a, int rank)
+{
+    return rank == 0 || sf_emulate_flags_on(&a->emulate);
+}
 
 /* Parse everything but --nproc (already stripped). Returns 1 if --help. */
 static int parse(run_args_t *a, int argc, char **argv, sf_err_t *err)
 {
     for (int i = 1; i < argc && err->code == SF_OK; i++) {
         const char *arg = argv[i];
-        if (sf_cli_take_common(&a->g, argc, argv, &i, err) != 0)
+        if (sf_cli_take_common(&a->g, argc, argv, &i, err) != 0 ||
+            sf_emulate_flags_take(&a->emulate, argc, argv, &i, err))
             continue;
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             return 1;
@@ -235,7 +252,7 @@ static sf_status_t run_steps(run_args_t *a, const sf_graph_t *g, sf_rank_report_
             free(mine->node_us);
             mine->node_us = r.node_us;
         }
-        if (a->steps > 1 && a->o.rank == 0)
+        if (a->steps > 1 && is_reporter(a, a->o.rank))
             print_progress(g, k, a->steps, &r, total_s);
     }
     sf_session_close(s);
@@ -271,7 +288,13 @@ static int run_rank(run_args_t *a)
     sf_rank_report_t *reports = NULL;
     char trace_path[4096];
 
-    st = sf_rank_info_from_env(&rg.info, &err);
+    bool is_emulated = sf_emulate_flags_on(&a->emulate);
+    /* An emulated rank takes its identity from the flags, not from a
+     * launcher, and needs no rendezvous: its group is made here. */
+    if (is_emulated)
+        st = sf_rank_group_emulate(&rg, a->emulate.rank, a->emulate.world, a->timeout_s, &err);
+    else
+        st = sf_rank_info_from_env(&rg.info, &err);
     if (st == SF_OK)
         st = resolve_device(a, &err);
     if (st == SF_OK) {
@@ -286,7 +309,7 @@ static int run_rank(run_args_t *a)
             st = sf_err_set(&err, SF_ERR_INPUT, NULL, "--steps %d: %s holds %d batches", a->steps,
                             a->o.inputs_path, batches);
         /* Under --nproc the launcher has said it once already. */
-        if (st == SF_OK && rg.info.rank == 0 && getenv("SF_REPORT_PATH") == NULL)
+        if (st == SF_OK && is_reporter(a, rg.info.rank) && getenv("SF_REPORT_PATH") == NULL)
             warn_unused_batches(a, batches);
     }
     if (st == SF_OK && a->o.out_dir != NULL)
@@ -320,15 +343,15 @@ static int run_rank(run_args_t *a)
         job.n_params++;
     }
     job.params = param_ptr;
-    if (st == SF_OK && a->o.inputs_path != NULL && rg.info.world > 1)
+    if (st == SF_OK && a->o.inputs_path != NULL && rg.info.world > 1 && !is_emulated)
         st = sf_session_inputs_hash(a->o.inputs_path, &job.inputs_hash, &err);
-    if (st == SF_OK)
+    if (st == SF_OK && !is_emulated)
         st = sf_rank_group_join(&rg, a->backend,
                                 sf_device_mem_kind(a->o.dev) == SF_MEMKIND_CUDA, &job, &err);
     free(param_text);
     job.params = NULL;
     if (st == SF_OK && a->trace_path != NULL) {
-        if (rg.info.world > 1)
+        if (rg.info.world > 1 && !is_emulated)
             rank_trace_path(a->trace_path, rg.info.rank, trace_path, sizeof trace_path);
         else
             snprintf(trace_path, sizeof trace_path, "%s", a->trace_path);
@@ -349,11 +372,12 @@ static int run_rank(run_args_t *a)
             sf_trace_abort(trace);
     }
     if (st == SF_OK) {
-        reports = calloc((size_t)rg.info.world, sizeof *reports);
+        /* An emulated run has one rank's report: the others never ran. */
+        reports = calloc(is_emulated ? 1 : (size_t)rg.info.world, sizeof *reports);
         SF_ASSERT(reports != NULL);
         st = sf_rank_group_gather_reports(&rg, &mine, reports, &err);
     }
-    if (st == SF_OK && rg.info.rank == 0) {
+    if (st == SF_OK && is_reporter(a, rg.info.rank)) {
         /* Under --nproc the launcher prints the report itself, unprefixed. */
         const char *report_path = getenv("SF_REPORT_PATH");
         FILE *f = report_path != NULL ? freopen(report_path, "w", stdout) : stdout;
@@ -361,7 +385,8 @@ static int run_rank(run_args_t *a)
             st = sf_err_set(&err, SF_ERR_IO, NULL, "cannot write the report to %s", report_path);
         } else {
             sf_report_how_t how = {.device = sf_device_name(a->o.dev), .policy = a->o.free_policy,
-                                   .world = rg.info.world, .in_place = !a->o.no_alias};
+                                   .world = rg.info.world, .in_place = !a->o.no_alias,
+                                   .is_emulated = is_emulated};
             sf_report_print(g, &how, reports, a->g.json);
             if (a->profile && !a->g.json)
                 sf_report_print_profile(g, &mine);
@@ -497,7 +522,10 @@ int sf_cmd_run(int argc, char **argv)
     if (parse(a, ac, av, &err) == 1) {
         usage(stdout);
         rc = 0;
-    } else if (err.code != SF_OK || sf_coll_algo_check_env(&err) != SF_OK) {
+    } else if (err.code != SF_OK ||
+               sf_emulate_flags_check(&a->emulate, nproc, a->backend, a->o.out_dir, &err) !=
+                   SF_OK ||
+               sf_coll_algo_check_env(&err) != SF_OK) {
         /* A bad SF_COLL_ALGO fails here, before any rank starts. */
         rc = sf_cli_fail(&err);
     } else if (nproc > 0 && getenv("SF_LAUNCHED") == NULL) {

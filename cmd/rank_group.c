@@ -22,6 +22,18 @@ sf_status_t sf_rank_group_join(sf_rank_group_t *rg, const char *backend, bool cu
     return sf_comm_new(name, rg->bs, job->timeout_s, &rg->comm, err);
 }
 
+sf_status_t sf_rank_group_emulate(sf_rank_group_t *rg, int rank, int world, double timeout_s,
+                                  sf_err_t *err)
+{
+    memset(&rg->info, 0, sizeof rg->info);
+    rg->info.rank = rank;
+    rg->info.world = world;
+    rg->info.local_rank = rank;
+    snprintf(rg->info.source, sizeof rg->info.source, "emulated");
+    rg->bs = NULL;
+    return sf_comm_new_emulated(rank, world, timeout_s, &rg->comm, err);
+}
+
 void sf_rank_group_leave(sf_rank_group_t *rg)
 {
     sf_comm_free(rg->comm);

@@ -1,7 +1,8 @@
 /* A rank's place in its group for `shardflow run`: identity from the
  * launcher's environment, the rendezvous, and the collectives backend the
  * rank's memory calls for. One rank alone needs no rendezvous and gets the
- * `self` backend. */
+ * `self` backend; an emulated rank (one of a world that does not exist)
+ * gets the `emulate` backend. */
 #ifndef SF_RANK_GROUP_H
 #define SF_RANK_GROUP_H
 
@@ -22,6 +23,11 @@ SF_NODISCARD sf_status_t sf_rank_group_join(sf_rank_group_t *rg, const char *bac
                                             bool cuda_memory,
                                             const sf_bootstrap_job_t *job, sf_err_t *err);
 void sf_rank_group_leave(sf_rank_group_t *rg);
+/* Stand in for rank `rank` of `world` alone (run --emulate-world): no
+ * launcher environment, no rendezvous, the emulate backend. rg->bs stays
+ * NULL, so the report gathered is this rank's only. */
+SF_NODISCARD sf_status_t sf_rank_group_emulate(sf_rank_group_t *rg, int rank, int world,
+                                               double timeout_s, sf_err_t *err);
 
 /* Every rank's report on rank 0 (reports has world entries there; other
  * ranks only send theirs). */

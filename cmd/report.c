@@ -19,6 +19,12 @@ static double ratio(uint64_t a, uint64_t b)
     return b > 0 ? (double)a / (double)b : 0.0;
 }
 
+/* How many entries reports has: every rank's, or the emulated one's. */
+static int n_reports(const sf_report_how_t *how)
+{
+    return how->is_emulated ? 1 : how->world;
+}
+
 static void add_aliases(cJSON *o, const sf_rank_report_t *rep)
 {
     cJSON_AddNumberToObject(o, "n_aliases", rep->n_aliases);
@@ -44,9 +50,16 @@ static void print_json(const sf_graph_t *g, const sf_report_how_t *how,
     cJSON_AddStringToObject(root, "device", how->device);
     cJSON_AddStringToObject(root, "free", policy_name(how->policy));
     cJSON_AddStringToObject(root, "alias", how->in_place ? "on" : "off");
+    if (how->is_emulated) {
+        cJSON *e = cJSON_AddObjectToObject(root, "emulated");
+        cJSON_AddNumberToObject(e, "world", world);
+        cJSON_AddNumberToObject(e, "rank", reports[0].rank);
+        /* Sizes are real, values are not: a script must not take them. */
+        cJSON_AddStringToObject(root, "outputs", "emulated");
+    }
     sf_plan_report_json_echo(root, g, NULL);
     cJSON *ranks = cJSON_AddArrayToObject(root, "ranks");
-    for (int r = 0; r < world; r++) {
+    for (int r = 0; r < n_reports(how); r++) {
         const sf_rank_report_t *rep = &reports[r];
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "rank", rep->rank);
@@ -93,9 +106,12 @@ void sf_report_print(const sf_graph_t *g, const sf_report_how_t *how,
     }
     printf("graph %s: %d nodes, %d tensors on %s, free %s, alias %s\n", g->name, g->n_nodes,
            g->n_edges, how->device, policy_name(how->policy), how->in_place ? "on" : "off");
+    if (how->is_emulated)
+        printf("emulated: rank %d of world %d alone, collectives local: outputs sized, not real\n",
+               reports[0].rank, how->world);
     printf("%-5s %16s %12s  %-24s %16s %12s %6s %8s %10s\n", "rank", "peak_bytes", "",
            "peak_node", "end_bytes", "floor", "/floor", "allocs", "wall_s");
-    for (int r = 0; r < how->world; r++) {
+    for (int r = 0; r < n_reports(how); r++) {
         const sf_rank_report_t *rep = &reports[r];
         char human[32], floor_h[32];
         sf_cli_format_bytes(rep->stats.peak_bytes, human, sizeof human);
@@ -107,7 +123,7 @@ void sf_report_print(const sf_graph_t *g, const sf_report_how_t *how,
                (long long)rep->stats.n_allocs, rep->stats.wall_s);
     }
     if (how->explain)
-        for (int r = 0; r < how->world; r++)
+        for (int r = 0; r < n_reports(how); r++)
             print_explain(&reports[r]);
 }
 

@@ -15,6 +15,10 @@ typedef struct sf_report_how {
     int world;
     bool in_place; /* --alias on */
     bool explain;  /* also list each rank's in-place placements (text) */
+    /* run --emulate-world: reports holds one entry, the emulated rank of a
+     * world of `world` whose other ranks never ran; its outputs have real
+     * sizes but not real values, and the report says so. */
+    bool is_emulated;
 } sf_report_how_t;
 
 /* Print the per-rank table (text) or the JSON object on stdout. */

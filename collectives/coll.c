@@ -53,6 +53,32 @@ void sf_comm_list(char *out, size_t n)
         used += (size_t)snprintf(out + used, n - used, "%s%s", i ? ", " : "", backends[i]->name);
 }
 
+/* The comm of iface for rank of world, with the SF_COLL_ALGO override read
+ * and the backend's init run over bs (NULL: no rendezvous). */
+static sf_status_t comm_create(const sf_comm_iface_t *iface, sf_bootstrap_t *bs, int rank,
+                               int world, double timeout_s, sf_comm_t **out, sf_err_t *err)
+{
+    sf_comm_t *comm = calloc(1, sizeof *comm);
+    SF_ASSERT(comm != NULL);
+    comm->iface = iface;
+    comm->rank = rank;
+    comm->world = world;
+    comm->timeout_s = timeout_s;
+    size_t n_rows;
+    const sf_coll_rule_t *rows = sf_coll_rules(&n_rows);
+    sf_status_t st = sf_coll_rules_parse_override(rows, n_rows, getenv("SF_COLL_ALGO"),
+                                                  comm->forced, comm->forced_buf,
+                                                  sizeof comm->forced_buf, err);
+    if (st == SF_OK)
+        st = iface->init(comm, bs, err);
+    if (st != SF_OK) {
+        free(comm);
+        return st;
+    }
+    *out = comm;
+    return SF_OK;
+}
+
 sf_status_t sf_comm_new(const char *name, sf_bootstrap_t *bs, double timeout_s, sf_comm_t **out,
                         sf_err_t *err)
 {
@@ -64,29 +90,17 @@ sf_status_t sf_comm_new(const char *name, sf_bootstrap_t *bs, double timeout_s, 
         return sf_err_set(err, SF_ERR_INPUT, NULL, "unknown collectives backend '%s' (built: %s)",
                           name, known);
     }
-    sf_comm_t *comm = calloc(1, sizeof *comm);
-    SF_ASSERT(comm != NULL);
-    comm->iface = iface;
     /* No bootstrap: a single rank on its own (the self backend). */
-    comm->rank = bs != NULL ? sf_bootstrap_rank(bs) : 0;
-    comm->world = bs != NULL ? sf_bootstrap_world(bs) : 1;
-    comm->timeout_s = timeout_s;
-    size_t n_rows;
-    const sf_coll_rule_t *rows = sf_coll_rules(&n_rows);
-    sf_status_t st = sf_coll_rules_parse_override(rows, n_rows, getenv("SF_COLL_ALGO"),
-                                                  comm->forced, comm->forced_buf,
-                                                  sizeof comm->forced_buf, err);
-    if (st != SF_OK) {
-        free(comm);
-        return st;
-    }
-    st = iface->init(comm, bs, err);
-    if (st != SF_OK) {
-        free(comm);
-        return st;
-    }
-    *out = comm;
-    return SF_OK;
+    return comm_create(iface, bs, bs != NULL ? sf_bootstrap_rank(bs) : 0,
+                       bs != NULL ? sf_bootstrap_world(bs) : 1, timeout_s, out, err);
+}
+
+sf_status_t sf_comm_new_emulated(int rank, int world, double timeout_s, sf_comm_t **out,
+                                 sf_err_t *err)
+{
+    extern const sf_comm_iface_t sf_comm_emulate;
+    *out = NULL;
+    return comm_create(&sf_comm_emulate, NULL, rank, world, timeout_s, out, err);
 }
 
 int sf_comm_rank(const sf_comm_t *comm)

@@ -64,7 +64,7 @@ typedef struct sf_comm sf_comm_t;
 /* The backend table. Every hook gets the comm; `impl` state hangs off it.
  * Requests are opaque backend objects. */
 typedef struct sf_comm_iface {
-    const char *name; /* "self", "ucx", "nccl" */
+    const char *name; /* "self", "ucx", "nccl", "emulate" */
     /* Whether this backend can run kind on mem. Required. */
     bool (*supports)(sf_coll_kind_t kind, sf_memkind_t mem);
     /* Create backend state for comm->rank of comm->world, exchanging what
@@ -106,8 +106,8 @@ void sf_comm_register(const sf_comm_iface_t *iface);
 const sf_comm_iface_t *sf_comm_find(const char *name);
 /* Names of the registered backends, comma-separated, for messages. */
 void sf_comm_list(char *out, size_t n);
-/* Fills the registry with every backend built in (self, ucx, nccl when
- * built). Idempotent. Defined in collectives/registry.c. */
+/* Fills the registry with every backend built in (self, emulate, ucx, nccl
+ * when built). Idempotent. Defined in collectives/registry.c. */
 void sf_comm_register_all(void);
 
 /* Create a communicator with backend `name` over bs (NULL: a single rank,
@@ -115,6 +115,13 @@ void sf_comm_register_all(void);
 SF_NODISCARD sf_status_t sf_comm_new(const char *name, sf_bootstrap_t *bs, double timeout_s,
                                      sf_comm_t **out, sf_err_t *err);
 void sf_comm_free(sf_comm_t *comm); /* NULL-safe; calls finalize */
+/* A communicator on the emulate backend (collectives/emulate/) standing in
+ * for rank `rank` of `world` in one process, with no peer and no
+ * rendezvous: every collective completes locally with the sizes the real
+ * one produces, not its values. Host memory only. A rank outside
+ * 0..world-1 is SF_ERR_INPUT. On failure *out is NULL. */
+SF_NODISCARD sf_status_t sf_comm_new_emulated(int rank, int world, double timeout_s,
+                                              sf_comm_t **out, sf_err_t *err);
 
 /* This rank's number and the number of ranks: the one place kernels read
  * them from. */
@@ -156,5 +163,13 @@ void sf_reduce_host(sf_reduce_op_t op, sf_dtype_t dtype, void *acc, const void *
  * or b; any other overlap is not allowed. */
 void sf_reduce_host_to(sf_reduce_op_t op, sf_dtype_t dtype, void *out, const void *a,
                        const void *b, uint64_t count);
+
+/* Local copies for backends without a network (self, emulate), on host
+ * or, where built with the CUDA runtime, GPU memory. Complete on return. */
+bool sf_coll_copy_supports(sf_memkind_t mem);
+SF_NODISCARD sf_status_t sf_coll_copy(sf_memkind_t mem, void *dst, const void *src,
+                                      uint64_t nbytes, sf_err_t *err);
+SF_NODISCARD sf_status_t sf_coll_zero(sf_memkind_t mem, void *dst, uint64_t nbytes,
+                                      sf_err_t *err);
 
 #endif

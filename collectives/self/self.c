@@ -3,10 +3,6 @@
  * what a single-rank run uses without any network setup. */
 #include <string.h>
 
-#ifdef SF_HAVE_NCCL
-#include <cuda_runtime.h>
-#endif
-
 #include "coll_rules.h"
 
 /* Collectives finish inside start; every request is this one token. */
@@ -14,13 +10,8 @@ static char self_done_token;
 
 static bool self_supports(sf_coll_kind_t kind, sf_memkind_t mem)
 {
-#ifdef SF_HAVE_NCCL
-    /* Built with the CUDA runtime: one rank on a GPU copies on the device. */
-    (void)mem;
-    return (unsigned)kind < SF_COLL_KIND_COUNT;
-#else
-    return (unsigned)kind < SF_COLL_KIND_COUNT && mem == SF_MEMKIND_HOST;
-#endif
+    /* One rank on a GPU copies on the device where the build has CUDA. */
+    return (unsigned)kind < SF_COLL_KIND_COUNT && sf_coll_copy_supports(mem);
 }
 
 static sf_status_t self_init(sf_comm_t *comm, sf_bootstrap_t *bs, sf_err_t *err)
@@ -33,30 +24,6 @@ static sf_status_t self_init(sf_comm_t *comm, sf_bootstrap_t *bs, sf_err_t *err)
     return SF_OK;
 }
 
-static sf_status_t self_copy(sf_memkind_t mem, void *dst, const void *src, uint64_t nbytes,
-                             sf_err_t *err)
-{
-    if (nbytes == 0 || dst == src)
-        return SF_OK;
-    if (mem == SF_MEMKIND_HOST) {
-        memmove(dst, src, nbytes);
-        return SF_OK;
-    }
-#ifdef SF_HAVE_NCCL
-    /* Done before returning, like the host copy: the caller synced its own
-     * stream before the collective and reads the result after it. */
-    cudaError_t e = cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDefault, 0);
-    if (e == cudaSuccess)
-        e = cudaStreamSynchronize(0);
-    if (e != cudaSuccess)
-        return sf_err_set(err, SF_ERR_DEVICE, NULL, "backend 'self': device copy failed: %s",
-                          cudaGetErrorString(e));
-    return SF_OK;
-#else
-    return sf_err_set(err, SF_ERR_UNSUPPORTED, NULL, "backend 'self': built without CUDA");
-#endif
-}
-
 sf_status_t sf_self_start(sf_comm_t *comm, const sf_coll_args_t *a, void **req, sf_err_t *err)
 {
     (void)comm;
@@ -66,7 +33,7 @@ sf_status_t sf_self_start(sf_comm_t *comm, const sf_coll_args_t *a, void **req, 
     switch (a->kind) {
     case SF_COLL_ALLGATHER:
     case SF_COLL_ALLREDUCE:
-        st = self_copy(a->mem, a->recv, a->send, a->count * es, err);
+        st = sf_coll_copy(a->mem, a->recv, a->send, a->count * es, err);
         break;
     case SF_COLL_ALLTOALLV:
         if (a->send_counts[0] != a->recv_counts[0])
@@ -74,11 +41,11 @@ sf_status_t sf_self_start(sf_comm_t *comm, const sf_coll_args_t *a, void **req, 
                               "all_to_all %s: rank 0 sends itself %llu elements but expects %llu",
                               what, (unsigned long long)a->send_counts[0],
                               (unsigned long long)a->recv_counts[0]);
-        st = self_copy(a->mem, (char *)a->recv + a->recv_displs[0] * es,
+        st = sf_coll_copy(a->mem, (char *)a->recv + a->recv_displs[0] * es,
                        (const char *)a->send + a->send_displs[0] * es, a->send_counts[0] * es, err);
         break;
     case SF_COLL_ALLGATHERV:
-        st = self_copy(a->mem, (char *)a->recv + a->recv_displs[0] * es, a->send,
+        st = sf_coll_copy(a->mem, (char *)a->recv + a->recv_displs[0] * es, a->send,
                        a->recv_counts[0] * es, err);
         break;
     case SF_COLL_BROADCAST: /* the root's buffer is already everyone's */
