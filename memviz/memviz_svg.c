@@ -289,10 +289,14 @@ static void draw_panel(FILE *f, panel_t *p, const char *run_label, double ymax,
     fputs("</g>\n", f);
     /* x axis */
     double ay = py0 + PHASE_H + 11;
-    double raw = (p->d1 - p->d0) / 6.0, mag = pow(10.0, floor(log10(raw))), xs = mag;
-    for (int m = 1; m <= 10; m = m == 1 ? 2 : m == 2 ? 5 : 11)
-        if (mag * m >= raw) {
-            xs = mag * m;
+    /* About six ticks: the first of 1, 2, 5, 10 times the power of ten
+     * below a sixth of the range that covers it (10 included: without it a
+     * range of 3,671 events got a tick every 100, 37 labels run together). */
+    static const double steps[] = {1, 2, 5, 10};
+    double raw = (p->d1 - p->d0) / 6.0, mag = pow(10.0, floor(log10(raw))), xs = 10 * mag;
+    for (size_t m = 0; m < sizeof steps / sizeof steps[0]; m++)
+        if (mag * steps[m] >= raw) {
+            xs = mag * steps[m];
             break;
         }
     /* Events are whole: a run of 3 events is labelled 0 1 2 3, not 0 0 1 1. */
