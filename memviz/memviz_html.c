@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "memviz_category.h"
 #include "memviz_escape.h"
+#include "memviz_rows.h"
 
 /* ---- escaping -------------------------------------------------------------------- */
 
@@ -118,7 +120,10 @@ static bool write_bytes_column(FILE *f, const char *key, const sf_mv_rank_t *r, 
 #define BYTES_COL(key, field) \
     write_bytes_column(f, key, r, offsetof(sf_mv_buffer_t, field), wide)
 
-static bool write_rank(FILE *f, const sf_mv_trace_t *t, const sf_mv_rank_t *r)
+/* One rank's data; note: "ranks 0-7 identical" when it stands for others
+ * (the page draws it once), else "". With cat, each buffer's category. */
+static bool write_rank(FILE *f, const sf_mv_trace_t *t, const sf_mv_rank_t *r, const char *note,
+                       bool cat)
 {
     sf_mv_peak_t p;
     sf_mv_peak_compute(t, r, &p);
@@ -128,6 +133,8 @@ static bool write_rank(FILE *f, const sf_mv_trace_t *t, const sf_mv_rank_t *r)
         wide = r->bufs[i].bytes > UINT32_MAX || r->bufs[i].requested_bytes > UINT32_MAX;
     fprintf(f, "{\"pid\":%lld,\"label\":", (long long)r->pid);
     js_str(f, sf_mv_str(t, r->label));
+    fputs(",\"note\":", f);
+    js_str(f, note);
     fprintf(f,
             ",\"nb\":%u,\"ne\":%u,\"ns\":%u,\"peak\":%llu,\"peakEv\":%lld,\"peakNode\":%u,"
             "\"total\":%llu,\"wide\":%s",
@@ -139,6 +146,14 @@ static bool write_rank(FILE *f, const sf_mv_trace_t *t, const sf_mv_rank_t *r)
               U32_COL("dt", dtype) && U32_COL("an", alloc_node) && U32_COL("fn", free_node);
     if (!ok)
         return false;
+    if (cat) {
+        uint8_t *c = malloc((size_t)r->n_bufs + 1);
+        if (c == NULL)
+            return false;
+        sf_mv_categorize(t, r, c);
+        b64_field(f, "cat", c, r->n_bufs);
+        free(c);
+    }
     b64_field(f, "ts", r->ev_ts_us, (size_t)r->n_events * sizeof(double));
     size_t ns = r->n_spans;
     uint32_t *sn = malloc(ns * 4 + 1), *so = malloc(ns * 4 + 1);
@@ -191,7 +206,8 @@ static const sf_mv_rank_t *find_rank(const sf_mv_trace_t *t, int64_t pid)
     return NULL;
 }
 
-static void write_diff(FILE *f, sf_mv_trace_t *const *runs, const sf_mv_opts_t *o)
+static void write_diff(FILE *f, sf_mv_trace_t *const *runs, const sf_mv_rows_t *rows,
+                       const sf_mv_opts_t *o)
 {
     const sf_mv_trace_t *A = runs[0], *B = runs[1];
     fputs("<section id=\"diff\"><h3>Difference</h3><table class=\"diff\"><tr><th class=l>rank</th>", f);
@@ -207,14 +223,17 @@ static void write_diff(FILE *f, sf_mv_trace_t *const *runs, const sf_mv_opts_t *
         fputs("</th>", f);
     }
     fputs("<th>bytes moved change</th><th>by collectives (A / B)</th></tr>\n", f);
-    for (int i = 0; i < A->n_ranks; i++) {
-        const sf_mv_rank_t *ra = &A->ranks[i], *rb = find_rank(B, ra->pid);
-        if (rb == NULL)
+    for (int row = 0; row < rows->n; row++) {
+        const sf_mv_rank_t *ra = find_rank(A, rows->pids[row]), *rb = find_rank(B, rows->pids[row]);
+        if (ra == NULL || rb == NULL)
             continue;
         sf_mv_peak_t pa, pb;
         sf_mv_peak_compute(A, ra, &pa);
         sf_mv_peak_compute(B, rb, &pb);
-        fprintf(f, "<tr><td class=l>%lld</td>", (long long)ra->pid);
+        fprintf(f, "<tr><td class=l>%lld", (long long)ra->pid);
+        if (rows->notes[row][0] != '\0')
+            fprintf(f, " (%s)", rows->notes[row]);
+        fputs("</td>", f);
         cell_bytes(f, pa.peak_bytes);
         cell_bytes(f, pb.peak_bytes);
         cell_delta(f, pa.peak_bytes, pb.peak_bytes);
@@ -232,9 +251,9 @@ static void write_diff(FILE *f, sf_mv_trace_t *const *runs, const sf_mv_opts_t *
           "collective nodes (op redistribute, all_gather, all_to_all, ...), i.e. the buffers "
           "that received data from other ranks.</p>\n",
           f);
-    for (int i = 0; i < A->n_ranks; i++) {
-        const sf_mv_rank_t *ra = &A->ranks[i], *rb = find_rank(B, ra->pid);
-        if (rb == NULL)
+    for (int i = 0; i < rows->n; i++) {
+        const sf_mv_rank_t *ra = find_rank(A, rows->pids[i]), *rb = find_rank(B, rows->pids[i]);
+        if (ra == NULL || rb == NULL)
             continue;
         fprintf(f, "<details%s><summary>rank %lld: the five largest buffers of each run</summary>"
                    "<div style=\"display:flex;gap:16px\">",
@@ -309,11 +328,24 @@ sf_status_t sf_mv_html_write(sf_mv_trace_t *const *runs, int n_runs, const sf_mv
           "<pre id=\"errors\" data-count=\"0\"></pre>\n<div id=\"panels\"></div>\n"
           "<div id=\"tip\"></div>\n",
           f);
+    /* Identical ranks are folded as in the SVG: one entry in the rank
+     * selector and one set of data, so 8 identical ranks cost one. */
+    sf_mv_rows_t *rows = calloc(1, sizeof *rows);
+    if (rows == NULL)
+        return sf_err_set(err, SF_ERR_NOMEM, NULL, "out of memory writing the page");
+    sf_mv_rows_build(runs, n_runs, rows);
     if (n_runs == 2)
-        write_diff(f, runs, o);
-    fputs("<section class=\"note\"><h3>Reading the picture</h3>Each band is one buffer, stacked "
-          "in allocation order and coloured by the node that allocated it; when a buffer is "
-          "freed, the bands above it drop by its size, so the top edge is the live total. The "
+        write_diff(f, runs, rows, o);
+    fputs(o->colour_category
+              ? "<section class=\"note\"><h3>Reading the picture</h3>Each band is one buffer, "
+                "stacked in allocation order and coloured by its category (the legend gives each "
+                "category's bytes live at the rank's peak; weights always keep a band); when a "
+                "buffer is "
+              : "<section class=\"note\"><h3>Reading the picture</h3>Each band is one buffer, "
+                "stacked in allocation order and coloured by the node that allocated it; when a "
+                "buffer is ",
+          f);
+    fputs("freed, the bands above it drop by its size, so the top edge is the live total. The "
           "dashed red line marks the peak (the maximum of the running sum of allocated minus "
           "freed bytes, exactly as the runtime counts it) and the node during which it was first "
           "reached. The strip under each plot shows the node spans. Buffers smaller than one "
@@ -324,8 +356,13 @@ sf_status_t sf_mv_html_write(sf_mv_trace_t *const *runs, int n_runs, const sf_mv
      * several times faster than the JS parser would read the same literal. */
     fprintf(f,
             "<script type=\"application/json\" id=\"mv-data\">\n{\"x\":\"%s\",\"zoom\":\"%s\","
-            "\"runs\":[",
-            o->x == SF_MV_X_TIME ? "time" : "events", o->zoom_peak ? "peak" : "all");
+            "\"color\":\"%s\",\"cats\":[",
+            o->x == SF_MV_X_TIME ? "time" : "events", o->zoom_peak ? "peak" : "all",
+            o->colour_category ? "category" : "node");
+    for (int c = 0; c < SF_MV_CAT_COUNT; c++)
+        fprintf(f, "%s{\"name\":\"%s\",\"colour\":\"%s\"}", c > 0 ? "," : "",
+                sf_mv_cat_name((sf_mv_cat_t)c), sf_mv_cat_colour((sf_mv_cat_t)c));
+    fputs("],\"runs\":[", f);
     for (int k = 0; k < n_runs; k++) {
         const sf_mv_trace_t *t = runs[k];
         fputs(k > 0 ? ",\n{\"label\":" : "{\"label\":", f);
@@ -339,14 +376,22 @@ sf_status_t sf_mv_html_write(sf_mv_trace_t *const *runs, int n_runs, const sf_mv
             js_str(f, t->strs[i]);
         }
         fputs("],\n\"ranks\":[", f);
-        for (int i = 0; i < t->n_ranks; i++) {
-            if (i > 0)
+        bool first = true;
+        for (int row = 0; row < rows->n; row++) {
+            const sf_mv_rank_t *r = sf_mv_rows_rank(t, rows->pids[row]);
+            if (r == NULL)
+                continue;
+            if (!first)
                 fputs(",\n", f);
-            if (!write_rank(f, t, &t->ranks[i]))
+            first = false;
+            if (!write_rank(f, t, r, rows->notes[row], o->colour_category)) {
+                free(rows);
                 return sf_err_set(err, SF_ERR_NOMEM, NULL, "out of memory writing the page");
+            }
         }
         fputs("]}", f);
     }
+    free(rows);
     fputs("]}\n</script>\n<script>\n", f);
     fputs(sf_mv_page_js, f);
     fputs("</script>\n</body></html>\n", f);

@@ -32,13 +32,21 @@
    * allocation order) picks one of 36 colours, so neighbouring nodes never
    * share one (the same rule as memviz_svg.c: page and picture agree). */
   const colourCache = new Map();
-  const CSS = [], RGBA = new Uint32Array(36);
+  const CSS = [], RGBA = new Uint32Array(36 + MV.cats.length);
   for (let k = 0; k < 36; k++) {
     const h = (k * 130) % 360, sat = (58 + (k % 3) * 10) / 100, l = (48 + (k % 4) * 6) / 100;
     CSS.push("hsl(" + h + "," + Math.round(sat * 100) + "%," + Math.round(l * 100) + "%)");
     const f = n => { const kk = (n + h / 30) % 12, a = sat * Math.min(l, 1 - l); return Math.round(255 * (l - a * Math.max(-1, Math.min(kk - 3, 9 - kk, 1)))); };
     RGBA[k] = (255 << 24 | f(4) << 16 | f(8) << 8 | f(0)) >>> 0;
   }
+  /* --color category: the categories' fixed colours follow the 36 (the
+   * SVG's, from memviz_category.c), one per category, weights never pooled. */
+  const CAT = MV.color === "category";
+  MV.cats.forEach((c, k) => {
+    const v = parseInt(c.colour.slice(1), 16);
+    CSS.push(c.colour);
+    RGBA[36 + k] = (255 << 24 | (v & 255) << 16 | (v >> 8 & 255) << 8 | v >> 16) >>> 0;
+  });
   let nextColour = 0;
   function colourIdx(name) {
     let c = colourCache.get(name);
@@ -62,6 +70,7 @@
       R.by = b64(R.by, BY); R.rq = b64(R.rq, BY);
       R.t = b64(R.t, U32); R.sh = b64(R.sh, U32); R.dt = b64(R.dt, U32);
       R.an = b64(R.an, U32); R.fn = b64(R.fn, U32);
+      R.cat = CAT ? b64(R.cat, Uint8Array) : null;
       R.ts = b64(R.ts, F64);
       R.sn = b64(R.sn, U32); R.so = b64(R.so, U32); R.sts = b64(R.sts, F64); R.sdur = b64(R.sdur, F64);
       if (R.peak > yMax) yMax = R.peak;
@@ -84,7 +93,7 @@
     const big = new Uint8Array(n);
     let nSmall = 0, smallBytes = 0;
     for (let i = 0; i < n; i++) {
-      if (by[i] >= smallThresh) big[i] = 1; else { nSmall++; smallBytes += by[i]; }
+      if (by[i] >= smallThresh || (CAT && R.cat[i] === 0)) big[i] = 1; else { nSmall++; smallBytes += by[i]; }
     }
     const next = new Int32Array(n).fill(-1), prev = new Int32Array(n).fill(-1);
     let head = -1, tail = -1;
@@ -124,10 +133,13 @@
     /* Bytes allocated per node, for the legend. */
     const perNode = new Map();
     for (let i = 0; i < n; i++) perNode.set(R.an[i], (perNode.get(R.an[i]) || 0) + by[i]);
+    /* Per category, the bytes live at the peak (the SVG's category legend). */
+    const catAtPeak = new F64(MV.cats.length);
+    for (let k = 0; CAT && k <= R.peakEv; k++) { const i = eb[k]; catAtPeak[R.cat[i]] += a[i] === k ? by[i] : -by[i]; }
     /* node spans as event ranges, for the event-order axis */
     const sk0 = new U32(R.ns), sk1 = new U32(R.ns);
     for (let s = 0; s < R.ns; s++) { sk0[s] = lowerBound(R.ts, E, R.sts[s]); sk1[s] = upperBound(R.ts, E, R.sts[s] + R.sdur[s]); }
-    R.L = { sk0, sk1, big, nSmall, smallBytes, sK, sY, sN, first, bigTop, smallTot, bands: n - nSmall + (nSmall > 0 ? 1 : 0), perNode };
+    R.L = { sk0, sk1, big, nSmall, smallBytes, sK, sY, sN, first, bigTop, smallTot, bands: n - nSmall + (nSmall > 0 ? 1 : 0), perNode, catAtPeak };
   }
 
   let nBuffers = 0, nBands = 0, nSmallAll = 0, smallBytesAll = 0, nSmallBands = 0;
@@ -143,7 +155,9 @@
   for (const run of MV.runs) for (const R of run.ranks) if (!pids.includes(R.pid)) pids.push(R.pid);
   pids.sort((x, y) => x - y);
   const rankSel = document.getElementById("rank"), xSel = document.getElementById("xaxis");
-  for (const p of pids) { const o = document.createElement("option"); o.value = p; o.textContent = "rank " + p; rankSel.appendChild(o); }
+  /* A rank that stands for identical others (memviz_rows.c) says so. */
+  const noteOf = p => { for (const run of MV.runs) for (const R of run.ranks) if (R.pid === p && R.note) return R.note; return ""; };
+  for (const p of pids) { const o = document.createElement("option"); o.value = p; o.textContent = noteOf(p) || "rank " + p; rankSel.appendChild(o); }
   xSel.value = MV.x;
   const tip = document.getElementById("tip");
   let pinned = null; /* {panel, i} */
@@ -190,13 +204,15 @@
       P.R = P.run.ranks.find(R => R.pid === pid) || null;
       resetView(P);
       const R = P.R;
+      P.div.querySelector(".name").textContent = P.run.label + (R && R.note ? " \u00b7 rank " + R.pid + " (" + R.note + ": one panel shown)" : "");
       P.div.querySelector(".peak").textContent = R ? "peak " + fmtBytes(R.peak) + " in " + (R.strs[R.peakNode] || "-") : "";
       const leg = P.div.querySelector(".legend"), note = P.div.querySelector(".note");
       leg.innerHTML = ""; note.textContent = "";
       if (!R) { note.textContent = "no rank " + pid + " in this run"; continue; }
       const top = [...R.L.perNode.entries()].sort((x, y) => y[1] - x[1]).slice(0, 10);
       let html = "";
-      for (const [sid, b] of top) html += "<span title=\"" + b + " bytes\"><span class=sw style=\"background:" + colour(R.strs[sid]) + "\"></span>" + esc(R.strs[sid] || "-") + " " + fmtBytes(b) + "</span>";
+      if (CAT) MV.cats.forEach((c, k) => { html += "<span title=\"" + R.L.catAtPeak[k] + " bytes live at the peak\"><span class=sw style=\"background:" + c.colour + "\"></span>" + esc(c.name) + " " + fmtBytes(R.L.catAtPeak[k]) + "</span>"; });
+      else for (const [sid, b] of top) html += "<span title=\"" + b + " bytes\"><span class=sw style=\"background:" + colour(R.strs[sid]) + "\"></span>" + esc(R.strs[sid] || "-") + " " + fmtBytes(b) + "</span>";
       if (R.L.nSmall > 0) html += "<span><span class=sw style=\"background:#9aa\"></span>small buffers</span>";
       leg.innerHTML = html;
       note.textContent = fmtNum(R.nb) + " buffers, " + fmtNum(R.ne) + " events, " + fmtBytes(R.total) + " allocated in total. " +
@@ -269,7 +285,7 @@
       const xa = X(evX(P, a[i])), xf = X(evX(P, f[i]));
       P.drawn++;
       if (xf < LEFT || xa > LEFT + W) continue;
-      const ci = colourIdx(R.strs[R.an[i]]);
+      const ci = CAT ? 36 + R.cat[i] : colourIdx(R.strs[R.an[i]]);
       const h = by[i] * yScale;
       for (let s = L.first[i]; s >= 0; s = sN[s]) {
         const ns = sN[s];

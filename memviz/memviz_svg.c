@@ -13,6 +13,7 @@
 #include "memviz_category.h"
 #include "memviz_escape.h"
 #include "memviz_layout.h"
+#include "memviz_rows.h"
 
 enum {
     MARGIN = 10, GAP = 24, LEFT = 64, RIGHT = 10, TITLE_H = 20, PLOT_H = 220, PHASE_H = 14,
@@ -288,10 +289,14 @@ static void draw_panel(FILE *f, panel_t *p, const char *run_label, double ymax,
     fputs("</g>\n", f);
     /* x axis */
     double ay = py0 + PHASE_H + 11;
-    double raw = (p->d1 - p->d0) / 6.0, mag = pow(10.0, floor(log10(raw))), xs = mag;
-    for (int m = 1; m <= 10; m = m == 1 ? 2 : m == 2 ? 5 : 11)
-        if (mag * m >= raw) {
-            xs = mag * m;
+    /* About six ticks: the first of 1, 2, 5, 10 times the power of ten
+     * below a sixth of the range that covers it (10 included: without it a
+     * range of 3,671 events got a tick every 100, 37 labels run together). */
+    static const double steps[] = {1, 2, 5, 10};
+    double raw = (p->d1 - p->d0) / 6.0, mag = pow(10.0, floor(log10(raw))), xs = 10 * mag;
+    for (size_t m = 0; m < sizeof steps / sizeof steps[0]; m++)
+        if (mag * steps[m] >= raw) {
+            xs = mag * steps[m];
             break;
         }
     /* Events are whole: a run of 3 events is labelled 0 1 2 3, not 0 0 1 1. */
@@ -374,96 +379,15 @@ static void category_legend(FILE *f, const panel_t *panels, int n_panels, double
     }
 }
 
-static const sf_mv_rank_t *rank_of(const sf_mv_trace_t *t, int64_t pid)
-{
-    for (int i = 0; i < t->n_ranks; i++)
-        if (t->ranks[i].pid == pid)
-            return &t->ranks[i];
-    return NULL;
-}
-
-/* Are rows a and b (pids) the same in every run? Then b is drawn as a. */
-static bool rows_same(sf_mv_trace_t *const *runs, int n_runs, int64_t a, int64_t b)
-{
-    for (int k = 0; k < n_runs; k++) {
-        const sf_mv_rank_t *x = rank_of(runs[k], a), *y = rank_of(runs[k], b);
-        if ((x == NULL) != (y == NULL) || (x != NULL && !sf_mv_rank_same(x, y)))
-            return false;
-    }
-    return true;
-}
-
-/* Fold rows that are the same as an earlier kept row: pids keeps the
- * leaders, notes[i] says which ranks leader i stands for ("" alone). */
-static int fold_rows(sf_mv_trace_t *const *runs, int n_runs, int64_t *pids, int n_pids,
-                     char (*notes)[96])
-{
-    int lead_of[256];
-    for (int r = 0; r < n_pids; r++) {
-        lead_of[r] = r;
-        for (int j = 0; j < r && lead_of[r] == r; j++)
-            if (lead_of[j] == j && rows_same(runs, n_runs, pids[j], pids[r]))
-                lead_of[r] = j;
-    }
-    int kept = 0;
-    for (int r = 0; r < n_pids; r++) {
-        if (lead_of[r] != r)
-            continue;
-        char *note = notes[kept];
-        size_t used = 0;
-        int members = 0;
-        note[0] = '\0';
-        for (int i = r; i < n_pids; i++) {
-            if (lead_of[i] != r)
-                continue;
-            int j = i;
-            while (j + 1 < n_pids && lead_of[j + 1] == r && pids[j + 1] == pids[j] + 1)
-                j++;
-            members += j - i + 1;
-            int w = j > i ? snprintf(note + used, 96 - used, "%s%lld-%lld", used ? "," : "",
-                                     (long long)pids[i], (long long)pids[j])
-                          : snprintf(note + used, 96 - used, "%s%lld", used ? "," : "",
-                                     (long long)pids[i]);
-            if (w < 0 || (size_t)w >= 96 - used)
-                break;
-            used += (size_t)w;
-            i = j;
-        }
-        if (members > 1) {
-            char list[96];
-            snprintf(list, sizeof list, "%s", note);
-            snprintf(note, 96, "ranks %.60s identical", list);
-        } else {
-            note[0] = '\0';
-        }
-        pids[kept++] = pids[r];
-    }
-    return kept;
-}
-
 sf_status_t sf_mv_svg_write(sf_mv_trace_t *const *runs, int n_runs, const sf_mv_opts_t *o,
                             FILE *f, sf_err_t *err)
 {
-    /* Rows: the union of the runs' ranks. */
-    int64_t pids[256];
-    int n_pids = 0;
-    for (int k = 0; k < n_runs; k++)
-        for (int i = 0; i < runs[k]->n_ranks; i++) {
-            bool have = false;
-            for (int j = 0; j < n_pids; j++)
-                have = have || pids[j] == runs[k]->ranks[i].pid;
-            if (!have && n_pids < 256)
-                pids[n_pids++] = runs[k]->ranks[i].pid;
-        }
-    for (int i = 1; i < n_pids; i++)
-        for (int j = i; j > 0 && pids[j - 1] > pids[j]; j--) {
-            int64_t tmp = pids[j];
-            pids[j] = pids[j - 1];
-            pids[j - 1] = tmp;
-        }
-    char(*notes)[96] = calloc(256, sizeof *notes);
-    SF_ASSERT(notes != NULL);
-    n_pids = fold_rows(runs, n_runs, pids, n_pids, notes);
+    /* Rows: the union of the runs' ranks, identical ones folded. */
+    sf_mv_rows_t *rows = calloc(1, sizeof *rows);
+    SF_ASSERT(rows != NULL);
+    sf_mv_rows_build(runs, n_runs, rows);
+    const int64_t *pids = rows->pids;
+    int n_pids = rows->n;
     int n_panels = n_pids * n_runs;
     panel_t *panels = calloc((size_t)(n_panels > 0 ? n_panels : 1), sizeof *panels);
     unsigned *cls[SF_MV_MAX_RUNS] = {NULL, NULL};
@@ -489,7 +413,7 @@ sf_status_t sf_mv_svg_write(sf_mv_trace_t *const *runs, int n_runs, const sf_mv_
             panel_t *p = &panels[row * n_runs + k];
             p->t = runs[k];
             p->id = row * n_runs + k;
-            p->note = notes[row][0] != '\0' ? notes[row] : NULL;
+            p->note = rows->notes[row][0] != '\0' ? rows->notes[row] : NULL;
             for (int i = 0; i < runs[k]->n_ranks; i++)
                 if (runs[k]->ranks[i].pid == pids[row])
                     p->r = &runs[k]->ranks[i];
@@ -673,7 +597,7 @@ done:
     }
     free(panels);
     free(totals);
-    free(notes);
+    free(rows);
     for (int k = 0; k < SF_MV_MAX_RUNS; k++)
         free(cls[k]);
     return st;

@@ -25,9 +25,10 @@ describe them:
   a buffer allocated in address order and live at the end.
 
 Per device (pid = the device index, or --rank for a single device): a buffer
-per block ("b"/"e" events of cat "buffer"; tensor = the block's first frame
-as "function file:line", bytes = the block size, requested_bytes = the
-requested size where the snapshot has it), an "allocated" counter, a
+per block ("b"/"e" events of cat "buffer"; tensor = a name from the block's
+frames, see frame_label(); bytes = requested_bytes = the requested size,
+which is all a trace entry records, and block_bytes = the rounded block
+where `segments` gives it), an "allocated" counter, a
 "reserved" counter and one span per segment (cat "segment"), and instant
 events for snapshot and oom entries. Timestamps are the entries' time_us
 when present, else the entry index (microseconds), so the x axis in events
@@ -42,6 +43,7 @@ import io
 import json
 import os
 import pickle
+import re
 import sys
 import tempfile
 
@@ -88,19 +90,51 @@ def _list(d, key, where, default=None):
     return v
 
 
-def frame_name(frames, addr):
-    """The block's first frame, "function file:line"; the address if none."""
-    if isinstance(frames, (list, tuple)) and frames and isinstance(frames[0], dict):
-        f = frames[0]
-        fname = str(f.get("filename", "?")).rsplit("/", 1)[-1]
-        return f"{f.get('name', '?')} {fname}:{f.get('line', '?')}"
-    return f"block 0x{addr:x}"
+# Frames of the allocator and of the stack capture itself: every block of a
+# snapshot recorded with C++ stacks (stacks="all", the default of current
+# PyTorch) starts with them, so "the first frame" would name every block
+# "torch::unwind::unwind()".
+_CAPTURE_FRAMES = ("unwind::unwind", "CapturedTraceback", "gather_with_cpp",
+                   "CUDACachingAllocator")
+_ATEN_OP = re.compile(r"\bat::_ops::(\w+)::(?:call|redispatch)\b")
+_AUTOGRAD_NODE = re.compile(r"\btorch::autograd::generated::(\w+)::apply\b")
 
 
-def frame_func(frames):
-    if isinstance(frames, (list, tuple)) and frames and isinstance(frames[0], dict):
-        return str(frames[0].get("name", "<unknown>"))
-    return "<no frames>"
+def _basename(path):
+    # Snapshots recorded on Windows carry backslash paths.
+    return re.split(r"[/\\]", str(path))[-1]
+
+
+def frame_label(frames, addr):
+    """(buffer name, node) for a block from its frames, innermost first.
+
+    The innermost Python frame (a .py file) names it "function file.py:line"
+    (node: the function): that is the line of the user's program. A block
+    with C++ frames only (autograd's backward runs on its own thread) is
+    named by the first ATen op on its stack, "aten::mm", with the autograd
+    node that called it, "aten::mm (MmBackward0)" (node: "aten::mm"). Other
+    stacks: the first frame that is not the allocator's or the capture's.
+    """
+    if not isinstance(frames, (list, tuple)):
+        frames = []
+    frames = [f for f in frames if isinstance(f, dict)]
+    for f in frames:
+        fname = str(f.get("filename", ""))
+        if fname.endswith(".py"):
+            func = str(f.get("name", "?"))
+            return f"{func} {_basename(fname)}:{f.get('line', '?')}", func
+    names = [str(f.get("name", "")) for f in frames]
+    for n in names:
+        m = _ATEN_OP.search(n)
+        if m:
+            op = f"aten::{m.group(1)}"
+            node = next((g.group(1) for g in map(_AUTOGRAD_NODE.search, names) if g), None)
+            return (f"{op} ({node})" if node else op), op
+    for f, n in zip(frames, names):
+        if not any(c in n for c in _CAPTURE_FRAMES):
+            func = n.split("(", 1)[0] or "?"
+            return f"{func} {_basename(f.get('filename', '?'))}:{f.get('line', '?')}", func
+    return f"block 0x{addr:x}", "<no frames>"
 
 
 class TraceWriter:
@@ -124,14 +158,15 @@ class TraceWriter:
         self.events.append({"ph": "C", "pid": self.pid, "tid": 0, "ts": ts, "name": name,
                             "args": {"bytes": value}})
 
-    def alloc(self, ts, name, node, size, requested, extra=None):
+    def alloc(self, ts, name, node, size, extra=None):
+        """size: the requested bytes, what every trace entry records."""
         bid = self.next_id
         self.next_id += 1
         self.allocated += size
         self.peak_allocated = max(self.peak_allocated, self.allocated)
         self._counter("allocated", ts, self.allocated)
         args = {"tensor": name, "shape": f"[{size}]", "dtype": "u8", "bytes": size,
-                "requested_bytes": requested, "alloc_node": node}
+                "requested_bytes": size, "alloc_node": node}
         if extra:
             args.update(extra)
         self.events.append({"ph": "b", "pid": self.pid, "tid": 0, "ts": ts, "cat": "buffer",
@@ -176,9 +211,10 @@ def _segments_of(snap, device):
 
 
 def _active_blocks(snap, device):
-    """(addr, size, requested, frames) of each active block of the device's
-    segments, in segment then address order; a block with a `history` (the
-    older form) gives one entry per history record."""
+    """(addr, requested, block size, frames) of each active block of the
+    device's segments, in segment then address order; a block with a
+    `history` (the older form) gives one entry per history record, whose
+    real_size is what was requested (block size None then)."""
     blocks = []
     for k, seg in _segments_of(snap, device):
         where = f"segments[{k}]"
@@ -196,12 +232,12 @@ def _active_blocks(snap, device):
                 for h, rec in enumerate(_list(b, "history", bw)):
                     hw = f"{bw}.history[{h}]"
                     real = _int(rec, "real_size", hw)
-                    blocks.append((rec.get("addr", baddr), real, real, rec.get("frames", [])))
+                    blocks.append((rec.get("addr", baddr), real, None, rec.get("frames", [])))
             else:
                 req = b.get("requested_size", size)
                 if isinstance(req, bool) or not isinstance(req, int) or req < 0:
                     raise SnapshotError(f"{bw}: 'requested_size' must be a non-negative integer")
-                blocks.append((baddr, size, req, b.get("frames", [])))
+                blocks.append((baddr, req, size, b.get("frames", [])))
             addr += size
     return blocks
 
@@ -241,9 +277,14 @@ def convert_device_trace(snap, device, entries, w):
                 live.pop(addr, None)
     # Active blocks in the segments with no alloc in the trace: also older.
     seen_live = set(live)
-    for addr, size, req, frames in _active_blocks(snap, device):
+    # Sizes are requested bytes throughout: alloc and free entries record
+    # the request (orig_size, requested_size in CUDACachingAllocator.cpp),
+    # not the rounded block, so a block from the segments counts its
+    # requested_size too, or the end of the replay would not equal the
+    # snapshot's own state.
+    for addr, req, _, frames in _active_blocks(snap, device):
         if addr not in seen_live and addr not in before:
-            before[addr] = (size, frames)
+            before[addr] = (req, frames)
             order_before.append(addr)
     initial_segments = []
     # Segments freed or unmapped in the trace without being made there, and
@@ -273,8 +314,8 @@ def convert_device_trace(snap, device, entries, w):
     open_blocks = {}  # addr -> (id, name, size, free_requested ts or None)
     for addr in order_before:
         size, frames = before[addr]
-        name = frame_name(frames, addr)
-        bid = w.alloc(0, name, "<before the trace>", size, size, {"addr": hex(addr)})
+        name, _ = frame_label(frames, addr)
+        bid = w.alloc(0, name, "<before the trace>", size, {"addr": hex(addr)})
         open_blocks[addr] = [bid, name, size, None]
     for k, e in enumerate(entries):
         a = e["action"]
@@ -286,9 +327,8 @@ def convert_device_trace(snap, device, entries, w):
                 raise SnapshotError(f"{where}: 0x{addr:x} allocated again before its "
                                     "free_completed")
             frames = e.get("frames", [])
-            name = frame_name(frames, addr)
-            bid = w.alloc(ts, name, frame_func(frames), size, size,
-                          {"addr": hex(addr), "stream": e.get("stream", 0)})
+            name, node = frame_label(frames, addr)
+            bid = w.alloc(ts, name, node, size, {"addr": hex(addr), "stream": e.get("stream", 0)})
             open_blocks[addr] = [bid, name, size, None]
         elif a == "free_requested":
             addr = _int(e, "addr", where)
@@ -301,7 +341,7 @@ def convert_device_trace(snap, device, entries, w):
                 raise SnapshotError(f"{where}: 0x{addr:x} freed twice")
             bid, name, size, req_ts = blk
             extra = {"free_requested_ts": req_ts} if req_ts is not None else None
-            w.free(ts, bid, name, size, frame_func(e.get("frames", [])), extra)
+            w.free(ts, bid, name, size, frame_label(e.get("frames", []), addr)[1], extra)
         elif a in ("segment_alloc", "segment_map"):
             w.segment(ts, _int(e, "addr", where), _int(e, "size", where), True, a)
         elif a in ("segment_free", "segment_unmap"):
@@ -318,8 +358,12 @@ def convert_device_trace(snap, device, entries, w):
 def convert_segments(snap, device, w):
     for addr, size in _reserved_segments(snap, device):
         w.segment(0, addr, size, True, "segment")
-    for k, (addr, size, req, frames) in enumerate(_active_blocks(snap, device)):
-        w.alloc(k, frame_name(frames, addr), frame_func(frames), size, req, {"addr": hex(addr)})
+    for k, (addr, req, block, frames) in enumerate(_active_blocks(snap, device)):
+        name, node = frame_label(frames, addr)
+        extra = {"addr": hex(addr)}
+        if block is not None:
+            extra["block_bytes"] = block
+        w.alloc(k, name, node, req, extra)
 
 
 def devices_of(snap):

@@ -701,6 +701,49 @@ START_TEST(test_memviz_svg_is_well_formed_with_peak)
 }
 END_TEST
 
+/* x ticks: about six. 200 buffers allocated and freed one after another
+ * are 400 events; a sixth is 66.7, so the step is 100 (labels 0 to 400).
+ * Without the step of 10 x a power of ten the axis had a label every 10
+ * events, 41 of them run together (seen on a real PyTorch snapshot). */
+START_TEST(test_memviz_svg_x_ticks_are_few)
+{
+    const char *dir = tu_tmpdir();
+    const char *trace = path_in(dir, "many.json"), *svg = path_in(dir, "many.svg");
+    size_t cap = 200 * 300 + 64, used = 0;
+    char *text = malloc(cap);
+    ck_assert_ptr_nonnull(text);
+    used += (size_t)snprintf(text, cap, "{\"traceEvents\":[");
+    for (int i = 0; i < 200; i++)
+        used += (size_t)snprintf(text + used, cap - used,
+                                 "%s{\"ph\":\"b\",\"cat\":\"buffer\",\"pid\":0,\"ts\":%d,"
+                                 "\"id2\":{\"local\":\"%d\"},\"name\":\"t\",\"args\":"
+                                 "{\"bytes\":64}},{\"ph\":\"e\",\"cat\":\"buffer\",\"pid\":0,"
+                                 "\"ts\":%d,\"id2\":{\"local\":\"%d\"},\"name\":\"t\"}",
+                                 i > 0 ? "," : "", 2 * i, i, 2 * i + 1, i);
+    snprintf(text + used, cap - used, "]}\n");
+    ck_assert_int_eq(tu_write_file(trace, text), 0);
+    free(text);
+    char *out = NULL;
+    ck_assert_int_eq(sf(&out, "memviz '%s' -o '%s'", trace, svg), 0);
+    free(out);
+    text = tu_read_file(svg, NULL);
+    ck_assert_ptr_nonnull(text);
+    const char *xl = strstr(text, "<g class=\"xl\">");
+    ck_assert_ptr_nonnull(xl);
+    char *end = strstr(xl, "</g>");
+    ck_assert_ptr_nonnull(end);
+    *end = '\0';
+    ck_assert_msg(strstr(xl, ">0</text>") != NULL && strstr(xl, ">100</text>") != NULL &&
+                      strstr(xl, ">400</text>") != NULL && strstr(xl, ">10</text>") == NULL,
+                  "x labels: %s", xl);
+    long n = 0;
+    for (const char *q = xl; (q = strstr(q, "<text")) != NULL; q++)
+        n++;
+    ck_assert_int_eq(n, 5);
+    free(text);
+}
+END_TEST
+
 START_TEST(test_memviz_html_is_self_contained)
 {
     const char *dir = tu_tmpdir();
@@ -920,6 +963,7 @@ int main(void)
     tcase_add_test(tc, test_memviz_merge_gives_each_run_its_pids);
     tcase_add_test(tc, test_memviz_svg_is_well_formed_with_peak);
     tcase_add_test(tc, test_memviz_html_is_self_contained);
+    tcase_add_test(tc, test_memviz_svg_x_ticks_are_few);
     tcase_add_test(tc, test_memviz_cli_flags);
     tcase_add_test(tc, test_memviz_page_source_in_sync);
     tcase_add_test(tc, test_memviz_page_encodes_bytes_exactly);

@@ -165,8 +165,10 @@ START_TEST(test_memviz_page_renders_every_buffer)
     char *out = NULL;
     ck_assert_msg(tu_run(cmd, &out) == 0, "%s", out);
     free(out);
-    check_page(dir, html, n_ag, join(dir, "timeline.png"));
-    check_page(dir, cmp, n_ag + n_a2a, join(dir, "compare.png"));
+    /* The two ranks of each run are identical: the page holds one of them
+     * (folded as in the SVG, memviz_rows.c). */
+    check_page(dir, html, n_ag / 2, join(dir, "timeline.png"));
+    check_page(dir, cmp, n_ag / 2 + n_a2a / 2, join(dir, "compare.png"));
     printf("screenshots: %s/timeline.png %s/compare.png\n", dir, dir);
 }
 END_TEST
@@ -262,17 +264,21 @@ START_TEST(test_memviz_page_seed_scale_bands_and_bytes)
     ck_assert_int_eq(attr(dom, "status", "data-ready"), 1);
     ck_assert_msg(attr(dom, "errors", "data-count") == 0, "script errors:\n%s",
                   strstr(dom, "id=\"errors\""));
-    ck_assert_int_eq(attr(dom, "status", "data-buffers"), n_bufs);
-    ck_assert_int_eq(attr(dom, "status", "data-bands"), want_bands);
-    /* The self-test ends on the second rank (pid 1): its bands are drawn. */
-    ck_assert_int_eq(attr(dom, "status", "data-drawn-bands"), big[1] + (small[1] > 0));
+    /* The 8 ranks are identical: the page holds rank 0 once, and the rank
+     * selector's one entry says so. */
+    ck_assert_msg(strstr(dom, "<option value=\"0\">ranks 0-7 identical</option></select>") != NULL,
+                  "selector: %.200s", strstr(dom, "<select id=\"rank\">"));
+    ck_assert_int_eq(attr(dom, "status", "data-buffers"), n_bufs / 8);
+    ck_assert_int_eq(want_bands, 8 * (big[0] + (small[0] > 0)));
+    ck_assert_int_eq(attr(dom, "status", "data-bands"), want_bands / 8);
+    ck_assert_int_eq(attr(dom, "status", "data-drawn-bands"), big[0] + (small[0] > 0));
     /* The hovered logits_full band's tooltip, exact bytes with separators. */
     char *tip = attr_text(dom, "status", "data-selftest-tip");
     ck_assert_msg(strstr(tip, "logits_full; shape: [32768,151936] bf16; bytes: 9.27 GiB "
                               "(9,957,277,696); alloc node: gather_logits;") != NULL,
                   "tooltip: %s", tip);
     free(tip);
-    /* The legend (rank 1 now): gather_logits' total, exact in its title. */
+    /* The legend: gather_logits' total, exact in its title. */
     const char *leg = strstr(dom, "<span title=\"19914555392 bytes\">");
     ck_assert_msg(leg != NULL, "no exact gather_logits total in the legend:\n%.2000s",
                   strstr(dom, "class=\"legend\""));
@@ -291,6 +297,77 @@ START_TEST(test_memviz_page_seed_scale_bands_and_bytes)
 }
 END_TEST
 
+/* The page folds identical ranks and colours by category as the SVG does:
+ * chain on 3 identical ranks is one selector entry and one set of data;
+ * categories.yaml with --color category lists the six categories with the
+ * bytes plan's report gives at the peak (weights 256, activations 1024,
+ * logits 512, communication 512, scratch 3072, outputs 512), and at n = 256
+ * (6 KiB a pixel) the 256-byte weight keeps a band of its own, which it
+ * does not when coloured by node. */
+/* Plan graph with plan_args, draw it with memviz_args, load the page with
+ * #selftest plus hash; the DOM after the script ran. */
+static char *page_dom(const char *dir, const char *graph, const char *plan_args,
+                      const char *memviz_args, const char *hash)
+{
+    const char *trace = join(dir, "t.json"), *html = join(dir, "t.html");
+    char cmd[8192], url[4300];
+    int n = snprintf(cmd, sizeof cmd, "%s plan '%s' %s --trace '%s' && %s memviz '%s' %s -o '%s'",
+                     tu_shardflow(), tu_src(graph), plan_args, trace, tu_shardflow(), trace,
+                     memviz_args, html);
+    ck_assert_int_lt(n, (int)sizeof cmd);
+    char *out = NULL;
+    ck_assert_msg(tu_run(cmd, &out) == 0, "%s", out);
+    free(out);
+    snprintf(url, sizeof url, "file://%s#selftest%s", html, hash);
+    char *dom = chromium("--dump-dom", url);
+    ck_assert_int_eq(attr(dom, "status", "data-ready"), 1);
+    ck_assert_msg(strstr(dom, "<pre id=\"errors\" data-count=\"0\"></pre>") != NULL,
+                  "script errors:\n%s", strstr(dom, "id=\"errors\""));
+    return dom;
+}
+
+START_TEST(test_memviz_page_folds_ranks_and_colours_by_category)
+{
+    const char *dir = tu_tmpdir();
+    char *dom = page_dom(dir, "tests/graphs/chain.yaml", "--world 3", "", "");
+    ck_assert_msg(strstr(dom, "<select id=\"rank\"><option value=\"0\">ranks 0-2 identical"
+                              "</option></select>") != NULL,
+                  "selector: %s", strstr(dom, "<select id=\"rank\">"));
+    ck_assert_ptr_nonnull(strstr(dom, "rank 0 (ranks 0-2 identical: one panel shown)</span>"));
+    free(dom);
+    char *text = tu_read_file(join(dir, "t.html"), NULL);
+    ck_assert_int_eq(count_of(text, "{\"pid\":"), 1);
+    free(text);
+
+    dom = page_dom(dir, "tests/graphs/categories.yaml", "", "--color category", "");
+    const char *want[] = {"</span>weights 256 B</span>", "</span>activations 1.00 KiB</span>",
+                          "</span>logits/target 512 B</span>",
+                          "</span>communication 512 B</span>",
+                          "</span>kernel scratch 3.00 KiB</span>", "</span>outputs 512 B</span>"};
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++)
+        ck_assert_msg(strstr(dom, want[k]) != NULL, "no %s in the legend", want[k]);
+    free(dom);
+
+    /* n = 256: ten buffers; by node the 256-byte weight is the one small
+     * buffer, by category it is not (and the hover test finds no "small
+     * buffer" to report: its band is there, under a pixel tall). */
+    dom = page_dom(dir, "tests/graphs/categories.yaml", "--set n=256", "", "&buffer=w_norm");
+    ck_assert_int_eq(attr(dom, "status", "data-buffers"), 10);
+    ck_assert_int_eq(attr(dom, "status", "data-small"), 1);
+    char *tip = attr_text(dom, "status", "data-selftest-tip");
+    ck_assert_str_eq(tip, "small buffer: no band of its own");
+    free(tip);
+    free(dom);
+    dom = page_dom(dir, "tests/graphs/categories.yaml", "--set n=256", "--color category",
+                   "&buffer=w_norm");
+    ck_assert_int_eq(attr(dom, "status", "data-small"), 0);
+    tip = attr_text(dom, "status", "data-selftest-tip");
+    ck_assert_str_ne(tip, "small buffer: no band of its own");
+    free(tip);
+    free(dom);
+}
+END_TEST
+
 int main(void)
 {
     if (access(CHROMIUM, X_OK) != 0) {
@@ -302,6 +379,7 @@ int main(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_memviz_page_renders_every_buffer);
     tcase_add_test(tc, test_memviz_page_seed_scale_bands_and_bytes);
+    tcase_add_test(tc, test_memviz_page_folds_ranks_and_colours_by_category);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

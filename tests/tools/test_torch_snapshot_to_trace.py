@@ -140,7 +140,9 @@ class Converter(unittest.TestCase):
 
     def test_blocks_from_before_the_trace_start_at_event_0(self):
         # D (256 B) is freed in the trace but was never allocated there; E is
-        # active in the segments without an alloc: both were live first.
+        # active in the segments without an alloc: both were live first. E
+        # counts its requested 4000 bytes, not its 4096-byte block: trace
+        # entries carry requested sizes, so the two must not be mixed.
         snap = {"segments": [{"device": 0, "address": 0x9000, "total_size": 2 * MiB, "stream": 0,
                               "blocks": [{"address": 0x9000, "size": 4096, "requested_size": 4000,
                                           "state": "active_allocated",
@@ -152,8 +154,8 @@ class Converter(unittest.TestCase):
         trace, _ = self.convert(snap)
         b = self.buffers(trace, "b")
         self.assertEqual([(x["ts"], x["args"]["bytes"]) for x in b],
-                         [(0, 256), (0, 4096), (1, 512)])
-        self.assertEqual(self.counter(trace, "allocated"), [256, 4352, 4096, 4608])
+                         [(0, 256), (0, 4000), (1, 512)])
+        self.assertEqual(self.counter(trace, "allocated"), [256, 4256, 4000, 4512])
         self.assertEqual(self.counter(trace, "reserved"), [2 * MiB])
 
     def test_free_requested_alone_stays_live(self):
@@ -172,6 +174,62 @@ class Converter(unittest.TestCase):
         snap = {"device_traces": [[entry("alloc", 0x0, 512)]]}
         trace, _ = self.convert(snap, "--rank", "3")
         self.assertEqual(self.counter(trace, "allocated", pid=3), [512])
+
+    # ---- what real snapshots hold (found converting ones recorded on GPUs) --------
+
+    def test_sizes_are_requested_bytes_in_both_forms(self):
+        # CUDACachingAllocator records an alloc with its requested size (not
+        # the rounded block) and a block in `segments` with both. Live at the
+        # snapshot: G (requested 1000 in a 1024 block) from before the trace
+        # and H (3000 in 3072) from the trace; I was allocated and freed.
+        # End allocated = 1000 + 3000 = 4000 in the trace form, and the same
+        # from the segments alone.
+        seg = {"device": 0, "address": 0x0, "total_size": 2 * MiB, "stream": 0, "blocks": [
+            {"address": 0x0, "size": 1024, "requested_size": 1000,
+             "state": "active_allocated", "frames": []},
+            {"address": 0x400, "size": 3072, "requested_size": 3000,
+             "state": "active_allocated", "frames": frames("h_fn", 8)},
+            {"address": 0x1000, "size": 2 * MiB - 0x1000, "state": "inactive", "frames": []}]}
+        snap = {"segments": [seg], "device_traces": [[
+            entry("alloc", 0x1000, 700, frames=frames("i_fn", 7)),
+            entry("alloc", 0x400, 3000, frames=frames("h_fn", 8)),
+            entry("free_requested", 0x1000, 700),
+            entry("free_completed", 0x1000, 700)]]}
+        trace, _ = self.convert(snap)
+        self.assertEqual(self.counter(trace, "allocated"), [1000, 1700, 4700, 4000])
+        trace, _ = self.convert({"segments": [seg]})
+        self.assertEqual(self.counter(trace, "allocated"), [1000, 4000])
+
+    def test_names_skip_the_allocator_and_capture_frames(self):
+        # stacks="all" (the default of current PyTorch) puts C++ frames first:
+        # the unwinder, the allocator, then ATen. The buffer is named by the
+        # innermost Python frame; with none (autograd's backward thread), by
+        # the ATen op and the autograd node; Windows paths lose their folder.
+        cpp = [{"name": "torch::unwind::unwind()", "filename": "??", "line": 0},
+               {"name": "torch::CapturedTraceback::gather(bool, bool, bool)",
+                "filename": "??", "line": 0},
+               {"name": "c10::cuda::CUDACachingAllocator::Native::DeviceCachingAllocator::"
+                        "malloc(int, unsigned long, CUstream_st*)",
+                "filename": "CUDACachingAllocator.cpp", "line": 0},
+               {"name": "at::_ops::mm::call(at::Tensor const&, at::Tensor const&)",
+                "filename": "??", "line": 0}]
+        backward = cpp + [{"name": "torch::autograd::generated::MmBackward0::apply("
+                                   "std::vector<at::Tensor>&&)", "filename": "??", "line": 0}]
+        forward = cpp + [{"name": "forward", "line": 101,
+                          "filename": "D:\\Dev\\a2\\cs336_basics\\model.py"}]
+        other = cpp[:3] + [{"name": "at::native::empty_cuda(c10::ArrayRef<long>)",
+                            "filename": "Empty.cpp", "line": 12}]
+        snap = {"device_traces": [[entry("alloc", 0x0, 512, frames=backward),
+                                   entry("alloc", 0x200, 512, frames=forward),
+                                   entry("alloc", 0x400, 512, frames=other),
+                                   entry("alloc", 0x600, 512, frames=cpp[:2])]]}
+        trace, _ = self.convert(snap)
+        b = self.buffers(trace, "b")
+        self.assertEqual([(x["args"]["tensor"], x["args"]["alloc_node"]) for x in b],
+                         [("aten::mm (MmBackward0)", "aten::mm"),
+                          ("forward model.py:101", "forward"),
+                          ("at::native::empty_cuda Empty.cpp:12", "at::native::empty_cuda"),
+                          ("block 0x600", "<no frames>")])
 
     # ---- the segments form ----------------------------------------------------------
 
@@ -197,7 +255,9 @@ class Converter(unittest.TestCase):
         trace, _ = self.convert(snap)
         b = self.buffers(trace, "b")
         self.assertEqual(b[0]["pid"], 1)
+        self.assertEqual(b[0]["args"]["bytes"], 1000)
         self.assertEqual(b[0]["args"]["requested_bytes"], 1000)
+        self.assertEqual(b[0]["args"]["block_bytes"], 1024)
         self.assertEqual(b[0]["args"]["tensor"], "w_fn model.py:9")
 
     # ---- with a plan, in memviz -----------------------------------------------------
