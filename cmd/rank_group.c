@@ -50,7 +50,7 @@ typedef struct report_wire {
     int64_t n_allocs;
     double wall_s;
     uint64_t kept_bytes, output_bytes, persistent_bytes, floor_bytes;
-    uint64_t reserved_peak_bytes;
+    uint64_t reserved_peak_bytes, device_used_peak_bytes;
     int32_t n_aliases;
     char peak_node[256];
     char floor_node[256];
@@ -79,6 +79,7 @@ sf_status_t sf_rank_group_gather_reports(sf_rank_group_t *rg, const sf_rank_repo
     w.persistent_bytes = mine->stats.persistent_bytes;
     w.floor_bytes = mine->stats.floor_bytes;
     w.reserved_peak_bytes = mine->stats.reserved_peak_bytes;
+    w.device_used_peak_bytes = mine->stats.device_used_peak_bytes;
     w.n_aliases = mine->n_aliases;
     snprintf(w.peak_node, sizeof w.peak_node, "%s", mine->peak_node);
     snprintf(w.floor_node, sizeof w.floor_node, "%s", mine->floor_node);
@@ -98,6 +99,7 @@ sf_status_t sf_rank_group_gather_reports(sf_rank_group_t *rg, const sf_rank_repo
         rep->stats.persistent_bytes = all[r].persistent_bytes;
         rep->stats.floor_bytes = all[r].floor_bytes;
         rep->stats.reserved_peak_bytes = all[r].reserved_peak_bytes;
+        rep->stats.device_used_peak_bytes = all[r].device_used_peak_bytes;
         rep->n_aliases = all[r].n_aliases; /* counted; the names stay with the rank */
         snprintf(rep->peak_node, sizeof rep->peak_node, "%s", all[r].peak_node);
         rep->stats.peak_node = rep->peak_node;

@@ -67,6 +67,8 @@ static void print_json(const sf_graph_t *g, const sf_report_how_t *how,
         /* A caching device allocator (cuda): what it held from the driver. */
         if (rep->stats.reserved_peak_bytes != 0)
             sf_cli_json_add_u64(o, "reserved_peak_bytes", rep->stats.reserved_peak_bytes);
+        if (rep->stats.device_used_peak_bytes != 0)
+            sf_cli_json_add_u64(o, "device_used_peak_bytes", rep->stats.device_used_peak_bytes);
         cJSON_AddStringToObject(o, "peak_node", rep->peak_node);
         sf_cli_json_add_u64(o, "end_bytes", rep->stats.end_bytes);
         cJSON_AddNumberToObject(o, "allocs", (double)rep->stats.n_allocs);
@@ -121,6 +123,20 @@ void sf_report_print(const sf_graph_t *g, const sf_report_how_t *how,
                (unsigned long long)rep->stats.end_bytes, floor_h,
                ratio(rep->stats.peak_bytes, rep->stats.floor_bytes),
                (long long)rep->stats.n_allocs, rep->stats.wall_s);
+    }
+    /* A caching device allocator: beside the tracked peak (PyTorch's max
+     * allocated), what the pool held and what the driver saw in use. */
+    for (int r = 0; r < n_reports(how); r++) {
+        const sf_exec_stats_t *st = &reports[r].stats;
+        if (st->reserved_peak_bytes == 0 && st->device_used_peak_bytes == 0)
+            continue;
+        char res[32], used[32];
+        sf_cli_format_bytes(st->reserved_peak_bytes, res, sizeof res);
+        sf_cli_format_bytes(st->device_used_peak_bytes, used, sizeof used);
+        printf("rank %d: reserved peak %llu (%s, the pool); device used peak %llu (%s, "
+               "cudaMemGetInfo: context and library workspaces included)\n",
+               reports[r].rank, (unsigned long long)st->reserved_peak_bytes, res,
+               (unsigned long long)st->device_used_peak_bytes, used);
     }
     if (how->explain)
         for (int r = 0; r < n_reports(how); r++)

@@ -170,3 +170,8 @@ sf_status_t sf_device_read_tensor(sf_device_t *dev, const sf_tensor_t *t, sf_ten
     free(staging);
     return st;
 }
+
+uint64_t sf_device_used_bytes(const sf_device_t *dev)
+{
+    return dev->iface->used_bytes != NULL ? dev->iface->used_bytes(dev) : 0;
+}

@@ -84,6 +84,11 @@ typedef struct sf_device_iface {
      * PyTorch's "reserved" beside "allocated" (sf_mem's live bytes). NULL:
      * the allocator caches nothing, reserved = allocated. */
     uint64_t (*reserved_bytes)(const sf_device_t *dev);
+    /* (optional) Bytes in use on the whole device as its driver sees them
+     * (cuda: cudaMemGetInfo's total - free): our pool plus the context,
+     * cuBLAS's and NCCL's own buffers and any other process. NULL: not
+     * known (0). */
+    uint64_t (*used_bytes)(const sf_device_t *dev);
 } sf_device_iface_t;
 
 struct sf_device {
@@ -154,6 +159,8 @@ SF_NODISCARD sf_status_t sf_device_read_tensor(sf_device_t *dev, const struct sf
 /* The allocator's reserved bytes; `otherwise` for a device that caches
  * nothing (no reserved_bytes hook). */
 uint64_t sf_device_reserved_bytes(const sf_device_t *dev, uint64_t otherwise);
+/* The driver's view of the device's used bytes (0 where unknown). */
+uint64_t sf_device_used_bytes(const sf_device_t *dev);
 /* The meta device's hooks, for a planning device that accounts like meta
  * but takes another device's scratch rules (plan --device cuda). */
 const sf_device_iface_t *sf_device_meta_iface(void);

@@ -17,6 +17,9 @@ struct sf_mem {
      * (PyTorch's max reserved); 0 for a device whose allocator caches
      * nothing. */
     uint64_t reserved_peak_bytes;
+    /* The driver's view at its highest, sampled at each allocation (0 where
+     * the device does not say). */
+    uint64_t device_used_peak_bytes;
     int64_t live_count;
     int64_t total_allocs;
     const char *current_node; /* borrowed */
@@ -208,6 +211,9 @@ sf_status_t sf_mem_alloc(sf_mem_t *mem, const sf_alloc_req_t *req, sf_buffer_t *
     uint64_t reserved = sf_device_reserved_bytes(mem->dev, 0);
     if (reserved > mem->reserved_peak_bytes)
         mem->reserved_peak_bytes = reserved;
+    uint64_t used = sf_device_used_bytes(mem->dev);
+    if (used > mem->device_used_peak_bytes)
+        mem->device_used_peak_bytes = used;
     if (mem->observer != NULL) {
         sf_mem_event_t ev = {.kind = SF_MEM_EV_ALLOC, .buf = buf, .free_node = NULL,
                              .time_us = buf->alloc_time_us, .live_bytes = mem->live_bytes,
@@ -247,6 +253,7 @@ sf_device_t *sf_mem_device(const sf_mem_t *mem) { return mem->dev; }
 uint64_t sf_mem_live_bytes(const sf_mem_t *mem) { return mem->live_bytes; }
 uint64_t sf_mem_peak_bytes(const sf_mem_t *mem) { return mem->peak_bytes; }
 uint64_t sf_mem_reserved_peak_bytes(const sf_mem_t *mem) { return mem->reserved_peak_bytes; }
+uint64_t sf_mem_device_used_peak_bytes(const sf_mem_t *mem) { return mem->device_used_peak_bytes; }
 int64_t sf_mem_live_count(const sf_mem_t *mem) { return mem->live_count; }
 int64_t sf_mem_total_allocs(const sf_mem_t *mem) { return mem->total_allocs; }
 const char *sf_mem_peak_node(const sf_mem_t *mem) { return mem->peak_node; }

@@ -130,6 +130,8 @@ uint64_t sf_mem_live_bytes(const sf_mem_t *mem);
 uint64_t sf_mem_peak_bytes(const sf_mem_t *mem);
 /* The highest reserved bytes seen at an allocation (0: the device caches nothing). */
 uint64_t sf_mem_reserved_peak_bytes(const sf_mem_t *mem);
+/* The device driver's used bytes at their highest seen at an allocation (0: not known). */
+uint64_t sf_mem_device_used_peak_bytes(const sf_mem_t *mem);
 int64_t sf_mem_live_count(const sf_mem_t *mem);
 int64_t sf_mem_total_allocs(const sf_mem_t *mem);
 /* Node during which the peak was first reached; "" if nothing was allocated. */

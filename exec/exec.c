@@ -297,6 +297,7 @@ sf_status_t sf_exec_run(sf_exec_t *ex, sf_err_t *err)
     }
     ex->stats.peak_bytes = sf_mem_peak_bytes(ex->mem);
     ex->stats.reserved_peak_bytes = sf_mem_reserved_peak_bytes(ex->mem);
+    ex->stats.device_used_peak_bytes = sf_mem_device_used_peak_bytes(ex->mem);
     ex->stats.peak_node = sf_mem_peak_node(ex->mem);
     ex->stats.end_bytes = sf_mem_live_bytes(ex->mem);
     ex->stats.n_allocs = sf_mem_total_allocs(ex->mem) - allocs0;

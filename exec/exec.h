@@ -39,6 +39,9 @@ typedef struct sf_exec_stats {
     /* The device allocator's highest reserved bytes (cuda: the pool's; 0 on
      * cpu and meta, whose allocators cache nothing). */
     uint64_t reserved_peak_bytes;
+    /* The driver's used bytes at their highest (cuda: cudaMemGetInfo, the
+     * context and library workspaces included; 0 where not known). */
+    uint64_t device_used_peak_bytes;
 } sf_exec_stats_t;
 
 typedef struct sf_exec sf_exec_t;

@@ -266,6 +266,15 @@ static uint64_t cuda_reserved(const sf_device_t *dev)
     return v;
 }
 
+static uint64_t cuda_used(const sf_device_t *dev)
+{
+    (void)dev;
+    size_t free_b = 0, total_b = 0;
+    if (!state.is_open || cudaMemGetInfo(&free_b, &total_b) != cudaSuccess)
+        return 0;
+    return (uint64_t)(total_b - free_b);
+}
+
 static const sf_device_iface_t cuda_iface = {
     .name = "cuda",
     .touches_memory = true,
@@ -282,6 +291,7 @@ static const sf_device_iface_t cuda_iface = {
     .scratch_bytes = sf_cuda_scratch_bytes,
     .copy_tensor = cuda_copy_tensor,
     .reserved_bytes = cuda_reserved,
+    .used_bytes = cuda_used,
 };
 
 void sf_cuda_register(void)
