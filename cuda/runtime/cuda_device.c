@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cuda_blas.h"
 #include "cuda_kernels.h"
 #include "graph.h"
 
@@ -84,13 +85,16 @@ static sf_status_t cuda_open(sf_err_t *err)
     if ((e = cudaMemPoolSetAttribute(state.pool, cudaMemPoolAttrReleaseThreshold, &keep)) !=
         cudaSuccess)
         return cuda_fail(err, e, "cudaMemPoolSetAttribute");
-    cublasStatus_t bs = cublasCreate(&state.blas);
+    const sf_cublas_t *blas;
+    if ((st = sf_cublas(&blas, err)) != SF_OK)
+        return st;
+    cublasStatus_t bs = blas->create(&state.blas);
     if (bs != CUBLAS_STATUS_SUCCESS)
         return sf_err_set(err, SF_ERR_DEVICE, NULL, "cuda device %d: cublasCreate failed: %s",
-                          state.ordinal, cublasGetStatusString(bs));
-    if ((bs = cublasSetStream(state.blas, state.stream)) != CUBLAS_STATUS_SUCCESS)
+                          state.ordinal, blas->status_string(bs));
+    if ((bs = blas->set_stream(state.blas, state.stream)) != CUBLAS_STATUS_SUCCESS)
         return sf_err_set(err, SF_ERR_DEVICE, NULL, "cuda device %d: cublasSetStream failed: %s",
-                          state.ordinal, cublasGetStatusString(bs));
+                          state.ordinal, blas->status_string(bs));
     state.is_open = true;
     return SF_OK;
 }

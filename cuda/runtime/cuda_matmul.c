@@ -10,6 +10,7 @@
 
 #include <limits.h>
 
+#include "cuda_blas.h"
 #include "cuda_kernels.h"
 #include "graph.h"
 
@@ -34,10 +35,11 @@ static sf_tensor_t staged(const sf_tensor_t *t, char **cursor, sf_buffer_t *buf)
     return c;
 }
 
-static sf_status_t blas_fail(const sf_node_t *node, cublasStatus_t s, sf_err_t *err)
+static sf_status_t blas_fail(const sf_cublas_t *blas, const sf_node_t *node, cublasStatus_t s,
+                             sf_err_t *err)
 {
     return sf_err_set(err, SF_ERR_DEVICE, &node->pos, "cuda: node '%s': cuBLAS failed: %s",
-                      node->name, cublasGetStatusString(s));
+                      node->name, blas->status_string(s));
 }
 
 sf_status_t sf_cuda_matmul(const sf_kernel_args_t *a, sf_err_t *err)
@@ -47,9 +49,10 @@ sf_status_t sf_cuda_matmul(const sf_kernel_args_t *a, sf_err_t *err)
     if (sf_tensor_numel(&C) == 0)
         return SF_OK;
     void *stream, *handle;
+    const sf_cublas_t *blas;
     sf_status_t st;
     if ((st = sf_cuda_stream(a->dev, &stream, err)) != SF_OK ||
-        (st = sf_cuda_blas(a->dev, &handle, err)) != SF_OK)
+        (st = sf_cuda_blas(a->dev, &handle, err)) != SF_OK || (st = sf_cublas(&blas, err)) != SF_OK)
         return st;
     SF_ASSERT(a->scratch_bytes >= sf_cuda_matmul_scratch(a->in, a->out));
     char *cursor = (char *)a->scratch + SF_CUDA_BLAS_WORKSPACE;
@@ -90,18 +93,18 @@ sf_status_t sf_cuda_matmul(const sf_kernel_args_t *a, sf_err_t *err)
     if (k == 0) /* an empty sum: C is zero */
         return sf_device_fill(a->dev, sf_tensor_data(&C), 0, sf_tensor_nbytes(&C), err);
     cublasHandle_t h = handle;
-    cublasStatus_t s = cublasSetWorkspace(h, a->scratch, SF_CUDA_BLAS_WORKSPACE);
+    cublasStatus_t s = blas->set_workspace(h, a->scratch, SF_CUDA_BLAS_WORKSPACE);
     if (s != CUBLAS_STATUS_SUCCESS)
-        return blas_fail(node, s, err);
+        return blas_fail(blas, node, s, err);
     const float one = 1.0f, zero = 0.0f;
     cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
     if (batch == 1) {
-        s = cublasGemmEx(h, op_b, CUBLAS_OP_N, (int)n, (int)m, (int)k, &one, sf_tensor_data(&B),
+        s = blas->gemm_ex(h, op_b, CUBLAS_OP_N, (int)n, (int)m, (int)k, &one, sf_tensor_data(&B),
                          blas_type(B.dtype), (int)ldb, sf_tensor_data(&A), blas_type(A.dtype),
                          (int)lda, &zero, sf_tensor_data(&C), blas_type(C.dtype), (int)n,
                          CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
     } else {
-        s = cublasGemmStridedBatchedEx(h, op_b, CUBLAS_OP_N, (int)n, (int)m, (int)k, &one,
+        s = blas->gemm_strided_batched_ex(h, op_b, CUBLAS_OP_N, (int)n, (int)m, (int)k, &one,
                                        sf_tensor_data(&B), blas_type(B.dtype), (int)ldb, k * n,
                                        sf_tensor_data(&A), blas_type(A.dtype), (int)lda, m * k,
                                        &zero, sf_tensor_data(&C), blas_type(C.dtype), (int)n,
@@ -109,7 +112,7 @@ sf_status_t sf_cuda_matmul(const sf_kernel_args_t *a, sf_err_t *err)
                                        CUBLAS_GEMM_DEFAULT);
     }
     if (s != CUBLAS_STATUS_SUCCESS)
-        return blas_fail(node, s, err);
+        return blas_fail(blas, node, s, err);
     if (sf_tensor_data(&C) != sf_tensor_data(&out_final))
         return sf_device_copy_tensor(a->dev, &out_final, &C, err);
     return SF_OK;
