@@ -89,6 +89,12 @@ sf_status_t sf_comm_new(const char *name, sf_bootstrap_t *bs, double timeout_s, 
     return SF_OK;
 }
 
+uint64_t sf_comm_sent_bytes(const sf_comm_t *comm)
+{
+    return comm->iface->sent_bytes != NULL ? comm->iface->sent_bytes(comm)
+                                           : SF_COMM_BYTES_UNKNOWN;
+}
+
 int sf_comm_rank(const sf_comm_t *comm)
 {
     return comm->rank;

@@ -333,6 +333,59 @@ static void expect_refused(const char *args, int code, const char *fragment)
     free(out);
 }
 
+/* The bytes each rank's collectives really sent (run --json sent_bytes, as
+ * the UCX comm counts its point-to-point sends) equal the figure the README
+ * computes from the op's counts. Fused: to each other rank j, one row per
+ * position of j's sequences that the teacher reads (not the last; with
+ * positions loss only loss_mask 1), each dloc[r] draft columns (t2d's ids
+ * in this rank's shard of the 46 real columns) + 8 bf16 slots of statistics,
+ * 2 B each. Unfused: the logits all_to_all, (w - 1) pieces of (48 / w)^2
+ * bf16. */
+START_TEST(test_sent_bytes_measured_equal_computed)
+{
+    const int64_t S = 4, tokens = 48, vpad = 48, vocab = 46, se = 8;
+    for (int w = 2; w <= 4; w++)
+        for (int loss = 0; loss < 2; loss++) {
+            char dir[4200], args[4800];
+            snprintf(dir, sizeof dir, "%s", tu_tmpdir());
+            snprintf(args, sizeof args,
+                     "run --nproc %d '%s' --set chunk=5 --out '%s/fused' --overwrite %s "
+                     "--set loss_rows=%d",
+                     w, graph(), dir, loss ? "--set positions=loss" : "", (int)(tokens / w));
+            long long sent[4];
+            for (int r = 0; r < w; r++)
+                sent[r] = tu_json_rank_field(args, r, "sent_bytes");
+            char out[4300];
+            snprintf(out, sizeof out, "%s/fused", dir);
+            sf_st_file_t *f = open_rank(out, 0);
+            sf_tensor_t tt, tm;
+            const uint8_t *t2d = get(f, "t2d", &tt);
+            const int64_t *mask = get(f, "loss_mask", &tm);
+            int64_t seqs = tokens / S / w, vloc = vpad / w;
+            for (int r = 0; r < w; r++) {
+                int64_t dloc = 0;
+                for (int64_t v = r * vloc; v < (r + 1) * vloc && v < vocab; v++)
+                    dloc += t2d[v];
+                long long want = 0;
+                for (int j = 0; j < w; j++)
+                    for (int64_t b = j * seqs; b < (j + 1) * seqs && j != r; b++)
+                        for (int64_t p = 0; p < S - 1; p++)
+                            if (!loss || mask[b * S + p] != 0)
+                                want += (dloc + se) * 2;
+                ck_assert_int_eq(sent[r], want);
+            }
+            sf_st_close(f);
+            free_copies();
+            if (loss)
+                continue;
+            snprintf(args, sizeof args, "run --nproc %d '%s'", w, graph());
+            for (int r = 0; r < w; r++)
+                ck_assert_int_eq(tu_json_rank_field(args, r, "sent_bytes"),
+                                 (w - 1) * (vpad / w) * (vpad / w) * 2);
+        }
+}
+END_TEST
+
 /* teacher_probs' shape rule: f32 draft rows and one logsumexp slot per
  * row, refused at the node's line and column otherwise. */
 START_TEST(test_teacher_probs_bad_inputs)
@@ -543,6 +596,7 @@ int main(void)
     tcase_add_test(tc, test_deferred_probs_same_bytes);
     tcase_add_test(tc, test_bad_attrs_refused);
     tcase_add_test(tc, test_teacher_probs_bad_inputs);
+    tcase_add_test(tc, test_sent_bytes_measured_equal_computed);
     tcase_add_test(tc, test_t2d_and_d2t_inputs);
     tcase_add_test(tc, test_plan_qwen3_8b_figures);
     tcase_add_test(tc, test_eagle3_teacher_graph_modes_agree);
