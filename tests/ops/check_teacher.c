@@ -5,8 +5,10 @@
  * 0 rows and positions loss (packed rows equal the padded rows they came
  * from); the unfused outputs equal SpecForge's formulas written plainly
  * here on the exchanged rows; the plan of the fused graph equals its run;
- * draft_mask reads t2d and d2t and refuses bad ones; bad attrs are refused
- * with the node named, exit 2. */
+ * teacher_vp with defer_probs plus teacher_probs writes the same bytes as
+ * teacher_vp alone; the bytes the comm counts as sent equal the computed
+ * figure; draft_mask reads t2d and d2t and refuses bad ones; bad attrs are
+ * refused with the node named, exit 2. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
