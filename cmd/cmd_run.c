@@ -363,7 +363,15 @@ static int run_rank(run_args_t *a)
         a->o.trace = trace;
         a->o.comm = rg.comm;
         a->o.n_steps = a->steps;
+        /* Only the steps' collectives: the join and the report gather use
+         * the bootstrap, not the comm, but a barrier or probe at join would
+         * still count. */
+        sf_comm_t *comm = rg.comm != NULL ? rg.comm : sf_comm_solo();
+        uint64_t sent0 = sf_comm_sent_bytes(comm);
         st = run_steps(a, g, &mine, &err);
+        uint64_t sent1 = sf_comm_sent_bytes(comm);
+        mine.has_sent_bytes = sent0 != SF_COMM_BYTES_UNKNOWN && sent1 != SF_COMM_BYTES_UNKNOWN;
+        mine.sent_bytes = mine.has_sent_bytes ? sent1 - sent0 : 0;
     }
     if (trace != NULL) {
         if (st == SF_OK)

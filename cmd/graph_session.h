@@ -54,6 +54,11 @@ typedef struct sf_rank_report {
     char floor_node[256];      /* stats.floor_node points here */
     int n_aliases;             /* placements the plan made */
     sf_report_alias_t aliases[SF_REPORT_MAX_ALIASES]; /* the first of them */
+    /* run only: payload bytes this rank's collectives sent to other ranks
+     * during the steps, as the comm counted them (sf_comm_sent_bytes);
+     * has_sent_bytes false for a plan or a backend that cannot tell. */
+    uint64_t sent_bytes;
+    bool has_sent_bytes;
 } sf_rank_report_t;
 
 /* Run g once for one rank. Fills report. want_node_times keeps per-node

@@ -52,6 +52,8 @@ typedef struct report_wire {
     uint64_t kept_bytes, output_bytes, persistent_bytes, floor_bytes;
     uint64_t reserved_peak_bytes, device_used_peak_bytes;
     int32_t n_aliases;
+    uint64_t sent_bytes;
+    int32_t has_sent_bytes;
     char peak_node[256];
     char floor_node[256];
 } report_wire_t;
@@ -81,6 +83,8 @@ sf_status_t sf_rank_group_gather_reports(sf_rank_group_t *rg, const sf_rank_repo
     w.reserved_peak_bytes = mine->stats.reserved_peak_bytes;
     w.device_used_peak_bytes = mine->stats.device_used_peak_bytes;
     w.n_aliases = mine->n_aliases;
+    w.sent_bytes = mine->sent_bytes;
+    w.has_sent_bytes = mine->has_sent_bytes;
     snprintf(w.peak_node, sizeof w.peak_node, "%s", mine->peak_node);
     snprintf(w.floor_node, sizeof w.floor_node, "%s", mine->floor_node);
     report_wire_t *all = calloc((size_t)world, sizeof *all);
@@ -101,6 +105,8 @@ sf_status_t sf_rank_group_gather_reports(sf_rank_group_t *rg, const sf_rank_repo
         rep->stats.reserved_peak_bytes = all[r].reserved_peak_bytes;
         rep->stats.device_used_peak_bytes = all[r].device_used_peak_bytes;
         rep->n_aliases = all[r].n_aliases; /* counted; the names stay with the rank */
+        rep->sent_bytes = all[r].sent_bytes;
+        rep->has_sent_bytes = all[r].has_sent_bytes != 0;
         snprintf(rep->peak_node, sizeof rep->peak_node, "%s", all[r].peak_node);
         rep->stats.peak_node = rep->peak_node;
         snprintf(rep->floor_node, sizeof rep->floor_node, "%s", all[r].floor_node);

@@ -80,6 +80,8 @@ static void print_json(const sf_graph_t *g, const sf_report_how_t *how,
         cJSON_AddStringToObject(o, "floor_node", rep->floor_node);
         cJSON_AddNumberToObject(o, "peak_over_floor",
                                 ratio(rep->stats.peak_bytes, rep->stats.floor_bytes));
+        if (rep->has_sent_bytes)
+            sf_cli_json_add_u64(o, "sent_bytes", rep->sent_bytes);
         add_aliases(o, rep);
         cJSON_AddItemToArray(ranks, o);
     }

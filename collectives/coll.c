@@ -103,6 +103,12 @@ sf_status_t sf_comm_new_emulated(int rank, int world, double timeout_s, sf_comm_
     return comm_create(&sf_comm_emulate, NULL, rank, world, timeout_s, out, err);
 }
 
+uint64_t sf_comm_sent_bytes(const sf_comm_t *comm)
+{
+    return comm->iface->sent_bytes != NULL ? comm->iface->sent_bytes(comm)
+                                           : SF_COMM_BYTES_UNKNOWN;
+}
+
 int sf_comm_rank(const sf_comm_t *comm)
 {
     return comm->rank;

@@ -87,6 +87,13 @@ typedef struct sf_comm_iface {
     void (*req_free)(sf_comm_t *comm, void *req);
     /* Tear the backend down. Must not block past comm->timeout_s. Required. */
     void (*finalize)(sf_comm_t *comm);
+    /* Payload bytes this rank has handed to point-to-point sends to other
+     * ranks since init, whichever transport carries them (a single-copy
+     * send counts its bytes, not its descriptor): what the collectives
+     * really sent, for checking the figures computed from op counts. Never
+     * blocks. Optional (default: unknown, SF_COMM_BYTES_UNKNOWN: NCCL does
+     * not say). */
+    uint64_t (*sent_bytes)(const sf_comm_t *comm);
 } sf_comm_iface_t;
 
 struct sf_comm {
@@ -130,6 +137,11 @@ int sf_comm_size(const sf_comm_t *comm);
 /* The process's one-rank comm on the self backend, for a caller that was
  * given no comm (one rank alone). Static: never freed; host memory only. */
 sf_comm_t *sf_comm_solo(void);
+
+/* See sf_comm_iface_t.sent_bytes; SF_COMM_BYTES_UNKNOWN when the backend
+ * cannot tell. */
+#define SF_COMM_BYTES_UNKNOWN UINT64_MAX
+uint64_t sf_comm_sent_bytes(const sf_comm_t *comm);
 
 /* Print the algorithm rule table (collectives/coll_rules.c): which
  * (collective, memory kind, byte range) runs which backend's algorithm. */

@@ -7,6 +7,7 @@
 #include "graph.h"
 #include "op.h"
 #include "convert.h"
+#include "op_shape.h"
 #include "walk.h"
 
 static const sf_op_attr_desc_t cast_attrs[] = {
@@ -116,10 +117,7 @@ static bool cast_slot(const sf_node_t *node, const sf_tensor_t *in, int n_in,
     (void)k;
     if (in[0].dtype != out->dtype)
         return false;
-    *offset_bytes = 0;
-    for (int d = 0; d < out->ndim; d++)
-        strides[d] = out->strides[d];
-    return true;
+    return sf_op_shape_slot_whole(out, offset_bytes, strides);
 }
 
 const sf_op_desc_t sf_op_cast = {

@@ -12,6 +12,12 @@
 
 typedef enum ew_kind { EW_ADD, EW_MUL } ew_kind_t;
 
+static const sf_op_attr_desc_t add_attrs[] = {
+    {"in_place", SF_ATTR_BOOL, "false",
+     "b may be computed straight into the output when nothing else reads it (a residual "
+     "add); off by default so graphs that do not ask keep their planned figures"},
+};
+
 static sf_status_t ew_infer(const sf_node_t *node, const sf_tensor_t *in, int n_in,
                             sf_tensor_t *out, int n_out, sf_err_t *err)
 {
@@ -107,6 +113,23 @@ static sf_status_t mul_cpu(const sf_kernel_args_t *args, sf_err_t *err)
     return ew_cpu(args, EW_MUL);
 }
 
+/* Each element of b is read once, just before the same element of the
+ * output is written, so b may already sit in the output. Only b (the
+ * freshly computed addend; a, the residual stream, has other readers) and
+ * only when it is not repeated over a's leading dims. */
+static bool add_slot(const sf_node_t *node, const sf_tensor_t *in, int n_in,
+                     const sf_tensor_t *out, int k, int64_t *offset_bytes, int64_t *strides)
+{
+    (void)n_in;
+    if (k != 1 || !sf_node_attr_bool(node, "in_place") || in[1].ndim != out->ndim ||
+        in[1].dtype != out->dtype)
+        return false;
+    for (int d = 0; d < out->ndim; d++)
+        if (in[1].shape[d] != out->shape[d])
+            return false;
+    return sf_op_shape_slot_whole(out, offset_bytes, strides);
+}
+
 const sf_op_desc_t sf_op_add = {
     .name = "add",
     .doc = "a + b (b: a's shape or a suffix of it, repeated)",
@@ -114,7 +137,10 @@ const sf_op_desc_t sf_op_add = {
     .max_inputs = 2,
     .min_outputs = 1,
     .max_outputs = 1,
+    .attrs = add_attrs,
+    .n_attrs = sizeof add_attrs / sizeof add_attrs[0],
     .infer = ew_infer,
+    .input_slot = add_slot,
     .cpu_kernel = add_cpu,
 };
 

@@ -79,3 +79,11 @@ sf_status_t sf_op_shape_attr(const sf_node_t *node, const char *attr, int *ndim,
     *ndim = n;
     return SF_OK;
 }
+
+bool sf_op_shape_slot_whole(const sf_tensor_t *out, int64_t *offset_bytes, int64_t *strides)
+{
+    *offset_bytes = 0;
+    for (int d = 0; d < out->ndim; d++)
+        strides[d] = out->strides[d];
+    return true;
+}

@@ -40,4 +40,10 @@ SF_NODISCARD sf_status_t sf_op_shape_need_ndim(const sf_node_t *node, const sf_t
 SF_NODISCARD sf_status_t sf_op_shape_attr(const sf_node_t *node, const char *attr, int *ndim,
                                           int64_t *shape, sf_err_t *err);
 
+/* The in-place slot of an input that is read element by element just
+ * before the same element of the output is written: the whole output, at
+ * offset 0, in the output's strides. Fills the sf_op_slot_fn results and
+ * returns true, so a slot rule can end with `return sf_op_shape_slot_whole(...)`. */
+bool sf_op_shape_slot_whole(const sf_tensor_t *out, int64_t *offset_bytes, int64_t *strides);
+
 #endif

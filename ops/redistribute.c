@@ -23,6 +23,9 @@ static const sf_op_attr_desc_t redistribute_attrs[] = {
     {"sizes", SF_ATTR_INTS, "[]",
      "per-rank sizes along the split dim (uneven all_to_all) or gathered dim; default equal"},
     {"reduce", SF_ATTR_STRING, "sum", "partial -> replicated: sum or max"},
+    {"in_place", SF_ATTR_BOOL, "false",
+     "all_reduce: the input may already sit in the output when nothing else reads it; off "
+     "by default so graphs that do not ask keep their planned figures"},
 };
 
 #define REDIST_MAX_WORLD 256
@@ -403,6 +406,22 @@ static sf_status_t redistribute_kernel(const sf_kernel_args_t *a, sf_err_t *err)
     return SF_OK;
 }
 
+/* An all_reduce may run with send == recv (collectives/coll.h), so its
+ * input may be computed straight into its output. Other collectives
+ * gather or exchange pieces of different sizes: no slot. */
+static bool redistribute_slot(const sf_node_t *node, const sf_tensor_t *in, int n_in,
+                              const sf_tensor_t *out, int k, int64_t *offset_bytes,
+                              int64_t *strides)
+{
+    (void)n_in;
+    (void)k;
+    if (!sf_node_attr_bool(node, "in_place") ||
+        strcmp(sf_node_attr_str(node, "from"), "partial") != 0 ||
+        !sf_tensor_is_contiguous(&in[0]) || sf_tensor_numel(&in[0]) != sf_tensor_numel(out))
+        return false;
+    return sf_op_shape_slot_whole(out, offset_bytes, strides);
+}
+
 const sf_op_desc_t sf_op_redistribute = {
     .name = "redistribute",
     .doc = "change placement across ranks: all_gather, all_to_all(v) or all_reduce",
@@ -413,6 +432,7 @@ const sf_op_desc_t sf_op_redistribute = {
     .attrs = redistribute_attrs,
     .n_attrs = sizeof redistribute_attrs / sizeof redistribute_attrs[0],
     .infer = redistribute_infer,
+    .input_slot = redistribute_slot,
     .prepare = redistribute_prepare,
     .scratch_bytes = redistribute_scratch,
     .cpu_kernel = redistribute_kernel,

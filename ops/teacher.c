@@ -73,6 +73,10 @@ sf_status_t sf_teacher_infer(const sf_node_t *node, const sf_teacher_shape_t *ts
         out[2] = sf_tensor_make(SF_DTYPE_I64, 2, p);
         out[3] = sf_tensor_make(SF_DTYPE_I64, 3, m);
     }
+    if (ts->deferred) {
+        int64_t rows = sf_tensor_numel(&out[0]) / ts->draft;
+        out[1] = sf_tensor_make(SF_DTYPE_I64, 1, &rows);
+    }
     return SF_OK;
 }
 
@@ -145,24 +149,57 @@ float *sf_teacher_p_row(const sf_tensor_t *out, int64_t dst)
     return (float *)sf_tensor_data(&out[0]) + dst * out[0].shape[out[0].ndim - 1];
 }
 
-/* The formulas on one row whose draft logits sit in target_p's row. */
-static void teacher_probs(const sf_teacher_shape_t *ts, const sf_tensor_t *out, int64_t dst,
-                          double lse)
+void sf_teacher_probs(float *p, float *pd, int64_t draft, double lse)
 {
-    float *p = sf_teacher_p_row(out, dst);
-    float *pd = (float *)sf_tensor_data(&out[1]) + dst * ts->draft;
     float dmax = p[0];
-    for (int64_t k = 1; k < ts->draft; k++)
+    for (int64_t k = 1; k < draft; k++)
         dmax = p[k] > dmax ? p[k] : dmax;
     double sum = 0.0;
-    for (int64_t k = 0; k < ts->draft; k++) {
+    for (int64_t k = 0; k < draft; k++) {
         pd[k] = (float)exp((double)p[k] - lse);
         double e = exp((double)p[k] - (double)dmax);
         p[k] = (float)e;
         sum += e;
     }
-    for (int64_t k = 0; k < ts->draft; k++)
+    for (int64_t k = 0; k < draft; k++)
         p[k] = (float)((double)p[k] / sum);
+}
+
+double sf_teacher_lse_get(const sf_tensor_t *lse, int64_t row)
+{
+    double v;
+    memcpy(&v, (const char *)sf_tensor_data(lse) + row * 8, sizeof v);
+    return v;
+}
+
+void sf_teacher_lse_set(const sf_tensor_t *lse, int64_t row, double v)
+{
+    memcpy((char *)sf_tensor_data(lse) + row * 8, &v, sizeof v);
+}
+
+/* The formulas on one row whose draft logits sit in target_p's row, or,
+ * deferred, only its logsumexp kept for teacher_probs. */
+static void teacher_probs(const sf_teacher_shape_t *ts, const sf_tensor_t *out, int64_t dst,
+                          double lse)
+{
+    if (ts->deferred) {
+        sf_teacher_lse_set(&out[1], dst, lse);
+        return;
+    }
+    sf_teacher_probs(sf_teacher_p_row(out, dst), (float *)sf_tensor_data(&out[1]) + dst * ts->draft,
+                     ts->draft, lse);
+}
+
+/* A row no logits reach whose target_p is already final: target_p_on_draft
+ * 0 (deferred: NaN tells teacher_probs to leave target_p as it is). */
+static void teacher_zero_on_draft(const sf_teacher_shape_t *ts, const sf_tensor_t *out,
+                                  int64_t dst)
+{
+    if (ts->deferred)
+        sf_teacher_lse_set(&out[1], dst, NAN);
+    else
+        memset((float *)sf_tensor_data(&out[1]) + dst * ts->draft, 0,
+               (size_t)ts->draft * sizeof(float));
 }
 
 void sf_teacher_row(const sf_teacher_shape_t *ts, const sf_tensor_t *out, int64_t dst,
@@ -210,7 +247,7 @@ sf_status_t sf_teacher_fill(const sf_node_t *node, const sf_teacher_shape_t *ts,
     if (ts->loss) {
         for (int64_t k = slot; k < ts->cap; k++) {
             memset(sf_teacher_p_row(out, k), 0, (size_t)Vd * sizeof(float));
-            memset((float *)sf_tensor_data(&out[1]) + k * Vd, 0, (size_t)Vd * sizeof(float));
+            teacher_zero_on_draft(ts, out, k);
             ids[k] = pm[k] = 0;
             ri[k] = -1;
         }
@@ -222,7 +259,7 @@ sf_status_t sf_teacher_fill(const sf_node_t *node, const sf_teacher_shape_t *ts,
             float *p = sf_teacher_p_row(out, dst);
             for (int64_t k = 0; k < Vd; k++)
                 p[k] = (float)(1.0 / (double)Vd);
-            memset((float *)sf_tensor_data(&out[1]) + dst * Vd, 0, (size_t)Vd * sizeof(float));
+            teacher_zero_on_draft(ts, out, dst);
             ids[dst] = 0;
         }
     return SF_OK;

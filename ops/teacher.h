@@ -31,6 +31,13 @@ typedef struct sf_teacher_shape {
     int64_t draft;   /* Vd */
     bool loss;       /* positions: loss */
     int64_t cap;     /* loss: packed rows */
+    /* The probabilities are left to a teacher_probs node (ops/teacher_probs.c),
+     * so that the teacher_vp's input can be freed before target_p_on_draft
+     * exists: target_p keeps each row's draft logits and out[1] holds the
+     * row's logsumexp, one per target_p row, as a double's 8 bytes in an i64
+     * tensor (the runtime has no f64 dtype, and a float would round it);
+     * NaN for a row that is already final, whose target_p_on_draft is 0. */
+    bool deferred;
 } sf_teacher_shape_t;
 
 /* Read and check the shared attrs; vocab and seqs come from the op. */
@@ -93,6 +100,14 @@ float *sf_teacher_p_row(const sf_tensor_t *out, int64_t dst);
 void sf_teacher_row(const sf_teacher_shape_t *ts, const sf_tensor_t *out, int64_t dst,
                     int64_t row, int64_t id, double lse, const uint8_t *t2d,
                     const sf_tensor_t *mask, int64_t mask_b0);
+
+/* The formulas of one row: p holds the draft logits on entry and target_p on
+ * return, pd gets target_p_on_draft; lse is the row's logsumexp over the
+ * full vocab. */
+void sf_teacher_probs(float *p, float *pd, int64_t draft, double lse);
+/* A deferred row's logsumexp: read and write the 8 bytes of slot row. */
+double sf_teacher_lse_get(const sf_tensor_t *lse, int64_t row);
+void sf_teacher_lse_set(const sf_tensor_t *lse, int64_t row, double v);
 
 /* Per-token statistics of a piece of a logits row: the first maximum, its
  * index, and the sum of exp(x - max) (0 and -inf for an empty piece). */

@@ -33,6 +33,8 @@ static const sf_op_attr_desc_t tvp_attrs[] = {
     {"overlap", SF_ATTR_BOOL, "true", "compute the next chunk while this one travels"},
     {"vocab_block", SF_ATTR_INT, "1024",
      "vocab columns per matrix product (a row's statistics are combined over blocks)"},
+    {"defer_probs", SF_ATTR_BOOL, "false",
+     "leave the probabilities to a teacher_probs node: output 1 is each row's logsumexp"},
     SF_TEACHER_ATTRS,
 };
 
@@ -107,6 +109,7 @@ static sf_status_t tvp_route_make(const sf_node_t *node, const sf_tensor_t *in, 
         r->vblock = r->vloc;
     if ((st = sf_teacher_shape_make(node, r->seqs, V, &r->ts, err)) != SF_OK)
         return st;
+    r->ts.deferred = sf_node_attr_bool(node, "defer_probs");
     bool m_ok = m->ndim == 2 && m->shape[0] == r->seqs * r->world && m->shape[1] == S &&
                 (m->dtype == SF_DTYPE_I64 || m->dtype == SF_DTYPE_I32 || m->dtype == SF_DTYPE_U8);
     if (!m_ok)

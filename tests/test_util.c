@@ -46,6 +46,23 @@ char *tu_read_file(const char *path, size_t *len)
     return sf_file_read(path, SIZE_MAX, len);
 }
 
+void tu_expect_same_ranks(const char *a, const char *b, int world, const char *what)
+{
+    for (int r = 0; r < world; r++) {
+        char pa[4300], pb[4300];
+        snprintf(pa, sizeof pa, "%s/rank%d.safetensors", a, r);
+        snprintf(pb, sizeof pb, "%s/rank%d.safetensors", b, r);
+        size_t na = 0, nb = 0;
+        char *x = tu_read_file(pa, &na), *y = tu_read_file(pb, &nb);
+        ck_assert_msg(x != NULL && y != NULL, "%s: rank %d wrote nothing (%s, %s)", what, r, pa,
+                      pb);
+        ck_assert_msg(na == nb && memcmp(x, y, na) == 0, "%s: rank %d differs (%s, %s)", what, r,
+                      pa, pb);
+        free(x);
+        free(y);
+    }
+}
+
 int tu_write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "wb");

@@ -14,6 +14,10 @@ const char *tu_src(const char *rel);
 const char *tu_tmpdir(void);
 /* Read a whole file; caller frees; NULL if it cannot be read. */
 char *tu_read_file(const char *path, size_t *len);
+/* Do the files in run folders a and b hold the same bytes for every rank
+ * 0..world-1 (rank<r>.safetensors)? Fails the calling test, naming the
+ * rank and `what`, when one differs or cannot be read. */
+void tu_expect_same_ranks(const char *a, const char *b, int world, const char *what);
 /* Write text to path; returns 0 on success. */
 int tu_write_file(const char *path, const char *text);
 /* Run `sh -c cmd`, capture stdout+stderr into a malloc'd string (*out, may be

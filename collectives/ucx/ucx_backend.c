@@ -64,4 +64,5 @@ const sf_comm_iface_t sf_comm_ucx = {
     .test = ucx_comm_test,
     .req_free = ucx_comm_req_free,
     .finalize = ucx_comm_finalize,
+    .sent_bytes = ucx_comm_sent_bytes,
 };

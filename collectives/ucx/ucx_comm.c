@@ -131,6 +131,9 @@ static sf_status_t coll_post(ucx_coll_t *c, int peer, int round, bool is_send, v
 sf_status_t ucx_coll_send(ucx_coll_t *c, int peer, int round, const void *buf, size_t nbytes,
                           sf_err_t *err)
 {
+    /* Counted when posted: a send that later fails fails the collective,
+     * and then nobody reads the count. */
+    c->ux->sent_bytes += nbytes;
     /* UCX takes a non-const pointer for sends; it never writes through it. */
     return coll_post(c, peer, round, true, (void *)buf, nbytes, err);
 }
@@ -535,6 +538,12 @@ sf_status_t ucx_comm_progress(sf_comm_t *comm, sf_err_t *err)
     for (ucx_coll_t *c = ux->active; c != NULL; c = c->next)
         coll_poll(c);
     return SF_OK;
+}
+
+uint64_t ucx_comm_sent_bytes(const sf_comm_t *comm)
+{
+    const ucx_comm_t *ux = comm->impl;
+    return ux->sent_bytes;
 }
 
 sf_status_t ucx_comm_test(sf_comm_t *comm, void *req, sf_err_t *err)

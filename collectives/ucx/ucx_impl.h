@@ -59,6 +59,7 @@ typedef struct ucx_comm {
                                          memory from, or 0 (no single copy from p) */
     bool *cma_to;                     /* owned, world entries: rank p reads this rank's memory */
     uint64_t cma_nonce[2];            /* read by the peers' probe */
+    uint64_t sent_bytes;              /* payload posted to peers (sf_comm_sent_bytes) */
 } ucx_comm_t;
 
 /* One posted tag send or receive. A single-copy send is two UCP requests
@@ -145,5 +146,6 @@ sf_status_t ucx_comm_progress(sf_comm_t *comm, sf_err_t *err);
 sf_status_t ucx_comm_test(sf_comm_t *comm, void *req, sf_err_t *err);
 void ucx_comm_req_free(sf_comm_t *comm, void *req);
 void ucx_comm_finalize(sf_comm_t *comm);
+uint64_t ucx_comm_sent_bytes(const sf_comm_t *comm);
 
 #endif

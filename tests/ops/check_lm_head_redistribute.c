@@ -22,21 +22,6 @@ static const char *run_into(int world, const char *args)
     return run_graph("tests/graphs/head_exchange.yaml", world, args);
 }
 
-static void expect_same(const char *a, const char *b, int world, const char *what)
-{
-    for (int r = 0; r < world; r++) {
-        char pa[4300], pb[4300];
-        snprintf(pa, sizeof pa, "%s/rank%d.safetensors", a, r);
-        snprintf(pb, sizeof pb, "%s/rank%d.safetensors", b, r);
-        size_t na = 0, nb = 0;
-        char *x = tu_read_file(pa, &na), *y = tu_read_file(pb, &nb);
-        ck_assert_msg(x != NULL && y != NULL, "%s: rank %d wrote nothing", what, r);
-        ck_assert_msg(na == nb && memcmp(x, y, na) == 0, "%s: rank %d differs", what, r);
-        free(x);
-        free(y);
-    }
-}
-
 START_TEST(test_fused_equals_chain_every_world_and_chunk)
 {
     const char *modes[] = {"all_to_all", "all_gather"};
@@ -51,7 +36,7 @@ START_TEST(test_fused_equals_chain_every_world_and_chunk)
                 snprintf(fused_args, sizeof fused_args, "--set mode=%s --set chunk=%d%s",
                          modes[m], chunks[c], c == 2 ? " --alias off" : "");
                 snprintf(what, sizeof what, "%s tp %d chunk %d", modes[m], w, chunks[c]);
-                expect_same(chain, run_into(w, fused_args), w, what);
+                tu_expect_same_ranks(chain, run_into(w, fused_args), w, what);
             }
         }
 }
@@ -60,10 +45,10 @@ END_TEST
 START_TEST(test_fused_uneven_sizes)
 {
     const char *chain = run_into(3, "--set 'sizes=[6,21,9]'");
-    expect_same(chain, run_into(3, "--set 'sizes=[6,21,9]' --set chunk=4"), 3, "uneven chunk 4");
-    expect_same(chain, run_into(3, "--set 'sizes=[6,21,9]' --set chunk=7"), 3, "uneven chunk 7");
+    tu_expect_same_ranks(chain, run_into(3, "--set 'sizes=[6,21,9]' --set chunk=4"), 3, "uneven chunk 4");
+    tu_expect_same_ranks(chain, run_into(3, "--set 'sizes=[6,21,9]' --set chunk=7"), 3, "uneven chunk 7");
     const char *zero = run_into(3, "--set 'sizes=[0,27,9]'");
-    expect_same(zero, run_into(3, "--set 'sizes=[0,27,9]' --set chunk=5"), 3, "a rank with none");
+    tu_expect_same_ranks(zero, run_into(3, "--set 'sizes=[0,27,9]' --set chunk=5"), 3, "a rank with none");
 }
 END_TEST
 
@@ -120,7 +105,7 @@ START_TEST(test_fused_eagle3_equals_node_by_node)
             const char *chain = run_graph("graphs/eagle3_target.yaml", w, base);
             snprintf(args, sizeof args, "%s --set chunk_tokens=%d", base, w == 2 ? 130 : 7);
             snprintf(what, sizeof what, "eagle3 %s tp %d", modes[m], w);
-            expect_same(chain, run_graph("graphs/eagle3_target.yaml", w, args), w, what);
+            tu_expect_same_ranks(chain, run_graph("graphs/eagle3_target.yaml", w, args), w, what);
         }
 }
 END_TEST
