@@ -1,8 +1,9 @@
 /* The per-element math of the ops (add/mul, cast, argmax, rmsnorm, rope,
  * swiglu, softmax, attention): small inline functions that the CPU
  * reference kernels and the CUDA kernels (cuda/kernels/) both call, so
- * the CPU tests cover the math a GPU runs. Everything computes in f32; sf_km_round says where a result is
- * rounded to a storage dtype, which is where HF/torch round in bf16. */
+ * the CPU tests cover the math a GPU runs. Everything computes in f32;
+ * sf_km_round says where a result is rounded to a storage dtype, which is
+ * where HF/torch round in bf16. */
 #ifndef SF_KERNEL_MATH_H
 #define SF_KERNEL_MATH_H
 

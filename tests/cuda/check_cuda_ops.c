@@ -485,8 +485,9 @@ START_TEST(test_cuda_rope_matches_cpu)
     /* (T = B * seq, heads, head_dim) as a column block, head_dim 64 and 6
      * (three pairs), seq 1, 17 and 129. The angle is pos * theta^(-2i/hd)
      * from the device's powf/cosf/sinf (a few ulps from the host's), which
-     * moves an angle of up to 128 rad by ~1e-4 rad at most: f32 within
-     * 5e-4 absolute (|x| < 2); bf16/f16 within 1 ulp. */
+     * moves an angle of up to 128 rad by ~3e-5 rad (powf within 4 ulps):
+     * outputs (pairs of norm < 3) within 5e-4 absolute in every dtype, or
+     * 1 ulp for bf16/f16 (where the final rounding flips). */
     const int64_t seqs[] = {1, 17, 129}, batches[] = {3, 3, 1}, hds[] = {64, 6};
     for (int k = 0; k < CU_N(cu_floats); k++)
         for (int s = 0; s < CU_N(seqs); s++)
@@ -497,9 +498,8 @@ START_TEST(test_cuda_rope_matches_cpu)
                 oh_node_t *h = oh_node_new("rope", "rope");
                 oh_set_int(h, "seq", seqs[s]);
                 oh_set_float(h, "theta", 1e6);
-                cu_tol_t tol = dt == SF_DTYPE_F32 ? (cu_tol_t){.atol = 5e-4}
-                                                  : (cu_tol_t){.ulps = 1};
-                cu_check(h, (sf_tensor_t[]){cu_cols(&base, 1, hds[j])}, 1, tol, "rope");
+                cu_check(h, (sf_tensor_t[]){cu_cols(&base, 1, hds[j])}, 1,
+                         (cu_tol_t){.atol = 5e-4, .ulps = 1}, "rope");
                 oh_node_free(h);
                 oh_tensor_free(&base);
             }
@@ -613,8 +613,9 @@ END_TEST
 START_TEST(test_cuda_matmul_matches_cpu)
 {
     /* cuBLAS against the CPU's f32-accumulating product: f32 within 1e-4
-     * relative plus 1e-4; bf16 within 1 ulp (the f32 sums differ in order,
-     * then round). A is a column block; B plain and transposed. */
+     * relative plus 1e-4; bf16 within 1 ulp, or 1e-3 absolute for sums
+     * that cancel to near 0 (the f32 sums differ in order, then round).
+     * A is a column block; B plain and transposed. */
     for (int k = 0; k < 2; k++)
         for (int r = 0; r < CU_N(cu_rows); r++)
             for (int t = 0; t < 2; t++) {
@@ -625,7 +626,7 @@ START_TEST(test_cuda_matmul_matches_cpu)
                 oh_node_t *h = oh_node_new("matmul", "mm");
                 oh_set_bool(h, "transpose_b", t == 1);
                 cu_tol_t tol = dt == SF_DTYPE_F32 ? (cu_tol_t){.atol = 1e-4, .rtol = 1e-4}
-                                                  : (cu_tol_t){.ulps = 1};
+                                                  : (cu_tol_t){.atol = 1e-3, .ulps = 1};
                 cu_check(h, (sf_tensor_t[]){cu_cols(&abase, 3, 64), b}, 2, tol, "matmul");
                 oh_node_free(h);
                 oh_tensor_free(&abase);

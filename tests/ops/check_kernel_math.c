@@ -158,8 +158,8 @@ START_TEST(test_km_online_softmax_matches_two_pass)
                       acc1 / l1, want);
         ck_assert_float_eq(m, (float)mx);
         ck_assert_float_eq(m1, (float)mx);
-        ck_assert_msg(km_rel(l, sum) < 1e-6 && km_rel(l1, sum) < 1e-6, "mask %u: l %.9g %.9g, want %.9g",
-                      masked, l, l1, sum);
+        ck_assert_msg(km_rel(l, sum) < 1e-6 && km_rel(l1, sum) < 1e-6,
+                      "mask %u: l %.9g %.9g, want %.9g", masked, l, l1, sum);
     }
 }
 END_TEST
