@@ -43,6 +43,11 @@ const char *sf_dtype_name(sf_dtype_t dt); /* "f32", "bf16", ... */
  * "bool"). Returns false for anything else. */
 bool sf_dtype_parse(const char *s, sf_dtype_t *out);
 bool sf_dtype_is_float(sf_dtype_t dt);
+/* The same, inline, for device code. */
+static inline SF_HOSTDEV bool sf_dtype_is_float_dev(int dt)
+{
+    return dt == SF_DTYPE_F32 || dt == SF_DTYPE_BF16 || dt == SF_DTYPE_F16;
+}
 
 /* safetensors spells dtypes "F32", "BF16", "F16", "I32", "I64", "U8", "BOOL". */
 const char *sf_dtype_st_name(sf_dtype_t dt);

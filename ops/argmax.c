@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "graph.h"
+#include "kernel_math.h"
 #include "op.h"
 #include "op_shape.h"
 #include "walk.h"
@@ -61,9 +62,11 @@ static sf_status_t argmax_cpu(const sf_kernel_args_t *a, sf_err_t *err)
         double best = sf_dtype_load(in->dtype, x);
         int64_t best_j = 0;
         x += w.stride[ii];
+        /* The order is shared with the cuda kernel's tree (kernel_math.h);
+         * nothing beats a NaN, so the scan stops at the first. */
         for (int64_t j = 1; j < w.len && !isnan(best); j++, x += w.stride[ii]) {
             double v = sf_dtype_load(in->dtype, x);
-            if (v > best || isnan(v)) {
+            if (sf_km_argmax_better(v, j, best, best_j)) {
                 best = v;
                 best_j = j;
             }

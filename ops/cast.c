@@ -8,6 +8,7 @@
 #include "op.h"
 #include "convert.h"
 #include "op_shape.h"
+#include "kernel_math.h"
 #include "walk.h"
 
 static const sf_op_attr_desc_t cast_attrs[] = {
@@ -22,27 +23,6 @@ static sf_status_t cast_infer(const sf_node_t *node, const sf_tensor_t *in, int 
     (void)err;
     out[0] = sf_tensor_make(sf_node_attr_dtype(node, "dtype"), in[0].ndim, in[0].shape);
     return SF_OK;
-}
-
-static void cast_elem(sf_dtype_t ddt, char *d, sf_dtype_t sdt, const char *s)
-{
-    if (sf_dtype_is_float(sdt)) {
-        /* Loading a float dtype into double is exact, so the only rounding
-         * is the one the store does. */
-        sf_convert_store(ddt, d, sf_dtype_load(sdt, s));
-        return;
-    }
-    int64_t i = sf_convert_load_int(sdt, s);
-    if (sf_dtype_is_float(ddt)) {
-        sf_dtype_store(ddt, d, (double)(float)i);
-        return;
-    }
-    switch (ddt) {
-    case SF_DTYPE_I32: { int32_t v = (int32_t)(uint32_t)(uint64_t)i; memcpy(d, &v, 4); break; }
-    case SF_DTYPE_I64: memcpy(d, &i, 8); break;
-    case SF_DTYPE_U8: *(uint8_t *)d = (uint8_t)(uint64_t)i; break;
-    default: break;
-    }
 }
 
 /* One run of len elements. The pairs the Eagle3 step uses on whole logits
@@ -79,7 +59,7 @@ static void cast_run(sf_dtype_t ddt, char *d, int64_t dstep, sf_dtype_t sdt, con
         return;
     }
     for (int64_t j = 0; j < len; j++, d += dstep, s += sstep)
-        cast_elem(ddt, d, sdt, s);
+        sf_km_cast(ddt, d, sdt, s); /* shared with the cuda cast */
 }
 
 static sf_status_t cast_cpu(const sf_kernel_args_t *a, sf_err_t *err)

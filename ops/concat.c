@@ -45,18 +45,21 @@ static sf_status_t concat_infer(const sf_node_t *node, const sf_tensor_t *in, in
 
 static sf_status_t concat_cpu(const sf_kernel_args_t *a, sf_err_t *err)
 {
-    (void)err;
     const sf_tensor_t *out = &a->out[0];
     int dim = (int)sf_node_attr_int(a->node, "dim");
     if (dim < 0)
         dim += out->ndim;
-    /* Each input is copied into the window of the output it lands in;
-     * sf_tensor_copy_host memcpy's the unit-stride runs of both sides. */
+    /* Each input is copied into the window of the output it lands in,
+     * through the device (on the host: sf_tensor_copy_host, which memcpy's
+     * unit-stride runs), so this kernel is cuda's too. An input already in
+     * its window (concat_slot) is skipped by the copy. */
     sf_tensor_t window = *out;
     uint64_t dim_bytes = (uint64_t)out->strides[dim] * sf_dtype_size(out->dtype);
     for (int i = 0; i < a->n_in; i++) {
         window.shape[dim] = a->in[i].shape[dim];
-        sf_tensor_copy_host(&window, &a->in[i]);
+        sf_status_t st = sf_device_copy_tensor(a->dev, &window, &a->in[i], err);
+        if (st != SF_OK)
+            return st;
         window.offset += (uint64_t)a->in[i].shape[dim] * dim_bytes;
     }
     return SF_OK;

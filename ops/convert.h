@@ -1,7 +1,8 @@
 /* Element stores with a defined result for every double. sf_dtype_store
  * converts with C casts, which are undefined for NaN or out-of-range values
  * going to an integer type; ops that store user-controlled values (a fill
- * value, a cast of arbitrary floats) go through here instead. */
+ * value, a cast of arbitrary floats) go through here instead. Host and
+ * device (SF_HOSTDEV): the cuda cast and arange store through these too. */
 #ifndef SF_CONVERT_H
 #define SF_CONVERT_H
 
@@ -11,7 +12,7 @@
 #include "dtype.h"
 
 /* Truncate toward zero, saturating at the int64 range; NaN becomes 0. */
-static inline int64_t sf_convert_f2i64(double v)
+static inline SF_HOSTDEV int64_t sf_convert_f2i64(double v)
 {
     if (isnan(v))
         return 0;
@@ -24,7 +25,7 @@ static inline int64_t sf_convert_f2i64(double v)
 
 /* sf_dtype_store, except: float -> i32/i64 truncates and saturates (NaN ->
  * 0), float -> u8 truncates then wraps (torch's uint8 cast). */
-static inline void sf_convert_store(sf_dtype_t dt, void *p, double v)
+static inline SF_HOSTDEV void sf_convert_store(sf_dtype_t dt, void *p, double v)
 {
     switch (dt) {
     case SF_DTYPE_I32: {
@@ -49,7 +50,7 @@ static inline void sf_convert_store(sf_dtype_t dt, void *p, double v)
 
 /* Exact integer load (sf_dtype_load goes through double and rounds i64
  * beyond 2^53). Only for integer dtypes. */
-static inline int64_t sf_convert_load_int(sf_dtype_t dt, const void *p)
+static inline SF_HOSTDEV int64_t sf_convert_load_int(sf_dtype_t dt, const void *p)
 {
     switch (dt) {
     case SF_DTYPE_I32: { int32_t v; memcpy(&v, p, 4); return v; }

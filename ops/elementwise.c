@@ -2,11 +2,9 @@
  * a's shape or a suffix of it (b (V) against a (T, V)): it repeats along
  * a's leading dims. Floats compute in f32 and round once, as torch does
  * for bf16/f16; integers compute in wrapping 64-bit arithmetic. */
-#include <string.h>
-
 #include "graph.h"
+#include "kernel_math.h"
 #include "op.h"
-#include "convert.h"
 #include "op_shape.h"
 #include "walk.h"
 
@@ -43,38 +41,9 @@ static sf_status_t ew_infer(const sf_node_t *node, const sf_tensor_t *in, int n_
 static void ew_run(ew_kind_t kind, sf_dtype_t dt, char *o, int64_t os, const char *x, int64_t xs,
                    const char *y, int64_t ys, int64_t len)
 {
-    if (dt == SF_DTYPE_F32) {
-        for (int64_t j = 0; j < len; j++, o += os, x += xs, y += ys) {
-            float u, v, r;
-            memcpy(&u, x, 4);
-            memcpy(&v, y, 4);
-            r = kind == EW_ADD ? u + v : u * v;
-            memcpy(o, &r, 4);
-        }
-    } else if (sf_dtype_is_float(dt)) {
-        for (int64_t j = 0; j < len; j++, o += os, x += xs, y += ys) {
-            float u = (float)sf_dtype_load(dt, x), v = (float)sf_dtype_load(dt, y);
-            /* The f32 result is rounded to the dtype exactly once. */
-            float r = kind == EW_ADD ? u + v : u * v;
-            sf_dtype_store(dt, o, r);
-        }
-    } else {
-        size_t esize = sf_dtype_size(dt);
-        for (int64_t j = 0; j < len; j++, o += os, x += xs, y += ys) {
-            /* Unsigned arithmetic wraps instead of overflowing (undefined
-             * for signed); the low bytes are the two's complement result. */
-            uint64_t u = (uint64_t)sf_convert_load_int(dt, x), v = (uint64_t)sf_convert_load_int(dt, y);
-            uint64_t r = kind == EW_ADD ? u + v : u * v;
-            if (dt == SF_DTYPE_I32) {
-                uint32_t r32 = (uint32_t)r;
-                memcpy(o, &r32, esize);
-            } else if (dt == SF_DTYPE_I64) {
-                memcpy(o, &r, esize);
-            } else {
-                *(uint8_t *)o = (uint8_t)r;
-            }
-        }
-    }
+    /* The element's math is shared with the cuda kernel (kernel_math.h). */
+    for (int64_t j = 0; j < len; j++, o += os, x += xs, y += ys)
+        sf_km_binop(kind == EW_MUL, dt, o, x, y);
 }
 
 static sf_status_t ew_cpu(const sf_kernel_args_t *args, ew_kind_t kind)

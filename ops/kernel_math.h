@@ -1,8 +1,9 @@
-/* The per-element math of the transformer ops (rmsnorm, rope, swiglu,
- * attention): small inline functions that the CPU reference kernels call
- * today and CUDA kernels will include, so the CPU tests cover the math a
- * GPU runs. Everything computes in f32; sf_km_round says where a result is
- * rounded to a storage dtype, which is where HF/torch round in bf16. */
+/* The per-element math of the ops (add/mul, cast, argmax, rmsnorm, rope,
+ * swiglu, softmax, attention): small inline functions that the CPU
+ * reference kernels and the CUDA kernels (cuda/kernels/) both call, so
+ * the CPU tests cover the math a GPU runs. Everything computes in f32;
+ * sf_km_round says where a result is rounded to a storage dtype, which is
+ * where HF/torch round in bf16. */
 #ifndef SF_KERNEL_MATH_H
 #define SF_KERNEL_MATH_H
 
@@ -10,6 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "convert.h"
 #include "dtype.h"
 
 #define SF_KM_FN static inline SF_HOSTDEV
@@ -123,6 +125,85 @@ SF_KM_FN float sf_km_softmax_step(float *m, float *l, float *s, int64_t n)
     *l = *l * factor + sum;
     *m = m_new;
     return factor;
+}
+
+/* The same fold for one score s (-INFINITY: masked, no change), for a
+ * kernel that walks keys one at a time (the cuda attention: one warp per
+ * query row). *p is exp(s - m_new), the weight of this key's value row;
+ * the result scales the accumulator before p * v is added. Folding a block
+ * key by key gives sf_km_softmax_step's (m, l) up to f32 rounding. */
+SF_KM_FN float sf_km_softmax_push(float *m, float *l, float s, float *p)
+{
+    if (s == -INFINITY) {
+        *p = 0.0f;
+        return 1.0f;
+    }
+    float m_new = s > *m ? s : *m;
+    float factor = expf(*m - m_new); /* exp(-inf) = 0 on the first live key */
+    *p = expf(s - m_new);
+    *l = *l * factor + *p;
+    *m = m_new;
+    return factor;
+}
+
+/* --- add, mul, cast, argmax: one element ---------------------------------- */
+
+/* o = x + y (or x * y) for one element of dtype dt. Floats compute in f32
+ * and round once into dt, as torch does for bf16/f16; integers in wrapping
+ * 64-bit arithmetic (unsigned: no signed overflow), keeping the low bytes. */
+SF_KM_FN void sf_km_binop(bool is_mul, sf_dtype_t dt, void *o, const void *x, const void *y)
+{
+    if (sf_dtype_is_float_dev(dt)) {
+        float u = (float)sf_dtype_load(dt, x), v = (float)sf_dtype_load(dt, y);
+        float r = is_mul ? u * v : u + v;
+        sf_dtype_store(dt, o, r);
+        return;
+    }
+    uint64_t u = (uint64_t)sf_convert_load_int(dt, x), v = (uint64_t)sf_convert_load_int(dt, y);
+    uint64_t r = is_mul ? u * v : u + v;
+    if (dt == SF_DTYPE_I32) {
+        uint32_t r32 = (uint32_t)r;
+        memcpy(o, &r32, 4);
+    } else if (dt == SF_DTYPE_I64) {
+        memcpy(o, &r, 8);
+    } else {
+        *(uint8_t *)o = (uint8_t)r;
+    }
+}
+
+/* One element of cast: float -> float rounds to nearest even (loading a
+ * float dtype into double is exact, so the store is the only rounding);
+ * float -> integer truncates and saturates (NaN -> 0); integer -> float
+ * goes through f32 as torch does; integer -> narrower integer wraps. */
+SF_KM_FN void sf_km_cast(sf_dtype_t ddt, void *d, sf_dtype_t sdt, const void *s)
+{
+    if (sf_dtype_is_float_dev(sdt)) {
+        sf_convert_store(ddt, d, sf_dtype_load(sdt, s));
+        return;
+    }
+    int64_t i = sf_convert_load_int(sdt, s);
+    if (sf_dtype_is_float_dev(ddt)) {
+        sf_dtype_store(ddt, d, (double)(float)i);
+        return;
+    }
+    switch (ddt) {
+    case SF_DTYPE_I32: { int32_t v = (int32_t)(uint32_t)(uint64_t)i; memcpy(d, &v, 4); break; }
+    case SF_DTYPE_I64: memcpy(d, &i, 8); break;
+    case SF_DTYPE_U8: *(uint8_t *)d = (uint8_t)(uint64_t)i; break;
+    default: break;
+    }
+}
+
+/* Does (v, j) win over (best, best_j) as argmax? torch's rule as a total
+ * order, so a sequential scan and a tree reduction agree: a NaN beats any
+ * number, then the larger value, and on a tie (two NaNs too) the lower
+ * index. */
+SF_KM_FN bool sf_km_argmax_better(double v, int64_t j, double best, int64_t best_j)
+{
+    bool v_nan = v != v, b_nan = best != best;
+    if (v_nan || b_nan)
+        return v_nan && (!b_nan || j < best_j);
+    return v > best || (v == best && j < best_j);
 }
 
 #endif

@@ -37,6 +37,11 @@ static inline unsigned sf_cu_blocks(int64_t n)
     return (unsigned)(b < 1 ? 1 : b > 65535 * 8 ? 65535 * 8 : b);
 }
 
+/* Each element index i < n this thread handles (a grid-stride loop). */
+#define SF_CU_EACH(i, n)                                                                       \
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n);                  \
+         i += (int64_t)gridDim.x * blockDim.x)
+
 static inline int sf_cu_launched(void)
 {
     return (int)cudaGetLastError();

@@ -3,8 +3,32 @@
 #include "cuda_kernels.h"
 #include "op_ids.h"
 
+/* Not here: the view ops (reshape, slice, split: no kernel runs) and the
+ * fused ops lm_head_redistribute, teacher, teacher_vp and teacher_probs
+ * (not yet). */
 static const sf_cuda_kernel_t table[SF_OP_ID_COUNT] = {
+    [SF_OP_ID_add] = {.run = sf_cuda_add},
+    [SF_OP_ID_arange] = {.run = sf_cuda_arange},
+    [SF_OP_ID_argmax] = {.run = sf_cuda_argmax},
+    [SF_OP_ID_attention] = {.run = sf_cuda_attention},
+    [SF_OP_ID_capture_concat] = {.run = sf_cuda_agnostic},
+    [SF_OP_ID_cast] = {.run = sf_cuda_cast},
+    [SF_OP_ID_concat] = {.run = sf_cuda_agnostic},
+    [SF_OP_ID_draft_mask] = {.run = sf_cuda_on_host},
+    [SF_OP_ID_embedding_vp] = {.run = sf_cuda_embedding_vp},
+    [SF_OP_ID_fill] = {.run = sf_cuda_fill},
     [SF_OP_ID_matmul] = {.run = sf_cuda_matmul},
+    [SF_OP_ID_mul] = {.run = sf_cuda_mul},
+    [SF_OP_ID_pad] = {.run = sf_cuda_pad},
+    [SF_OP_ID_random] = {.run = sf_cuda_on_host},
+    /* Device-agnostic: it moves data only through sf_device_copy_tensor
+     * and the comm (NCCL on device memory), so its CPU kernel is cuda's. */
+    [SF_OP_ID_redistribute] = {.run = sf_cuda_agnostic},
+    [SF_OP_ID_rmsnorm] = {.run = sf_cuda_rmsnorm},
+    [SF_OP_ID_rope] = {.run = sf_cuda_rope},
+    [SF_OP_ID_softmax] = {.run = sf_cuda_softmax},
+    [SF_OP_ID_swiglu] = {.run = sf_cuda_swiglu},
+    [SF_OP_ID_weight] = {.run = sf_cuda_on_host},
 };
 
 const sf_cuda_kernel_t *sf_cuda_kernel_for(int op_id)

@@ -62,17 +62,19 @@ static sf_status_t capture_concat_infer(const sf_node_t *node, const sf_tensor_t
 
 static sf_status_t capture_concat_cpu(const sf_kernel_args_t *a, sf_err_t *err)
 {
-    (void)err;
     const sf_node_t *node = a->node;
     const sf_tensor_t *out = &a->out[0];
     int last = out->ndim - 1;
-    /* Copy each distinct input into its window of the output;
-     * sf_tensor_copy_host memcpy's the unit-stride runs. */
+    /* Copy each distinct input into its window of the output through the
+     * device (on the host: sf_tensor_copy_host), so this kernel is cuda's
+     * too. */
     sf_tensor_t window = *out;
     window.shape[last] = a->in[0].shape[last];
     uint64_t step = (uint64_t)window.shape[last] * sf_dtype_size(out->dtype);
     for (int k = capture_next(node, -1); k >= 0; k = capture_next(node, node->in[k])) {
-        sf_tensor_copy_host(&window, &a->in[k]);
+        sf_status_t st = sf_device_copy_tensor(a->dev, &window, &a->in[k], err);
+        if (st != SF_OK)
+            return st;
         window.offset += step;
     }
     return SF_OK;

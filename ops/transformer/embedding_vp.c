@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "embedding_vp.h"
 #include "graph.h"
 #include "op.h"
 #include "convert.h"
@@ -52,34 +53,53 @@ static sf_status_t embedding_vp_infer(const sf_node_t *node, const sf_tensor_t *
     return SF_OK;
 }
 
+/* Element t (row-major) of ids, any strides. */
+static int64_t embedding_vp_id(const sf_tensor_t *ids, int64_t t)
+{
+    int64_t cols = ids->shape[ids->ndim - 1], r = t / cols, c = t % cols;
+    int64_t off = ids->ndim == 2 ? r * ids->strides[0] + c * ids->strides[1] : t * ids->strides[0];
+    return sf_convert_load_int(ids->dtype, (const char *)sf_tensor_data(ids) +
+                                               off * (int64_t)sf_dtype_size(ids->dtype));
+}
+
+sf_status_t sf_embedding_vp_check_ids(const sf_node_t *node, const sf_tensor_t *ids,
+                                      int64_t vocab, sf_err_t *err)
+{
+    int64_t n_tok = sf_tensor_numel(ids), cols = ids->shape[ids->ndim - 1];
+    for (int64_t t = 0; t < n_tok; t++) {
+        int64_t id = embedding_vp_id(ids, t);
+        if (id >= 0 && id < vocab)
+            continue;
+        char where[64];
+        if (ids->ndim == 2)
+            snprintf(where, sizeof where, "[%lld, %lld]", (long long)(t / cols),
+                     (long long)(t % cols));
+        else
+            snprintf(where, sizeof where, "[%lld]", (long long)t);
+        return sf_err_set(err, SF_ERR_INPUT, &node->pos,
+                          "node '%s': input_ids%s = %" PRId64 " is outside the vocab (%lld)",
+                          node->name, where, id, (long long)vocab);
+    }
+    return SF_OK;
+}
+
 static sf_status_t embedding_vp_cpu(const sf_kernel_args_t *a, sf_err_t *err)
 {
     const sf_tensor_t *ids = &a->in[0], *w = &a->in[1], *y = &a->out[0];
     const sf_node_t *node = a->node;
     int64_t start = sf_node_attr_int(node, "vocab_start");
-    int64_t vocab = sf_node_attr_int(node, "vocab");
     int64_t v_local = w->shape[0], hidden = w->shape[1];
     int64_t n_tok = sf_tensor_numel(ids);
-    int64_t cols = ids->shape[ids->ndim - 1];
-    size_t es = sf_dtype_size(w->dtype), ies = sf_dtype_size(ids->dtype);
-    const char *idd = sf_tensor_data(ids), *wd = sf_tensor_data(w);
+    size_t es = sf_dtype_size(w->dtype);
+    const char *wd = sf_tensor_data(w);
     char *yd = sf_tensor_data(y);
     bool is_w_dense = w->strides[1] == 1 || hidden <= 1;
+    /* Every id is checked before any row is written. */
+    sf_status_t st = sf_embedding_vp_check_ids(node, ids, sf_node_attr_int(node, "vocab"), err);
+    if (st != SF_OK)
+        return st;
     for (int64_t t = 0; t < n_tok; t++) {
-        int64_t r = t / cols, c = t % cols;
-        int64_t off = ids->ndim == 2 ? r * ids->strides[0] + c * ids->strides[1]
-                                     : t * ids->strides[0];
-        int64_t id = sf_convert_load_int(ids->dtype, idd + off * (int64_t)ies);
-        if (id < 0 || id >= vocab) {
-            char where[64];
-            if (ids->ndim == 2)
-                snprintf(where, sizeof where, "[%lld, %lld]", (long long)r, (long long)c);
-            else
-                snprintf(where, sizeof where, "[%lld]", (long long)t);
-            return sf_err_set(err, SF_ERR_INPUT, &node->pos,
-                              "node '%s': input_ids%s = %" PRId64 " is outside the vocab (%lld)",
-                              node->name, where, id, (long long)vocab);
-        }
+        int64_t id = embedding_vp_id(ids, t);
         char *yr = yd + (size_t)(t * hidden) * es;
         if (id < start || id >= start + v_local) {
             memset(yr, 0, (size_t)hidden * es);
