@@ -175,3 +175,19 @@ uint64_t sf_device_used_bytes(const sf_device_t *dev)
 {
     return dev->iface->used_bytes != NULL ? dev->iface->used_bytes(dev) : 0;
 }
+
+sf_status_t sf_device_fill_tensor(sf_device_t *dev, sf_tensor_t *t, const void *elem,
+                                  sf_err_t *err)
+{
+    if (sf_tensor_numel(t) == 0 || !sf_device_touches_memory(dev))
+        return SF_OK;
+    if (dev->iface->fill_tensor != NULL)
+        return dev->iface->fill_tensor(dev, t, elem, err);
+    size_t es = sf_dtype_size(t->dtype);
+    char *base = sf_tensor_data(t);
+    int64_t idx[SF_MAX_DIMS] = {0};
+    do {
+        memcpy(base + sf_tensor_elem_offset(t, idx), elem, es);
+    } while (sf_index_next(t->ndim, t->shape, idx));
+    return SF_OK;
+}

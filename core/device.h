@@ -89,6 +89,11 @@ typedef struct sf_device_iface {
      * cuBLAS's and NCCL's own buffers and any other process. NULL: not
      * known (0). */
     uint64_t (*used_bytes)(const sf_device_t *dev);
+    /* (optional) Set every element of t (any strides) to elem, one element
+     * already in t's dtype. Ordered like copy_tensor. NULL: host memory, a
+     * loop here. */
+    sf_status_t (*fill_tensor)(sf_device_t *dev, struct sf_tensor *t, const void *elem,
+                               sf_err_t *err);
 } sf_device_iface_t;
 
 struct sf_device {
@@ -156,6 +161,9 @@ SF_NODISCARD sf_status_t sf_device_copy_tensor(sf_device_t *dev, struct sf_tenso
  * the device (the tracked peak stays the plan's). */
 SF_NODISCARD sf_status_t sf_device_read_tensor(sf_device_t *dev, const struct sf_tensor *t,
                                                struct sf_tensor *out, void **block, sf_err_t *err);
+/* Every element of t := elem (one element in t's dtype), on the device. */
+SF_NODISCARD sf_status_t sf_device_fill_tensor(sf_device_t *dev, struct sf_tensor *t,
+                                               const void *elem, sf_err_t *err);
 /* The allocator's reserved bytes; `otherwise` for a device that caches
  * nothing (no reserved_bytes hook). */
 uint64_t sf_device_reserved_bytes(const sf_device_t *dev, uint64_t otherwise);

@@ -3,6 +3,7 @@
  * its rule is here; every other op packs or stages like its CPU kernel and
  * keeps the op's own rule. */
 #include "cuda_device.h"
+#include "lm_head_redistribute.h"
 #include "op_ids.h"
 
 /* cuBLAS reads an operand in place when its rows are unit-stride and evenly
@@ -41,6 +42,8 @@ uint64_t sf_cuda_scratch_bytes(const sf_device_t *dev, const sf_op_desc_t *op,
     switch (sf_op_id(op)) {
     case SF_OP_ID_matmul:
         return sf_cuda_matmul_scratch(in, out);
+    case SF_OP_ID_lm_head_redistribute: /* its block products are cuda matmuls */
+        return sf_lhr_scratch_on(dev, prepared, in);
     case SF_OP_ID_attention: /* key/value tiles live in shared memory */
     case SF_OP_ID_softmax:   /* one block per row, its max and sum in registers */
         return 0;

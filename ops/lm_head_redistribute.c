@@ -17,7 +17,13 @@
  * all_gather: chunk c is tokens [cN, cN + N) of the whole batch; every rank
  * receives all of them and keeps those of its own sequences (the same bytes
  * SpecForge's baseline keeps after gathering everything, with all_gather's
- * traffic but not its memory). */
+ * traffic but not its memory).
+ *
+ * The kernel is the same on every device: products go through the
+ * device's matmul (OpenBLAS on cpu, cuBLAS on cuda), rows move through its
+ * copies and fills, and it syncs the device before each exchange starts, so
+ * on cuda chunk c travels on NCCL's stream while chunk c + 1's products run
+ * on the device's. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +31,7 @@
 #include "coll.h"
 #include "convert.h"
 #include "graph.h"
+#include "lm_head_redistribute.h"
 #include "matmul.h"
 #include "op.h"
 #include "op_shape.h"
@@ -244,16 +251,39 @@ static sf_status_t lhr_prepare(const sf_node_t *node, const sf_tensor_t *in, int
     return SF_OK;
 }
 
+/* A block product's scratch on dev: the device's matmul rule for the
+ * tallest block (the cpu's is r->mm_bytes), 64-byte rounded so what follows
+ * stays aligned. */
+static uint64_t lhr_mm_bytes_on(const sf_device_t *dev, const lhr_route_t *r,
+                                const sf_tensor_t *in)
+{
+    if (dev == NULL)
+        return r->mm_bytes;
+    sf_tensor_t mm_in[2], mm_out;
+    sf_buffer_t b = {0};
+    int64_t n = in[0].shape[0] < LHR_BLOCK ? in[0].shape[0] : LHR_BLOCK;
+    lhr_mm_operands(r, &in[0], &in[1], 0, n, mm_in, &mm_out, NULL, &b);
+    mm_out.buf = NULL;
+    uint64_t bytes = sf_device_scratch_bytes(dev, &sf_op_matmul, &r->mm_node, NULL, mm_in, 2,
+                                             &mm_out, 1);
+    return (bytes + 63) / 64 * 64;
+}
+
+uint64_t sf_lhr_scratch_on(const sf_device_t *dev, const void *prepared, const sf_tensor_t *in)
+{
+    const lhr_route_t *r = prepared;
+    return 2 * r->slot_bytes + (uint64_t)r->n_blocks_kept * r->block_bytes +
+           lhr_mm_bytes_on(dev, r, in);
+}
+
 static uint64_t lhr_scratch(const sf_node_t *node, const void *prepared, const sf_tensor_t *in,
                             int n_in, const sf_tensor_t *out, int n_out)
 {
     (void)node;
-    (void)in;
     (void)n_in;
     (void)out;
     (void)n_out;
-    const lhr_route_t *r = prepared;
-    return 2 * r->slot_bytes + (uint64_t)r->n_blocks_kept * r->block_bytes + r->mm_bytes;
+    return sf_lhr_scratch_on(NULL, prepared, in);
 }
 
 /* One chunk in flight: its buffers and counts (chunk_pipe owns the
@@ -281,6 +311,7 @@ typedef struct lhr_ctx {
     sf_comm_t *comm;
     size_t es;
     char *mm_scratch;
+    uint64_t mm_bytes; /* the device's block product scratch */
     char *blocks;                       /* n_blocks_kept kept blocks */
     int64_t block_first[LHR_MAX_WORLD]; /* first row of each kept block; -1: none */
     lhr_slot_t slots[2];
@@ -299,11 +330,23 @@ static sf_status_t lhr_block(lhr_ctx_t *ctx, int k, int64_t first, sf_err_t *err
                     ctx->blocks + (size_t)k * r->block_bytes, &b);
     sf_kernel_args_t mm = {.op = &sf_op_matmul, .node = &r->mm_node, .in = mm_in, .n_in = 2,
                            .out = &mm_out, .n_out = 1, .scratch = ctx->mm_scratch,
-                           .scratch_bytes = r->mm_bytes, .dev = ctx->a->dev, .env = ctx->a->env};
-    sf_status_t st = sf_op_matmul.cpu_kernel(&mm, err);
+                           .scratch_bytes = ctx->mm_bytes, .dev = ctx->a->dev, .env = ctx->a->env};
+    sf_status_t st = sf_device_run(ctx->a->dev, &mm, err);
     if (st == SF_OK)
         ctx->block_first[k] = first;
     return st;
+}
+
+/* nbytes from src to dst, both in the device's memory, ordered before the
+ * device's later work. */
+static sf_status_t lhr_move(sf_device_t *dev, void *dst, void *src, uint64_t nbytes,
+                            sf_err_t *err)
+{
+    sf_buffer_t db = {.data = dst}, sb = {.data = src};
+    sf_tensor_t d = sf_tensor_make(SF_DTYPE_U8, 1, (const int64_t[]){(int64_t)nbytes}), v = d;
+    d.buf = &db;
+    v.buf = &sb;
+    return sf_device_copy_tensor(dev, &d, &v, err);
 }
 
 /* Logits of x rows [first, first + n) into dst (n x Vloc), from kept block
@@ -324,9 +367,11 @@ static sf_status_t lhr_logits(lhr_ctx_t *ctx, int k, int64_t first, int64_t n, c
         if (st != SF_OK && st != SF_INPROGRESS)
             return st;
         int64_t hi = first + n < b0 + LHR_BLOCK ? first + n : b0 + LHR_BLOCK;
-        memcpy(dst + (size_t)(at - first) * row,
-               ctx->blocks + (size_t)k * r->block_bytes + (size_t)(at - b0) * row,
-               (size_t)(hi - at) * row);
+        st = lhr_move(ctx->a->dev, dst + (size_t)(at - first) * row,
+                      ctx->blocks + (size_t)k * r->block_bytes + (size_t)(at - b0) * row,
+                      (uint64_t)(hi - at) * row, err);
+        if (st != SF_OK)
+            return st;
         at = hi;
     }
     return SF_OK;
@@ -367,6 +412,10 @@ static sf_status_t lhr_compute(void *vctx, int64_t c, int k, void *in_flight, sf
                                    .send_displs = s->sd, .recv_counts = s->rc,
                                    .recv_displs = s->rd};
     }
+    /* The comm reads the send buffer on its own (NCCL: its own stream):
+     * the products and copies that filled it must be done. */
+    if (st == SF_OK)
+        st = sf_device_sync(ctx->a->dev, err);
     if (st != SF_OK)
         return st;
     s->args.mem = sf_device_mem_kind(ctx->a->dev);
@@ -378,37 +427,36 @@ static sf_status_t lhr_compute(void *vctx, int64_t c, int k, void *in_flight, sf
 }
 
 /* One received logits row (its Vloc-column pieces from every rank) cast
- * into out at token t of this rank, moved by the shift. */
-static void lhr_unpack_row(const lhr_ctx_t *ctx, const lhr_slot_t *s, int64_t i, int64_t t)
+ * into out at token t of this rank, moved by the shift: one converting
+ * copy per piece, through the device. */
+static sf_status_t lhr_unpack_row(const lhr_ctx_t *ctx, const lhr_slot_t *s, int64_t i,
+                                  int64_t t, sf_err_t *err)
 {
     const lhr_route_t *r = ctx->r;
     const sf_tensor_t *out = &ctx->a->out[0];
     int64_t b = t / r->seq, pos = t % r->seq + r->shift;
     if (pos < 0 || pos >= r->seq)
-        return; /* dropped by the shift */
-    sf_dtype_t sdt = ctx->a->in[0].dtype, ddt = out->dtype;
-    size_t des = sf_dtype_size(ddt);
-    char *drow = (char *)sf_tensor_data(out) +
-                 (size_t)(b * out->strides[0] + pos * out->strides[1]) * des;
+        return SF_OK; /* dropped by the shift */
     for (int p = 0; p < r->world; p++) {
         int64_t col = p * r->vloc, n = r->vocab - col < r->vloc ? r->vocab - col : r->vloc;
-        const char *src = s->recv + (size_t)(s->rd[p] + (uint64_t)(i * r->vloc)) * ctx->es;
-        char *dst = drow + (size_t)(col * out->strides[2]) * des;
-        for (int64_t k = 0; k < n; k++) {
-            char *d = dst + (size_t)(k * out->strides[2]) * des;
-            const char *e = src + (size_t)k * ctx->es;
-            if (ddt == sdt) {
-                memcpy(d, e, des);
-            } else if (sdt == SF_DTYPE_BF16 && ddt == SF_DTYPE_F32) {
-                uint16_t h;
-                memcpy(&h, e, 2);
-                float f = sf_bf16_to_f32(h);
-                memcpy(d, &f, 4);
-            } else {
-                sf_convert_store(ddt, d, sf_dtype_load(sdt, e));
-            }
-        }
+        if (n <= 0)
+            continue;
+        sf_tensor_t dst = *out;
+        dst.ndim = 1;
+        dst.shape[0] = n;
+        dst.strides[0] = out->strides[2];
+        dst.offset += (uint64_t)(b * out->strides[0] + pos * out->strides[1] +
+                                 col * out->strides[2]) *
+                      sf_dtype_size(out->dtype);
+        sf_buffer_t sb = {.data = s->recv + (size_t)(s->rd[p] + (uint64_t)(i * r->vloc)) *
+                                                ctx->es};
+        sf_tensor_t src = sf_tensor_make(ctx->a->in[0].dtype, 1, (const int64_t[]){n});
+        src.buf = &sb;
+        sf_status_t st = sf_device_copy_tensor(ctx->a->dev, &dst, &src, err);
+        if (st != SF_OK)
+            return st;
     }
+    return SF_OK;
 }
 
 static const sf_coll_args_t *lhr_args(void *vctx, int k)
@@ -419,21 +467,24 @@ static const sf_coll_args_t *lhr_args(void *vctx, int k)
 /* Slot k's exchange has arrived: cast its rows of this rank into the target. */
 static sf_status_t lhr_unpack(void *vctx, int k, sf_err_t *err)
 {
-    (void)err;
     lhr_ctx_t *ctx = vctx;
     const lhr_route_t *r = ctx->r;
     const lhr_slot_t *s = &ctx->slots[k];
     int64_t lo = s->c * r->chunk, mine = r->first[r->rank];
     for (int64_t i = 0; i < s->m; i++) {
         int64_t t = r->gather ? lo + i - mine : lo + i;
+        sf_status_t st = SF_OK;
         if (t >= 0 && t < r->rows[r->rank])
-            lhr_unpack_row(ctx, s, i, t);
+            st = lhr_unpack_row(ctx, s, i, t, err);
+        if (st != SF_OK)
+            return st;
     }
     return SF_OK;
 }
 
 /* The places the shift leaves open, in every sequence. */
-static void lhr_fill(const lhr_route_t *r, const sf_tensor_t *out, double value)
+static sf_status_t lhr_fill(sf_device_t *dev, const lhr_route_t *r, const sf_tensor_t *out,
+                            double value, sf_err_t *err)
 {
     int64_t lo = r->shift < 0 ? r->seq + r->shift : 0;
     int64_t hi = r->shift < 0 ? r->seq : r->shift;
@@ -442,14 +493,16 @@ static void lhr_fill(const lhr_route_t *r, const sf_tensor_t *out, double value)
     if (hi > r->seq)
         hi = r->seq;
     if (hi <= lo)
-        return;
+        return SF_OK;
     sf_tensor_t v = *out;
     v.shape[1] = hi - lo;
     v.offset += (uint64_t)(lo * out->strides[1]) * sf_dtype_size(out->dtype);
-    sf_walk_fill(&v, value);
+    unsigned char elem[8];
+    sf_convert_store(out->dtype, elem, value);
+    return sf_device_fill_tensor(dev, &v, elem, err);
 }
 
-static sf_status_t lhr_cpu(const sf_kernel_args_t *a, sf_err_t *err)
+static sf_status_t lhr_kernel(const sf_kernel_args_t *a, sf_err_t *err)
 {
     const lhr_route_t *r = a->prepared;
     sf_comm_t *comm = a->env->comm;
@@ -459,13 +512,15 @@ static sf_status_t lhr_cpu(const sf_kernel_args_t *a, sf_err_t *err)
                           "of %d",
                           a->node->name, r->rank, r->world, sf_comm_rank(comm),
                           sf_comm_size(comm));
-    SF_ASSERT(a->scratch_bytes >=
-              2 * r->slot_bytes + (uint64_t)r->n_blocks_kept * r->block_bytes + r->mm_bytes);
-    lhr_fill(r, &a->out[0], sf_node_attr_float(a->node, "value"));
+    SF_ASSERT(a->scratch_bytes >= sf_lhr_scratch_on(a->dev, r, a->in));
+    sf_status_t st = lhr_fill(a->dev, r, &a->out[0], sf_node_attr_float(a->node, "value"), err);
+    if (st != SF_OK)
+        return st;
     lhr_ctx_t *ctx = calloc(1, sizeof *ctx);
     SF_ASSERT(ctx != NULL);
     *ctx = (lhr_ctx_t){.r = r, .a = a, .comm = comm, .es = sf_dtype_size(a->in[0].dtype),
-                       .blocks = (char *)a->scratch + 2 * r->slot_bytes};
+                       .blocks = (char *)a->scratch + 2 * r->slot_bytes,
+                       .mm_bytes = lhr_mm_bytes_on(a->dev, r, a->in)};
     ctx->mm_scratch = ctx->blocks + (size_t)r->n_blocks_kept * r->block_bytes;
     for (int k = 0; k < r->n_blocks_kept; k++)
         ctx->block_first[k] = -1;
@@ -477,7 +532,7 @@ static sf_status_t lhr_cpu(const sf_kernel_args_t *a, sf_err_t *err)
      * the target once it has arrived, then c + 1 leaves. */
     static const sf_chunk_pipe_ops_t ops = {
         .compute = lhr_compute, .args = lhr_args, .unpack = lhr_unpack};
-    sf_status_t st = sf_chunk_pipe_run(comm, r->n_chunks, sf_node_attr_bool(a->node, "overlap"),
+    st = sf_chunk_pipe_run(comm, r->n_chunks, sf_node_attr_bool(a->node, "overlap"),
                                        &ops, ctx, err);
     free(ctx);
     return st;
@@ -496,5 +551,5 @@ const sf_op_desc_t sf_op_lm_head_redistribute = {
     .infer = lhr_infer,
     .prepare = lhr_prepare,
     .scratch_bytes = lhr_scratch,
-    .cpu_kernel = lhr_cpu,
+    .cpu_kernel = lhr_kernel,
 };

@@ -3,7 +3,8 @@
 #   tools/gpu_bench.sh
 # 1. The seed's step on one GPU: the Eagle3 graph with synthetic:qwen3-8b,
 #    batch 8, seq 4096, as rank 0 of tp 8 (--emulate-world 8: collectives
-#    local, correctly sized), both redistribution modes, in place. For each:
+#    local, correctly sized), both redistribution modes, in place, node by
+#    node and with the fused lm_head in 512-token chunks. For each:
 #    the tracked peak (PyTorch's max allocated), the pool's reserved peak,
 #    cudaMemGetInfo's used peak, the planned peak (plan --device cuda, which
 #    must equal the tracked one to the byte) and the slowest nodes.
@@ -27,14 +28,16 @@ rank0() { awk '$1 == "0" && $2 ~ /^[0-9]+$/ { print $2; exit }'; }
 
 echo "== seed scale: qwen3-8b, batch 8, seq 4096, rank 0 of tp 8 (emulated), cuda"
 for mode in all_gather all_to_all; do
-  planned=$("$sf" plan "$graph" "${seed[@]}" --set redistribution=$mode --world 8 \
-            --device cuda | rank0)
-  out=$("$sf" run "$graph" "${seed[@]}" --set redistribution=$mode --emulate-world 8 \
-        --emulate-rank 0 --device cuda --profile)
-  measured=$(echo "$out" | rank0)
-  echo "-- $mode: planned $planned, tracked $measured"
-  echo "$out" | head -20
-  [ "$planned" = "$measured" ] || { echo "plan != run for $mode" >&2; status=1; }
+  for chunk in 0 512; do
+    sets=("${seed[@]}" --set redistribution=$mode --set chunk_tokens=$chunk)
+    planned=$("$sf" plan "$graph" "${sets[@]}" --world 8 --device cuda | rank0)
+    out=$("$sf" run "$graph" "${sets[@]}" --emulate-world 8 --emulate-rank 0 --device cuda \
+          --profile)
+    measured=$(echo "$out" | rank0)
+    echo "-- $mode, chunk_tokens $chunk: planned $planned, tracked $measured"
+    echo "$out" | head -20
+    [ "$planned" = "$measured" ] || { echo "plan != run: $mode, chunk $chunk" >&2; status=1; }
+  done
 done
 
 echo "== qwen3-0.6b, batch 1, seq 256, one rank: cuda against cpu"

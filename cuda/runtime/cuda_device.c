@@ -234,6 +234,14 @@ static sf_status_t cuda_copy_tensor(sf_device_t *dev, sf_tensor_t *dst, const sf
     return sf_cuda_check(e, "copy kernel", NULL, err);
 }
 
+static sf_status_t cuda_fill_tensor(sf_device_t *dev, sf_tensor_t *t, const void *elem,
+                                   sf_err_t *err)
+{
+    (void)dev;
+    return sf_cuda_check(sf_cu_fill(sf_cuda_view(t), elem, state.stream), "fill kernel", NULL,
+                         err);
+}
+
 static bool cuda_supports(const sf_device_t *dev, const sf_op_desc_t *op, const sf_node_t *node)
 {
     (void)dev;
@@ -296,6 +304,7 @@ static const sf_device_iface_t cuda_iface = {
     .copy_tensor = cuda_copy_tensor,
     .reserved_bytes = cuda_reserved,
     .used_bytes = cuda_used,
+    .fill_tensor = cuda_fill_tensor,
 };
 
 void sf_cuda_register(void)

@@ -4,8 +4,7 @@
 #include "op_ids.h"
 
 /* Not here: the view ops (reshape, slice, split: no kernel runs) and the
- * fused ops lm_head_redistribute, teacher, teacher_vp and teacher_probs
- * (not yet). */
+ * fused teacher ops teacher, teacher_vp and teacher_probs (not yet). */
 static const sf_cuda_kernel_t table[SF_OP_ID_COUNT] = {
     [SF_OP_ID_add] = {.run = sf_cuda_add},
     [SF_OP_ID_arange] = {.run = sf_cuda_arange},
@@ -17,6 +16,9 @@ static const sf_cuda_kernel_t table[SF_OP_ID_COUNT] = {
     [SF_OP_ID_draft_mask] = {.run = sf_cuda_on_host},
     [SF_OP_ID_embedding_vp] = {.run = sf_cuda_embedding_vp},
     [SF_OP_ID_fill] = {.run = sf_cuda_fill},
+    /* Device-agnostic: products through the device's matmul, rows through
+     * its copies and fills, a device sync before each exchange. */
+    [SF_OP_ID_lm_head_redistribute] = {.run = sf_cuda_agnostic},
     [SF_OP_ID_matmul] = {.run = sf_cuda_matmul},
     [SF_OP_ID_mul] = {.run = sf_cuda_mul},
     [SF_OP_ID_pad] = {.run = sf_cuda_pad},

@@ -125,18 +125,21 @@ START_TEST(test_matmul_graph)
 }
 END_TEST
 
-/* The demo's Eagle3 graph on one GPU, both modes: every output within 2%
- * of its largest magnitude (bf16 activations through every layer). */
+/* The demo's Eagle3 graph on one GPU, both modes, node by node and with
+ * the fused chunked lm_head: every output within 2% of its largest
+ * magnitude (bf16 activations through every layer). */
 START_TEST(test_eagle3_tiny_both_modes)
 {
     const char *modes[2] = {"all_gather", "all_to_all"};
-    for (int m = 0; m < 2; m++) {
-        char sets[512];
-        snprintf(sets, sizeof sets,
-                 "--set model=synthetic:tiny --set batch=4 --set seq=64 --set redistribution=%s",
-                 modes[m]);
-        graph_on_cuda_like_cpu(tu_src("graphs/eagle3_target.yaml"), sets, 2e-2);
-    }
+    for (int m = 0; m < 2; m++)
+        for (int chunk = 0; chunk <= 16; chunk += 16) {
+            char sets[512];
+            snprintf(sets, sizeof sets,
+                     "--set model=synthetic:tiny --set batch=4 --set seq=64 "
+                     "--set redistribution=%s --set chunk_tokens=%d",
+                     modes[m], chunk);
+            graph_on_cuda_like_cpu(tu_src("graphs/eagle3_target.yaml"), sets, 2e-2);
+        }
 }
 END_TEST
 
