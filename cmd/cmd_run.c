@@ -295,6 +295,14 @@ static int run_rank(run_args_t *a)
         st = sf_rank_group_emulate(&rg, a->emulate.rank, a->emulate.world, a->timeout_s, &err);
     else
         st = sf_rank_info_from_env(&rg.info, &err);
+    /* The device and the NCCL backend both pick their GPU by LOCAL_RANK;
+     * under mpirun or srun the local rank has another name: export it, so
+     * both see the launcher's answer and agree. */
+    if (st == SF_OK && !is_emulated && getenv("LOCAL_RANK") == NULL) {
+        char lr[16];
+        snprintf(lr, sizeof lr, "%d", rg.info.local_rank);
+        setenv("LOCAL_RANK", lr, 0);
+    }
     if (st == SF_OK)
         st = resolve_device(a, &err);
     if (st == SF_OK) {
