@@ -24,7 +24,8 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 graph=graphs/eagle3_target.yaml
 seed=(--set model=synthetic:qwen3-8b --set batch=8 --set seq=4096)
 status=0
-rank0() { awk '$1 == "0" && $2 ~ /^[0-9]+$/ { print $2; exit }'; }
+# Reads all its input (an early exit would SIGPIPE the writer under pipefail).
+rank0() { awk '!done && $1 == "0" && $2 ~ /^[0-9]+$/ { print $2; done = 1 }'; }
 
 echo "== seed scale: qwen3-8b, batch 8, seq 4096, rank 0 of tp 8 (emulated), cuda"
 for mode in all_gather all_to_all; do
@@ -35,7 +36,7 @@ for mode in all_gather all_to_all; do
           --profile)
     measured=$(echo "$out" | rank0)
     echo "-- $mode, chunk_tokens $chunk: planned $planned, tracked $measured"
-    echo "$out" | head -20
+    echo "$out" | sed -n 1,24p
     [ "$planned" = "$measured" ] || { echo "plan != run: $mode, chunk $chunk" >&2; status=1; }
   done
 done
@@ -44,9 +45,9 @@ echo "== qwen3-0.6b, batch 1, seq 256, one rank: cuda against cpu"
 small=(--set model=synthetic:qwen3-0.6b --set batch=1 --set seq=256)
 tmp=$(mktemp -d)
 for dev in cuda cpu; do
-  start=$(date +%s.%N)
-  "$sf" run "$graph" "${small[@]}" --device $dev --out "$tmp/$dev" | head -4
-  echo "$dev: $(echo "$(date +%s.%N) - $start" | bc) s wall"
+  start=$(date +%s%N)
+  "$sf" run "$graph" "${small[@]}" --device $dev --out "$tmp/$dev" | sed -n 1,4p
+  echo "$dev: $((($(date +%s%N) - start) / 1000000)) ms wall"
 done
 # bf16 activations through 28 layers, summed in another order: 2% of each
 # output's largest magnitude.
