@@ -8,10 +8,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "cuda_device.h"
+#include "gpu_probe.h"
 #include "safetensors.h"
 #include "test_util.h"
 
@@ -155,24 +154,9 @@ static Suite *suite(void)
     return s;
 }
 
-/* Asked in a child: the suite forks a process per test, and a process that
- * has touched CUDA must not fork children that use it. */
-static bool gpu_present(void)
-{
-    pid_t pid = fork();
-    if (pid == 0)
-        _exit(sf_cuda_available() ? 0 : 1);
-    int status = 0;
-    return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-           WEXITSTATUS(status) == 0;
-}
-
 int main(void)
 {
-    if (!gpu_present()) {
-        const char *req = getenv("SF_REQUIRE_GPU");
-        printf("SKIP: no CUDA GPU (or not built with CUDA)\n");
-        return req != NULL && strcmp(req, "1") == 0 ? 1 : 77;
-    }
+    if (!gpu_present())
+        return gpu_skip();
     return tu_run_suite(suite());
 }

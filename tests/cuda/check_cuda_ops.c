@@ -7,11 +7,10 @@
  * kernel table, and every case run through the cpu device's path), it
  * prints "SKIP: no CUDA GPU (or not built with CUDA)" and exits 77. */
 #include <stdio.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "coll.h"
 #include "cuda_device.h"
+#include "gpu_probe.h"
 #include "op_harness.h"
 
 /* ---- running a node on the cuda device ------------------------------- */
@@ -757,18 +756,6 @@ static Suite *ops_suite(void)
     return s;
 }
 
-/* Is a GPU there? Asked in a child process: CUDA initialised in this
- * process before Check forks a test would be unusable in the child. */
-static bool cu_gpu_present(void)
-{
-    pid_t pid = fork();
-    if (pid == 0)
-        _exit(sf_cuda_available() ? 0 : 1);
-    int status = 0;
-    return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-           WEXITSTATUS(status) == 0;
-}
-
 int main(void)
 {
     sf_ops_register_all();
@@ -779,10 +766,8 @@ int main(void)
         rc = tu_run_suite(ops_suite());
     if (rc != 0)
         return rc;
-    if (!cu_gpu_present()) {
-        printf("SKIP: no CUDA GPU (or not built with CUDA)\n");
-        return 77;
-    }
+    if (!gpu_present())
+        return gpu_skip();
     cu_target = sf_device_by_name("cuda");
     return tu_run_suite(ops_suite());
 }
