@@ -426,31 +426,32 @@ static sf_status_t lhr_compute(void *vctx, int64_t c, int k, void *in_flight, sf
     return SF_OK;
 }
 
-/* One received logits row (its Vloc-column pieces from every rank) cast
- * into out at token t of this rank, moved by the shift: one converting
- * copy per piece, through the device. */
-static sf_status_t lhr_unpack_row(const lhr_ctx_t *ctx, const lhr_slot_t *s, int64_t i,
-                                  int64_t t, sf_err_t *err)
+/* Received rows [i0, i0 + len) of slot s, which land at positions [pos0,
+ * pos0 + len) of this rank's sequence b: for each rank's Vloc-column piece
+ * one converting 2-D copy through the device (a kernel launch on cuda per
+ * piece and run of rows, not per row). */
+static sf_status_t lhr_unpack_run(const lhr_ctx_t *ctx, const lhr_slot_t *s, int64_t i0,
+                                  int64_t len, int64_t b, int64_t pos0, sf_err_t *err)
 {
     const lhr_route_t *r = ctx->r;
     const sf_tensor_t *out = &ctx->a->out[0];
-    int64_t b = t / r->seq, pos = t % r->seq + r->shift;
-    if (pos < 0 || pos >= r->seq)
-        return SF_OK; /* dropped by the shift */
     for (int p = 0; p < r->world; p++) {
         int64_t col = p * r->vloc, n = r->vocab - col < r->vloc ? r->vocab - col : r->vloc;
         if (n <= 0)
             continue;
         sf_tensor_t dst = *out;
-        dst.ndim = 1;
-        dst.shape[0] = n;
-        dst.strides[0] = out->strides[2];
-        dst.offset += (uint64_t)(b * out->strides[0] + pos * out->strides[1] +
+        dst.ndim = 2;
+        dst.shape[0] = len;
+        dst.shape[1] = n;
+        dst.strides[0] = out->strides[1];
+        dst.strides[1] = out->strides[2];
+        dst.offset += (uint64_t)(b * out->strides[0] + pos0 * out->strides[1] +
                                  col * out->strides[2]) *
                       sf_dtype_size(out->dtype);
-        sf_buffer_t sb = {.data = s->recv + (size_t)(s->rd[p] + (uint64_t)(i * r->vloc)) *
+        sf_buffer_t sb = {.data = s->recv + (size_t)(s->rd[p] + (uint64_t)(i0 * r->vloc)) *
                                                 ctx->es};
-        sf_tensor_t src = sf_tensor_make(ctx->a->in[0].dtype, 1, (const int64_t[]){n});
+        sf_tensor_t src = sf_tensor_make(ctx->a->in[0].dtype, 2, (const int64_t[]){len, n});
+        src.strides[0] = r->vloc; /* the piece's rows are Vloc apart, n of them kept */
         src.buf = &sb;
         sf_status_t st = sf_device_copy_tensor(ctx->a->dev, &dst, &src, err);
         if (st != SF_OK)
@@ -471,13 +472,27 @@ static sf_status_t lhr_unpack(void *vctx, int k, sf_err_t *err)
     const lhr_route_t *r = ctx->r;
     const lhr_slot_t *s = &ctx->slots[k];
     int64_t lo = s->c * r->chunk, mine = r->first[r->rank];
-    for (int64_t i = 0; i < s->m; i++) {
+    /* Consecutive rows of one sequence land at consecutive positions: each
+     * such run is copied at once. A row the shift drops, or one that is not
+     * this rank's (all_gather), ends a run, and so does a new sequence
+     * (its positions start again). */
+    int64_t run_i = 0, run_len = 0, run_b = 0, run_pos = 0;
+    for (int64_t i = 0; i <= s->m; i++) {
         int64_t t = r->gather ? lo + i - mine : lo + i;
-        sf_status_t st = SF_OK;
-        if (t >= 0 && t < r->rows[r->rank])
-            st = lhr_unpack_row(ctx, s, i, t, err);
+        int64_t b = t / r->seq, pos = t % r->seq + r->shift;
+        bool is_kept = i < s->m && t >= 0 && t < r->rows[r->rank] && pos >= 0 && pos < r->seq;
+        if (is_kept && run_len > 0 && b == run_b && pos == run_pos + run_len) {
+            run_len++;
+            continue;
+        }
+        sf_status_t st = run_len > 0 ? lhr_unpack_run(ctx, s, run_i, run_len, run_b, run_pos, err)
+                                     : SF_OK;
         if (st != SF_OK)
             return st;
+        run_len = is_kept ? 1 : 0;
+        run_i = i;
+        run_b = b;
+        run_pos = pos;
     }
     return SF_OK;
 }
