@@ -148,11 +148,7 @@ sf_status_t sf_device_read_tensor(sf_device_t *dev, const sf_tensor_t *t, sf_ten
         sf_tensor_copy_host(out, t);
         return SF_OK;
     }
-    /* Element 0 is the lowest address (strides are non-negative); the span
-     * ends one element past the last one. */
-    uint64_t es = sf_dtype_size(t->dtype), span = es;
-    for (int d = 0; d < t->ndim; d++)
-        span += (uint64_t)(t->shape[d] - 1) * (uint64_t)t->strides[d] * es;
+    uint64_t span = sf_tensor_span_bytes(t);
     if (sf_tensor_is_contiguous(t))
         return sf_device_download(dev, b->data, sf_tensor_data(t), nbytes, err);
     char *staging = malloc(span);

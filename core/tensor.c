@@ -224,3 +224,13 @@ void sf_tensor_copy_host(sf_tensor_t *dst, const sf_tensor_t *src)
         }
     } while (sf_index_next(nd - 1, src->shape, idx));
 }
+
+uint64_t sf_tensor_span_bytes(const sf_tensor_t *t)
+{
+    if (sf_tensor_numel(t) == 0)
+        return 0;
+    uint64_t last = 0;
+    for (int d = 0; d < t->ndim; d++)
+        last += (uint64_t)(t->shape[d] - 1) * (uint64_t)t->strides[d];
+    return (last + 1) * sf_dtype_size(t->dtype);
+}

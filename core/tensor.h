@@ -41,6 +41,11 @@ uint64_t sf_tensor_nbytes(const sf_tensor_t *t);
  * negative, a product or sum overflows, or any of the three exceeds
  * SF_TENSOR_MAX_BYTES; out-pointers may be NULL and are set only on true. */
 bool sf_tensor_checked_nbytes(const sf_tensor_t *t, uint64_t *numel, uint64_t *nbytes);
+/* Bytes from element 0 to just past the last element (strides are
+ * non-negative, so element 0 is the lowest address); 0 when t is empty.
+ * What a strided view occupies, gaps included: what a copy of it across
+ * devices moves. */
+uint64_t sf_tensor_span_bytes(const sf_tensor_t *t);
 /* Row-major with no gaps (size-1 dims may have any stride). */
 bool sf_tensor_is_contiguous(const sf_tensor_t *t);
 bool sf_tensor_same_shape(const sf_tensor_t *a, const sf_tensor_t *b);

@@ -43,6 +43,10 @@ uint64_t sf_cuda_scratch_bytes(const sf_device_t *dev, const sf_op_desc_t *op,
                                const sf_node_t *node, const void *prepared, const sf_tensor_t *in,
                                int n_in, const sf_tensor_t *out, int n_out);
 
+/* Can cuBLAS read t in place: contiguous, or a 2-D view with unit-stride,
+ * evenly spaced rows (a column block)? The rule and the kernel both ask. */
+bool sf_cuda_blas_reads_in_place(const sf_tensor_t *t);
+
 /* A product's scratch on cuda: the cuBLAS workspace plus contiguous
  * copies of operands cuBLAS cannot read in place. */
 uint64_t sf_cuda_matmul_scratch(const sf_tensor_t *in, const sf_tensor_t *out);

@@ -9,7 +9,7 @@
 /* cuBLAS reads an operand in place when its rows are unit-stride and evenly
  * spaced: contiguous, or a 2-D view with a row stride (a column block).
  * Anything else is first copied into scratch, contiguous. */
-static bool blas_reads_in_place(const sf_tensor_t *t)
+bool sf_cuda_blas_reads_in_place(const sf_tensor_t *t)
 {
     if (sf_tensor_is_contiguous(t))
         return true;
@@ -27,7 +27,7 @@ uint64_t sf_cuda_matmul_scratch(const sf_tensor_t *in, const sf_tensor_t *out)
 {
     uint64_t bytes = SF_CUDA_BLAS_WORKSPACE;
     for (int k = 0; k < 2; k++)
-        if (!blas_reads_in_place(&in[k]))
+        if (!sf_cuda_blas_reads_in_place(&in[k]))
             bytes += staged_bytes(&in[k]);
     if (!sf_tensor_is_contiguous(&out[0]))
         bytes += staged_bytes(&out[0]);

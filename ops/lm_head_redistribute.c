@@ -34,6 +34,7 @@
 #include "lm_head_redistribute.h"
 #include "matmul.h"
 #include "op.h"
+#include "op_comm.h"
 #include "op_shape.h"
 #include "walk.h"
 
@@ -521,14 +522,11 @@ static sf_status_t lhr_kernel(const sf_kernel_args_t *a, sf_err_t *err)
 {
     const lhr_route_t *r = a->prepared;
     sf_comm_t *comm = a->env->comm;
-    if (sf_comm_size(comm) != r->world || sf_comm_rank(comm) != r->rank)
-        return sf_err_set(err, SF_ERR_COMM, &a->node->pos,
-                          "node '%s': the graph was loaded for rank %d of %d but runs as rank %d "
-                          "of %d",
-                          a->node->name, r->rank, r->world, sf_comm_rank(comm),
-                          sf_comm_size(comm));
+    sf_status_t st = sf_op_comm_check(a->node, comm, err);
+    if (st != SF_OK)
+        return st;
     SF_ASSERT(a->scratch_bytes >= sf_lhr_scratch_on(a->dev, r, a->in));
-    sf_status_t st = lhr_fill(a->dev, r, &a->out[0], sf_node_attr_float(a->node, "value"), err);
+    st = lhr_fill(a->dev, r, &a->out[0], sf_node_attr_float(a->node, "value"), err);
     if (st != SF_OK)
         return st;
     lhr_ctx_t *ctx = calloc(1, sizeof *ctx);
@@ -547,8 +545,8 @@ static sf_status_t lhr_kernel(const sf_kernel_args_t *a, sf_err_t *err)
      * the target once it has arrived, then c + 1 leaves. */
     static const sf_chunk_pipe_ops_t ops = {
         .compute = lhr_compute, .args = lhr_args, .unpack = lhr_unpack};
-    st = sf_chunk_pipe_run(comm, r->n_chunks, sf_node_attr_bool(a->node, "overlap"),
-                                       &ops, ctx, err);
+    st = sf_chunk_pipe_run(comm, r->n_chunks, sf_node_attr_bool(a->node, "overlap"), &ops, ctx,
+                           err);
     free(ctx);
     return st;
 }

@@ -13,6 +13,7 @@
 #include "coll.h"
 #include "graph.h"
 #include "op.h"
+#include "op_comm.h"
 #include "op_shape.h"
 
 static const sf_op_attr_desc_t redistribute_attrs[] = {
@@ -305,11 +306,8 @@ static sf_status_t redistribute_kernel(const sf_kernel_args_t *a, sf_err_t *err)
     /* The graph was shaped for a rank and world; the comm (the self comm
      * on one rank) says who runs it. */
     sf_comm_t *comm = a->env->comm;
-    if (sf_comm_size(comm) != p->world || sf_comm_rank(comm) != p->rank)
-        return sf_err_set(err, SF_ERR_COMM, &node->pos,
-                          "node '%s': the graph was loaded for rank %d of %d but runs as rank %d "
-                          "of %d",
-                          node->name, p->rank, p->world, sf_comm_rank(comm), sf_comm_size(comm));
+    if ((st = sf_op_comm_check(node, comm, err)) != SF_OK)
+        return st;
     size_t es = sf_dtype_size(in->dtype);
     char *scratch = a->scratch;
     char *send = sf_tensor_data(in);

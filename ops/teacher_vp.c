@@ -25,6 +25,7 @@
 #include "convert.h"
 #include "head_tile.h"
 #include "op_shape.h"
+#include "op_comm.h"
 #include "teacher.h"
 
 static const sf_op_attr_desc_t tvp_attrs[] = {
@@ -406,18 +407,15 @@ static sf_status_t tvp_cpu(const sf_kernel_args_t *a, sf_err_t *err)
 {
     const tvp_route_t *r = a->prepared;
     sf_comm_t *comm = a->env->comm;
-    if (sf_comm_size(comm) != r->world || sf_comm_rank(comm) != r->rank)
-        return sf_err_set(err, SF_ERR_COMM, &a->node->pos,
-                          "node '%s': the graph was loaded for rank %d of %d but runs as rank %d "
-                          "of %d",
-                          a->node->name, r->rank, r->world, sf_comm_rank(comm),
-                          sf_comm_size(comm));
+    sf_status_t st = sf_op_comm_check(a->node, comm, err);
+    if (st != SF_OK)
+        return st;
     SF_ASSERT(a->scratch_bytes >= tvp_scratch(a->node, r, NULL, 0, NULL, 0));
     if (a->in[3].strides[0] != 1)
         return sf_err_set(err, SF_ERR_UNSUPPORTED, &a->node->pos,
                           "node '%s': t2d is strided, expected a contiguous tensor",
                           a->node->name);
-    sf_status_t st = sf_teacher_check_t2d(a->node, &a->in[3], r->ts.draft, err);
+    st = sf_teacher_check_t2d(a->node, &a->in[3], r->ts.draft, err);
     if (st != SF_OK)
         return st;
     tvp_run_t *u = calloc(1, sizeof *u);

@@ -19,12 +19,6 @@ static cudaDataType_t blas_type(sf_dtype_t dt)
     return dt == SF_DTYPE_BF16 ? CUDA_R_16BF : dt == SF_DTYPE_F16 ? CUDA_R_16F : CUDA_R_32F;
 }
 
-static bool reads_in_place(const sf_tensor_t *t)
-{
-    return sf_tensor_is_contiguous(t) ||
-           (t->ndim == 2 && t->strides[1] == 1 && t->strides[0] >= t->shape[1]);
-}
-
 /* A contiguous tensor of t's shape at *cursor in scratch (advanced past it). */
 static sf_tensor_t staged(const sf_tensor_t *t, char **cursor, sf_buffer_t *buf)
 {
@@ -58,13 +52,13 @@ sf_status_t sf_cuda_matmul(const sf_kernel_args_t *a, sf_err_t *err)
     char *cursor = (char *)a->scratch + SF_CUDA_BLAS_WORKSPACE;
     sf_buffer_t bufs[3];
     sf_tensor_t out_final = C;
-    if (!reads_in_place(&A)) {
+    if (!sf_cuda_blas_reads_in_place(&A)) {
         sf_tensor_t c = staged(&A, &cursor, &bufs[0]);
         if ((st = sf_device_copy_tensor(a->dev, &c, &A, err)) != SF_OK)
             return st;
         A = c;
     }
-    if (!reads_in_place(&B)) {
+    if (!sf_cuda_blas_reads_in_place(&B)) {
         sf_tensor_t c = staged(&B, &cursor, &bufs[1]);
         if ((st = sf_device_copy_tensor(a->dev, &c, &B, err)) != SF_OK)
             return st;

@@ -10,22 +10,10 @@
 #include "cuda_kernels.h"
 #include "graph.h"
 
-/* Bytes from t's element 0 to just past its last element (strides are
- * non-negative); 0 when t is empty. */
-static uint64_t span_bytes(const sf_tensor_t *t)
-{
-    if (sf_tensor_numel(t) == 0)
-        return 0;
-    int64_t last = 0;
-    for (int d = 0; d < t->ndim; d++)
-        last += (t->shape[d] - 1) * t->strides[d];
-    return (uint64_t)(last + 1) * sf_dtype_size(t->dtype);
-}
-
 sf_status_t sf_cuda_host_stage(sf_device_t *dev, const sf_tensor_t *t, bool is_download,
                                sf_tensor_t *host, sf_buffer_t *buf, sf_err_t *err)
 {
-    uint64_t n = span_bytes(t);
+    uint64_t n = sf_tensor_span_bytes(t);
     memset(buf, 0, sizeof *buf);
     *host = *t;
     host->offset = 0;
