@@ -17,6 +17,7 @@
 #include "graph_session.h"
 #include "report.h"
 #include "launch.h"
+#include "launch_env.h"
 #include "rank_group.h"
 #include "outfile.h"
 #include "trace_merge.h"
@@ -544,7 +545,7 @@ int sf_cmd_run(int argc, char **argv)
                sf_coll_algo_check_env(&err) != SF_OK) {
         /* A bad SF_COLL_ALGO fails here, before any rank starts. */
         rc = sf_cli_fail(&err);
-    } else if (nproc > 0 && getenv("SF_LAUNCHED") == NULL) {
+    } else if (nproc > 0 && getenv(SF_LAUNCHED_ENV) == NULL) {
         rc = launch(a, nproc, ac, av);
     } else {
         rc = run_rank(a);

@@ -9,7 +9,9 @@
  * bootstrap_conn.c.
  * Invariant: every wait has a deadline and progresses the worker. */
 #include "bootstrap_impl.h"
+
 #include "hash.h"
+#include "launch_env.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -366,6 +368,16 @@ static uint8_t *client_hello(sf_bootstrap_t *bs, const char token[BS_TOKEN_BYTES
     return body;
 }
 
+/* Whether `run --nproc` bound rank 0's port before starting the ranks
+ * (SF_MASTER_LISTENING_ENV): then a refusal is final, and waiting the whole
+ * timeout for a rank 0 that has exited only holds the job up (it held a
+ * failed CI job for 300 s). */
+static bool rank0_listens_from_launch(void)
+{
+    const char *v = getenv(SF_MASTER_LISTENING_ENV);
+    return v != NULL && strcmp(v, "1") == 0;
+}
+
 static sf_status_t bs_rendezvous_client(sf_bootstrap_t *bs, const struct sockaddr_storage *sa,
                                         socklen_t salen, sf_err_t *err)
 {
@@ -383,6 +395,14 @@ static sf_status_t bs_rendezvous_client(sf_bootstrap_t *bs, const struct sockadd
     st = SF_ERR_TIMEOUT;
     while (sf_clock_now_s() < deadline) {
         int fd = bs_gate_connect(sa, salen, deadline);
+        if (fd == -ECONNREFUSED && rank0_listens_from_launch()) {
+            st = sf_err_set(err, SF_ERR_COMM, NULL,
+                            "rank %d: rank 0 at %s refused the connection; the launcher had "
+                            "bound that port for rank 0 before any rank started, so rank 0 "
+                            "has exited",
+                            bs->rank, bs->where);
+            break;
+        }
         if (fd < 0) {
             last_errno = -fd;
             usleep((useconds_t)(BS_RETRY_S * 1e6));

@@ -11,6 +11,8 @@
  * than BS_GATE_MAX_BODY. */
 #include "bootstrap_impl.h"
 
+#include "launch_env.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -49,10 +51,54 @@ sf_status_t bs_gate_token(char token[BS_TOKEN_BYTES], sf_err_t *err)
     return SF_OK;
 }
 
+static int sockaddr_port(const struct sockaddr_storage *sa)
+{
+    if (sa->ss_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+    if (sa->ss_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+    return -1;
+}
+
+/* A copy of the socket the launcher bound for us (SF_MASTER_LISTEN_FD_ENV),
+ * when it is a listening socket of sa's family on sa's port; else -1 and we
+ * bind ourselves. A copy, so each rendezvous of the process can close its
+ * own while the inherited one keeps the port. */
+static int inherited_listener(const struct sockaddr_storage *sa)
+{
+    const char *env = getenv(SF_MASTER_LISTEN_FD_ENV);
+    if (env == NULL || env[0] == '\0')
+        return -1;
+    char *end = NULL;
+    long fd = strtol(env, &end, 10);
+    if (*end != '\0' || fd < 3 || fd > 1 << 20)
+        return -1;
+    int listening = 0;
+    socklen_t n = sizeof listening;
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof bound;
+    if (getsockopt((int)fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &n) != 0 || !listening ||
+        getsockname((int)fd, (struct sockaddr *)&bound, &blen) != 0 ||
+        bound.ss_family != sa->ss_family || sockaddr_port(&bound) != sockaddr_port(sa))
+        return -1;
+    return fcntl((int)fd, F_DUPFD_CLOEXEC, 3);
+}
+
 sf_status_t bs_gate_listen(const struct sockaddr_storage *sa, socklen_t len, const char *where,
                            int *out_fd, sf_err_t *err)
 {
     *out_fd = -1;
+    int given = inherited_listener(sa);
+    if (given >= 0) {
+        if (!set_nonblocking(given)) {
+            int e = errno;
+            close(given);
+            return sf_err_set(err, SF_ERR_COMM, NULL, "cannot listen on %s: %s", where,
+                              strerror(e));
+        }
+        *out_fd = given;
+        return SF_OK;
+    }
     int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return sf_err_set(err, SF_ERR_COMM, NULL, "cannot listen on %s: %s", where,

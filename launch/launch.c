@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "launch_env.h"
 #include "outfile.h"
 
 extern char **environ;
@@ -293,11 +294,14 @@ static int launch_poll_timeout_ms(const launch_t *L)
     return ms > 1000 ? 1000 : (int)ms;
 }
 
-/* The port rank 0 will listen on: the caller's MASTER_PORT, or one the kernel
- * just gave out. Another process may grab it before rank 0 binds; the
- * rendezvous then fails naming the address, which beats guessing a port. */
-static sf_status_t launch_master_port(int *port, sf_err_t *err)
+/* The port rank 0 will listen on: the caller's MASTER_PORT (*listen_fd -1),
+ * or one the kernel hands out for 127.0.0.1:0, already listening in
+ * *listen_fd, which rank 0 inherits (SF_MASTER_LISTEN_FD_ENV): a port only
+ * chosen and closed again could be taken by another process before rank 0
+ * binds it. */
+static sf_status_t launch_master_port(int *port, int *listen_fd, sf_err_t *err)
 {
+    *listen_fd = -1;
     const char *env = getenv("MASTER_PORT");
     if (env != NULL && env[0] != '\0') {
         char *end = NULL;
@@ -314,15 +318,15 @@ static sf_status_t launch_master_port(int *port, sf_err_t *err)
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof a;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 128) != 0 ||
         getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
         int e = errno;
         close(fd);
-        return sf_err_set(err, SF_ERR_IO, NULL, "launcher: cannot get a free port on 127.0.0.1: %s",
+        return sf_err_set(err, SF_ERR_IO, NULL, "launcher: cannot listen on 127.0.0.1: %s",
                           strerror(e));
     }
-    close(fd);
     *port = ntohs(a.sin_port);
+    *listen_fd = fd;
     return SF_OK;
 }
 
@@ -330,7 +334,8 @@ static bool launch_is_our_var(const char *kv)
 {
     static const char *const names[] = {"RANK",        "WORLD_SIZE",  "LOCAL_RANK",
                                         "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT",
-                                        "SF_LAUNCHED"};
+                                        SF_LAUNCHED_ENV, SF_MASTER_LISTEN_FD_ENV,
+                                        SF_MASTER_LISTENING_ENV};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         size_t n = strlen(names[i]);
         if (strncmp(kv, names[i], n) == 0 && kv[n] == '=')
@@ -342,7 +347,7 @@ static bool launch_is_our_var(const char *kv)
 /* Runs in the child between fork and exec: only async-signal-safe calls,
  * since the caller may have other threads (a lock held by one of them at
  * fork time would never be released here). */
-static void launch_child_exec(int out_w, int err_w, pid_t parent, char **argv,
+static void launch_child_exec(int out_w, int err_w, int keep_fd, pid_t parent, char **argv,
                               char **envp, const sigset_t *old_mask)
 {
     setpgid(0, 0);
@@ -360,13 +365,16 @@ static void launch_child_exec(int out_w, int err_w, pid_t parent, char **argv,
     }
     if (dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0)
         _exit(127);
+    if (keep_fd >= 0 && fcntl(keep_fd, F_SETFD, 0) != 0) /* inherited across exec */
+        _exit(127);
     execve("/proc/self/exe", argv, envp);
     static const char msg[] = "shardflow: a rank cannot exec /proc/self/exe\n";
     launch_write_all(2, msg, sizeof msg - 1);
     _exit(127);
 }
 
-static sf_status_t launch_spawn(launch_t *L, int rank, char **argv, char **envp,
+/* keep_fd: a descriptor the rank inherits (-1: none). */
+static sf_status_t launch_spawn(launch_t *L, int rank, int keep_fd, char **argv, char **envp,
                                 const sigset_t *old_mask, sf_err_t *err)
 {
     launch_child_t *c = &L->children[rank];
@@ -382,7 +390,7 @@ static sf_status_t launch_spawn(launch_t *L, int rank, char **argv, char **envp,
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0)
-        launch_child_exec(po[1], pe[1], parent, argv, envp, old_mask);
+        launch_child_exec(po[1], pe[1], keep_fd, parent, argv, envp, old_mask);
     int e = errno;
     close(po[1]);
     close(pe[1]);
@@ -448,8 +456,8 @@ int sf_launch_nproc(int nproc, int argc, char **argv, double timeout_s, unsigned
     SF_ASSERT(nproc >= 1 && nproc <= SF_LAUNCH_MAX_NPROC);
     SF_ASSERT(argc >= 1 && argv != NULL && argv[argc] == NULL);
     sf_err_t err = {0};
-    int port = 0;
-    if (launch_master_port(&port, &err) != SF_OK) {
+    int port = 0, listen_fd = -1;
+    if (launch_master_port(&port, &listen_fd, &err) != SF_OK) {
         fprintf(stderr, "shardflow: ");
         sf_err_print(&err, stderr);
         return 1;
@@ -458,7 +466,7 @@ int sf_launch_nproc(int nproc, int argc, char **argv, double timeout_s, unsigned
     size_t n_env = 0;
     while (environ[n_env] != NULL)
         n_env++;
-    char **envp = calloc(n_env + 8, sizeof *envp);
+    char **envp = calloc(n_env + 10, sizeof *envp);
     launch_t *L = calloc(1, sizeof *L);
     launch_child_t *children = calloc((size_t)nproc, sizeof *children);
     SF_ASSERT(envp != NULL && L != NULL && children != NULL);
@@ -466,7 +474,7 @@ int sf_launch_nproc(int nproc, int argc, char **argv, double timeout_s, unsigned
     for (size_t i = 0; i < n_env; i++)
         if (!launch_is_our_var(environ[i]))
             envp[k++] = environ[i];
-    char v_rank[32], v_local[48], v_world[40], v_lworld[48], v_port[32];
+    char v_rank[32], v_local[48], v_world[40], v_lworld[48], v_port[32], v_listen[48];
     snprintf(v_world, sizeof v_world, "WORLD_SIZE=%d", nproc);
     snprintf(v_lworld, sizeof v_lworld, "LOCAL_WORLD_SIZE=%d", nproc);
     snprintf(v_port, sizeof v_port, "MASTER_PORT=%d", port);
@@ -476,8 +484,12 @@ int sf_launch_nproc(int nproc, int argc, char **argv, double timeout_s, unsigned
     envp[k++] = v_lworld;
     envp[k++] = "MASTER_ADDR=127.0.0.1";
     envp[k++] = v_port;
-    envp[k++] = "SF_LAUNCHED=1";
-    envp[k] = NULL;
+    envp[k++] = SF_LAUNCHED_ENV "=1";
+    if (listen_fd >= 0)
+        envp[k++] = SF_MASTER_LISTENING_ENV "=1";
+    envp[k] = NULL; /* rank 0 adds the listening socket's number here */
+    size_t k_listen = k;
+    snprintf(v_listen, sizeof v_listen, SF_MASTER_LISTEN_FD_ENV "=%d", listen_fd);
 
     L->children = children;
     L->n = nproc;
@@ -513,7 +525,17 @@ int sf_launch_nproc(int nproc, int argc, char **argv, double timeout_s, unsigned
         for (int r = 0; r < nproc && err.code == SF_OK; r++) {
             snprintf(v_rank, sizeof v_rank, "RANK=%d", r);
             snprintf(v_local, sizeof v_local, "LOCAL_RANK=%d", r);
-            if (launch_spawn(L, r, argv, envp, &old_mask, &err) != SF_OK) {
+            int keep_fd = r == 0 ? listen_fd : -1;
+            envp[k_listen] = keep_fd >= 0 ? v_listen : NULL;
+            sf_status_t spawned = launch_spawn(L, r, keep_fd, argv, envp, &old_mask, &err);
+            envp[k_listen] = NULL;
+            if (r == 0 && listen_fd >= 0) {
+                /* Rank 0 holds the socket now. Closing ours means a dead rank 0
+                 * refuses connections instead of leaving them unanswered. */
+                close(listen_fd);
+                listen_fd = -1;
+            }
+            if (spawned != SF_OK) {
                 fprintf(stderr, "shardflow: ");
                 sf_err_print(&err, stderr);
                 /* The ranks already started would wait for the missing one
@@ -538,6 +560,8 @@ int sf_launch_nproc(int nproc, int argc, char **argv, double timeout_s, unsigned
         }
         close(sfd);
     }
+    if (listen_fd >= 0) /* no rank was started */
+        close(listen_fd);
     sigprocmask(SIG_SETMASK, &old_mask, NULL);
     sigaction(SIGCHLD, &old_chld, NULL);
     free(children);

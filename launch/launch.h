@@ -34,7 +34,11 @@ enum {
  *   RANK=r WORLD_SIZE=nproc LOCAL_RANK=r LOCAL_WORLD_SIZE=nproc
  *   MASTER_ADDR=127.0.0.1 MASTER_PORT=<MASTER_PORT from the environment if
  *   set, else a port the kernel just handed out for 127.0.0.1:0>
- *   SF_LAUNCHED=1 (a child must not launch again).
+ *   SF_LAUNCHED=1 (a child must not launch again)
+ * and, when the launcher chose the port: in rank 0, SF_MASTER_LISTEN_FD, the
+ * inherited socket already listening on that port; in every rank,
+ * SF_MASTER_LISTENING=1, so a refused connection means rank 0 has exited
+ * (core/launch_env.h).
  *
  * Children: stdin is /dev/null; stdout and stderr are pipes whose lines the
  * launcher writes to its own stdout and stderr with a "[rank R] " prefix

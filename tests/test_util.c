@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "file_read.h"
@@ -180,11 +181,29 @@ int tu_listen_loopback(int *port)
 
 int tu_free_port(void)
 {
-    int port;
-    /* No peer ever connects, so closing leaves no TIME_WAIT behind: the
-     * port is free again at once. */
-    close(tu_listen_loopback(&port));
-    return port;
+    /* From below Linux's ephemeral range (32768..60999 by default), which
+     * the kernel never hands out for bind(0) or an outgoing connection: a
+     * port from inside it was taken by another test's launcher or UCX
+     * listener between this check and the rank binding it. A random start
+     * keeps parallel suites apart; the bind proves the port free now. */
+    static uint64_t state;
+    if (state == 0)
+        state = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL);
+    for (int attempt = 0; attempt < 4096; attempt++) {
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        int port = 20000 + (int)((state >> 33) % 12000);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(fd, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        /* No peer ever connects, so closing leaves no TIME_WAIT behind. */
+        bool is_free = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        close(fd);
+        if (is_free)
+            return port;
+    }
+    ck_abort_msg("no free port in 20000..31999 on 127.0.0.1");
+    return -1;
 }
 
 int tu_run_suite(Suite *s)

@@ -23,6 +23,7 @@
 #include "bootstrap.h"
 #include "clock.h"
 #include "coll.h"
+#include "launch_env.h"
 #include "rank_procs.h"
 #include "test_util.h"
 
@@ -490,6 +491,58 @@ START_TEST(test_bootstrap_port_taken_is_a_clear_error)
 }
 END_TEST
 
+/* Under `run --nproc` the launcher bound rank 0's port before any rank
+ * started: a refusal then means rank 0 has exited, and rank 1 says so at
+ * once instead of retrying for its whole timeout. */
+START_TEST(test_bootstrap_refused_prebound_port_fails_at_once)
+{
+    int port = tu_free_port(); /* nothing listens there: as after rank 0 died */
+    setenv(SF_MASTER_LISTENING_ENV, "1", 1);
+    sf_rank_info_t ri = tu_rank_info(1, 2, port);
+    sf_bootstrap_t *bs = NULL;
+    sf_err_t err;
+    sf_err_clear(&err);
+    double t0 = sf_clock_now_s();
+    ck_assert_int_eq(sf_bootstrap_new(&ri, &(sf_bootstrap_job_t){.graph_hash = HASH,
+                                                   .timeout_s = 60.0}, &bs, &err), SF_ERR_COMM);
+    double took = sf_clock_now_s() - t0;
+    char want[160];
+    snprintf(want, sizeof want, "rank 1: rank 0 at 127.0.0.1:%d refused the connection", port);
+    ck_assert_msg(strstr(err.msg, want) != NULL, "message: %s", err.msg);
+    ck_assert_msg(strstr(err.msg, "so rank 0 has exited") != NULL, "message: %s", err.msg);
+    ck_assert_msg(took < 10.0, "took %.1f s of a 60 s timeout", took);
+    ck_assert_ptr_null(bs);
+    unsetenv(SF_MASTER_LISTENING_ENV);
+}
+END_TEST
+
+/* Rank 0 listens on the socket the launcher handed down, on the same port,
+ * even though a bind of its own would fail (the socket holds the port). */
+START_TEST(test_bootstrap_rank0_takes_inherited_listener)
+{
+    int port = 0;
+    int fd = tu_listen_loopback(&port);
+    char v[16];
+    snprintf(v, sizeof v, "%d", fd);
+    setenv(SF_MASTER_LISTEN_FD_ENV, v, 1);
+    sf_rank_info_t ri = tu_rank_info(0, 2, port);
+    sf_bootstrap_t *bs = NULL;
+    sf_err_t err;
+    sf_err_clear(&err);
+    /* Nobody joins: the rendezvous times out listening, not failing to bind. */
+    ck_assert_int_eq(sf_bootstrap_new(&ri, &(sf_bootstrap_job_t){.graph_hash = HASH,
+                                                   .timeout_s = 0.5}, &bs, &err), SF_ERR_TIMEOUT);
+    ck_assert_msg(strstr(err.msg, "cannot listen") == NULL, "message: %s", err.msg);
+    /* The inherited descriptor stays open and listening for the next one. */
+    int listening = 0;
+    socklen_t n = sizeof listening;
+    ck_assert_int_eq(getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &n), 0);
+    ck_assert_int_eq(listening, 1);
+    unsetenv(SF_MASTER_LISTEN_FD_ENV);
+    close(fd);
+}
+END_TEST
+
 START_TEST(test_bootstrap_single_rank_needs_no_network)
 {
     sf_rank_info_t ri;
@@ -641,6 +694,8 @@ static Suite *bootstrap_suite(void)
     tcase_add_test(tc, test_bootstrap_missing_rank_times_out_naming_it);
     tcase_add_test(tc, test_bootstrap_wrong_address_times_out_cleanly);
     tcase_add_test(tc, test_bootstrap_port_taken_is_a_clear_error);
+    tcase_add_test(tc, test_bootstrap_refused_prebound_port_fails_at_once);
+    tcase_add_test(tc, test_bootstrap_rank0_takes_inherited_listener);
     tcase_add_test(tc, test_bootstrap_strangers_are_dropped_and_the_job_completes);
     tcase_add_test(tc, test_bootstrap_wrong_token_is_not_let_in);
     tcase_add_test(tc, test_bootstrap_run_nproc_shares_a_token);

@@ -5,6 +5,7 @@
  * as a rank as LAUNCH_TEST_MODE says instead of running the suite. Every
  * rank carries a marker unique to the test in argv, so leftovers are found
  * by scanning /proc for it. */
+#include <arpa/inet.h>
 #include <check.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +24,7 @@
 
 #include "clock.h"
 #include "launch.h"
+#include "launch_env.h"
 #include "test_util.h"
 
 /* ---- the rank side --------------------------------------------------------- */
@@ -53,6 +56,27 @@ static int rank_main(int argc, char **argv)
                getenv("SF_LAUNCHED"), argc, argc > 1 ? argv[1] : "");
         fprintf(stderr, "err from %d\n", rank);
         printf("tail %d", rank); /* no newline: the launcher adds one at EOF */
+        return 0;
+    }
+    if (strcmp(mode, "listener") == 0) {
+        /* What the launcher handed this rank to listen on: "none", or the
+         * inherited descriptor's listening state and port. */
+        const char *v = getenv(SF_MASTER_LISTEN_FD_ENV);
+        if (v == NULL) {
+            printf("listener none\n");
+            return 0;
+        }
+        int fd = atoi(v), listening = 0;
+        socklen_t n = sizeof listening;
+        struct sockaddr_in a;
+        socklen_t alen = sizeof a;
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &n) != 0 ||
+            getsockname(fd, (struct sockaddr *)&a, &alen) != 0) {
+            printf("listener fd %d is not a socket\n", fd);
+            return 0;
+        }
+        printf("listener listening=%d port=%d of MASTER_PORT=%s\n", listening,
+               ntohs(a.sin_port), getenv("MASTER_PORT"));
         return 0;
     }
     if (strcmp(mode, "fail") == 0) {
@@ -316,6 +340,34 @@ START_TEST(test_launch_sets_rank_environment)
 }
 END_TEST
 
+/* The port the launcher chose reaches rank 0 already listening, so nothing
+ * can take it before rank 0's rendezvous; no other rank gets the socket. */
+START_TEST(test_launch_hands_rank0_its_listening_socket)
+{
+    job_t *j = malloc(sizeof *j);
+    job_start(j, "listener", 3, 0, NULL);
+    job_wait(j, 20, NULL, 0, 0);
+    ck_assert_int_eq(j->status, 0);
+    const char *p = strstr(j->out, "[rank 0] listener listening=1 port=");
+    ck_assert_msg(p != NULL, "rank 0 has no listening socket:\n%s", j->out);
+    int port = atoi(p + strlen("[rank 0] listener listening=1 port="));
+    char want[96];
+    snprintf(want, sizeof want, "port=%d of MASTER_PORT=%d\n", port, port);
+    ck_assert_has(p, want);
+    ck_assert_has(j->out, "[rank 1] listener none\n");
+    ck_assert_has(j->out, "[rank 2] listener none\n");
+    free(j);
+
+    /* A MASTER_PORT of the caller's is the caller's to keep free. */
+    j = malloc(sizeof *j);
+    job_start(j, "listener", 2, 0, "MASTER_PORT=29778");
+    job_wait(j, 20, NULL, 0, 0);
+    ck_assert_int_eq(j->status, 0);
+    ck_assert_uint_eq(count_of(j->out, "listener none\n"), 2);
+    free(j);
+}
+END_TEST
+
 START_TEST(test_launch_honours_master_port)
 {
     job_t *j = malloc(sizeof *j);
@@ -531,6 +583,7 @@ static Suite *launch_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_launch_prefixes_every_line);
     tcase_add_test(tc, test_launch_sets_rank_environment);
+    tcase_add_test(tc, test_launch_hands_rank0_its_listening_socket);
     tcase_add_test(tc, test_launch_honours_master_port);
     tcase_add_test(tc, test_launch_rejects_bad_master_port);
     suite_add_tcase(s, tc);
@@ -554,7 +607,7 @@ static Suite *launch_suite(void)
 
 int main(int argc, char **argv)
 {
-    if (getenv("SF_LAUNCHED") != NULL)
+    if (getenv(SF_LAUNCHED_ENV) != NULL)
         return rank_main(argc, argv);
     return tu_run_suite(launch_suite());
 }
