@@ -1,9 +1,14 @@
-/* Benchmark buffers: host memory through libc, CUDA memory through the CUDA
- * runtime when the build has it. CUDA errors become SF_ERR_DEVICE here. */
+/* Benchmark buffers: host memory from the cpu device's allocator, as the
+ * executor gives tensors (large ones from the shared arena once the
+ * communicator turned it on, so collbench times what a graph's collectives
+ * get), CUDA memory through the CUDA runtime when the build has it. CUDA
+ * errors become SF_ERR_DEVICE here. */
 #include "collbench_buf.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "device.h"
 
 #ifdef SF_HAVE_NCCL
 #include <cuda_runtime.h>
@@ -33,10 +38,9 @@ sf_status_t sf_collbench_buf_init(sf_collbench_buf_t *b, sf_memkind_t mem, size_
     b->nbytes = 0;
     size_t alloc_bytes = nbytes > 0 ? nbytes : 1;
     if (mem == SF_MEMKIND_HOST) {
-        b->ptr = malloc(alloc_bytes);
-        if (b->ptr == NULL)
-            return sf_err_set(err, SF_ERR_NOMEM, NULL, "collbench: cannot allocate %zu host bytes",
-                              nbytes);
+        sf_status_t st = sf_device_alloc(sf_device_cpu(), alloc_bytes, &b->ptr, err);
+        if (st != SF_OK)
+            return st;
         b->nbytes = nbytes;
         return SF_OK;
     }
@@ -59,7 +63,7 @@ void sf_collbench_buf_fini(sf_collbench_buf_t *b)
     if (b->ptr == NULL)
         return;
     if (b->mem == SF_MEMKIND_HOST)
-        free(b->ptr);
+        sf_device_free(sf_device_cpu(), b->ptr);
 #ifdef SF_HAVE_NCCL
     else
         (void)cudaFree(b->ptr);

@@ -109,6 +109,11 @@ uint64_t sf_comm_sent_bytes(const sf_comm_t *comm)
                                            : SF_COMM_BYTES_UNKNOWN;
 }
 
+uint64_t sf_comm_read_in_place_bytes(const sf_comm_t *comm)
+{
+    return comm->iface->read_in_place_bytes != NULL ? comm->iface->read_in_place_bytes(comm) : 0;
+}
+
 int sf_comm_rank(const sf_comm_t *comm)
 {
     return comm->rank;

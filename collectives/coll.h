@@ -94,6 +94,10 @@ typedef struct sf_comm_iface {
      * blocks. Optional (default: unknown, SF_COMM_BYTES_UNKNOWN: NCCL does
      * not say). */
     uint64_t (*sent_bytes)(const sf_comm_t *comm);
+    /* Payload bytes this rank received by copying them straight out of a
+     * peer's memory mapped here (the sender's tensor in its shared arena,
+     * core/shm_arena.h) since init. Optional (default 0). */
+    uint64_t (*read_in_place_bytes)(const sf_comm_t *comm);
 } sf_comm_iface_t;
 
 struct sf_comm {
@@ -142,6 +146,8 @@ sf_comm_t *sf_comm_solo(void);
  * cannot tell. */
 #define SF_COMM_BYTES_UNKNOWN UINT64_MAX
 uint64_t sf_comm_sent_bytes(const sf_comm_t *comm);
+/* See sf_comm_iface_t.read_in_place_bytes. */
+uint64_t sf_comm_read_in_place_bytes(const sf_comm_t *comm);
 
 /* Print the algorithm rule table (collectives/coll_rules.c): which
  * (collective, memory kind, byte range) runs which backend's algorithm. */

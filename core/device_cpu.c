@@ -1,11 +1,15 @@
 /* The cpu device: host memory from the C heap, 64-byte aligned so vector
- * kernels and BLAS get aligned rows; its kernels are the reference kernels
- * each op file defines (sf_op_desc_t.cpu_kernel). */
+ * kernels and BLAS get aligned rows, or, once a communicator turned the
+ * shared arena on, large tensors from the arena (shm_arena.h) so ranks of
+ * this host copy collectives' pieces straight out of each other's tensors;
+ * its kernels are the reference kernels each op file defines
+ * (sf_op_desc_t.cpu_kernel). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "device.h"
 #include "op.h"
+#include "shm_arena.h"
 
 static sf_status_t cpu_alloc(sf_device_t *dev, size_t nbytes, void **out, sf_err_t *err)
 {
@@ -13,8 +17,13 @@ static sf_status_t cpu_alloc(sf_device_t *dev, size_t nbytes, void **out, sf_err
     *out = NULL;
     if (nbytes == 0)
         return SF_OK;
+    void *p = sf_shm_arena_alloc(nbytes);
+    if (p != NULL) {
+        *out = p;
+        return SF_OK;
+    }
     size_t rounded = (nbytes + 63) / 64 * 64;
-    void *p = aligned_alloc(64, rounded);
+    p = aligned_alloc(64, rounded);
     if (p == NULL)
         return sf_err_set(err, SF_ERR_NOMEM, NULL, "cpu: cannot allocate %zu bytes", nbytes);
     *out = p;
@@ -24,7 +33,10 @@ static sf_status_t cpu_alloc(sf_device_t *dev, size_t nbytes, void **out, sf_err
 static void cpu_free(sf_device_t *dev, void *ptr)
 {
     (void)dev;
-    free(ptr);
+    if (sf_shm_arena_owns(ptr))
+        sf_shm_arena_free(ptr);
+    else
+        free(ptr);
 }
 
 static sf_status_t cpu_copy(sf_device_t *dev, void *dst, const void *src, size_t nbytes,

@@ -65,4 +65,5 @@ const sf_comm_iface_t sf_comm_ucx = {
     .req_free = ucx_comm_req_free,
     .finalize = ucx_comm_finalize,
     .sent_bytes = ucx_comm_sent_bytes,
+    .read_in_place_bytes = ucx_comm_read_in_place_bytes,
 };

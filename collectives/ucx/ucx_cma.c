@@ -5,7 +5,9 @@
  * through the shared-memory FIFO twice (copy in, copy out). Probed once at
  * init: rank q may send rank p a descriptor instead of the bytes only if p
  * read a fresh random nonce out of q's memory, which proves the same host,
- * the same pid namespace and the permission to read. */
+ * the same pid namespace and the permission to read. Where p may also map
+ * q's shared arena (the same permission, through pidfd_getfd), p copies
+ * whatever q sends from its arena with memcpy: no page pinning per call. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@ typedef struct cma_card {
     uint64_t pid;
     uint64_t addr; /* of the publishing rank's nonce */
     uint64_t nonce[2];
+    sf_shm_arena_card_t arena; /* all zero when its arena is off */
 } cma_card_t;
 
 int ucx_cma_read(pid_t pid, void *dst, uint64_t src_addr, size_t nbytes)
@@ -45,6 +48,27 @@ int ucx_cma_read(pid_t pid, void *dst, uint64_t src_addr, size_t nbytes)
     return 0;
 }
 
+/* SF_UCX_MAP=0: single copy by process_vm_readv only (for comparisons). */
+static bool arena_map_is_off(void)
+{
+    const char *v = getenv("SF_UCX_MAP");
+    return v != NULL && strcmp(v, "0") == 0;
+}
+
+void ucx_cma_release(ucx_comm_t *ux, int world)
+{
+    for (int p = 0; ux->peer_arena != NULL && p < world; p++)
+        sf_shm_arena_unmap_peer(ux->peer_arena[p], &ux->peer_card[p]);
+    free(ux->peer_arena);
+    free(ux->peer_card);
+    free(ux->cma_pid);
+    free(ux->cma_to);
+    ux->peer_arena = NULL;
+    ux->peer_card = NULL;
+    ux->cma_pid = NULL;
+    ux->cma_to = NULL;
+}
+
 static void cma_fresh_nonce(uint64_t nonce[2])
 {
     if (getrandom(nonce, 2 * sizeof nonce[0], 0) == (ssize_t)(2 * sizeof nonce[0]))
@@ -63,8 +87,10 @@ sf_status_t ucx_cma_probe(ucx_comm_t *ux, int rank, int world, sf_err_t *err)
     uint8_t *row = calloc((size_t)world, 1), *all_rows = calloc((size_t)world * world, 1);
     ux->cma_pid = calloc((size_t)world, sizeof *ux->cma_pid);
     ux->cma_to = calloc((size_t)world, sizeof *ux->cma_to);
+    ux->peer_arena = calloc((size_t)world, sizeof *ux->peer_arena);
+    ux->peer_card = calloc((size_t)world, sizeof *ux->peer_card);
     if (cards == NULL || row == NULL || all_rows == NULL || ux->cma_pid == NULL ||
-        ux->cma_to == NULL) {
+        ux->cma_to == NULL || ux->peer_arena == NULL || ux->peer_card == NULL) {
         st = sf_err_set(err, SF_ERR_NOMEM, NULL, "ucx backend: out of memory");
         goto done;
     }
@@ -72,6 +98,9 @@ sf_status_t ucx_cma_probe(ucx_comm_t *ux, int rank, int world, sf_err_t *err)
     mine.pid = (uint64_t)getpid();
     mine.addr = (uint64_t)(uintptr_t)ux->cma_nonce;
     memcpy(mine.nonce, ux->cma_nonce, sizeof mine.nonce);
+    bool use_arena = !arena_map_is_off() && sf_shm_arena_enable();
+    if (use_arena)
+        (void)sf_shm_arena_card(&mine.arena);
     if ((st = sf_bootstrap_allgather(ux->bs, &mine, sizeof mine, cards, err)) != SF_OK)
         goto done;
     for (int p = 0; p < world; p++) {
@@ -82,6 +111,10 @@ sf_status_t ucx_cma_probe(ucx_comm_t *ux, int rank, int world, sf_err_t *err)
             memcmp(seen, cards[p].nonce, sizeof seen) == 0) {
             row[p] = 1;
             ux->cma_pid[p] = (pid_t)cards[p].pid;
+            if (use_arena && cards[p].arena.pid == cards[p].pid) {
+                ux->peer_arena[p] = sf_shm_arena_map_peer(&cards[p].arena);
+                ux->peer_card[p] = cards[p].arena;
+            }
         }
     }
     /* Every rank must agree on who sends descriptors to whom. */

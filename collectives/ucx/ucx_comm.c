@@ -95,18 +95,20 @@ static sf_status_t coll_post(ucx_coll_t *c, int peer, int round, bool is_send, v
         c->ux->cma_to[peer]) {
         /* Single copy: the peer reads buf and says so; buf stays borrowed
          * until then, as for any send. */
-        op->desc = malloc(2 * sizeof *op->desc);
+        op->desc = malloc(UCX_DESC_WORDS * sizeof *op->desc);
         if (op->desc == NULL)
             return sf_err_set(err, SF_ERR_NOMEM, NULL, "%s: out of memory",
                               ucx_coll_label(c, label, sizeof label));
         op->desc[0] = (uint64_t)(uintptr_t)buf;
         op->desc[1] = nbytes;
+        if (!sf_shm_arena_offset_of(buf, nbytes, &op->desc[2]))
+            op->desc[2] = UCX_NO_ARENA;
         r = ucp_tag_recv_nbx(c->ux->worker, NULL, 0,
                              ucx_tag(c->seq, SF_UCX_CTL_ACK, kind, round, peer), UINT64_MAX, &p);
         if (UCS_PTR_IS_ERR(r))
             return coll_post_failed(c, peer, false, UCS_PTR_STATUS(r), err);
         op->req = r;
-        r = ucp_tag_send_nbx(c->ux->peers[peer].ep, op->desc, 2 * sizeof *op->desc,
+        r = ucp_tag_send_nbx(c->ux->peers[peer].ep, op->desc, UCX_DESC_WORDS * sizeof *op->desc,
                              ucx_tag(c->seq, SF_UCX_CTL_DESC, kind, round, me), &p);
         if (UCS_PTR_IS_ERR(r))
             return coll_post_failed(c, peer, true, UCS_PTR_STATUS(r), err);
@@ -201,7 +203,7 @@ static void coll_fail_peer(ucx_coll_t *c, int peer, ucs_status_t s)
 static bool coll_read_desc(ucx_coll_t *c, ucx_p2p_t *op)
 {
     char label[128];
-    uint64_t d[2];
+    uint64_t d[UCX_DESC_WORDS];
     memcpy(d, op->buf, sizeof d);
     pid_t pid = c->ux->cma_pid != NULL ? c->ux->cma_pid[op->peer] : 0;
     if (d[1] != op->nbytes || pid == 0) {
@@ -214,7 +216,17 @@ static bool coll_read_desc(ucx_coll_t *c, ucx_p2p_t *op)
         coll_ops_drop(c);
         return false;
     }
-    int e = ucx_cma_read(pid, op->buf, d[0], op->nbytes);
+    const char *arena = c->ux->peer_arena != NULL ? c->ux->peer_arena[op->peer] : NULL;
+    int e = 0;
+    if (arena != NULL && d[2] != UCX_NO_ARENA && d[2] <= c->ux->peer_card[op->peer].size &&
+        op->nbytes <= c->ux->peer_card[op->peer].size - d[2]) {
+        /* The sender's tensor, in place: the sender keeps it until our ack. */
+        memcpy(op->buf, arena + d[2], op->nbytes);
+        c->ux->mapped_bytes += op->nbytes;
+    } else {
+        e = ucx_cma_read(pid, op->buf, d[0], op->nbytes);
+        c->ux->cma_bytes += op->nbytes;
+    }
     if (e != 0) {
         sf_err_set(&c->err, SF_ERR_COMM, NULL,
                    "rank %d failed during %s: cannot read its memory (%s)", op->peer,
@@ -546,6 +558,12 @@ uint64_t ucx_comm_sent_bytes(const sf_comm_t *comm)
     return ux->sent_bytes;
 }
 
+uint64_t ucx_comm_read_in_place_bytes(const sf_comm_t *comm)
+{
+    const ucx_comm_t *ux = comm->impl;
+    return ux->mapped_bytes;
+}
+
 sf_status_t ucx_comm_test(sf_comm_t *comm, void *req, sf_err_t *err)
 {
     (void)comm;
@@ -619,8 +637,7 @@ void ucx_comm_finalize(sf_comm_t *comm)
     if (ux->ctx != NULL)
         ucp_cleanup(ux->ctx);
     free(ux->peers);
-    free(ux->cma_pid);
-    free(ux->cma_to);
+    ucx_cma_release(ux, comm->world);
     free(ux);
     comm->impl = NULL;
 }

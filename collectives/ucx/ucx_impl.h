@@ -14,6 +14,7 @@
 #include <ucp/api/ucp.h>
 
 #include "coll.h"
+#include "shm_arena.h"
 
 /* Tag layout, most significant first: 22 bits of collective sequence
  * number, 2 control bits (a single-copy descriptor instead of the bytes;
@@ -28,8 +29,13 @@
 #define SF_UCX_TAG_SRC_BITS 20
 #define SF_UCX_MAX_WORLD (1 << SF_UCX_TAG_SRC_BITS)
 #define SF_UCX_MAX_ROUNDS (1 << SF_UCX_TAG_STEP_BITS)
-#define SF_UCX_CTL_DESC 1u /* the message is {address, bytes} to read by CMA */
+#define SF_UCX_CTL_DESC 1u /* the message is a descriptor: {address, bytes, arena
+                              offset or UCX_NO_ARENA} to read in place */
 #define SF_UCX_CTL_ACK 2u  /* the receiver read it: the send buffer is free */
+
+/* A descriptor's arena offset when the bytes are not in the shared arena. */
+#define UCX_NO_ARENA UINT64_MAX
+#define UCX_DESC_WORDS 3
 
 /* Sends of at least this many bytes to a rank that can read this one's
  * memory go as a descriptor (ucx_cma.c); smaller ones as the bytes. */
@@ -59,7 +65,12 @@ typedef struct ucx_comm {
                                          memory from, or 0 (no single copy from p) */
     bool *cma_to;                     /* owned, world entries: rank p reads this rank's memory */
     uint64_t cma_nonce[2];            /* read by the peers' probe */
+    const char **peer_arena;          /* owned, world entries: rank p's shared arena mapped
+                                         read-only here, or NULL (read it by CMA) */
+    sf_shm_arena_card_t *peer_card;   /* owned, world entries: what peer_arena[p] maps */
     uint64_t sent_bytes;              /* payload posted to peers (sf_comm_sent_bytes) */
+    uint64_t mapped_bytes;            /* received by memcpy from a peer's arena */
+    uint64_t cma_bytes;               /* received by process_vm_readv */
 } ucx_comm_t;
 
 /* One posted tag send or receive. A single-copy send is two UCP requests
@@ -119,11 +130,15 @@ const char *ucx_coll_label(const ucx_coll_t *c, char *buf, size_t n);
 
 /* ucx_cma.c: probe which peers can read this rank's memory and whose
  * memory it can read (fills ux->cma_pid and ux->cma_to; collective over
- * the bootstrap). A failed probe only leaves single copy off. */
+ * the bootstrap), and map the shared arena of each peer that allows it
+ * (ux->peer_arena; SF_UCX_MAP=0 leaves every arena unmapped). A failed
+ * probe only leaves single copy off. */
 SF_NODISCARD sf_status_t ucx_cma_probe(ucx_comm_t *ux, int rank, int world, sf_err_t *err);
 /* Read nbytes at src_addr in process pid into dst: 0, or an errno (ESRCH:
  * the process is gone). */
 int ucx_cma_read(pid_t pid, void *dst, uint64_t src_addr, size_t nbytes);
+/* Unmap the peers' arenas and free the probe's tables. */
+void ucx_cma_release(ucx_comm_t *ux, int world);
 
 /* The algorithms, one per file. */
 extern const ucx_algo_t ucx_allgather_ring;
@@ -147,5 +162,6 @@ sf_status_t ucx_comm_test(sf_comm_t *comm, void *req, sf_err_t *err);
 void ucx_comm_req_free(sf_comm_t *comm, void *req);
 void ucx_comm_finalize(sf_comm_t *comm);
 uint64_t ucx_comm_sent_bytes(const sf_comm_t *comm);
+uint64_t ucx_comm_read_in_place_bytes(const sf_comm_t *comm);
 
 #endif

@@ -34,6 +34,8 @@
 #include "bootstrap.h"
 #include "clock.h"
 #include "coll.h"
+#include "device.h"
+#include "shm_arena.h"
 #include "rank_procs.h"
 #include "test_util.h"
 
@@ -688,6 +690,72 @@ static int body_big(const rank_ctx_t *x)
     return do_allgather(x, SF_DTYPE_I32, big / 4);
 }
 
+/* Tensors from the cpu device's allocator (the shared arena, which the ucx
+ * comm turned on): each peer copies the pieces straight out of the sender's
+ * memory, the results are exact, and a heap buffer still goes by CMA. */
+static int body_shared_arena(const rank_ctx_t *x)
+{
+    const int r = x->r, n = x->n;
+    const uint64_t count = (1u << 18) + 3; /* i32 elements per piece: 1 MiB and a bit */
+    const size_t piece = count * 4;
+    sf_err_t err;
+    sf_err_clear(&err);
+    TU_FAIL_IF(!sf_shm_arena_is_on(), "rank %d: the ucx comm did not turn the arena on", r);
+    int32_t *send = NULL, *recv = NULL;
+    TU_FAIL_IF(sf_device_alloc(sf_device_cpu(), piece * (size_t)n, (void **)&send, &err) != SF_OK ||
+                   sf_device_alloc(sf_device_cpu(), piece * (size_t)n, (void **)&recv, &err) != SF_OK,
+               "rank %d: alloc: %s", r, err.msg);
+    TU_FAIL_IF(!sf_shm_arena_owns(send) || !sf_shm_arena_owns(recv),
+               "rank %d: a large tensor is not in the arena", r);
+    uint64_t before = sf_comm_read_in_place_bytes(x->comm);
+    for (uint64_t i = 0; i < count * (uint64_t)n; i++)
+        send[i] = (int32_t)(r * 1000003 + (int32_t)i);
+    sf_coll_args_t a = args_of(x, SF_COLL_ALLGATHER, SF_DTYPE_I32, send, recv, count);
+    RUN_OK(x, &a);
+    for (int p = 0; p < n; p++)
+        for (uint64_t i = 0; i < count; i++)
+            TU_FAIL_IF(recv[(uint64_t)p * count + i] != (int32_t)(p * 1000003 + (int32_t)i),
+                       "rank %d: all_gather element %llu from %d", r, (unsigned long long)i, p);
+    uint64_t counts[4], displs[4];
+    TU_FAIL_IF(n > 4, "world %d", n);
+    for (int p = 0; p < n; p++) {
+        counts[p] = count;
+        displs[p] = (uint64_t)p * count;
+    }
+    a = args_of(x, SF_COLL_ALLTOALLV, SF_DTYPE_I32, send, recv, 0);
+    a.send_counts = a.recv_counts = counts;
+    a.send_displs = a.recv_displs = displs;
+    RUN_OK(x, &a);
+    for (int p = 0; p < n; p++)
+        for (uint64_t i = 0; i < count; i++)
+            TU_FAIL_IF(recv[(uint64_t)p * count + i] !=
+                           (int32_t)(p * 1000003 + (int32_t)((uint64_t)r * count + i)),
+                       "rank %d: all_to_all element %llu from %d", r, (unsigned long long)i, p);
+    /* Every rank read at least its peers' all_gather pieces in place. */
+    uint64_t got = sf_comm_read_in_place_bytes(x->comm) - before;
+    TU_FAIL_IF(got < (uint64_t)(n - 1) * piece, "rank %d: read %llu bytes in place, want >= %llu",
+               r, (unsigned long long)got, (unsigned long long)((uint64_t)(n - 1) * piece));
+    /* A heap buffer is not in the arena: the same collective by CMA. */
+    int32_t *heap = malloc(piece);
+    TU_FAIL_IF(heap == NULL, "out of memory");
+    for (uint64_t i = 0; i < count; i++)
+        heap[i] = (int32_t)(r * 7 + (int32_t)i);
+    before = sf_comm_read_in_place_bytes(x->comm);
+    a = args_of(x, SF_COLL_ALLGATHER, SF_DTYPE_I32, heap, recv, count);
+    RUN_OK(x, &a);
+    for (int p = 0; p < n; p++)
+        TU_FAIL_IF(recv[(uint64_t)p * count + count - 1] != (int32_t)(p * 7 + (int32_t)count - 1),
+                   "rank %d: heap all_gather from %d", r, p);
+    /* On a ring of 3 or more, rounds after the first forward pieces out of
+     * recv, which is in the arena: only those may be read in place. */
+    TU_FAIL_IF(sf_comm_read_in_place_bytes(x->comm) - before > (uint64_t)(n - 2) * piece,
+               "rank %d: a heap buffer was read in place", r);
+    free(heap);
+    sf_device_free(sf_device_cpu(), send);
+    sf_device_free(sf_device_cpu(), recv);
+    return 0;
+}
+
 /* On one rank, ucx and self produce the same bytes for every kind with
  * odd counts and displacements. */
 static int body_one_rank_vs_self(const rank_ctx_t *x)
@@ -766,6 +834,13 @@ static int find_cfg(const char *backend, int world)
 START_TEST(test_ucx_64mib_messages)
 {
     run_cfg(&cfgs[find_cfg("ucx", 2)], body_big, 90.0);
+}
+END_TEST
+
+START_TEST(test_ucx_reads_arena_tensors_in_place)
+{
+    run_cfg(&cfgs[find_cfg("ucx", 2)], body_shared_arena, 60.0);
+    run_cfg(&cfgs[find_cfg("ucx", 3)], body_shared_arena, 60.0);
 }
 END_TEST
 
@@ -877,6 +952,7 @@ int main(void)
     tc = tcase_create("backend_specific");
     tcase_set_timeout(tc, 180);
     tcase_add_test(tc, test_ucx_64mib_messages);
+    tcase_add_test(tc, test_ucx_reads_arena_tensors_in_place);
     tcase_add_test(tc, test_ucx_one_rank_matches_self);
     tcase_add_test(tc, test_self_refuses_more_than_one_rank);
     tcase_add_test(tc, test_solo_comm_is_self_on_one_rank);
