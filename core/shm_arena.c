@@ -1,7 +1,10 @@
-/* The shared host arena (shm_arena.h): a sparse memfd the size of physical
- * memory, mapped once, carved first-fit into SF_SHM_ARENA_ALIGN-aligned
- * blocks. Two sorted arrays describe it: the free ranges (coalesced on
- * free) and the live blocks (so free knows a block's size). */
+/* The shared host arena (shm_arena.h): a sparse memfd of four times the
+ * physical memory (address space, not memory), mapped once, carved
+ * first-fit into SF_SHM_ARENA_ALIGN-aligned blocks. Sorted arrays describe
+ * it: the live blocks (so free knows a block's size) and two kinds of free
+ * ranges, each coalesced: warm ones, whose pages are still resident and
+ * are handed out first (no page faults, as the C heap reuses its memory),
+ * and clean ones, punched out of the file. */
 #include "shm_arena.h"
 
 #include <errno.h>
@@ -36,20 +39,30 @@ static struct {
     uint64_t size;  /* of the mapping; blocks live in [SF_SHM_ARENA_ALIGN, size) */
     uint64_t nonce[2];
     uint64_t live;
-    arena_list_t free_ranges;
+    uint64_t warm_bytes;
+    arena_list_t warm;  /* freed, pages resident */
+    arena_list_t clean; /* never used or punched: no pages */
     arena_list_t blocks;
 } g_arena = {.lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1};
 
+/* Room for one more entry. */
+static bool list_reserve(arena_list_t *l)
+{
+    if (l->n < l->cap)
+        return true;
+    size_t cap = l->cap ? 2 * l->cap : 64;
+    arena_range_t *at = realloc(l->at, cap * sizeof *at);
+    if (at == NULL)
+        return false;
+    l->at = at;
+    l->cap = cap;
+    return true;
+}
+
 static bool list_insert(arena_list_t *l, size_t i, arena_range_t r)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 64;
-        arena_range_t *at = realloc(l->at, cap * sizeof *at);
-        if (at == NULL)
-            return false;
-        l->at = at;
-        l->cap = cap;
-    }
+    if (!list_reserve(l))
+        return false;
     memmove(l->at + i + 1, l->at + i, (l->n - i) * sizeof *l->at);
     l->at[i] = r;
     l->n++;
@@ -82,7 +95,7 @@ static uint64_t arena_bytes_for_this_host(void)
     uint64_t ram = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
     const uint64_t gib = 1ull << 30;
     ram = (ram + gib - 1) / gib * gib;
-    return ram < gib ? gib : ram;
+    return 4 * (ram < gib ? gib : ram);
 }
 
 static void arena_nonce(uint64_t nonce[2])
@@ -119,7 +132,7 @@ static bool arena_create(void)
         return false;
     }
     arena_range_t all = {SF_SHM_ARENA_ALIGN, size - SF_SHM_ARENA_ALIGN};
-    if (!list_insert(&g_arena.free_ranges, 0, all)) {
+    if (!list_insert(&g_arena.clean, 0, all)) {
         munmap(base, size);
         close(fd);
         return false;
@@ -153,6 +166,23 @@ bool sf_shm_arena_is_on(void)
     return on;
 }
 
+/* Take len bytes from the first range of fl that holds them; the offset,
+ * or UINT64_MAX when none does. */
+static uint64_t arena_take(arena_list_t *fl, uint64_t len)
+{
+    for (size_t i = 0; i < fl->n; i++) {
+        if (fl->at[i].len < len)
+            continue;
+        uint64_t off = fl->at[i].off;
+        fl->at[i].off += len;
+        fl->at[i].len -= len;
+        if (fl->at[i].len == 0)
+            list_remove(fl, i);
+        return off;
+    }
+    return UINT64_MAX;
+}
+
 void *sf_shm_arena_alloc(size_t nbytes)
 {
     if (nbytes < SF_SHM_ARENA_MIN_BYTES || nbytes > (1ull << 62))
@@ -161,22 +191,19 @@ void *sf_shm_arena_alloc(size_t nbytes)
                    SF_SHM_ARENA_ALIGN;
     void *p = NULL;
     pthread_mutex_lock(&g_arena.lock);
-    if (g_arena.is_on && g_arena.owner == getpid()) {
-        arena_list_t *fl = &g_arena.free_ranges;
-        for (size_t i = 0; i < fl->n; i++) {
-            if (fl->at[i].len < len)
-                continue;
-            arena_range_t block = {fl->at[i].off, len};
-            size_t bi = list_lower_bound(&g_arena.blocks, block.off);
-            if (!list_insert(&g_arena.blocks, bi, block))
-                break;
-            fl->at[i].off += len;
-            fl->at[i].len -= len;
-            if (fl->at[i].len == 0)
-                list_remove(fl, i);
+    /* Room in the block list first, so a failed insert loses no range. */
+    arena_list_t *bl = &g_arena.blocks;
+    if (list_reserve(bl) && g_arena.is_on && g_arena.owner == getpid()) {
+        uint64_t off = arena_take(&g_arena.warm, len);
+        if (off != UINT64_MAX)
+            g_arena.warm_bytes -= len;
+        else
+            off = arena_take(&g_arena.clean, len);
+        if (off != UINT64_MAX) {
+            arena_range_t block = {off, len};
+            (void)list_insert(bl, list_lower_bound(bl, off), block); /* has room */
             g_arena.live += len;
-            p = g_arena.base + block.off;
-            break;
+            p = g_arena.base + off;
         }
     }
     pthread_mutex_unlock(&g_arena.lock);
@@ -189,10 +216,9 @@ bool sf_shm_arena_owns(const void *p)
     return g_arena.base != NULL && c >= g_arena.base && c < g_arena.base + g_arena.size;
 }
 
-/* Return a range to the free list, merged with its neighbours. */
-static void arena_give_back(arena_range_t r)
+/* Return a range to fl, merged with its neighbours. */
+static void arena_give_back(arena_list_t *fl, arena_range_t r)
 {
-    arena_list_t *fl = &g_arena.free_ranges;
     size_t i = list_lower_bound(fl, r.off);
     bool joins_prev = i > 0 && fl->at[i - 1].off + fl->at[i - 1].len == r.off;
     bool joins_next = i < fl->n && r.off + r.len == fl->at[i].off;
@@ -205,9 +231,15 @@ static void arena_give_back(arena_range_t r)
         fl->at[i].off = r.off;
         fl->at[i].len += r.len;
     } else if (!list_insert(fl, i, r)) {
-        /* Out of memory for the list: the range is lost to this process,
-         * but its pages were punched out, so no memory is. */
+        /* Out of memory for the list: the range is lost to this process
+         * (the address space, not memory: callers punch what they drop). */
     }
+}
+
+static void arena_punch(arena_range_t r)
+{
+    (void)fallocate(g_arena.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)r.off,
+                    (off_t)r.len);
 }
 
 void sf_shm_arena_free(void *p)
@@ -224,10 +256,29 @@ void sf_shm_arena_free(void *p)
         g_arena.live -= r.len;
         /* In a forked child the pages are the parent's too: only forget. */
         if (g_arena.owner == getpid()) {
-            (void)fallocate(g_arena.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)r.off,
-                            (off_t)r.len);
-            arena_give_back(r);
+            if (r.len < SF_SHM_ARENA_KEEP_BELOW &&
+                g_arena.warm_bytes + r.len <= SF_SHM_ARENA_WARM_MAX) {
+                g_arena.warm_bytes += r.len;
+                arena_give_back(&g_arena.warm, r);
+            } else {
+                arena_punch(r);
+                arena_give_back(&g_arena.clean, r);
+            }
         }
+    }
+    pthread_mutex_unlock(&g_arena.lock);
+}
+
+void sf_shm_arena_trim(void)
+{
+    pthread_mutex_lock(&g_arena.lock);
+    if (g_arena.is_on && g_arena.owner == getpid()) {
+        for (size_t i = 0; i < g_arena.warm.n; i++) {
+            arena_punch(g_arena.warm.at[i]);
+            arena_give_back(&g_arena.clean, g_arena.warm.at[i]);
+        }
+        g_arena.warm.n = 0;
+        g_arena.warm_bytes = 0;
     }
     pthread_mutex_unlock(&g_arena.lock);
 }
@@ -297,4 +348,12 @@ uint64_t sf_shm_arena_live_bytes(void)
     uint64_t live = g_arena.live;
     pthread_mutex_unlock(&g_arena.lock);
     return live;
+}
+
+uint64_t sf_shm_arena_warm_bytes(void)
+{
+    pthread_mutex_lock(&g_arena.lock);
+    uint64_t warm = g_arena.warm_bytes;
+    pthread_mutex_unlock(&g_arena.lock);
+    return warm;
 }

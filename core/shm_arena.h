@@ -6,10 +6,15 @@
  * pins every page for every call: measured on the 2-core box, two ranks
  * copying each other's halves ran 1.2-1.8x faster through the mapping.
  *
- * Invariants: a freed block's pages go back to the kernel at once
- * (hole punching), for this process and every peer mapping alike, so a
- * peer's mapping never holds memory alive; the file never shrinks, so a
- * peer's read of any offset below the arena's size cannot fault. After
+ * Invariants: a freed block of SF_SHM_ARENA_KEEP_BELOW bytes or more goes
+ * back to the kernel at once (hole punching), for this process and every
+ * peer mapping alike; smaller freed blocks stay resident, up to
+ * SF_SHM_ARENA_WARM_MAX bytes in all, and are handed out again first (as
+ * the C heap reuses its memory: a fresh page costs a fault, which the
+ * executor's many short-lived tensors would otherwise pay each time);
+ * sf_shm_arena_trim gives those back too. A peer's mapping never holds
+ * memory alive. The file never shrinks, so a peer's read of any offset
+ * below the arena's size cannot fault. After
  * fork() the child neither allocates from the arena nor punches it (the
  * parent shares those pages): its allocations fall back to the heap. */
 #ifndef SF_SHM_ARENA_H
@@ -28,6 +33,12 @@
  * boundaries (a freed block's pages can be punched out; vector kernels get
  * 64-byte aligned rows). */
 #define SF_SHM_ARENA_ALIGN (64u * 1024u)
+
+/* Freed blocks this large are punched out at once (glibc's largest mmap
+ * threshold: the heap, too, returns blocks this large on free). */
+#define SF_SHM_ARENA_KEEP_BELOW (32ull * 1024 * 1024)
+/* The most freed bytes kept resident for reuse. */
+#define SF_SHM_ARENA_WARM_MAX (512ull * 1024 * 1024)
 
 /* What a peer needs to map this process's arena and check it did. */
 typedef struct sf_shm_arena_card {
@@ -54,9 +65,12 @@ void *sf_shm_arena_alloc(size_t nbytes);
  * sf_shm_arena_alloc and only sf_shm_arena_free may release it). */
 bool sf_shm_arena_owns(const void *p);
 
-/* Release a block of sf_shm_arena_alloc; its pages go back to the kernel.
- * In a forked child this only forgets the block. Thread-safe. */
+/* Release a block of sf_shm_arena_alloc: kept warm or punched out (see
+ * above). In a forked child this only forgets the block. Thread-safe. */
 void sf_shm_arena_free(void *p);
+
+/* Punch out every warm range: all freed memory goes back to the kernel. */
+void sf_shm_arena_trim(void);
 
 /* The offset of [p, p + nbytes) in this process's arena, when it lies
  * inside the arena; else false. */
@@ -73,7 +87,8 @@ const void *sf_shm_arena_map_peer(const sf_shm_arena_card_t *card);
 /* Undo sf_shm_arena_map_peer. NULL-safe. */
 void sf_shm_arena_unmap_peer(const void *base, const sf_shm_arena_card_t *card);
 
-/* Bytes of live blocks now (for tests). */
+/* Bytes of live blocks, and of warm free ranges, now (for tests). */
 uint64_t sf_shm_arena_live_bytes(void);
+uint64_t sf_shm_arena_warm_bytes(void);
 
 #endif

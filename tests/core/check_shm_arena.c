@@ -51,11 +51,14 @@ START_TEST(test_arena_first_fit_and_coalescing)
     ck_assert_ptr_eq(b, a + MIB);
     ck_assert_ptr_eq(c, b + MIB);
     ck_assert_uint_eq(sf_shm_arena_live_bytes(), 3 * MIB);
-    /* Freeing a then b leaves one 2 MiB hole: a 2 MiB block fits at a. */
+    /* Freeing a then b leaves one warm 2 MiB hole: a 2 MiB block fits at
+     * a, before any never-used range. */
     sf_shm_arena_free(a);
     sf_shm_arena_free(b);
+    ck_assert_uint_eq(sf_shm_arena_warm_bytes(), 2 * MIB);
     char *d = sf_shm_arena_alloc(2 * MIB);
     ck_assert_ptr_eq(d, a);
+    ck_assert_uint_eq(sf_shm_arena_warm_bytes(), 0);
     /* Odd sizes round up to the alignment. */
     char *e = sf_shm_arena_alloc(SF_SHM_ARENA_MIN_BYTES + 1);
     ck_assert_ptr_eq(e, c + MIB);
@@ -64,8 +67,19 @@ START_TEST(test_arena_first_fit_and_coalescing)
     sf_shm_arena_free(d);
     sf_shm_arena_free(e);
     ck_assert_uint_eq(sf_shm_arena_live_bytes(), 0);
-    /* Everything merged back: the next block starts at the beginning. */
+    /* Warm and untouched ranges do not merge: 5 MiB does not fit in the
+     * 3 MiB and a bit of warm space. Trimmed, everything is one range
+     * again and the next block starts at the beginning. */
+    ck_assert_ptr_eq(sf_shm_arena_alloc(5 * MIB), e + 2 * SF_SHM_ARENA_ALIGN);
+    sf_shm_arena_free(e + 2 * SF_SHM_ARENA_ALIGN);
+    sf_shm_arena_trim();
     ck_assert_ptr_eq(sf_shm_arena_alloc(5 * MIB), a);
+    /* Warm ranges come first: a freed block in the middle is reused
+     * before the untouched space after it. */
+    char *f = sf_shm_arena_alloc(1 * MIB), *g = sf_shm_arena_alloc(1 * MIB);
+    sf_shm_arena_free(f);
+    ck_assert_ptr_eq(sf_shm_arena_alloc(1 * MIB), f);
+    (void)g;
 }
 END_TEST
 
@@ -104,9 +118,24 @@ START_TEST(test_arena_peer_mapping_sees_writes_and_freed_pages)
     memset(a, 0x5a, MIB);
     ck_assert_int_eq(peer[off], 0x5a);
     ck_assert_int_eq(peer[off + MIB - 1], 0x5a);
+    /* A small freed block stays warm (resident, for reuse) until trimmed. */
     sf_shm_arena_free(a);
+    ck_assert_uint_eq(sf_shm_arena_warm_bytes(), MIB);
+    ck_assert_int_eq(peer[off], 0x5a);
+    sf_shm_arena_trim();
+    ck_assert_uint_eq(sf_shm_arena_warm_bytes(), 0);
     ck_assert_int_eq(peer[off], 0);
     ck_assert_int_eq(peer[off + MIB - 1], 0);
+    /* A block of SF_SHM_ARENA_KEEP_BELOW or more is punched on free. */
+    char *big = sf_shm_arena_alloc(SF_SHM_ARENA_KEEP_BELOW);
+    ck_assert(sf_shm_arena_offset_of(big, 1, &off));
+    big[0] = 1;
+    big[SF_SHM_ARENA_KEEP_BELOW - 1] = 2;
+    ck_assert_int_eq(peer[off], 1);
+    sf_shm_arena_free(big);
+    ck_assert_uint_eq(sf_shm_arena_warm_bytes(), 0);
+    ck_assert_int_eq(peer[off], 0);
+    ck_assert_int_eq(peer[off + SF_SHM_ARENA_KEEP_BELOW - 1], 0);
     /* A card whose nonce does not match maps nothing. */
     sf_shm_arena_card_t wrong = card;
     wrong.nonce[0] ^= 1;
