@@ -21,8 +21,12 @@ static const sf_coll_rule_t sf_rules[] = {
     {SF_COLL_ALLGATHER, SF_MEMKIND_HOST, ANY_BYTES, "ucx", "ring", sf_ucx_allgather_ring_start},
     {SF_COLL_ALLTOALLV, SF_MEMKIND_HOST, ANY_BYTES, "ucx", "pairwise",
      sf_ucx_alltoallv_pairwise_start},
-    /* Two ranks: one exchange per chunk, reduced while the next one moves,
-     * no copy of the input (README: bench_peers table). Others: the ring. */
+    /* Two ranks that map each other's arena: each reduces its half straight
+     * out of the peer's input, then copies the peer's half (two exchanges).
+     * Two ranks otherwise: one exchange per chunk, reduced while the next
+     * one moves (README: bench_peers table). Others: the ring. */
+    {SF_COLL_ALLREDUCE, SF_MEMKIND_HOST, ANY_BYTES, "ucx", "direct",
+     sf_ucx_allreduce_direct_start},
     {SF_COLL_ALLREDUCE, SF_MEMKIND_HOST, ANY_BYTES, "ucx", "halves",
      sf_ucx_allreduce_halves_start},
     {SF_COLL_ALLREDUCE, SF_MEMKIND_HOST, ANY_BYTES, "ucx", "ring", sf_ucx_allreduce_ring_start},

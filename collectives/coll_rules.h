@@ -68,6 +68,8 @@ sf_status_t sf_ucx_alltoallv_pairwise_start(sf_comm_t *comm, const sf_coll_args_
                                             void **req, sf_err_t *err);
 sf_status_t sf_ucx_allreduce_ring_start(sf_comm_t *comm, const sf_coll_args_t *args, void **req,
                                         sf_err_t *err);
+sf_status_t sf_ucx_allreduce_direct_start(sf_comm_t *comm, const sf_coll_args_t *args,
+                                          void **req, sf_err_t *err);
 sf_status_t sf_ucx_allreduce_halves_start(sf_comm_t *comm, const sf_coll_args_t *args,
                                           void **req, sf_err_t *err);
 sf_status_t sf_ucx_broadcast_binomial_start(sf_comm_t *comm, const sf_coll_args_t *args,

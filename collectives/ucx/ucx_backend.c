@@ -28,6 +28,17 @@ sf_status_t sf_ucx_allreduce_ring_start(sf_comm_t *comm, const sf_coll_args_t *a
     return ucx_coll_start(comm, args, &ucx_allreduce_ring, req, err);
 }
 
+sf_status_t sf_ucx_allreduce_direct_start(sf_comm_t *comm, const sf_coll_args_t *args,
+                                          void **req, sf_err_t *err)
+{
+    /* Both ranks decide alike: maps_both was agreed at the probe. */
+    const ucx_comm_t *ux = comm->impl;
+    if (comm->world != 2 || ux->maps_both == NULL || !ux->maps_both[1 - comm->rank])
+        return sf_err_set(err, SF_ERR_UNSUPPORTED, NULL,
+                          "all_reduce 'direct' needs 2 ranks that map each other's arena");
+    return ucx_coll_start(comm, args, &ucx_allreduce_direct, req, err);
+}
+
 sf_status_t sf_ucx_allreduce_halves_start(sf_comm_t *comm, const sf_coll_args_t *args,
                                           void **req, sf_err_t *err)
 {

@@ -61,6 +61,8 @@ void ucx_cma_release(ucx_comm_t *ux, int world)
         sf_shm_arena_unmap_peer(ux->peer_arena[p], &ux->peer_card[p]);
     free(ux->peer_arena);
     free(ux->peer_card);
+    free(ux->maps_both);
+    ux->maps_both = NULL;
     free(ux->cma_pid);
     free(ux->cma_to);
     ux->peer_arena = NULL;
@@ -89,7 +91,8 @@ sf_status_t ucx_cma_probe(ucx_comm_t *ux, int rank, int world, sf_err_t *err)
     ux->cma_to = calloc((size_t)world, sizeof *ux->cma_to);
     ux->peer_arena = calloc((size_t)world, sizeof *ux->peer_arena);
     ux->peer_card = calloc((size_t)world, sizeof *ux->peer_card);
-    if (cards == NULL || row == NULL || all_rows == NULL || ux->cma_pid == NULL ||
+    ux->maps_both = calloc((size_t)world, sizeof *ux->maps_both);
+    if (ux->maps_both == NULL || cards == NULL || row == NULL || all_rows == NULL || ux->cma_pid == NULL ||
         ux->cma_to == NULL || ux->peer_arena == NULL || ux->peer_card == NULL) {
         st = sf_err_set(err, SF_ERR_NOMEM, NULL, "ucx backend: out of memory");
         goto done;
@@ -114,14 +117,20 @@ sf_status_t ucx_cma_probe(ucx_comm_t *ux, int rank, int world, sf_err_t *err)
             if (use_arena && cards[p].arena.pid == cards[p].pid) {
                 ux->peer_arena[p] = sf_shm_arena_map_peer(&cards[p].arena);
                 ux->peer_card[p] = cards[p].arena;
+                if (ux->peer_arena[p] != NULL)
+                    row[p] |= 2;
             }
         }
     }
     /* Every rank must agree on who sends descriptors to whom. */
     if ((st = sf_bootstrap_allgather(ux->bs, row, (size_t)world, all_rows, err)) != SF_OK)
         goto done;
-    for (int p = 0; p < world; p++)
+    /* Row bits: 1, rank q reads rank p by CMA; 2, q mapped p's arena. */
+    for (int p = 0; p < world; p++) {
         ux->cma_to[p] = all_rows[(size_t)p * world + rank] != 0;
+        ux->maps_both[p] = (all_rows[(size_t)p * world + rank] & 2) != 0 &&
+                           (all_rows[(size_t)rank * world + p] & 2) != 0;
+    }
 done:
     free(cards);
     free(row);

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #include "bootstrap.h"
@@ -146,6 +147,61 @@ sf_status_t ucx_coll_recv(ucx_coll_t *c, int peer, int round, void *buf, size_t 
     return coll_post(c, peer, round, false, buf, nbytes, err);
 }
 
+sf_status_t ucx_coll_recv_reduce(ucx_coll_t *c, int peer, int round, void *out, const void *with,
+                                 size_t nbytes, sf_err_t *err)
+{
+    /* Nothing may land in out before the reduction: out may be `with`.
+     * The peer sends a descriptor exactly when ucx_coll_send would (the
+     * probe's rows are agreed), so that lands in the op itself; bytes land
+     * in the scratch (under SF_UCX_CMA_MIN_BYTES, unless no single copy). */
+    bool is_desc = nbytes >= SF_UCX_CMA_MIN_BYTES && c->ux->cma_pid != NULL &&
+                   c->ux->cma_pid[peer] != 0;
+    void *land = is_desc ? malloc(UCX_DESC_WORDS * sizeof(uint64_t)) : ucx_coll_scratch(c, nbytes);
+    if (land == NULL) {
+        char label[128];
+        return sf_err_set(err, SF_ERR_NOMEM, NULL, "%s: out of memory",
+                          ucx_coll_label(c, label, sizeof label));
+    }
+    sf_status_t st = coll_post(c, peer, round, false, land,
+                               is_desc ? UCX_DESC_WORDS * sizeof(uint64_t) : nbytes, err);
+    ucx_p2p_t *op = st == SF_OK || c->n_ops > 0 ? &c->ops[c->n_ops - 1] : NULL;
+    if (is_desc && op != NULL && op->buf == land)
+        op->landing = land; /* owned by the op from here, freed with it */
+    else if (is_desc)
+        free(land);
+    if (st != SF_OK)
+        return st;
+    op->landed = land;
+    op->buf = out;
+    op->nbytes = nbytes;
+    op->reduce_with = with;
+    return SF_OK;
+}
+
+/* Chunks of a reducing receive read by CMA: cache-sized, so each chunk is
+ * reduced while it is still in cache. */
+#define UCX_REDUCE_CHUNK_BYTES (256u * 1024u)
+
+/* A reducing receive whose peer cannot be mapped: read the peer's bytes
+ * chunk by chunk into the scratch and reduce each. 0 or an errno. */
+static int coll_cma_reduce(ucx_coll_t *c, ucx_p2p_t *op, pid_t pid, uint64_t src)
+{
+    size_t chunk = op->nbytes < UCX_REDUCE_CHUNK_BYTES ? op->nbytes : UCX_REDUCE_CHUNK_BYTES;
+    chunk = chunk / c->esize * c->esize;
+    char *scratch = ucx_coll_scratch(c, chunk);
+    if (scratch == NULL)
+        return ENOMEM;
+    for (size_t done = 0; done < op->nbytes; done += chunk) {
+        size_t n = op->nbytes - done < chunk ? op->nbytes - done : chunk;
+        int e = ucx_cma_read(pid, scratch, src + done, n);
+        if (e != 0)
+            return e;
+        sf_reduce_host_to(c->args.op, c->args.dtype, (char *)op->buf + done,
+                          (const char *)op->reduce_with + done, scratch, n / c->esize);
+    }
+    return 0;
+}
+
 void *ucx_coll_scratch(ucx_coll_t *c, size_t nbytes)
 {
     if (c->scratch_bytes >= nbytes && c->scratch != NULL)
@@ -178,6 +234,8 @@ static void coll_ops_drop(ucx_coll_t *c)
         request_drop(c, &c->ops[i].req2);
         free(c->ops[i].desc);
         c->ops[i].desc = NULL;
+        free(c->ops[i].landing);
+        c->ops[i].landing = NULL;
     }
     c->n_ops = 0;
 }
@@ -204,7 +262,7 @@ static bool coll_read_desc(ucx_coll_t *c, ucx_p2p_t *op)
 {
     char label[128];
     uint64_t d[UCX_DESC_WORDS];
-    memcpy(d, op->buf, sizeof d);
+    memcpy(d, op->landed != NULL ? op->landed : op->buf, sizeof d);
     pid_t pid = c->ux->cma_pid != NULL ? c->ux->cma_pid[op->peer] : 0;
     if (d[1] != op->nbytes || pid == 0) {
         sf_err_set(&c->err, SF_ERR_COMM, NULL,
@@ -221,10 +279,15 @@ static bool coll_read_desc(ucx_coll_t *c, ucx_p2p_t *op)
     if (arena != NULL && d[2] != UCX_NO_ARENA && d[2] <= c->ux->peer_card[op->peer].size &&
         op->nbytes <= c->ux->peer_card[op->peer].size - d[2]) {
         /* The sender's tensor, in place: the sender keeps it until our ack. */
-        memcpy(op->buf, arena + d[2], op->nbytes);
+        if (op->reduce_with != NULL)
+            sf_reduce_host_to(c->args.op, c->args.dtype, op->buf, op->reduce_with, arena + d[2],
+                              op->nbytes / c->esize);
+        else
+            memcpy(op->buf, arena + d[2], op->nbytes);
         c->ux->mapped_bytes += op->nbytes;
     } else {
-        e = ucx_cma_read(pid, op->buf, d[0], op->nbytes);
+        e = op->reduce_with != NULL ? coll_cma_reduce(c, op, pid, d[0])
+                                    : ucx_cma_read(pid, op->buf, d[0], op->nbytes);
         c->ux->cma_bytes += op->nbytes;
     }
     if (e != 0) {
@@ -296,6 +359,14 @@ static void coll_poll(ucx_coll_t *c)
                     return;
                 if (op->req != NULL)
                     n_left++;
+            } else if (is_data_recv && op->reduce_with != NULL) {
+                /* The bytes themselves came (into the scratch). */
+                if (info.length != op->nbytes) {
+                    coll_fail_peer(c, op->peer, UCS_ERR_MESSAGE_TRUNCATED);
+                    return;
+                }
+                sf_reduce_host_to(c->args.op, c->args.dtype, op->buf, op->reduce_with,
+                                  op->landed, op->nbytes / c->esize);
             }
         }
         /* A dead rank stalls the whole collective even when this rank only

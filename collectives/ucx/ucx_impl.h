@@ -68,6 +68,8 @@ typedef struct ucx_comm {
     const char **peer_arena;          /* owned, world entries: rank p's shared arena mapped
                                          read-only here, or NULL (read it by CMA) */
     sf_shm_arena_card_t *peer_card;   /* owned, world entries: what peer_arena[p] maps */
+    bool *maps_both;                  /* owned, world entries: this rank and rank p each
+                                         mapped the other's arena (agreed by both) */
     uint64_t sent_bytes;              /* payload posted to peers (sf_comm_sent_bytes) */
     uint64_t mapped_bytes;            /* received by memcpy from a peer's arena */
     uint64_t cma_bytes;               /* received by process_vm_readv */
@@ -86,6 +88,10 @@ typedef struct ucx_p2p {
     int round;
     bool is_send;
     bool is_acking; /* a receive that read by CMA and now acknowledges */
+    const void *reduce_with; /* borrowed: a reducing receive's own operand, or NULL */
+    void *landed;  /* borrowed: where a reducing receive's message lands (landing,
+                      or the scratch for bytes); NULL: in buf */
+    uint64_t *landing; /* owned: a reducing receive's descriptor, or NULL */
 } ucx_p2p_t;
 
 typedef struct ucx_algo {
@@ -122,6 +128,14 @@ SF_NODISCARD sf_status_t ucx_coll_send(ucx_coll_t *c, int peer, int round, const
 /* Post a tagged receive of exactly nbytes from peer into buf. */
 SF_NODISCARD sf_status_t ucx_coll_recv(ucx_coll_t *c, int peer, int round, void *buf, size_t nbytes,
                                        sf_err_t *err);
+/* Post a receive of exactly nbytes from peer that reduces them into out:
+ * out = with op (the peer's bytes), element-wise in c's dtype and op. out
+ * may equal with. When the peer sent a descriptor into its mapped arena,
+ * the reduction reads the peer's memory in place (no copy first); by CMA
+ * it reads cache-sized chunks into the scratch; bytes land in out and are
+ * reduced there. Both buffers stay borrowed until the round completes. */
+SF_NODISCARD sf_status_t ucx_coll_recv_reduce(ucx_coll_t *c, int peer, int round, void *out,
+                                              const void *with, size_t nbytes, sf_err_t *err);
 /* The request's scratch buffer of at least nbytes (kept for its life), or
  * NULL when out of memory. */
 void *ucx_coll_scratch(ucx_coll_t *c, size_t nbytes);
@@ -142,6 +156,7 @@ void ucx_cma_release(ucx_comm_t *ux, int world);
 
 /* The algorithms, one per file. */
 extern const ucx_algo_t ucx_allgather_ring;
+extern const ucx_algo_t ucx_allreduce_direct;
 extern const ucx_algo_t ucx_allgatherv_ring;
 extern const ucx_algo_t ucx_alltoallv_pairwise;
 extern const ucx_algo_t ucx_allreduce_ring;

@@ -396,8 +396,9 @@ static int do_barrier(const rank_ctx_t *x)
 static int body_allreduce(const rank_ctx_t *x)
 {
     /* 1 < world (most chunks empty), odd, long enough for a ring, and (the
-     * last) several 256 KiB chunks per half on two ranks ('halves'), odd so
-     * the halves differ by one element and the last chunks are partial. */
+     * last) several 256 KiB chunks per half on two ranks ('halves', and
+     * 'direct' reading by CMA in chunks), odd so the halves differ by one
+     * element and the last chunks are partial. */
     static const uint64_t counts[] = {0, 1, 3, 7, 1001, 400001};
     for (size_t d = 0; d < sizeof reduce_dtypes / sizeof reduce_dtypes[0]; d++)
         for (int op = SF_REDUCE_SUM; op <= SF_REDUCE_MAX; op++)
@@ -735,6 +736,30 @@ static int body_shared_arena(const rank_ctx_t *x)
     uint64_t got = sf_comm_read_in_place_bytes(x->comm) - before;
     TU_FAIL_IF(got < (uint64_t)(n - 1) * piece, "rank %d: read %llu bytes in place, want >= %llu",
                r, (unsigned long long)got, (unsigned long long)((uint64_t)(n - 1) * piece));
+    /* all_reduce (f32 sum) out of place and in place: on 2 ranks each
+     * reduces its half straight out of the peer's input. Small integers,
+     * so every order of summing gives the same floats. */
+    float *fs = (float *)send, *fr = (float *)recv;
+    const uint64_t nf = count * (uint64_t)n;
+    for (int in_place = 0; in_place < 2; in_place++) {
+        float *in = in_place ? fr : fs;
+        for (uint64_t i = 0; i < nf; i++)
+            in[i] = (float)((int64_t)(i % 1000) * (r + 1));
+        if (!in_place)
+            memset(fr, 0xee, nf * 4);
+        before = sf_comm_read_in_place_bytes(x->comm);
+        a = args_of(x, SF_COLL_ALLREDUCE, SF_DTYPE_F32, in, fr, nf);
+        a.op = SF_REDUCE_SUM;
+        RUN_OK(x, &a);
+        const float ranks_sum = (float)(n * (n + 1) / 2);
+        for (uint64_t i = 0; i < nf; i++)
+            TU_FAIL_IF(fr[i] != (float)(i % 1000) * ranks_sum,
+                       "rank %d: all_reduce%s element %llu: %g", r, in_place ? " in place" : "",
+                       (unsigned long long)i, (double)fr[i]);
+        TU_FAIL_IF(n == 2 && sf_comm_read_in_place_bytes(x->comm) - before < nf * 4 / 2 - 4,
+                   "rank %d: all_reduce read %llu bytes in place", r,
+                   (unsigned long long)(sf_comm_read_in_place_bytes(x->comm) - before));
+    }
     /* A heap buffer is not in the arena: the same collective by CMA. */
     int32_t *heap = malloc(piece);
     TU_FAIL_IF(heap == NULL, "out of memory");
@@ -834,6 +859,16 @@ static int find_cfg(const char *backend, int world)
 START_TEST(test_ucx_64mib_messages)
 {
     run_cfg(&cfgs[find_cfg("ucx", 2)], body_big, 90.0);
+}
+END_TEST
+
+/* On two ranks 'direct' runs where both map each other's arena; 'halves'
+ * (every other pair) stays exact. SF_COLL_ALGO reaches the forked ranks;
+ * this test's own process ends with the test. */
+START_TEST(test_ucx_allreduce_halves_when_forced)
+{
+    setenv("SF_COLL_ALGO", "all_reduce:halves", 1);
+    run_cfg(&cfgs[find_cfg("ucx", 2)], body_allreduce, 120.0);
 }
 END_TEST
 
@@ -953,6 +988,7 @@ int main(void)
     tcase_set_timeout(tc, 180);
     tcase_add_test(tc, test_ucx_64mib_messages);
     tcase_add_test(tc, test_ucx_reads_arena_tensors_in_place);
+    tcase_add_test(tc, test_ucx_allreduce_halves_when_forced);
     tcase_add_test(tc, test_ucx_one_rank_matches_self);
     tcase_add_test(tc, test_self_refuses_more_than_one_rank);
     tcase_add_test(tc, test_solo_comm_is_self_on_one_rank);

@@ -113,8 +113,9 @@ END_TEST
 
 /* The built-in table's first row per collective: what each backend ran
  * before the table existed, except all_reduce on UCX, which tries the
- * two-rank 'halves' first (it answers SF_ERR_UNSUPPORTED on other world
- * sizes, and the ring row after it takes them). */
+ * two-rank 'direct' first (it answers SF_ERR_UNSUPPORTED unless the two
+ * ranks map each other's arena; 'halves' takes other pairs, the ring row
+ * after it every other world size). */
 START_TEST(test_builtin_first_rows_per_collective)
 {
     static const struct {
@@ -122,7 +123,7 @@ START_TEST(test_builtin_first_rows_per_collective)
         const char *backend, *algo;
     } want[] = {
         {SF_COLL_ALLGATHER, "ucx", "ring"},          {SF_COLL_ALLTOALLV, "ucx", "pairwise"},
-        {SF_COLL_ALLREDUCE, "ucx", "halves"},        {SF_COLL_BROADCAST, "ucx", "binomial"},
+        {SF_COLL_ALLREDUCE, "ucx", "direct"},        {SF_COLL_BROADCAST, "ucx", "binomial"},
         {SF_COLL_BARRIER, "ucx", "dissemination"},   {SF_COLL_ALLGATHER, "self", "copy"},
     };
     size_t n;
