@@ -263,6 +263,9 @@ static bool coll_read_desc(ucx_coll_t *c, ucx_p2p_t *op)
     char label[128];
     uint64_t d[UCX_DESC_WORDS];
     memcpy(d, op->landed != NULL ? op->landed : op->buf, sizeof d);
+    free(op->landing); /* read: the descriptor's landing place is done with */
+    op->landing = NULL;
+    op->landed = NULL;
     pid_t pid = c->ux->cma_pid != NULL ? c->ux->cma_pid[op->peer] : 0;
     if (d[1] != op->nbytes || pid == 0) {
         sf_err_set(&c->err, SF_ERR_COMM, NULL,
