@@ -136,6 +136,10 @@ SF_NODISCARD sf_status_t ucx_coll_recv(ucx_coll_t *c, int peer, int round, void 
  * reduced there. Both buffers stay borrowed until the round completes. */
 SF_NODISCARD sf_status_t ucx_coll_recv_reduce(ucx_coll_t *c, int peer, int round, void *out,
                                               const void *with, size_t nbytes, sf_err_t *err);
+/* Advance c as far as it goes without waiting (ucx_p2p.c). */
+void ucx_coll_poll(ucx_coll_t *c);
+/* Cancel and free every operation of c's current round. */
+void ucx_coll_drop_ops(ucx_coll_t *c);
 /* The request's scratch buffer of at least nbytes (kept for its life), or
  * NULL when out of memory. */
 void *ucx_coll_scratch(ucx_coll_t *c, size_t nbytes);
