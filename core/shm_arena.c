@@ -1,5 +1,5 @@
 /* The shared host arena (shm_arena.h): a sparse memfd of four times the
- * physical memory (address space, not memory), mapped once, carved
+ * physical memory, at most 1 TiB (address space, not memory), mapped once, carved
  * first-fit into SF_SHM_ARENA_ALIGN-aligned blocks. Sorted arrays describe
  * it: the live blocks (so free knows a block's size) and two kinds of free
  * ranges, each coalesced: warm ones, whose pages are still resident and
@@ -95,7 +95,11 @@ static uint64_t arena_bytes_for_this_host(void)
     uint64_t ram = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
     const uint64_t gib = 1ull << 30;
     ram = (ram + gib - 1) / gib * gib;
-    return 4 * (ram < gib ? gib : ram);
+    /* Capped: each local peer maps this too, and a GPU host with 2 TiB of
+     * memory and 8 ranks would otherwise reserve 64 TiB of each process's
+     * 128 TiB of address space. */
+    uint64_t want = 4 * (ram < gib ? gib : ram);
+    return want < (1ull << 40) ? want : 1ull << 40;
 }
 
 static void arena_nonce(uint64_t nonce[2])
