@@ -1,6 +1,7 @@
-/* Buffer categories for plan's breakdown. The rules are data: the first row
- * that matches an edge gives its category, so a new op or naming convention
- * is one row, not another branch. */
+/* Buffer categories for plan's breakdown: each edge's facts (its name, the
+ * op that produced it, whether the graph keeps it as an output) go through
+ * memviz's rule table (memviz/memviz_category.c), the one the pictures'
+ * legend uses, so a new op or naming convention is one row there. */
 #include "mem_category.h"
 
 #include <stdbool.h>
@@ -16,44 +17,6 @@ static const char *const cat_keys[SF_MV_CAT_COUNT] = {
 const char *sf_mem_cat_key(sf_mv_cat_t c)
 {
     return (unsigned)c < SF_MV_CAT_COUNT ? cat_keys[c] : "?";
-}
-
-typedef enum rule_kind {
-    RULE_OP,          /* the producer's op is `text` */
-    RULE_OUTPUT,      /* the graph keeps the buffer as (the base of) an output */
-    RULE_NAME_PREFIX, /* the tensor's name starts with `text` */
-} rule_kind_t;
-
-typedef struct cat_rule {
-    rule_kind_t kind;
-    const char *text;
-    sf_mv_cat_t cat;
-} cat_rule_t;
-
-/* Order matters: weights persist like outputs but are weights; the gathered
- * or exchanged logits are what a collective received, so they count as
- * communication; the f32 copies, the concat and the pad of the logits are
- * the logits/target the step exists to make. */
-static const cat_rule_t cat_rules[] = {
-    {RULE_OP, "weight", SF_MV_CAT_WEIGHTS},
-    {RULE_OUTPUT, NULL, SF_MV_CAT_OUTPUTS},
-    {RULE_OP, "redistribute", SF_MV_CAT_COMM},
-    {RULE_NAME_PREFIX, "logits", SF_MV_CAT_LOGITS},
-    {RULE_NAME_PREFIX, "target", SF_MV_CAT_LOGITS},
-};
-
-static bool rule_matches(const cat_rule_t *r, const sf_graph_t *g, int v, const bool *is_out)
-{
-    const sf_edge_t *e = &g->edges[v];
-    switch (r->kind) {
-    case RULE_OP:
-        return e->producer >= 0 && strcmp(g->nodes[e->producer].op->name, r->text) == 0;
-    case RULE_OUTPUT:
-        return is_out[v];
-    case RULE_NAME_PREFIX:
-        return strncmp(e->name, r->text, strlen(r->text)) == 0;
-    }
-    return false;
 }
 
 static int base_of(const sf_graph_t *g, int v)
@@ -83,13 +46,12 @@ void sf_mem_cat_tally_init(sf_mem_cat_tally_t *t, const sf_graph_t *g)
     for (int k = 0; k < g->n_outputs; k++)
         is_out[base_of(g, g->outputs[k])] = true;
     for (int v = 0; v < g->n_edges; v++) {
-        t->edge_cat[v] = SF_MV_CAT_ACTIVATIONS;
-        for (size_t r = 0; r < sizeof cat_rules / sizeof cat_rules[0]; r++)
-            if (rule_matches(&cat_rules[r], g, v, is_out)) {
-                t->edge_cat[v] = cat_rules[r].cat;
-                break;
-            }
-        t->by_name[v] = g->edges[v].name;
+        const sf_edge_t *e = &g->edges[v];
+        sf_mv_cat_facts_t f = {.tensor = e->name,
+                               .op = e->producer >= 0 ? g->nodes[e->producer].op->name : "",
+                               .is_kept = is_out[v]};
+        t->edge_cat[v] = sf_mv_category_of(&f);
+        t->by_name[v] = e->name;
     }
     free(is_out);
     /* The executor names a buffer by its edge's own name string, so the

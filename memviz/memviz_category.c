@@ -26,11 +26,11 @@ const char *sf_mv_cat_colour(sf_mv_cat_t c)
 }
 
 typedef enum mv_rule_kind {
-    MV_RULE_TENSOR,      /* the tensor's name is `text` */
-    MV_RULE_OP,          /* the allocating node's op is `text` */
-    MV_RULE_COLLECTIVE,  /* the allocating node's op is a collective */
-    MV_RULE_KEPT,        /* freed by "<end>" or never: lived to the end */
-    MV_RULE_PREFIX,      /* the tensor's name starts with `text` */
+    MV_RULE_TENSOR,     /* the tensor's name is `text` */
+    MV_RULE_OP,         /* the allocating node's op is `text` */
+    MV_RULE_COLLECTIVE, /* the allocating node's op is a collective */
+    MV_RULE_KEPT,       /* kept to the end: a graph output */
+    MV_RULE_PREFIX,     /* the tensor's name starts with `text` */
 } mv_rule_kind_t;
 
 typedef struct mv_rule {
@@ -39,6 +39,10 @@ typedef struct mv_rule {
     sf_mv_cat_t cat;
 } mv_rule_t;
 
+/* Order matters: weights persist like outputs but are weights; the gathered
+ * or exchanged logits are what a collective received, so they count as
+ * communication; the f32 copies, the concat and the pad of the logits are
+ * the logits/target the step exists to make. */
 static const mv_rule_t mv_rules[] = {
     {MV_RULE_TENSOR, "<scratch>", SF_MV_CAT_SCRATCH},
     {MV_RULE_OP, "weight", SF_MV_CAT_WEIGHTS},
@@ -48,6 +52,31 @@ static const mv_rule_t mv_rules[] = {
     {MV_RULE_PREFIX, "target", SF_MV_CAT_LOGITS},
 };
 
+static bool rule_hits(const mv_rule_t *rule, const sf_mv_cat_facts_t *f)
+{
+    switch (rule->kind) {
+    case MV_RULE_TENSOR:
+        return strcmp(f->tensor, rule->text) == 0;
+    case MV_RULE_OP:
+        return strcmp(f->op, rule->text) == 0;
+    case MV_RULE_COLLECTIVE:
+        return sf_mv_op_is_collective(f->op);
+    case MV_RULE_KEPT:
+        return f->is_kept;
+    case MV_RULE_PREFIX:
+        return strncmp(f->tensor, rule->text, strlen(rule->text)) == 0;
+    }
+    return false;
+}
+
+sf_mv_cat_t sf_mv_category_of(const sf_mv_cat_facts_t *f)
+{
+    for (size_t k = 0; k < sizeof mv_rules / sizeof mv_rules[0]; k++)
+        if (rule_hits(&mv_rules[k], f))
+            return mv_rules[k].cat;
+    return SF_MV_CAT_ACTIVATIONS;
+}
+
 void sf_mv_categorize(const sf_mv_trace_t *t, const sf_mv_rank_t *r, uint8_t *out)
 {
     /* The op of each node name, from the spans (string id -> op id). */
@@ -56,35 +85,13 @@ void sf_mv_categorize(const sf_mv_trace_t *t, const sf_mv_rank_t *r, uint8_t *ou
         op_of[r->spans[s].name] = r->spans[s].op;
     for (uint32_t i = 0; i < r->n_bufs; i++) {
         const sf_mv_buffer_t *b = &r->bufs[i];
-        const char *tensor = sf_mv_str(t, b->tensor);
-        const char *op = op_of != NULL ? sf_mv_str(t, op_of[b->alloc_node]) : "";
-        bool kept = b->free_ev >= r->n_events || strcmp(sf_mv_str(t, b->free_node), "<end>") == 0;
-        out[i] = SF_MV_CAT_ACTIVATIONS;
-        for (size_t k = 0; k < sizeof mv_rules / sizeof mv_rules[0]; k++) {
-            const mv_rule_t *rule = &mv_rules[k];
-            bool hit = false;
-            switch (rule->kind) {
-            case MV_RULE_TENSOR:
-                hit = strcmp(tensor, rule->text) == 0;
-                break;
-            case MV_RULE_OP:
-                hit = strcmp(op, rule->text) == 0;
-                break;
-            case MV_RULE_COLLECTIVE:
-                hit = sf_mv_op_is_collective(op);
-                break;
-            case MV_RULE_KEPT:
-                hit = kept;
-                break;
-            case MV_RULE_PREFIX:
-                hit = strncmp(tensor, rule->text, strlen(rule->text)) == 0;
-                break;
-            }
-            if (hit) {
-                out[i] = (uint8_t)rule->cat;
-                break;
-            }
-        }
+        sf_mv_cat_facts_t f = {
+            .tensor = sf_mv_str(t, b->tensor),
+            .op = op_of != NULL ? sf_mv_str(t, op_of[b->alloc_node]) : "",
+            .is_kept = b->free_ev >= r->n_events ||
+                       strcmp(sf_mv_str(t, b->free_node), "<end>") == 0,
+        };
+        out[i] = (uint8_t)sf_mv_category_of(&f);
     }
     free(op_of);
 }
