@@ -13,11 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "nonce.h"
 
 typedef struct arena_range {
     uint64_t off;
@@ -102,16 +102,6 @@ static uint64_t arena_bytes_for_this_host(void)
     return want < (1ull << 40) ? want : 1ull << 40;
 }
 
-static void arena_nonce(uint64_t nonce[2])
-{
-    if (getrandom(nonce, 2 * sizeof nonce[0], 0) == (ssize_t)(2 * sizeof nonce[0]))
-        return;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    nonce[0] = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid();
-    nonce[1] = (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)nonce;
-}
-
 static bool arena_is_off_by_env(void)
 {
     const char *v = getenv("SF_SHM_ARENA");
@@ -141,7 +131,7 @@ static bool arena_create(void)
         close(fd);
         return false;
     }
-    arena_nonce(g_arena.nonce);
+    sf_nonce_fresh(g_arena.nonce);
     memcpy(base, g_arena.nonce, sizeof g_arena.nonce); /* the header a peer checks */
     g_arena.fd = fd;
     g_arena.base = base;
@@ -220,8 +210,9 @@ bool sf_shm_arena_owns(const void *p)
     return g_arena.base != NULL && c >= g_arena.base && c < g_arena.base + g_arena.size;
 }
 
-/* Return a range to fl, merged with its neighbours. */
-static void arena_give_back(arena_list_t *fl, arena_range_t r)
+/* Return a range to fl, merged with its neighbours; false when the list
+ * cannot grow (out of memory), and then the range is not in fl. */
+static bool arena_give_back(arena_list_t *fl, arena_range_t r)
 {
     size_t i = list_lower_bound(fl, r.off);
     bool joins_prev = i > 0 && fl->at[i - 1].off + fl->at[i - 1].len == r.off;
@@ -234,10 +225,10 @@ static void arena_give_back(arena_list_t *fl, arena_range_t r)
     } else if (joins_next) {
         fl->at[i].off = r.off;
         fl->at[i].len += r.len;
-    } else if (!list_insert(fl, i, r)) {
-        /* Out of memory for the list: the range is lost to this process
-         * (the address space, not memory: callers punch what they drop). */
+    } else {
+        return list_insert(fl, i, r);
     }
+    return true;
 }
 
 static void arena_punch(arena_range_t r)
@@ -260,13 +251,16 @@ void sf_shm_arena_free(void *p)
         g_arena.live -= r.len;
         /* In a forked child the pages are the parent's too: only forget. */
         if (g_arena.owner == getpid()) {
-            if (r.len < SF_SHM_ARENA_KEEP_BELOW &&
-                g_arena.warm_bytes + r.len <= SF_SHM_ARENA_WARM_MAX) {
+            bool is_warm = r.len < SF_SHM_ARENA_KEEP_BELOW &&
+                           g_arena.warm_bytes + r.len <= SF_SHM_ARENA_WARM_MAX &&
+                           arena_give_back(&g_arena.warm, r);
+            if (is_warm) {
                 g_arena.warm_bytes += r.len;
-                arena_give_back(&g_arena.warm, r);
             } else {
+                /* Out of list memory, the range is lost as address space,
+                 * never as memory: its pages are punched either way. */
                 arena_punch(r);
-                arena_give_back(&g_arena.clean, r);
+                (void)arena_give_back(&g_arena.clean, r);
             }
         }
     }
@@ -279,7 +273,7 @@ void sf_shm_arena_trim(void)
     if (g_arena.is_on && g_arena.owner == getpid()) {
         for (size_t i = 0; i < g_arena.warm.n; i++) {
             arena_punch(g_arena.warm.at[i]);
-            arena_give_back(&g_arena.clean, g_arena.warm.at[i]);
+            (void)arena_give_back(&g_arena.clean, g_arena.warm.at[i]);
         }
         g_arena.warm.n = 0;
         g_arena.warm_bytes = 0;

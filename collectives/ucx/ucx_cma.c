@@ -11,12 +11,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bootstrap.h"
+#include "nonce.h"
 #include "ucx_impl.h"
 
 /* What each rank publishes for the probe. */
@@ -71,17 +71,6 @@ void ucx_cma_release(ucx_comm_t *ux, int world)
     ux->cma_to = NULL;
 }
 
-static void cma_fresh_nonce(uint64_t nonce[2])
-{
-    if (getrandom(nonce, 2 * sizeof nonce[0], 0) == (ssize_t)(2 * sizeof nonce[0]))
-        return;
-    /* No entropy source: still unique enough to tell processes apart. */
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    nonce[0] = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid();
-    nonce[1] = (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)nonce;
-}
-
 sf_status_t ucx_cma_probe(ucx_comm_t *ux, int rank, int world, sf_err_t *err)
 {
     sf_status_t st = SF_OK;
@@ -97,7 +86,7 @@ sf_status_t ucx_cma_probe(ucx_comm_t *ux, int rank, int world, sf_err_t *err)
         st = sf_err_set(err, SF_ERR_NOMEM, NULL, "ucx backend: out of memory");
         goto done;
     }
-    cma_fresh_nonce(ux->cma_nonce);
+    sf_nonce_fresh(ux->cma_nonce);
     mine.pid = (uint64_t)getpid();
     mine.addr = (uint64_t)(uintptr_t)ux->cma_nonce;
     memcpy(mine.nonce, ux->cma_nonce, sizeof mine.nonce);

@@ -158,11 +158,12 @@ sf_status_t ucx_coll_recv_reduce(ucx_coll_t *c, int peer, int round, void *out, 
         return sf_err_set(err, SF_ERR_NOMEM, NULL, "%s: out of memory",
                           ucx_coll_label(c, label, sizeof label));
     }
+    int n_before = c->n_ops;
     sf_status_t st = coll_post(c, peer, round, false, land,
                                is_desc ? UCX_DESC_WORDS * sizeof(uint64_t) : nbytes, err);
-    ucx_p2p_t *op = st == SF_OK || c->n_ops > 0 ? &c->ops[c->n_ops - 1] : NULL;
-    if (is_desc && op != NULL && op->buf == land)
-        op->landing = land; /* owned by the op from here, freed with it */
+    ucx_p2p_t *op = c->n_ops > n_before ? &c->ops[c->n_ops - 1] : NULL;
+    if (op != NULL && is_desc)
+        op->landing = land; /* the op owns it now: freed when read or dropped */
     else if (is_desc)
         free(land);
     if (st != SF_OK)
