@@ -508,6 +508,10 @@ static Suite *matmul_suite(void)
     tcase_add_test(tc, test_matmul_empty_dims);
     suite_add_tcase(s, tc);
     tc = tcase_create("tiles");
+    /* Matrices past one tile checked element by element against a double
+     * reference: seconds under ASan, more on a loaded box (Check's default
+     * 4 s ran out once in CI). The limit only catches a hang. */
+    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_matmul_tiles_k_rounds_once);
     tcase_add_test(tc, test_matmul_tiles_m_and_n_edges);
     tcase_add_test(tc, test_matmul_tiles_cross_batches);
