@@ -1,7 +1,8 @@
 """tools/torch_snapshot_to_trace.py on a snapshot PyTorch recorded on a GPU
 (not written by hand): a cs336 Transformer LM training step, see
-tests/tools/REAL_SNAPSHOT.md for where it comes from. The file is a data
-file kept in shared/, not in the repository; without it this exits 77
+tests/tools/REAL_SNAPSHOT.md for where it comes from. The file is committed
+under tests/data/torch_snapshots/ (MIT, its licence beside it);
+$SF_TORCH_SNAPSHOT points at another copy, and a missing file exits 77
 (SKIP). Run by CTest as `memviz_torch_snapshot_real`.
 
 The figures are checked three ways: numbers written here, numbers this
@@ -24,7 +25,7 @@ SRC = os.environ.get("SF_SOURCE_DIR",
 TOOL = os.path.join(SRC, "tools", "torch_snapshot_to_trace.py")
 SHARDFLOW = os.environ.get("SF_SHARDFLOW", os.path.join(SRC, "build", "shardflow"))
 SNAPSHOT = os.environ.get("SF_TORCH_SNAPSHOT", os.path.join(
-    os.path.dirname(SRC), "shared", "data", "torch_snapshots", "cs336_a2_memory_snapshot.pickle"))
+    SRC, "tests", "data", "torch_snapshots", "cs336_a2_memory_snapshot.pickle"))
 SHA256 = "c8ec7616923c91af2777249867e0bb16cf6fa888dcc85b3b89a202b19e43c7a1"
 
 # Worked out once from the pickle by backward_figures() and written here, so
