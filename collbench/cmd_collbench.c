@@ -50,6 +50,9 @@ static void print_usage(FILE *f)
             "\n"
             "SF_COLL_ALGO=COLLECTIVE:ALGORITHM[,...] (e.g. all_gather:ring) forces the\n"
             "rule row of that name; an unknown name exits 2 listing the valid ones.\n"
+            "Local ranks read each other's buffers in place through a shared arena;\n"
+            "SF_UCX_MAP=0 (or SF_SHM_ARENA=0) reads them by process_vm_readv instead,\n"
+            "and SF_UCX_CMA=0 turns that off too (UCX's own copies only).\n"
             "\n"
             "Exit status: 0 when every result was right, 1 when some were wrong or a rank\n"
             "failed, 2 for bad flags.\n");
