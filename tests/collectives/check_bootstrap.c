@@ -78,24 +78,10 @@ static void run_world(int world, rank_body_fn body, void *arg, double limit_s)
 
 /* ---- a dead peer ------------------------------------------------------------ */
 
-static sf_coll_args_t args_of(sf_coll_kind_t kind, sf_dtype_t dt, const void *send, void *recv,
-                              uint64_t count)
-{
-    sf_coll_args_t a;
-    memset(&a, 0, sizeof a);
-    a.kind = kind;
-    a.mem = SF_MEMKIND_HOST;
-    a.dtype = dt;
-    a.send = send;
-    a.recv = recv;
-    a.count = count;
-    a.what = "test";
-    return a;
-}
-
 static int do_barrier(sf_comm_t *comm, int r)
 {
-    sf_coll_args_t a = args_of(SF_COLL_BARRIER, SF_DTYPE_U8, NULL, NULL, 0);
+    sf_coll_args_t a =
+        tu_coll_args_on(SF_MEMKIND_HOST, SF_COLL_BARRIER, SF_DTYPE_U8, NULL, NULL, 0);
     sf_err_t err;
     sf_err_clear(&err);
     sf_status_t st = sf_coll_run(comm, &a, &err);
@@ -119,7 +105,8 @@ static int body_peer_dies(sf_comm_t *comm, int r, int n, void *arg)
     }
     TU_FAIL_IF(do_barrier(comm, r) != 0, "barrier");
     uint32_t send[64] = {0}, recv[128];
-    sf_coll_args_t a = args_of(SF_COLL_ALLGATHER, SF_DTYPE_I32, send, recv, 64);
+    sf_coll_args_t a =
+        tu_coll_args_on(SF_MEMKIND_HOST, SF_COLL_ALLGATHER, SF_DTYPE_I32, send, recv, 64);
     double t0 = sf_clock_now_s();
     usleep(200000);
     sf_status_t st = sf_coll_run(comm, &a, &err);
@@ -155,7 +142,8 @@ static int body_peer_killed_while_waiting(sf_comm_t *comm, int r, int n, void *a
     const uint64_t count = 1u << 20; /* 4 MiB of i32 per rank */
     uint32_t *send = calloc(count, sizeof *send), *recv = calloc(2 * count, sizeof *recv);
     TU_FAIL_IF(send == NULL || recv == NULL, "out of memory");
-    sf_coll_args_t a = args_of(SF_COLL_ALLGATHER, SF_DTYPE_I32, send, recv, count);
+    sf_coll_args_t a =
+        tu_coll_args_on(SF_MEMKIND_HOST, SF_COLL_ALLGATHER, SF_DTYPE_I32, send, recv, count);
     double t0 = sf_clock_now_s();
     sf_status_t st = sf_coll_run(comm, &a, &err);
     double took = sf_clock_now_s() - t0;

@@ -10,162 +10,35 @@
  * Every rank checks its own results against values it can compute alone and
  * exits 0 or 1; the parent waits with a deadline and kills leftovers. The
  * parent never touches CUDA (the device probe runs in a child): a CUDA
- * context does not survive fork. Bootstrap and failure handling are in
- * check_bootstrap.c. */
-#include <arpa/inet.h>
+ * context does not survive fork. Rows of that table also run the all_reduce
+ * body with ucx's 'halves' forced, and NCCL's own memory-kind contract.
+ * What ucx and self do on their own is check_coll_host_backends.c, bootstrap
+ * and failure handling check_bootstrap.c; rank_procs.c runs a body on every
+ * rank. */
 #include <check.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #ifdef SF_HAVE_NCCL
 #include <cuda_runtime.h>
 #endif
 
-#include "bootstrap.h"
 #include "clock.h"
 #include "coll.h"
-#include "device.h"
-#include "shm_arena.h"
 #include "rank_procs.h"
 #include "test_util.h"
 
-#define HASH 0x5eed5eed12345678ull
-#define RANK_TIMEOUT_S 30.0 /* collectives and rendezvous inside a healthy test */
-
-/* ---- forking ranks ------------------------------------------------------- */
-
 /* ---- backends under test ---------------------------------------------------- */
 
-typedef struct backend_cfg {
-    const char *backend;
-    int world;
-    sf_memkind_t mem;
-} backend_cfg_t;
-
-static backend_cfg_t cfgs[8]; /* filled by main, read by the forked tests */
+static tu_coll_cfg_t cfgs[8]; /* filled by main, read by the forked tests */
 static int n_cfgs;
 
-/* What a test body gets in each rank's process. */
-typedef struct rank_ctx {
-    sf_comm_t *comm;
-    int r, n; /* rank and world, from the comm */
-    sf_memkind_t mem;
-    const backend_cfg_t *cfg;
-} rank_ctx_t;
-
-typedef int (*body_fn)(const rank_ctx_t *x);
-
-typedef struct job {
-    body_fn body;
-    const backend_cfg_t *cfg;
-} job_t;
-
-/* Buffers in the backend's memory kind: a copy of `host` (n bytes) there,
- * or host itself for host memory. */
-static void *mem_of(const rank_ctx_t *x, void *host, size_t n)
-{
-    if (x->mem == SF_MEMKIND_HOST)
-        return host;
-#ifdef SF_HAVE_NCCL
-    void *d = NULL;
-    if (cudaMalloc(&d, n + 1) != cudaSuccess ||
-        cudaMemcpy(d, host, n, cudaMemcpyHostToDevice) != cudaSuccess)
-        exit(3);
-    return d;
-#else
-    (void)n;
-    exit(3);
-#endif
-}
-
-/* Bring n bytes of dev (from mem_of) back into host and release dev. */
-static void mem_back(const rank_ctx_t *x, void *host, void *dev, size_t n)
-{
-    if (x->mem == SF_MEMKIND_HOST)
-        return;
-#ifdef SF_HAVE_NCCL
-    if (cudaDeviceSynchronize() != cudaSuccess ||
-        cudaMemcpy(host, dev, n, cudaMemcpyDeviceToHost) != cudaSuccess)
-        exit(3);
-    cudaFree(dev);
-#else
-    (void)host;
-    (void)dev;
-    (void)n;
-#endif
-}
-
-static void mem_drop(const rank_ctx_t *x, void *dev)
-{
-#ifdef SF_HAVE_NCCL
-    if (x->mem == SF_MEMKIND_CUDA)
-        cudaFree(dev);
-#else
-    (void)x;
-    (void)dev;
-#endif
-}
-
-static int comm_proc(int i, int n, int port, void *arg)
-{
-    const job_t *job = arg;
-    const backend_cfg_t *c = job->cfg;
-    sf_err_t err;
-    sf_err_clear(&err);
-    sf_comm_register_all();
-    char v[16];
-    snprintf(v, sizeof v, "%d", i);
-    setenv("LOCAL_RANK", v, 1); /* nccl: one device per local rank */
-    sf_bootstrap_t *bs = NULL;
-    sf_comm_t *comm = NULL;
-    if (strcmp(c->backend, "self") != 0) {
-        sf_rank_info_t ri = tu_rank_info(i, n, port);
-        if (n == 1)
-            snprintf(ri.source, sizeof ri.source, "single");
-        sf_status_t st = sf_bootstrap_new(&ri, &(sf_bootstrap_job_t){.graph_hash = HASH,
-                                                   .timeout_s = RANK_TIMEOUT_S}, &bs, &err);
-        TU_FAIL_IF(st != SF_OK, "rank %d: bootstrap: %s", i, err.msg);
-    }
-    sf_status_t st = sf_comm_new(c->backend, bs, RANK_TIMEOUT_S, &comm, &err);
-    TU_FAIL_IF(st != SF_OK, "rank %d: %s comm: %s", i, c->backend, err.msg);
-    rank_ctx_t x = {comm, sf_comm_rank(comm), sf_comm_size(comm), c->mem, c};
-    /* The comm's identity is the launcher's. */
-    TU_FAIL_IF(x.r != i || x.n != n, "%s comm says rank %d of %d, want %d of %d", c->backend, x.r,
-            x.n, i, n);
-    int code = job->body(&x);
-    sf_comm_free(comm);
-    sf_bootstrap_free(bs);
-    return code;
-}
-
-static void run_cfg(const backend_cfg_t *c, body_fn body, double limit_s)
-{
-    job_t job = {body, c};
-    int codes[16];
-    tu_run_procs(c->world, comm_proc, &job, tu_free_port(), limit_s, codes);
-    for (int i = 0; i < c->world; i++)
-        ck_assert_msg(codes[i] == 0, "%s, world %d: rank %d exited with %d", c->backend,
-                      c->world, i, codes[i]);
-}
-
 /* ---- data ------------------------------------------------------------------- */
-
-/* Bytes that differ by source rank, destination and position, so a piece
- * in the wrong place or from the wrong rank cannot compare equal. */
-static uint8_t pattern(int src, int dst, uint64_t byte)
-{
-    return (uint8_t)(src * 131 + dst * 29 + (int)(byte * 7u) + (int)(byte >> 9) + 13);
-}
 
 /* Small integers: exact in every dtype, and their sums (of up to 4 ranks,
  * |v| <= 20) too, so reduction order cannot change the result. */
@@ -174,63 +47,10 @@ static double ar_value(int rank, uint64_t i)
     return (double)((int)((i * 3u + (uint64_t)rank * 5u) % 11u) - 5);
 }
 
-static const sf_dtype_t all_dtypes[] = {SF_DTYPE_F32, SF_DTYPE_BF16, SF_DTYPE_F16,
-                                        SF_DTYPE_I32, SF_DTYPE_I64,  SF_DTYPE_U8};
 static const sf_dtype_t reduce_dtypes[] = {SF_DTYPE_F32, SF_DTYPE_BF16, SF_DTYPE_F16, SF_DTYPE_I32,
                                            SF_DTYPE_I64};
-#define N_ALL_DTYPES (sizeof all_dtypes / sizeof all_dtypes[0])
-
-static sf_coll_args_t args_of(const rank_ctx_t *x, sf_coll_kind_t kind, sf_dtype_t dt,
-                              const void *send, void *recv, uint64_t count)
-{
-    sf_coll_args_t a;
-    memset(&a, 0, sizeof a);
-    a.kind = kind;
-    a.mem = x->mem;
-    a.dtype = dt;
-    a.send = send;
-    a.recv = recv;
-    a.count = count;
-    a.what = "test";
-    return a;
-}
-
-#define RUN_OK(x, a, ...)                                                                          \
-    do {                                                                                           \
-        sf_err_t err_;                                                                             \
-        sf_err_clear(&err_);                                                                       \
-        sf_status_t st_ = sf_coll_run((x)->comm, (a), &err_);                                      \
-        TU_FAIL_IF(st_ != SF_OK, "%s rank %d of %d: %s: %s", (x)->cfg->backend, (x)->r, (x)->n,       \
-                sf_coll_kind_name((a)->kind), err_.msg);                                           \
-    } while (0)
 
 /* ---- one collective each, checked byte by byte ------------------------------ */
-
-/* all_gather of count elements of dt; every byte and the one after. */
-static int do_allgather(const rank_ctx_t *x, sf_dtype_t dt, uint64_t count)
-{
-    const int r = x->r, n = x->n;
-    size_t es = sf_dtype_size(dt), block = count * es;
-    uint8_t *send = malloc(block + 1), *recv = malloc(block * (size_t)n + 1);
-    for (size_t b = 0; b < block; b++)
-        send[b] = pattern(r, 0, b);
-    memset(recv, 0xee, block * (size_t)n + 1);
-    void *d_send = mem_of(x, send, block + 1), *d_recv = mem_of(x, recv, block * (size_t)n + 1);
-    sf_coll_args_t a = args_of(x, SF_COLL_ALLGATHER, dt, d_send, d_recv, count);
-    RUN_OK(x, &a);
-    mem_back(x, recv, d_recv, block * (size_t)n + 1);
-    mem_drop(x, d_send);
-    for (int p = 0; p < n; p++)
-        for (size_t b = 0; b < block; b++)
-            TU_FAIL_IF(recv[(size_t)p * block + b] != pattern(p, 0, b),
-                    "rank %d: all_gather %s x%llu: byte %zu of rank %d's piece is %u, want %u", r,
-                    sf_dtype_name(dt), (unsigned long long)count, b, p, recv[(size_t)p * block + b],
-                    pattern(p, 0, b));
-    TU_FAIL_IF(recv[block * (size_t)n] != 0xee, "rank %d: all_gather wrote past the end", r);
-    free(send);
-    free(recv);
-    return 0;
-}
 
 /* all_gatherv: rank p sends gv_count(p, seed) elements (zeros included),
  * pieces placed out of rank order with a gap element after each that must
@@ -240,7 +60,7 @@ static uint64_t gv_count(int p, int seed)
     return (uint64_t)((p * 3 + seed) % 4) * (uint64_t)(1 + seed);
 }
 
-static int do_allgatherv(const rank_ctx_t *x, sf_dtype_t dt, int seed)
+static int do_allgatherv(const tu_rank_ctx_t *x, sf_dtype_t dt, int seed)
 {
     const int r = x->r, n = x->n;
     size_t es = sf_dtype_size(dt);
@@ -253,20 +73,20 @@ static int do_allgatherv(const rank_ctx_t *x, sf_dtype_t dt, int seed)
     }
     uint8_t *send = malloc(rc[r] * es + 1), *recv = malloc(total * es + 1);
     for (size_t b = 0; b < rc[r] * es; b++)
-        send[b] = pattern(r, 0, b);
+        send[b] = tu_pattern(r, 0, b);
     memset(recv, 0xee, total * es + 1);
-    void *d_send = mem_of(x, send, rc[r] * es + 1), *d_recv = mem_of(x, recv, total * es + 1);
-    sf_coll_args_t a = args_of(x, SF_COLL_ALLGATHERV, dt, d_send, d_recv, 0);
+    void *d_send = tu_mem_of(x, send, rc[r] * es + 1), *d_recv = tu_mem_of(x, recv, total * es + 1);
+    sf_coll_args_t a = tu_coll_args(x, SF_COLL_ALLGATHERV, dt, d_send, d_recv, 0);
     a.recv_counts = rc;
     a.recv_displs = rd;
-    RUN_OK(x, &a);
-    mem_back(x, recv, d_recv, total * es + 1);
-    mem_drop(x, d_send);
+    TU_RUN_OK(x, &a);
+    tu_mem_back(x, recv, d_recv, total * es + 1);
+    tu_mem_drop(x, d_send);
     for (int p = 0; p < n; p++) {
         for (size_t b = 0; b < rc[p] * es; b++)
-            TU_FAIL_IF(recv[rd[p] * es + b] != pattern(p, 0, b),
+            TU_FAIL_IF(recv[rd[p] * es + b] != tu_pattern(p, 0, b),
                     "rank %d: all_gatherv %s seed %d: byte %zu of rank %d's piece is %u, want %u",
-                    r, sf_dtype_name(dt), seed, b, p, recv[rd[p] * es + b], pattern(p, 0, b));
+                    r, sf_dtype_name(dt), seed, b, p, recv[rd[p] * es + b], tu_pattern(p, 0, b));
         for (size_t b = 0; b < es; b++)
             TU_FAIL_IF(recv[(rd[p] + rc[p]) * es + b] != 0xee,
                     "rank %d: all_gatherv wrote into the gap after rank %d's piece", r, p);
@@ -285,7 +105,7 @@ static uint64_t a2a_count(int src, int dst, int seed)
 
 /* all_to_all with per-peer counts, one gap element between received
  * chunks that must stay untouched. */
-static int do_alltoallv(const rank_ctx_t *x, sf_dtype_t dt, int seed)
+static int do_alltoallv(const tu_rank_ctx_t *x, sf_dtype_t dt, int seed)
 {
     const int r = x->r, n = x->n;
     size_t es = sf_dtype_size(dt);
@@ -301,23 +121,23 @@ static int do_alltoallv(const rank_ctx_t *x, sf_dtype_t dt, int seed)
     uint8_t *send = malloc(send_total * es + 1), *recv = malloc(recv_total * es + 1);
     for (int p = 0; p < n; p++)
         for (size_t b = 0; b < sc[p] * es; b++)
-            send[sd[p] * es + b] = pattern(r, p, b);
+            send[sd[p] * es + b] = tu_pattern(r, p, b);
     memset(recv, 0xee, recv_total * es + 1);
-    void *d_send = mem_of(x, send, send_total * es + 1);
-    void *d_recv = mem_of(x, recv, recv_total * es + 1);
-    sf_coll_args_t a = args_of(x, SF_COLL_ALLTOALLV, dt, d_send, d_recv, 0);
+    void *d_send = tu_mem_of(x, send, send_total * es + 1);
+    void *d_recv = tu_mem_of(x, recv, recv_total * es + 1);
+    sf_coll_args_t a = tu_coll_args(x, SF_COLL_ALLTOALLV, dt, d_send, d_recv, 0);
     a.send_counts = sc;
     a.send_displs = sd;
     a.recv_counts = rc;
     a.recv_displs = rd;
-    RUN_OK(x, &a);
-    mem_back(x, recv, d_recv, recv_total * es + 1);
-    mem_drop(x, d_send);
+    TU_RUN_OK(x, &a);
+    tu_mem_back(x, recv, d_recv, recv_total * es + 1);
+    tu_mem_drop(x, d_send);
     for (int p = 0; p < n; p++) {
         for (size_t b = 0; b < rc[p] * es; b++)
-            TU_FAIL_IF(recv[rd[p] * es + b] != pattern(p, r, b),
+            TU_FAIL_IF(recv[rd[p] * es + b] != tu_pattern(p, r, b),
                     "rank %d: all_to_all %s seed %d: byte %zu from rank %d is %u, want %u", r,
-                    sf_dtype_name(dt), seed, b, p, recv[rd[p] * es + b], pattern(p, r, b));
+                    sf_dtype_name(dt), seed, b, p, recv[rd[p] * es + b], tu_pattern(p, r, b));
         for (size_t b = 0; b < es; b++)
             TU_FAIL_IF(recv[(rd[p] + rc[p]) * es + b] != 0xee,
                     "rank %d: all_to_all wrote into the gap after rank %d's chunk", r, p);
@@ -327,7 +147,7 @@ static int do_alltoallv(const rank_ctx_t *x, sf_dtype_t dt, int seed)
     return 0;
 }
 
-static int do_allreduce(const rank_ctx_t *x, sf_dtype_t dt, sf_reduce_op_t op, uint64_t count,
+static int do_allreduce(const tu_rank_ctx_t *x, sf_dtype_t dt, sf_reduce_op_t op, uint64_t count,
                         bool in_place)
 {
     const int r = x->r, n = x->n;
@@ -346,14 +166,14 @@ static int do_allreduce(const rank_ctx_t *x, sf_dtype_t dt, sf_reduce_op_t op, u
         memcpy(recv, send, count * es);
     else
         memset(recv, 0xee, count * es);
-    void *d_recv = mem_of(x, recv, count * es);
-    void *d_send = in_place ? d_recv : mem_of(x, send, count * es);
-    sf_coll_args_t a = args_of(x, SF_COLL_ALLREDUCE, dt, d_send, d_recv, count);
+    void *d_recv = tu_mem_of(x, recv, count * es);
+    void *d_send = in_place ? d_recv : tu_mem_of(x, send, count * es);
+    sf_coll_args_t a = tu_coll_args(x, SF_COLL_ALLREDUCE, dt, d_send, d_recv, count);
     a.op = op;
-    RUN_OK(x, &a);
-    mem_back(x, recv, d_recv, count * es);
+    TU_RUN_OK(x, &a);
+    tu_mem_back(x, recv, d_recv, count * es);
     if (!in_place)
-        mem_drop(x, d_send);
+        tu_mem_drop(x, d_send);
     for (uint64_t i = 0; i < count; i++)
         TU_FAIL_IF(memcmp(recv + i * es, want + i * es, es) != 0,
                 "rank %d: all_reduce %s %s x%llu%s: element %llu is %g, want %g", r,
@@ -366,34 +186,34 @@ static int do_allreduce(const rank_ctx_t *x, sf_dtype_t dt, sf_reduce_op_t op, u
     return 0;
 }
 
-static int do_broadcast(const rank_ctx_t *x, int root, uint64_t count)
+static int do_broadcast(const tu_rank_ctx_t *x, int root, uint64_t count)
 {
     const int r = x->r;
     uint8_t *buf = malloc(count + 1);
     for (uint64_t b = 0; b < count; b++)
-        buf[b] = r == root ? pattern(root, 7, b) : 0xee;
-    void *d_buf = mem_of(x, buf, count);
-    sf_coll_args_t a = args_of(x, SF_COLL_BROADCAST, SF_DTYPE_U8, NULL, d_buf, count);
+        buf[b] = r == root ? tu_pattern(root, 7, b) : 0xee;
+    void *d_buf = tu_mem_of(x, buf, count);
+    sf_coll_args_t a = tu_coll_args(x, SF_COLL_BROADCAST, SF_DTYPE_U8, NULL, d_buf, count);
     a.root = root;
-    RUN_OK(x, &a);
-    mem_back(x, buf, d_buf, count);
+    TU_RUN_OK(x, &a);
+    tu_mem_back(x, buf, d_buf, count);
     for (uint64_t b = 0; b < count; b++)
-        TU_FAIL_IF(buf[b] != pattern(root, 7, b), "rank %d: broadcast from %d: byte %llu is %u", r,
-                root, (unsigned long long)b, buf[b]);
+        TU_FAIL_IF(buf[b] != tu_pattern(root, 7, b), "rank %d: broadcast from %d: byte %llu is %u",
+                   r, root, (unsigned long long)b, buf[b]);
     free(buf);
     return 0;
 }
 
-static int do_barrier(const rank_ctx_t *x)
+static int do_barrier(const tu_rank_ctx_t *x)
 {
-    sf_coll_args_t a = args_of(x, SF_COLL_BARRIER, SF_DTYPE_U8, NULL, NULL, 0);
-    RUN_OK(x, &a);
+    sf_coll_args_t a = tu_coll_args(x, SF_COLL_BARRIER, SF_DTYPE_U8, NULL, NULL, 0);
+    TU_RUN_OK(x, &a);
     return 0;
 }
 
 /* ---- the bodies, each run against every backend ---------------------------- */
 
-static int body_allreduce(const rank_ctx_t *x)
+static int body_allreduce(const tu_rank_ctx_t *x)
 {
     /* 1 < world (most chunks empty), odd, long enough for a ring, and (the
      * last) several 256 KiB chunks per half on two ranks ('halves', and
@@ -409,35 +229,35 @@ static int body_allreduce(const rank_ctx_t *x)
     return 0;
 }
 
-static int body_allgather(const rank_ctx_t *x)
+static int body_allgather(const tu_rank_ctx_t *x)
 {
     static const uint64_t counts[] = {0, 1, 13, 4099};
-    for (size_t d = 0; d < N_ALL_DTYPES; d++)
+    for (size_t d = 0; d < TU_N_ALL_DTYPES; d++)
         for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++)
-            if (do_allgather(x, all_dtypes[d], counts[c]))
+            if (tu_do_allgather(x, tu_all_dtypes[d], counts[c]))
                 return 1;
     return 0;
 }
 
-static int body_allgatherv(const rank_ctx_t *x)
+static int body_allgatherv(const tu_rank_ctx_t *x)
 {
-    for (size_t d = 0; d < N_ALL_DTYPES; d++)
+    for (size_t d = 0; d < TU_N_ALL_DTYPES; d++)
         for (int seed = 0; seed < 3; seed++)
-            if (do_allgatherv(x, all_dtypes[d], seed))
+            if (do_allgatherv(x, tu_all_dtypes[d], seed))
                 return 1;
     return 0;
 }
 
-static int body_alltoallv(const rank_ctx_t *x)
+static int body_alltoallv(const tu_rank_ctx_t *x)
 {
-    for (size_t d = 0; d < N_ALL_DTYPES; d++)
+    for (size_t d = 0; d < TU_N_ALL_DTYPES; d++)
         for (int seed = 0; seed < 3; seed++)
-            if (do_alltoallv(x, all_dtypes[d], seed))
+            if (do_alltoallv(x, tu_all_dtypes[d], seed))
                 return 1;
     return 0;
 }
 
-static int body_broadcast(const rank_ctx_t *x)
+static int body_broadcast(const tu_rank_ctx_t *x)
 {
     for (int root = 0; root < x->n; root++)
         if (do_broadcast(x, root, 0) || do_broadcast(x, root, 1) || do_broadcast(x, root, 10007))
@@ -445,7 +265,7 @@ static int body_broadcast(const rank_ctx_t *x)
     return 0;
 }
 
-static int body_barrier(const rank_ctx_t *x)
+static int body_barrier(const tu_rank_ctx_t *x)
 {
     for (int i = 0; i < 3; i++)
         if (do_barrier(x))
@@ -455,10 +275,10 @@ static int body_barrier(const rank_ctx_t *x)
 
 /* Every kind in one sequence, several times over: a message of one
  * collective matched by the next would corrupt data or hang. */
-static int body_back_to_back(const rank_ctx_t *x)
+static int body_back_to_back(const tu_rank_ctx_t *x)
 {
     for (int round = 0; round < 8; round++) {
-        if (do_allgather(x, SF_DTYPE_BF16, 5 + (uint64_t)round) ||
+        if (tu_do_allgather(x, SF_DTYPE_BF16, 5 + (uint64_t)round) ||
             do_alltoallv(x, SF_DTYPE_F32, round) || do_allgatherv(x, SF_DTYPE_I64, round) ||
             do_allreduce(x, SF_DTYPE_F32, SF_REDUCE_SUM, 9 + (uint64_t)round, false) ||
             do_broadcast(x, round % x->n, 33) || do_barrier(x))
@@ -469,7 +289,7 @@ static int body_back_to_back(const rank_ctx_t *x)
 
 /* Two collectives in flight at once, waited in the opposite order: they
  * must keep apart (UCX: the sequence number in the tag). */
-static int body_overlapped(const rank_ctx_t *x)
+static int body_overlapped(const tu_rank_ctx_t *x)
 {
     const int r = x->r, n = x->n;
     enum { COUNT = 3001 };
@@ -478,12 +298,14 @@ static int body_overlapped(const rank_ctx_t *x)
         ag_send[i] = (float)(r * 10000 + i);
         ar_send[i] = (float)(r + 1);
     }
-    void *d_ag_send = mem_of(x, ag_send, sizeof ag_send);
-    void *d_ag_recv = mem_of(x, ag_recv, sizeof ag_recv);
-    void *d_ar_send = mem_of(x, ar_send, sizeof ar_send);
-    void *d_ar_recv = mem_of(x, ar_recv, sizeof ar_recv);
-    sf_coll_args_t ag = args_of(x, SF_COLL_ALLGATHER, SF_DTYPE_F32, d_ag_send, d_ag_recv, COUNT);
-    sf_coll_args_t ar = args_of(x, SF_COLL_ALLREDUCE, SF_DTYPE_F32, d_ar_send, d_ar_recv, COUNT);
+    void *d_ag_send = tu_mem_of(x, ag_send, sizeof ag_send);
+    void *d_ag_recv = tu_mem_of(x, ag_recv, sizeof ag_recv);
+    void *d_ar_send = tu_mem_of(x, ar_send, sizeof ar_send);
+    void *d_ar_recv = tu_mem_of(x, ar_recv, sizeof ar_recv);
+    sf_coll_args_t ag =
+        tu_coll_args(x, SF_COLL_ALLGATHER, SF_DTYPE_F32, d_ag_send, d_ag_recv, COUNT);
+    sf_coll_args_t ar =
+        tu_coll_args(x, SF_COLL_ALLREDUCE, SF_DTYPE_F32, d_ar_send, d_ar_recv, COUNT);
     void *req_ag = NULL, *req_ar = NULL;
     sf_err_t err;
     sf_err_clear(&err);
@@ -493,46 +315,49 @@ static int body_overlapped(const rank_ctx_t *x)
     TU_FAIL_IF(sf_coll_wait(x->comm, req_ag, &ag, &err) != SF_OK, "wait ag: %s", err.msg);
     sf_comm_req_free(x->comm, req_ar);
     sf_comm_req_free(x->comm, req_ag);
-    mem_back(x, ar_recv, d_ar_recv, sizeof ar_recv);
-    mem_back(x, ag_recv, d_ag_recv, sizeof ag_recv);
-    mem_drop(x, d_ag_send);
-    mem_drop(x, d_ar_send);
+    tu_mem_back(x, ar_recv, d_ar_recv, sizeof ar_recv);
+    tu_mem_back(x, ag_recv, d_ag_recv, sizeof ag_recv);
+    tu_mem_drop(x, d_ag_send);
+    tu_mem_drop(x, d_ar_send);
     /* sum of (p + 1) over p < n = n(n+1)/2 */
     for (int i = 0; i < COUNT; i++)
-        TU_FAIL_IF(ar_recv[i] != (float)(n * (n + 1) / 2), "rank %d: ar[%d] = %g", r, i, ar_recv[i]);
+        TU_FAIL_IF(ar_recv[i] != (float)(n * (n + 1) / 2), "rank %d: ar[%d] = %g", r, i,
+                   ar_recv[i]);
     for (int p = 0; p < n; p++)
         for (int i = 0; i < COUNT; i++)
-            TU_FAIL_IF(ag_recv[p * COUNT + i] != (float)(p * 10000 + i), "rank %d: ag[%d][%d] = %g", r,
-                    p, i, ag_recv[p * COUNT + i]);
+            TU_FAIL_IF(ag_recv[p * COUNT + i] != (float)(p * 10000 + i),
+                       "rank %d: ag[%d][%d] = %g", r, p, i, ag_recv[p * COUNT + i]);
     return 0;
 }
 
 /* The life cycle by hand: start returns a request, test says INPROGRESS
  * until it says OK, req_free gives it back. 1 Mi floats so it takes a while. */
-static int body_start_then_test(const rank_ctx_t *x)
+static int body_start_then_test(const tu_rank_ctx_t *x)
 {
     enum { N = 1 << 20 };
     float *send = calloc(N, sizeof *send), *recv = malloc(N * sizeof *recv);
     TU_FAIL_IF(send == NULL || recv == NULL, "out of memory");
     for (int i = 0; i < N; i++)
         send[i] = (float)(i % 7);
-    void *d_send = mem_of(x, send, N * sizeof *send), *d_recv = mem_of(x, recv, N * sizeof *recv);
-    sf_coll_args_t a = args_of(x, SF_COLL_ALLREDUCE, SF_DTYPE_F32, d_send, d_recv, N);
+    void *d_send = tu_mem_of(x, send, N * sizeof *send);
+    void *d_recv = tu_mem_of(x, recv, N * sizeof *recv);
+    sf_coll_args_t a = tu_coll_args(x, SF_COLL_ALLREDUCE, SF_DTYPE_F32, d_send, d_recv, N);
     sf_err_t err;
     sf_err_clear(&err);
     void *req = NULL;
     TU_FAIL_IF(sf_comm_start(x->comm, &a, &req, &err) != SF_OK, "start: %s", err.msg);
     TU_FAIL_IF(req == NULL, "start gave no request");
     sf_status_t st;
-    double t_end = sf_clock_now_s() + RANK_TIMEOUT_S;
+    double t_end = sf_clock_now_s() + TU_COLL_TIMEOUT_S;
     while ((st = sf_comm_test(x->comm, req, &err)) == SF_INPROGRESS)
         TU_FAIL_IF(sf_clock_now_s() > t_end, "all_reduce never completed");
     TU_FAIL_IF(st != SF_OK, "test: %s", err.msg);
     sf_comm_req_free(x->comm, req);
-    mem_back(x, recv, d_recv, N * sizeof *recv);
-    mem_drop(x, d_send);
+    tu_mem_back(x, recv, d_recv, N * sizeof *recv);
+    tu_mem_drop(x, d_send);
     for (int i = 0; i < N; i += 4099)
-        TU_FAIL_IF(recv[i] != (float)(x->n * (i % 7)), "rank %d: element %d is %g", x->r, i, recv[i]);
+        TU_FAIL_IF(recv[i] != (float)(x->n * (i % 7)), "rank %d: element %d is %g", x->r, i,
+                   recv[i]);
     free(send);
     free(recv);
     return 0;
@@ -543,7 +368,7 @@ static int body_start_then_test(const rank_ctx_t *x)
  * started together, 2 MiB per peer each, must both complete with the right
  * bytes. Each tile is arithmetic with no comm call in it, so the
  * collectives can only advance inside the tests. */
-static int body_tiles(const rank_ctx_t *x)
+static int body_tiles(const tu_rank_ctx_t *x)
 {
     const int r = x->r, n = x->n;
     const uint64_t per = 2u << 20;
@@ -558,17 +383,17 @@ static int body_tiles(const rank_ctx_t *x)
                "out of memory");
     for (int p = 0; p < n; p++)
         for (uint64_t b = 0; b < per; b++)
-            a_send[displs[p] + b] = pattern(r, p, b);
+            a_send[displs[p] + b] = tu_pattern(r, p, b);
     for (uint64_t b = 0; b < per; b++)
-        g_send[b] = pattern(r, 0, b);
+        g_send[b] = tu_pattern(r, 0, b);
     memset(a_recv, 0xee, per * n);
     memset(g_recv, 0xee, per * n);
-    void *da_send = mem_of(x, a_send, per * n), *da_recv = mem_of(x, a_recv, per * n);
-    void *dg_send = mem_of(x, g_send, per), *dg_recv = mem_of(x, g_recv, per * n);
-    sf_coll_args_t aa = args_of(x, SF_COLL_ALLTOALLV, SF_DTYPE_U8, da_send, da_recv, 0);
+    void *da_send = tu_mem_of(x, a_send, per * n), *da_recv = tu_mem_of(x, a_recv, per * n);
+    void *dg_send = tu_mem_of(x, g_send, per), *dg_recv = tu_mem_of(x, g_recv, per * n);
+    sf_coll_args_t aa = tu_coll_args(x, SF_COLL_ALLTOALLV, SF_DTYPE_U8, da_send, da_recv, 0);
     aa.send_counts = aa.recv_counts = counts;
     aa.send_displs = aa.recv_displs = displs;
-    sf_coll_args_t ag = args_of(x, SF_COLL_ALLGATHER, SF_DTYPE_U8, dg_send, dg_recv, per);
+    sf_coll_args_t ag = tu_coll_args(x, SF_COLL_ALLGATHER, SF_DTYPE_U8, dg_send, dg_recv, per);
     sf_err_t err;
     sf_err_clear(&err);
     void *ra = NULL, *rg = NULL;
@@ -577,7 +402,7 @@ static int body_tiles(const rank_ctx_t *x)
     volatile double acc = 0;
     bool is_a_done = false, is_g_done = false;
     int tiles = 0;
-    double t_end = sf_clock_now_s() + RANK_TIMEOUT_S;
+    double t_end = sf_clock_now_s() + TU_COLL_TIMEOUT_S;
     while (!is_a_done || !is_g_done) {
         for (int i = 0; i < 100000; i++) /* one compute tile */
             acc = acc + i * 0.5;
@@ -598,15 +423,15 @@ static int body_tiles(const rank_ctx_t *x)
     }
     sf_comm_req_free(x->comm, ra);
     sf_comm_req_free(x->comm, rg);
-    mem_back(x, a_recv, da_recv, per * n);
-    mem_back(x, g_recv, dg_recv, per * n);
-    mem_drop(x, da_send);
-    mem_drop(x, dg_send);
+    tu_mem_back(x, a_recv, da_recv, per * n);
+    tu_mem_back(x, g_recv, dg_recv, per * n);
+    tu_mem_drop(x, da_send);
+    tu_mem_drop(x, dg_send);
     for (int p = 0; p < n; p++)
         for (uint64_t b = 0; b < per; b += 4093) {
-            TU_FAIL_IF(a_recv[displs[p] + b] != pattern(p, r, b),
+            TU_FAIL_IF(a_recv[displs[p] + b] != tu_pattern(p, r, b),
                        "rank %d: all_to_all byte %llu from rank %d", r, (unsigned long long)b, p);
-            TU_FAIL_IF(g_recv[displs[p] + b] != pattern(p, 0, b),
+            TU_FAIL_IF(g_recv[displs[p] + b] != tu_pattern(p, 0, b),
                        "rank %d: all_gather byte %llu of rank %d", r, (unsigned long long)b, p);
         }
     free(a_send);
@@ -617,222 +442,49 @@ static int body_tiles(const rank_ctx_t *x)
 }
 
 /* Refused arguments are SF_ERR_INPUT, and the comm still works after. */
-static int body_refusals(const rank_ctx_t *x)
+static int body_refusals(const tu_rank_ctx_t *x)
 {
     uint8_t buf[16] = {0};
-    void *d_buf = mem_of(x, buf, sizeof buf);
+    void *d_buf = tu_mem_of(x, buf, sizeof buf);
     sf_err_t err;
     sf_err_clear(&err);
-    sf_coll_args_t b = args_of(x, SF_COLL_BROADCAST, SF_DTYPE_U8, NULL, d_buf, sizeof buf);
+    sf_coll_args_t b = tu_coll_args(x, SF_COLL_BROADCAST, SF_DTYPE_U8, NULL, d_buf, sizeof buf);
     b.root = x->n;
     TU_FAIL_IF(sf_coll_run(x->comm, &b, &err) != SF_ERR_INPUT, "root %d accepted", x->n);
     TU_FAIL_IF(strstr(err.msg, "root") == NULL, "message: %s", err.msg);
-    sf_coll_args_t v = args_of(x, SF_COLL_ALLGATHERV, SF_DTYPE_U8, d_buf, d_buf, 0);
+    sf_coll_args_t v = tu_coll_args(x, SF_COLL_ALLGATHERV, SF_DTYPE_U8, d_buf, d_buf, 0);
     TU_FAIL_IF(sf_coll_run(x->comm, &v, &err) != SF_ERR_INPUT, "all_gatherv without counts ran");
-    sf_coll_args_t u = args_of(x, SF_COLL_ALLREDUCE, SF_DTYPE_U8, d_buf, d_buf, 4);
+    sf_coll_args_t u = tu_coll_args(x, SF_COLL_ALLREDUCE, SF_DTYPE_U8, d_buf, d_buf, 4);
     TU_FAIL_IF(sf_coll_run(x->comm, &u, &err) != SF_ERR_UNSUPPORTED, "u8 all_reduce ran");
-    mem_drop(x, d_buf);
+    tu_mem_drop(x, d_buf);
     return do_broadcast(x, 0, 5);
 }
 
+/* ---- over the nccl rows only ----------------------------------------------- */
+
 /* The NCCL backend's own contract: host buffers are refused (naming the
  * collective), a barrier runs whatever memory kind the caller names. */
-static int body_nccl_memory_kinds(const rank_ctx_t *x)
+static int body_nccl_memory_kinds(const tu_rank_ctx_t *x)
 {
     float host[4] = {0};
     sf_err_t err;
     sf_err_clear(&err);
-    sf_coll_args_t a = args_of(x, SF_COLL_ALLGATHER, SF_DTYPE_F32, host, host, 4);
+    sf_coll_args_t a = tu_coll_args(x, SF_COLL_ALLGATHER, SF_DTYPE_F32, host, host, 4);
     a.mem = SF_MEMKIND_HOST;
     TU_FAIL_IF(sf_coll_run(x->comm, &a, &err) != SF_ERR_UNSUPPORTED, "host all_gather ran");
     TU_FAIL_IF(strstr(err.msg, "all_gather") == NULL, "message: %s", err.msg);
-    sf_coll_args_t b = args_of(x, SF_COLL_BARRIER, SF_DTYPE_U8, NULL, NULL, 0);
+    sf_coll_args_t b = tu_coll_args(x, SF_COLL_BARRIER, SF_DTYPE_U8, NULL, NULL, 0);
     b.mem = SF_MEMKIND_HOST;
-    RUN_OK(x, &b);
+    TU_RUN_OK(x, &b);
     b.mem = SF_MEMKIND_CUDA;
-    RUN_OK(x, &b);
-    return 0;
-}
-
-/* 64 MiB to the one peer by all_to_all, and a 64 MiB all_gather piece per
- * rank: large enough for UCX's rendezvous protocol. */
-static int body_big(const rank_ctx_t *x)
-{
-    const int r = x->r, n = x->n;
-    const uint64_t big = 64ull << 20;
-    uint64_t sc[2] = {0}, sd[2] = {0}, rc[2] = {0}, rd[2] = {0};
-    int peer = 1 - r;
-    sc[peer] = big;
-    rc[peer] = big;
-    sc[r] = rc[r] = 4096;
-    sd[1] = sc[0];
-    rd[1] = rc[0];
-    uint8_t *send = malloc(big + 4096), *recv = malloc(big + 4096);
-    TU_FAIL_IF(send == NULL || recv == NULL, "out of memory");
-    for (int p = 0; p < n; p++)
-        for (uint64_t b = 0; b < sc[p]; b++)
-            send[sd[p] + b] = pattern(r, p, b);
-    memset(recv, 0xee, big + 4096);
-    void *d_send = mem_of(x, send, big + 4096), *d_recv = mem_of(x, recv, big + 4096);
-    sf_coll_args_t a = args_of(x, SF_COLL_ALLTOALLV, SF_DTYPE_U8, d_send, d_recv, 0);
-    a.send_counts = sc;
-    a.send_displs = sd;
-    a.recv_counts = rc;
-    a.recv_displs = rd;
-    RUN_OK(x, &a);
-    mem_back(x, recv, d_recv, big + 4096);
-    mem_drop(x, d_send);
-    for (int p = 0; p < n; p++)
-        for (uint64_t b = 0; b < rc[p]; b++)
-            TU_FAIL_IF(recv[rd[p] + b] != pattern(p, r, b),
-                    "rank %d: big all_to_all byte %llu from %d", r, (unsigned long long)b, p);
-    free(send);
-    free(recv);
-    return do_allgather(x, SF_DTYPE_I32, big / 4);
-}
-
-/* Tensors from the cpu device's allocator (the shared arena, which the ucx
- * comm turned on): each peer copies the pieces straight out of the sender's
- * memory, the results are exact, and a heap buffer still goes by CMA. */
-static int body_shared_arena(const rank_ctx_t *x)
-{
-    const int r = x->r, n = x->n;
-    const uint64_t count = (1u << 18) + 3; /* i32 elements per piece: 1 MiB and a bit */
-    const size_t piece = count * 4;
-    sf_err_t err;
-    sf_err_clear(&err);
-    TU_FAIL_IF(!sf_shm_arena_is_on(), "rank %d: the ucx comm did not turn the arena on", r);
-    int32_t *send = NULL, *recv = NULL;
-    TU_FAIL_IF(sf_device_alloc(sf_device_cpu(), piece * (size_t)n, (void **)&send, &err) != SF_OK ||
-                   sf_device_alloc(sf_device_cpu(), piece * (size_t)n, (void **)&recv, &err) != SF_OK,
-               "rank %d: alloc: %s", r, err.msg);
-    TU_FAIL_IF(!sf_shm_arena_owns(send) || !sf_shm_arena_owns(recv),
-               "rank %d: a large tensor is not in the arena", r);
-    uint64_t before = sf_comm_read_in_place_bytes(x->comm);
-    for (uint64_t i = 0; i < count * (uint64_t)n; i++)
-        send[i] = (int32_t)(r * 1000003 + (int32_t)i);
-    sf_coll_args_t a = args_of(x, SF_COLL_ALLGATHER, SF_DTYPE_I32, send, recv, count);
-    RUN_OK(x, &a);
-    for (int p = 0; p < n; p++)
-        for (uint64_t i = 0; i < count; i++)
-            TU_FAIL_IF(recv[(uint64_t)p * count + i] != (int32_t)(p * 1000003 + (int32_t)i),
-                       "rank %d: all_gather element %llu from %d", r, (unsigned long long)i, p);
-    uint64_t counts[4], displs[4];
-    TU_FAIL_IF(n > 4, "world %d", n);
-    for (int p = 0; p < n; p++) {
-        counts[p] = count;
-        displs[p] = (uint64_t)p * count;
-    }
-    a = args_of(x, SF_COLL_ALLTOALLV, SF_DTYPE_I32, send, recv, 0);
-    a.send_counts = a.recv_counts = counts;
-    a.send_displs = a.recv_displs = displs;
-    RUN_OK(x, &a);
-    for (int p = 0; p < n; p++)
-        for (uint64_t i = 0; i < count; i++)
-            TU_FAIL_IF(recv[(uint64_t)p * count + i] !=
-                           (int32_t)(p * 1000003 + (int32_t)((uint64_t)r * count + i)),
-                       "rank %d: all_to_all element %llu from %d", r, (unsigned long long)i, p);
-    /* Every rank read at least its peers' all_gather pieces in place. */
-    uint64_t got = sf_comm_read_in_place_bytes(x->comm) - before;
-    TU_FAIL_IF(got < (uint64_t)(n - 1) * piece, "rank %d: read %llu bytes in place, want >= %llu",
-               r, (unsigned long long)got, (unsigned long long)((uint64_t)(n - 1) * piece));
-    /* all_reduce (f32 sum) out of place and in place: on 2 ranks each
-     * reduces its half straight out of the peer's input. Small integers,
-     * so every order of summing gives the same floats. */
-    float *fs = (float *)send, *fr = (float *)recv;
-    const uint64_t nf = count * (uint64_t)n;
-    for (int in_place = 0; in_place < 2; in_place++) {
-        float *in = in_place ? fr : fs;
-        for (uint64_t i = 0; i < nf; i++)
-            in[i] = (float)((int64_t)(i % 1000) * (r + 1));
-        if (!in_place)
-            memset(fr, 0xee, nf * 4);
-        before = sf_comm_read_in_place_bytes(x->comm);
-        a = args_of(x, SF_COLL_ALLREDUCE, SF_DTYPE_F32, in, fr, nf);
-        a.op = SF_REDUCE_SUM;
-        RUN_OK(x, &a);
-        const float ranks_sum = (float)(n * (n + 1) / 2);
-        for (uint64_t i = 0; i < nf; i++)
-            TU_FAIL_IF(fr[i] != (float)(i % 1000) * ranks_sum,
-                       "rank %d: all_reduce%s element %llu: %g", r, in_place ? " in place" : "",
-                       (unsigned long long)i, (double)fr[i]);
-        TU_FAIL_IF(n == 2 && sf_comm_read_in_place_bytes(x->comm) - before < nf * 4 / 2 - 4,
-                   "rank %d: all_reduce read %llu bytes in place", r,
-                   (unsigned long long)(sf_comm_read_in_place_bytes(x->comm) - before));
-    }
-    /* A heap buffer is not in the arena: the same collective by CMA. */
-    int32_t *heap = malloc(piece);
-    TU_FAIL_IF(heap == NULL, "out of memory");
-    for (uint64_t i = 0; i < count; i++)
-        heap[i] = (int32_t)(r * 7 + (int32_t)i);
-    before = sf_comm_read_in_place_bytes(x->comm);
-    a = args_of(x, SF_COLL_ALLGATHER, SF_DTYPE_I32, heap, recv, count);
-    RUN_OK(x, &a);
-    for (int p = 0; p < n; p++)
-        TU_FAIL_IF(recv[(uint64_t)p * count + count - 1] != (int32_t)(p * 7 + (int32_t)count - 1),
-                   "rank %d: heap all_gather from %d", r, p);
-    /* On a ring of 3 or more, rounds after the first forward pieces out of
-     * recv, which is in the arena: only those may be read in place. */
-    TU_FAIL_IF(sf_comm_read_in_place_bytes(x->comm) - before > (uint64_t)(n - 2) * piece,
-               "rank %d: a heap buffer was read in place", r);
-    free(heap);
-    sf_device_free(sf_device_cpu(), send);
-    sf_device_free(sf_device_cpu(), recv);
-    return 0;
-}
-
-/* On one rank, ucx and self produce the same bytes for every kind with
- * odd counts and displacements. */
-static int body_one_rank_vs_self(const rank_ctx_t *x)
-{
-    sf_err_t err;
-    sf_err_clear(&err);
-    sf_comm_t *self = NULL;
-    TU_FAIL_IF(sf_comm_new("self", NULL, 5.0, &self, &err) != SF_OK, "self: %s", err.msg);
-    enum { COUNT = 257 };
-    uint8_t in[COUNT * 8 + 16], out_ucx[COUNT * 8 + 16], out_self[COUNT * 8 + 16];
-    for (size_t b = 0; b < sizeof in; b++)
-        in[b] = pattern(0, 0, b);
-    for (size_t d = 0; d < N_ALL_DTYPES; d++) {
-        sf_dtype_t dt = all_dtypes[d];
-        for (int kind = 0; kind < SF_COLL_KIND_COUNT; kind++) {
-            if (kind == SF_COLL_ALLREDUCE && dt == SF_DTYPE_U8)
-                continue;
-            uint64_t sc = 100, sd = 3, rc = 100, rd = 5;
-            sf_coll_args_t a = args_of(x, (sf_coll_kind_t)kind, dt, in, NULL, COUNT);
-            a.send_counts = &sc;
-            a.send_displs = &sd;
-            a.recv_counts = &rc;
-            a.recv_displs = &rd;
-            memset(out_ucx, 0xee, sizeof out_ucx);
-            memset(out_self, 0xee, sizeof out_self);
-            if (kind == SF_COLL_BROADCAST) {
-                memcpy(out_ucx, in, sizeof in);
-                memcpy(out_self, in, sizeof in);
-            }
-            a.recv = out_ucx;
-            TU_FAIL_IF(sf_coll_run(x->comm, &a, &err) != SF_OK, "ucx %s: %s",
-                    sf_coll_kind_name(a.kind), err.msg);
-            a.recv = out_self;
-            TU_FAIL_IF(sf_coll_run(self, &a, &err) != SF_OK, "self %s: %s",
-                    sf_coll_kind_name(a.kind), err.msg);
-            TU_FAIL_IF(memcmp(out_ucx, out_self, sizeof out_ucx) != 0, "%s %s: ucx and self differ",
-                    sf_coll_kind_name(a.kind), sf_dtype_name(dt));
-        }
-    }
-    /* The reference itself: all_gather on one rank is a copy of send. */
-    sf_coll_args_t a = args_of(x, SF_COLL_ALLGATHER, SF_DTYPE_I64, in, out_self, COUNT);
-    TU_FAIL_IF(sf_coll_run(self, &a, &err) != SF_OK, "self: %s", err.msg);
-    TU_FAIL_IF(memcmp(out_self, in, COUNT * 8) != 0 || out_self[COUNT * 8] != 0xee,
-            "self all_gather is not a copy");
-    sf_comm_free(self);
+    TU_RUN_OK(x, &b);
     return 0;
 }
 
 /* ---- tests ------------------------------------------------------------------ */
 
 #define CONFORMANCE_TEST(name, body, limit_s)                                                     \
-    START_TEST(name) { run_cfg(&cfgs[_i], body, limit_s); }                                       \
+    START_TEST(name) { tu_run_cfg(&cfgs[_i], body, limit_s); }                                    \
     END_TEST
 
 CONFORMANCE_TEST(test_all_reduce_every_dtype_sum_and_max, body_allreduce, 60.0)
@@ -856,70 +508,20 @@ static int find_cfg(const char *backend, int world)
     return -1;
 }
 
-START_TEST(test_ucx_64mib_messages)
-{
-    run_cfg(&cfgs[find_cfg("ucx", 2)], body_big, 90.0);
-}
-END_TEST
-
 /* On two ranks 'direct' runs where both map each other's arena; 'halves'
  * (every other pair) stays exact. SF_COLL_ALGO reaches the forked ranks;
  * this test's own process ends with the test. */
 START_TEST(test_ucx_allreduce_halves_when_forced)
 {
     setenv("SF_COLL_ALGO", "all_reduce:halves", 1);
-    run_cfg(&cfgs[find_cfg("ucx", 2)], body_allreduce, 120.0);
-}
-END_TEST
-
-START_TEST(test_ucx_reads_arena_tensors_in_place)
-{
-    run_cfg(&cfgs[find_cfg("ucx", 2)], body_shared_arena, 60.0);
-    run_cfg(&cfgs[find_cfg("ucx", 3)], body_shared_arena, 60.0);
-}
-END_TEST
-
-START_TEST(test_ucx_one_rank_matches_self)
-{
-    run_cfg(&cfgs[find_cfg("ucx", 1)], body_one_rank_vs_self, 30.0);
+    tu_run_cfg(&cfgs[find_cfg("ucx", 2)], body_allreduce, 120.0);
 }
 END_TEST
 
 START_TEST(test_nccl_memory_kinds)
 {
     /* _i walks the nccl rows only: they come after every other backend. */
-    run_cfg(&cfgs[_i], body_nccl_memory_kinds, 60.0);
-}
-END_TEST
-
-START_TEST(test_self_refuses_more_than_one_rank)
-{
-    /* The refusal happens in init, before any networking is needed. */
-    sf_comm_register_all();
-    sf_comm_t fake = {0};
-    fake.world = 2;
-    sf_err_t err;
-    sf_err_clear(&err);
-    ck_assert_int_eq(sf_comm_find("self")->init(&fake, NULL, &err), SF_ERR_UNSUPPORTED);
-    ck_assert_ptr_nonnull(strstr(err.msg, "single rank"));
-}
-END_TEST
-
-/* The one-rank comm a kernel gets when the executor was given none. */
-START_TEST(test_solo_comm_is_self_on_one_rank)
-{
-    sf_comm_t *solo = sf_comm_solo();
-    ck_assert_ptr_eq(solo, sf_comm_solo());
-    ck_assert_int_eq(sf_comm_rank(solo), 0);
-    ck_assert_int_eq(sf_comm_size(solo), 1);
-    ck_assert_str_eq(solo->iface->name, "self");
-    int32_t in[3] = {7, 8, 9}, out[3] = {0};
-    sf_coll_args_t a = {.kind = SF_COLL_ALLGATHER, .dtype = SF_DTYPE_I32, .send = in,
-                        .recv = out, .count = 3};
-    sf_err_t err;
-    sf_err_clear(&err);
-    ck_assert_int_eq(sf_coll_run(solo, &a, &err), SF_OK);
-    ck_assert_int_eq(memcmp(in, out, sizeof in), 0);
+    tu_run_cfg(&cfgs[_i], body_nccl_memory_kinds, 60.0);
 }
 END_TEST
 
@@ -946,18 +548,18 @@ static int probe_devices(void)
 
 int main(void)
 {
-    cfgs[n_cfgs++] = (backend_cfg_t){"self", 1, SF_MEMKIND_HOST};
+    cfgs[n_cfgs++] = (tu_coll_cfg_t){"self", 1, SF_MEMKIND_HOST};
     for (int w = 1; w <= 4; w++)
-        cfgs[n_cfgs++] = (backend_cfg_t){"ucx", w, SF_MEMKIND_HOST};
+        cfgs[n_cfgs++] = (tu_coll_cfg_t){"ucx", w, SF_MEMKIND_HOST};
     int first_nccl = n_cfgs;
 #ifdef SF_HAVE_NCCL
     int n_dev = probe_devices();
     if (n_dev <= 0) {
         printf("SKIP: no CUDA device (the nccl part; self and ucx run)\n");
     } else {
-        cfgs[n_cfgs++] = (backend_cfg_t){"nccl", 1, SF_MEMKIND_CUDA};
+        cfgs[n_cfgs++] = (tu_coll_cfg_t){"nccl", 1, SF_MEMKIND_CUDA};
         if (n_dev >= 2)
-            cfgs[n_cfgs++] = (backend_cfg_t){"nccl", 2, SF_MEMKIND_CUDA};
+            cfgs[n_cfgs++] = (tu_coll_cfg_t){"nccl", 2, SF_MEMKIND_CUDA};
         else
             printf("note: one CUDA device: nccl runs on one rank only\n");
     }
@@ -986,12 +588,7 @@ int main(void)
 
     tc = tcase_create("backend_specific");
     tcase_set_timeout(tc, 180);
-    tcase_add_test(tc, test_ucx_64mib_messages);
-    tcase_add_test(tc, test_ucx_reads_arena_tensors_in_place);
     tcase_add_test(tc, test_ucx_allreduce_halves_when_forced);
-    tcase_add_test(tc, test_ucx_one_rank_matches_self);
-    tcase_add_test(tc, test_self_refuses_more_than_one_rank);
-    tcase_add_test(tc, test_solo_comm_is_self_on_one_rank);
     if (n_cfgs > first_nccl)
         tcase_add_loop_test(tc, test_nccl_memory_kinds, first_nccl, n_cfgs);
     suite_add_tcase(s, tc);

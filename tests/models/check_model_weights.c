@@ -1,7 +1,7 @@
-/* Model configs, the weight op and export-model: presets carry the real
- * sizes, config.json gives the same params, tensor-parallel errors name
- * both numbers, a rank's synthetic slice is bit for bit the same slice of
- * the tp = 1 tensor, and an exported checkpoint reads back bit for bit. */
+/* The weight op and checkpoints: a rank's synthetic slice is bit for bit
+ * the same slice of the tp = 1 tensor, export-model's checkpoint reads back
+ * bit for bit, misshaped and missing tensors are named, and the loader
+ * defines the model's params and runs weight nodes on the cpu. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,331 +11,12 @@
 #include "exec.h"
 #include "graph.h"
 #include "model_config.h"
-#include "model_index.h"
+#include "model_harness.h"
 #include "model_tensors.h"
 #include "op_harness.h"
 #include "safetensors.h"
 #include "test_util.h"
 #include "weight.h"
-
-/* --- provider helpers --------------------------------------------------------- */
-
-typedef struct defs {
-    sf_param_def_t *d;
-    int n;
-} defs_t;
-
-static sf_status_t provide(const char *model, int world, defs_t *out, sf_err_t *err)
-{
-    sf_err_clear(err);
-    return sf_model_provider(model, tu_src("graphs"), world, &out->d, &out->n, err);
-}
-
-static defs_t provide_ok(const char *model, int world)
-{
-    defs_t d;
-    sf_err_t err;
-    sf_status_t st = provide(model, world, &d, &err);
-    if (st != SF_OK)
-        sf_err_print(&err, stderr);
-    ck_assert_int_eq(st, SF_OK);
-    return d;
-}
-
-static void defs_free(defs_t *d)
-{
-    for (int i = 0; i < d->n; i++) {
-        free(d->d[i].name);
-        sf_value_fini(&d->d[i].value);
-    }
-    free(d->d);
-}
-
-static const sf_value_t *def_get(const defs_t *d, const char *name)
-{
-    for (int i = 0; i < d->n; i++)
-        if (strcmp(d->d[i].name, name) == 0)
-            return &d->d[i].value;
-    ck_abort_msg("param '%s' not defined", name);
-    return NULL;
-}
-
-static int64_t def_int(const defs_t *d, const char *name)
-{
-    const sf_value_t *v = def_get(d, name);
-    ck_assert_int_eq(v->type, SF_VALUE_INT);
-    return v->i;
-}
-
-static void expect_aux(const defs_t *d, int64_t a, int64_t b, int64_t c)
-{
-    const sf_value_t *v = def_get(d, "aux_layers");
-    ck_assert_int_eq(v->type, SF_VALUE_LIST);
-    ck_assert_int_eq(v->n_items, 3);
-    ck_assert_int_eq(v->items[0].i, a);
-    ck_assert_int_eq(v->items[1].i, b);
-    ck_assert_int_eq(v->items[2].i, c);
-}
-
-static void expect_str(const defs_t *d, const char *name, const char *want)
-{
-    const sf_value_t *v = def_get(d, name);
-    ck_assert_int_eq(v->type, SF_VALUE_STRING);
-    ck_assert_str_eq(v->s, want);
-}
-
-static void expect_bool(const defs_t *d, const char *name, bool want)
-{
-    const sf_value_t *v = def_get(d, name);
-    ck_assert_int_eq(v->type, SF_VALUE_BOOL);
-    ck_assert_int_eq(v->b, want);
-}
-
-static void expect_float(const defs_t *d, const char *name, double want)
-{
-    const sf_value_t *v = def_get(d, name);
-    ck_assert_int_eq(v->type, SF_VALUE_FLOAT);
-    ck_assert_double_eq(v->f, want);
-}
-
-static void expect_err(sf_status_t st, const sf_err_t *err, sf_status_t code, const char *frag)
-{
-    ck_assert_int_eq(st, code);
-    ck_assert_msg(strstr(err->msg, frag) != NULL, "message '%s' lacks '%s'", err->msg, frag);
-}
-
-/* --- provider tests ----------------------------------------------------------- */
-
-START_TEST(test_model_preset_qwen3_8b_real_sizes)
-{
-    defs_t d = provide_ok("synthetic:qwen3-8b", 8);
-    ck_assert_int_eq(d.n, 20);
-    expect_str(&d, "arch", "qwen3");
-    ck_assert_int_eq(def_int(&d, "hidden_size"), 4096);
-    ck_assert_int_eq(def_int(&d, "intermediate_size"), 12288);
-    ck_assert_int_eq(def_int(&d, "num_hidden_layers"), 36);
-    ck_assert_int_eq(def_int(&d, "num_attention_heads"), 32);
-    ck_assert_int_eq(def_int(&d, "num_key_value_heads"), 8);
-    ck_assert_int_eq(def_int(&d, "head_dim"), 128);
-    ck_assert_int_eq(def_int(&d, "vocab_size"), 151936);
-    ck_assert_int_eq(def_int(&d, "vocab_padded"), 151936); /* 2374 * 64 */
-    expect_float(&d, "rms_norm_eps", 1e-6);
-    expect_float(&d, "rope_theta", 1e6);
-    expect_bool(&d, "tie_word_embeddings", false);
-    expect_str(&d, "model_dtype", "bf16");
-    expect_bool(&d, "qk_norm", true);
-    expect_aux(&d, 2, 18, 33); /* [2, 36/2, 36-3] */
-    ck_assert_int_eq(def_int(&d, "synthetic_seed"), 1);
-    ck_assert_int_eq(def_int(&d, "heads_per_rank"), 4);
-    ck_assert_int_eq(def_int(&d, "kv_heads_per_rank"), 1);
-    ck_assert_int_eq(def_int(&d, "intermediate_per_rank"), 1536);
-    ck_assert_int_eq(def_int(&d, "vocab_per_rank"), 18992);
-    defs_free(&d);
-}
-END_TEST
-
-START_TEST(test_model_preset_llama3_8b_real_sizes)
-{
-    defs_t d = provide_ok("synthetic:llama3-8b", 4);
-    expect_str(&d, "arch", "llama");
-    ck_assert_int_eq(def_int(&d, "hidden_size"), 4096);
-    ck_assert_int_eq(def_int(&d, "intermediate_size"), 14336);
-    ck_assert_int_eq(def_int(&d, "num_hidden_layers"), 32);
-    ck_assert_int_eq(def_int(&d, "num_key_value_heads"), 8);
-    ck_assert_int_eq(def_int(&d, "head_dim"), 128); /* implicit: 4096 / 32 */
-    ck_assert_int_eq(def_int(&d, "vocab_padded"), 128256); /* 2004 * 64 */
-    expect_float(&d, "rms_norm_eps", 1e-5);
-    expect_float(&d, "rope_theta", 500000.0);
-    expect_bool(&d, "qk_norm", false);
-    expect_aux(&d, 2, 16, 29);
-    ck_assert_int_eq(def_int(&d, "vocab_per_rank"), 32064);
-    defs_free(&d);
-}
-END_TEST
-
-START_TEST(test_model_preset_qwen3_06b_and_tiny)
-{
-    defs_t d = provide_ok("synthetic:qwen3-0.6b", 2);
-    ck_assert_int_eq(def_int(&d, "hidden_size"), 1024);
-    ck_assert_int_eq(def_int(&d, "intermediate_size"), 3072);
-    ck_assert_int_eq(def_int(&d, "num_hidden_layers"), 28);
-    ck_assert_int_eq(def_int(&d, "num_attention_heads"), 16);
-    ck_assert_int_eq(def_int(&d, "head_dim"), 128);
-    expect_bool(&d, "tie_word_embeddings", true);
-    expect_aux(&d, 2, 14, 25);
-    defs_free(&d);
-    /* tiny at tp 4: 2 kv heads < 4 ranks, each replicated on 2 ranks. */
-    d = provide_ok("synthetic:tiny", 4);
-    ck_assert_int_eq(def_int(&d, "vocab_size"), 1000);
-    ck_assert_int_eq(def_int(&d, "vocab_padded"), 1024);
-    ck_assert_int_eq(def_int(&d, "heads_per_rank"), 1);
-    ck_assert_int_eq(def_int(&d, "kv_heads_per_rank"), 1);
-    ck_assert_int_eq(def_int(&d, "intermediate_per_rank"), 32);
-    ck_assert_int_eq(def_int(&d, "vocab_per_rank"), 256);
-    expect_aux(&d, 2, 4, 5);
-    defs_free(&d);
-}
-END_TEST
-
-#define TINY_JSON                                                                               \
-    "{\"architectures\": [\"%s\"], \"hidden_size\": 64, \"intermediate_size\": 128,\n"           \
-    " \"num_hidden_layers\": 8, \"num_attention_heads\": 4, \"num_key_value_heads\": 2,\n"       \
-    " \"head_dim\": 16, \"vocab_size\": 1000, \"rms_norm_eps\": 1e-06, \"rope_theta\": 10000.0,\n" \
-    " \"tie_word_embeddings\": false, \"torch_dtype\": \"bfloat16\", \"model_type\": \"qwen3\"}\n"
-
-static const char *write_config(const char *text)
-{
-    const char *dir = tu_tmpdir();
-    char path[4200];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    ck_assert_int_eq(tu_write_file(path, text), 0);
-    return dir;
-}
-
-START_TEST(test_model_hf_config_gives_preset_params)
-{
-    char text[1024];
-    snprintf(text, sizeof text, TINY_JSON, "Qwen3ForCausalLM");
-    const char *dir = write_config(text);
-    defs_t hf = provide_ok(dir, 2);
-    defs_t syn = provide_ok("synthetic:tiny", 2);
-    ck_assert_int_eq(hf.n, syn.n);
-    for (int i = 0; i < hf.n; i++) {
-        ck_assert_str_eq(hf.d[i].name, syn.d[i].name);
-        char a[128], b[128];
-        sf_value_format(&hf.d[i].value, a, sizeof a);
-        sf_value_format(&syn.d[i].value, b, sizeof b);
-        if (strcmp(hf.d[i].name, "synthetic_seed") == 0) {
-            ck_assert_str_eq(a, "0");
-            ck_assert_str_eq(b, "1");
-        } else {
-            ck_assert_msg(strcmp(a, b) == 0, "%s: hf %s, preset %s", hf.d[i].name, a, b);
-        }
-    }
-    defs_free(&hf);
-    defs_free(&syn);
-}
-END_TEST
-
-START_TEST(test_model_hf_llama_defaults_head_dim_and_kv)
-{
-    /* No head_dim, no num_key_value_heads: 256 / 8 = 32 and no GQA. */
-    const char *dir = write_config(
-        "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 256,"
-        " \"intermediate_size\": 512, \"num_hidden_layers\": 6, \"num_attention_heads\": 8,"
-        " \"vocab_size\": 130, \"rms_norm_eps\": 1e-05, \"torch_dtype\": \"float16\"}");
-    defs_t d = provide_ok(dir, 2);
-    expect_str(&d, "arch", "llama");
-    ck_assert_int_eq(def_int(&d, "head_dim"), 32);
-    ck_assert_int_eq(def_int(&d, "num_key_value_heads"), 8);
-    ck_assert_int_eq(def_int(&d, "vocab_padded"), 192); /* 130 -> 3 * 64 */
-    expect_float(&d, "rope_theta", 10000.0);
-    expect_str(&d, "model_dtype", "f16");
-    expect_aux(&d, 2, 3, 3);
-    defs_free(&d);
-}
-END_TEST
-
-START_TEST(test_model_unknown_architecture_names_supported)
-{
-    char text[1024];
-    snprintf(text, sizeof text, TINY_JSON, "MistralForCausalLM");
-    defs_t d;
-    sf_err_t err;
-    sf_status_t st = provide(write_config(text), 1, &d, &err);
-    expect_err(st, &err, SF_ERR_INPUT, "architecture 'MistralForCausalLM' is not supported");
-    expect_err(st, &err, SF_ERR_INPUT, "LlamaForCausalLM, Qwen3ForCausalLM");
-    ck_assert_ptr_null(d.d);
-}
-END_TEST
-
-START_TEST(test_model_heads_not_divisible_by_tp)
-{
-    defs_t d;
-    sf_err_t err;
-    expect_err(provide("synthetic:tiny", 3, &d, &err), &err, SF_ERR_INPUT,
-               "num_attention_heads 4 does not divide by tp 3");
-    expect_err(provide("synthetic:qwen3-8b", 7, &d, &err), &err, SF_ERR_INPUT,
-               "num_attention_heads 32 does not divide by tp 7");
-}
-END_TEST
-
-START_TEST(test_model_padded_vocab_not_divisible_by_tp)
-{
-    /* 14 heads, 7 kv heads, 3584 = 7 * 512: only the vocab fails at tp 7. */
-    const char *dir = write_config(
-        "{\"architectures\": [\"Qwen3ForCausalLM\"], \"hidden_size\": 896, \"head_dim\": 64,"
-        " \"intermediate_size\": 3584, \"num_hidden_layers\": 4, \"num_attention_heads\": 14,"
-        " \"num_key_value_heads\": 7, \"vocab_size\": 151936}");
-    defs_t d;
-    sf_err_t err;
-    expect_err(provide(dir, 7, &d, &err), &err, SF_ERR_INPUT,
-               "the padded vocab 151936 does not divide by tp 7");
-    defs_t ok = provide_ok(dir, 1);
-    defs_free(&ok);
-}
-END_TEST
-
-START_TEST(test_model_kv_heads_fewer_than_tp_must_divide)
-{
-    /* 12 heads, 4 kv heads, tp 6: 12 % 6 = 0 but 6 ranks cannot share 4 kv heads. */
-    const char *dir = write_config(
-        "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 384,"
-        " \"intermediate_size\": 768, \"num_hidden_layers\": 4, \"num_attention_heads\": 12,"
-        " \"num_key_value_heads\": 4, \"vocab_size\": 384}");
-    defs_t d;
-    sf_err_t err;
-    expect_err(provide(dir, 6, &d, &err), &err, SF_ERR_INPUT,
-               "tp 6 does not divide by num_key_value_heads 4");
-    /* tp 12 works: each kv head on 3 ranks. */
-    d = provide_ok(dir, 12);
-    ck_assert_int_eq(def_int(&d, "kv_heads_per_rank"), 1);
-    defs_free(&d);
-}
-END_TEST
-
-/* Issue 10, case 7: hidden_size 10^12 used to load, and run then failed
- * allocating 2048000000000000 bytes (exit 1); a size past the stated
- * limits is bad input, refused before anything is allocated. */
-START_TEST(test_model_config_absurd_sizes_refused)
-{
-    static const struct {
-        const char *from, *to, *frag;
-    } cases[] = {
-        {"\"hidden_size\": 64", "\"hidden_size\": 1000000000000", "hidden_size is 1000000000000, more than the limit of 1048576"},
-        {"\"vocab_size\": 1000", "\"vocab_size\": 100000000", "vocab_size is 100000000, more than the limit"},
-        {"\"num_hidden_layers\": 8", "\"num_hidden_layers\": 1e30", "'num_hidden_layers' is not an integer"},
-        {"\"head_dim\": 16", "\"head_dim\": 4194304", "head_dim is 4194304, more than the limit"},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char text[1024], edited[1200];
-        snprintf(text, sizeof text, TINY_JSON, "Qwen3ForCausalLM");
-        char *at = strstr(text, cases[i].from);
-        ck_assert_ptr_nonnull(at);
-        snprintf(edited, sizeof edited, "%.*s%s%s", (int)(at - text), text, cases[i].to,
-                 at + strlen(cases[i].from));
-        const char *dir = write_config(edited);
-        defs_t d;
-        sf_err_t err;
-        sf_err_clear(&err);
-        expect_err(provide(dir, 1, &d, &err), &err, SF_ERR_INPUT, cases[i].frag);
-    }
-}
-END_TEST
-
-START_TEST(test_model_missing_config_json)
-{
-    const char *dir = tu_tmpdir();
-    defs_t d;
-    sf_err_t err;
-    sf_status_t st = provide(dir, 1, &d, &err);
-    expect_err(st, &err, SF_ERR_INPUT, "config.json");
-    ck_assert_msg(strstr(err.msg, dir) != NULL, "message '%s' lacks the folder", err.msg);
-    expect_err(provide("synthetic:nope", 1, &d, &err), &err, SF_ERR_INPUT,
-               "presets in ");
-    ck_assert_msg(strstr(err.msg, "tiny") != NULL, "message '%s' lists no presets", err.msg);
-}
-END_TEST
 
 /* --- the weight op ------------------------------------------------------------ */
 
@@ -597,10 +278,10 @@ START_TEST(test_export_reads_back_bit_for_bit)
     }
     free(t);
     /* The folder is also a model for the provider: the same sizes. */
-    defs_t d = provide_ok(dir, 2);
-    ck_assert_int_eq(def_int(&d, "vocab_padded"), 1024);
-    ck_assert_int_eq(def_int(&d, "synthetic_seed"), 0);
-    defs_free(&d);
+    md_defs_t d = md_provide_ok(dir, 2);
+    ck_assert_int_eq(md_def_int(&d, "vocab_padded"), 1024);
+    ck_assert_int_eq(md_def_int(&d, "synthetic_seed"), 0);
+    md_defs_free(&d);
     sf_weight_cache_clear();
 }
 END_TEST
@@ -665,9 +346,9 @@ START_TEST(test_weight_misshaped_tensor_error)
     sf_tensor_t out = {0};
     sf_err_t err;
     sf_status_t st = weight_run(&w, 0, 2, &out, &err);
-    expect_err(st, &err, SF_ERR_INPUT,
-               "model.layers.3.mlp.up_proj.weight in model.safetensors has shape [128,64], "
-               "expected [128,32]");
+    md_expect_err(st, &err, SF_ERR_INPUT,
+                  "model.layers.3.mlp.up_proj.weight in model.safetensors has shape [128,64], "
+                  "expected [128,32]");
     sf_weight_cache_clear();
 }
 END_TEST
@@ -681,12 +362,12 @@ START_TEST(test_weight_misshaped_in_sharded_export)
     wspec_t w = {dir, "model.layers.5.mlp.up_proj.weight", 2, {128, 32}, "shard(0)"};
     sf_tensor_t out = {0};
     sf_err_t err;
-    expect_err(weight_run(&w, 0, 1, &out, &err), &err, SF_ERR_INPUT,
-               "model.layers.5.mlp.up_proj.weight in model-00002-of-00002.safetensors has "
-               "shape [128,64], expected [128,32]");
+    md_expect_err(weight_run(&w, 0, 1, &out, &err), &err, SF_ERR_INPUT,
+                  "model.layers.5.mlp.up_proj.weight in model-00002-of-00002.safetensors has "
+                  "shape [128,64], expected [128,32]");
     wspec_t missing = {dir, "model.layers.8.mlp.up_proj.weight", 2, {128, 64}, "shard(0)"};
-    expect_err(weight_run(&missing, 0, 1, &out, &err), &err, SF_ERR_INPUT,
-               "model.layers.8.mlp.up_proj.weight is not in the checkpoint");
+    md_expect_err(weight_run(&missing, 0, 1, &out, &err), &err, SF_ERR_INPUT,
+                  "model.layers.8.mlp.up_proj.weight is not in the checkpoint");
     sf_weight_cache_clear();
 }
 END_TEST
@@ -698,14 +379,16 @@ START_TEST(test_weight_missing_tensor_error)
     sf_tensor_t out = {0};
     sf_err_t err;
     sf_status_t st = weight_run(&w, 0, 1, &out, &err);
-    expect_err(st, &err, SF_ERR_INPUT, "model.layers.0.mlp.up_proj.weight is not in the checkpoint");
+    md_expect_err(st, &err, SF_ERR_INPUT,
+                  "model.layers.0.mlp.up_proj.weight is not in the checkpoint");
     w.fallback = "model.embed_tokens.weight";
     st = weight_run(&w, 0, 1, &out, &err);
-    expect_err(st, &err, SF_ERR_INPUT, "nor its fallback model.embed_tokens.weight");
+    md_expect_err(st, &err, SF_ERR_INPUT, "nor its fallback model.embed_tokens.weight");
     /* No safetensors at all. */
     w.model = tu_tmpdir();
     st = weight_run(&w, 0, 1, &out, &err);
-    expect_err(st, &err, SF_ERR_INPUT, "neither model.safetensors nor model.safetensors.index.json");
+    md_expect_err(st, &err, SF_ERR_INPUT,
+                  "neither model.safetensors nor model.safetensors.index.json");
     sf_weight_cache_clear();
 }
 END_TEST
@@ -755,8 +438,8 @@ START_TEST(test_weight_tied_lm_head_uses_embed_tokens)
     lm.fallback = NULL;
     sf_tensor_t out = {0};
     sf_err_t err;
-    expect_err(weight_run(&lm, 0, 1, &out, &err), &err, SF_ERR_INPUT,
-               "lm_head.weight is not in the checkpoint");
+    md_expect_err(weight_run(&lm, 0, 1, &out, &err), &err, SF_ERR_INPUT,
+                  "lm_head.weight is not in the checkpoint");
     sf_weight_cache_clear();
 }
 END_TEST
@@ -850,55 +533,10 @@ START_TEST(test_loader_runs_weights_on_cpu)
 }
 END_TEST
 
-START_TEST(test_model_index_entries_stay_in_the_folder)
+static Suite *model_weights_suite(void)
 {
-    static const char text[] =
-        "{\"weight_map\": {\"a\": \"model-00001.safetensors\", \"b\": \"../x.safetensors\","
-        " \"c\": \"\", \"d\": \".hidden\", \"e\": 3, \"f\": \"sub/x.safetensors\"}}";
-    sf_model_index_t *ix = NULL;
-    sf_err_t err = {0};
-    ck_assert_int_eq(sf_model_index_parse(text, sizeof text - 1, "F/index.json", &ix, &err), SF_OK);
-    ck_assert_int_eq(sf_model_index_count(ix), 6);
-    ck_assert_str_eq(sf_model_index_name(ix, 1), "b");
-    const char *file = NULL;
-    ck_assert_int_eq(sf_model_index_file(ix, "a", &file, &err), SF_OK);
-    ck_assert_str_eq(file, "model-00001.safetensors");
-    ck_assert_int_eq(sf_model_index_file(ix, "missing", &file, &err), SF_OK);
-    ck_assert_ptr_null(file);
-    /* Each of these would reach outside the folder, or names nothing. */
-    const char *bad[] = {"b", "c", "d", "e", "f"};
-    for (int i = 0; i < 5; i++) {
-        sf_err_clear(&err);
-        ck_assert_int_eq(sf_model_index_file(ix, bad[i], &file, &err), SF_ERR_INPUT);
-        ck_assert_ptr_null(file);
-        ck_assert_ptr_nonnull(strstr(err.msg, "is not a file name in the folder"));
-    }
-    sf_model_index_free(ix);
-    sf_err_clear(&err);
-    ck_assert_int_eq(sf_model_index_parse("[1,2]", 5, "F/index.json", &ix, &err), SF_ERR_PARSE);
-    ck_assert_ptr_null(ix);
-    ck_assert_ptr_nonnull(strstr(err.msg, "F/index.json: expected a JSON object"));
-}
-END_TEST
-
-static Suite *model_suite(void)
-{
-    Suite *s = suite_create("model");
-    TCase *tc = tcase_create("provider");
-    tcase_add_test(tc, test_model_index_entries_stay_in_the_folder);
-    tcase_add_test(tc, test_model_preset_qwen3_8b_real_sizes);
-    tcase_add_test(tc, test_model_preset_llama3_8b_real_sizes);
-    tcase_add_test(tc, test_model_preset_qwen3_06b_and_tiny);
-    tcase_add_test(tc, test_model_hf_config_gives_preset_params);
-    tcase_add_test(tc, test_model_hf_llama_defaults_head_dim_and_kv);
-    tcase_add_test(tc, test_model_unknown_architecture_names_supported);
-    tcase_add_test(tc, test_model_heads_not_divisible_by_tp);
-    tcase_add_test(tc, test_model_padded_vocab_not_divisible_by_tp);
-    tcase_add_test(tc, test_model_kv_heads_fewer_than_tp_must_divide);
-    tcase_add_test(tc, test_model_missing_config_json);
-    tcase_add_test(tc, test_model_config_absurd_sizes_refused);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("weight");
+    Suite *s = suite_create("model_weights");
+    TCase *tc = tcase_create("weight");
     tcase_add_test(tc, test_weight_shard0_slices_equal_tp1);
     tcase_add_test(tc, test_weight_shard1_slices_equal_tp1);
     tcase_add_test(tc, test_weight_vocab_padding_rows_are_zero);
@@ -926,5 +564,5 @@ int main(void)
 {
     sf_ops_register_all();
     sf_model_register();
-    return tu_run_suite(model_suite());
+    return tu_run_suite(model_weights_suite());
 }
