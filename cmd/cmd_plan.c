@@ -27,8 +27,9 @@ static void usage(FILE *f)
             "  --explain           list each rank's in-place buffers after the table\n"
             "  --trace FILE.json   Chrome trace of the planned buffer lifetimes\n"
             "  --json              one JSON object on stdout instead of the table\n"
-            "  --steps N           plan a run of N steps: step 1 and, for N > 1, step 2, which\n"
-            "                      holds the weights from its start and which later steps repeat;\n"
+            "  --steps N           plan a run of N steps, numbered from 0 as run numbers them:\n"
+            "                      step 0 and, for N > 1, step 1, which holds the weights from\n"
+            "                      its start and which later steps repeat;\n"
             "                      the table shows the higher peak, stderr both\n"
             "  --mem-limit BYTES   per-rank memory limit (80G, 512M, 1024; K/M/G/T = 1024^n):\n"
             "                      say whether each rank's peak fits (a note on stderr)\n"
@@ -56,8 +57,14 @@ static sf_status_t plan_rank(const sf_graph_t *g, const sf_session_opts_t *o, in
     sf_status_t st = sf_session_plan_steps(g, o, n_steps, steps, err);
     if (st != SF_OK)
         return st;
-    fprintf(stderr, "rank %d: step 1 peak %llu bytes at %s; steps 2-%d peak %llu bytes at %s\n",
-            o->rank, (unsigned long long)steps[0].stats.peak_bytes, steps[0].peak_node, n_steps,
+    /* Numbered from 0, as run's progress line and its step<k>/ folders are. */
+    char later[32];
+    if (n_steps == 2)
+        snprintf(later, sizeof later, "step 1");
+    else
+        snprintf(later, sizeof later, "steps 1-%d", n_steps - 1);
+    fprintf(stderr, "rank %d: step 0 peak %llu bytes at %s; %s peak %llu bytes at %s\n", o->rank,
+            (unsigned long long)steps[0].stats.peak_bytes, steps[0].peak_node, later,
             (unsigned long long)steps[1].stats.peak_bytes, steps[1].peak_node);
     *report = steps[steps[1].stats.peak_bytes > steps[0].stats.peak_bytes];
     report->stats.peak_node = report->peak_node;

@@ -104,9 +104,10 @@ typedef struct shardflow_stats {
 } shardflow_stats_t;
 
 /* Plan g's rank on the meta device. free_policy: "eager" (NULL: eager) or
- * "end". steps >= 1: with steps > 1 the figures are those of step 2, which
- * holds the weights from its start and which every later step repeats
- * (step 1's are those of steps == 1). */
+ * "end". steps >= 1: with steps > 1 the figures are those of the second
+ * step (step 1, numbered from 0 as `run` numbers steps), which holds the
+ * weights from its start and which every later step repeats (step 0's are
+ * those of steps == 1). */
 shardflow_code_t shardflow_plan(const shardflow_graph_t *g, const char *free_policy, int steps,
                                 shardflow_stats_t *out, shardflow_error_t **err);
 

@@ -122,7 +122,8 @@ class Graph(_Handle):
 
     def plan(self, free="eager", steps=1):
         """This rank's plan on the meta device: rank, peak_bytes, peak_node,
-        end_bytes, allocs (with steps > 1: step 2's, which later steps repeat)."""
+        end_bytes, allocs (with steps > 1: the second step's, step 1 counting
+        from 0, which later steps repeat)."""
         st = _native.Stats()
         _native.check(_native.lib.shardflow_plan, self._h, free.encode(), steps, ctypes.byref(st))
         d = st.as_dict()

@@ -54,7 +54,7 @@ class PlanTest(unittest.TestCase):
         self.assertEqual(one["ranks"], [p["ranks"][1]])
 
     def test_plan_steps_two_holds_weights(self):
-        # steps.yaml: step 1 peaks at 9216, step 2 at 10240 (see its header).
+        # steps.yaml: step 0 peaks at 9216, step 1 at 10240 (see its header).
         g = shardflow.Graph(src("tests/graphs/steps.yaml"))
         self.assertEqual(g.plan()["peak_bytes"], 9216)
         self.assertEqual(g.plan(steps=3)["peak_bytes"], 10240)

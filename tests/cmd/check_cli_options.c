@@ -356,7 +356,7 @@ static void write_steps_inputs(const char *path)
 
 START_TEST(test_cli_steps_peak_of_step_two)
 {
-    /* steps.yaml: step 1 peaks at 9216 bytes, step 2 at 10240 (the weight w
+    /* steps.yaml: step 0 peaks at 9216 bytes, step 1 at 10240 (the weight w
      * is live from its start; see the graph's header). plan --steps 2 says
      * both and reports the higher; run --steps 2 measures it (--json); a
      * --mem-limit of 9216 fits one step and refuses two, exit 2 before
@@ -370,7 +370,7 @@ START_TEST(test_cli_steps_peak_of_step_two)
     char *out = NULL;
     snprintf(args, sizeof args, "plan %s --steps 2 --json", g);
     ck_assert_int_eq(tu_sf(args, &out), 0);
-    ck_assert_ptr_nonnull(strstr(out, "rank 0: step 1 peak 9216 bytes at mm1; steps 2-2 peak 10240 bytes at mm1"));
+    ck_assert_ptr_nonnull(strstr(out, "rank 0: step 0 peak 9216 bytes at mm1; step 1 peak 10240 bytes at mm1"));
     cJSON *j = json_of(out);
     ck_assert_double_eq(rank_field(j, 0, "peak_bytes"), 10240);
     cJSON_Delete(j);
