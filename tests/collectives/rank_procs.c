@@ -74,6 +74,12 @@ void tu_run_procs(int n, tu_proc_fn fn, void *arg, int port, double limit_s, int
     }
 }
 
+void tu_expect_all_ok(const int *codes, int n)
+{
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(codes[i] == 0, "rank %d of %d exited with %d", i, n, codes[i]);
+}
+
 /* ---- one test body on every rank of a backend's comm --------------------- */
 
 typedef struct job {

@@ -24,6 +24,10 @@ typedef int (*tu_proc_fn)(int i, int n, int port, void *arg);
  * is left. codes[i] is the exit code, or 128 + signal. */
 void tu_run_procs(int n, tu_proc_fn fn, void *arg, int port, double limit_s, int *codes);
 
+/* Fail the calling test unless every one of the n codes (from tu_run_procs)
+ * is 0, naming the first rank that exited otherwise. */
+void tu_expect_all_ok(const int *codes, int n);
+
 /* In a rank's body (which returns its exit code): on cond, print where and
  * why on stderr and return 1. Check's ck_assert only works in the test's
  * own process. */
