@@ -1,108 +1,16 @@
-/* The graph loader end to end: YAML -> validated, shape-inferred IR, and one
- * test per bad file in tests/data/bad (code, line, col, message fragment).
- * Small test ops stand in for ops/ so this suite does not depend on it. */
+/* The graph loader end to end: YAML -> validated, shape-inferred IR (values,
+ * attrs, topological order, `when`, --set and includes), and the errors its
+ * callers see: --set keys and types, a file too big or missing, positions
+ * after substitution. One test per bad file in tests/data/bad is
+ * check_loader_bad_files.c. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "graph.h"
+#include "loader_harness.h"
 #include "test_util.h"
-
-/* --- test ops --------------------------------------------------------------------- */
-
-static sf_tensor_t t_layout(sf_dtype_t dt, int ndim, const int64_t *shape)
-{
-    sf_tensor_t t;
-    memset(&t, 0, sizeof t);
-    t.dtype = dt;
-    t.ndim = ndim;
-    int64_t stride = 1;
-    for (int d = ndim - 1; d >= 0; d--) {
-        t.shape[d] = shape[d];
-        t.strides[d] = stride;
-        stride *= shape[d] > 0 ? shape[d] : 1;
-    }
-    return t;
-}
-
-static sf_status_t source_infer(const sf_node_t *node, const sf_tensor_t *in, int n_in,
-                                sf_tensor_t *out, int n_out, sf_err_t *err)
-{
-    (void)in, (void)n_in, (void)n_out, (void)err;
-    int n;
-    const int64_t *shape = sf_node_attr_ints(node, "shape", &n);
-    out[0] = t_layout(sf_node_attr_dtype(node, "dtype"), n, shape);
-    return SF_OK;
-}
-
-/* Copies its input; k must be >= 0 (an infer that can fail). */
-static sf_status_t unary_infer(const sf_node_t *node, const sf_tensor_t *in, int n_in,
-                               sf_tensor_t *out, int n_out, sf_err_t *err)
-{
-    (void)n_in, (void)n_out;
-    int64_t k = sf_node_attr_int(node, "k");
-    if (k < 0)
-        return sf_err_set(err, SF_ERR_GRAPH, &sf_node_attr(node, "k")->pos,
-                          "node '%s': attr 'k' is %lld, expected >= 0", node->name, (long long)k);
-    out[0] = t_layout(in[0].dtype, in[0].ndim, in[0].shape);
-    return SF_OK;
-}
-
-static sf_status_t concat_infer(const sf_node_t *node, const sf_tensor_t *in, int n_in,
-                                sf_tensor_t *out, int n_out, sf_err_t *err)
-{
-    (void)n_out;
-    int dim = (int)sf_node_attr_int(node, "dim");
-    int64_t shape[SF_MAX_DIMS];
-    memcpy(shape, in[0].shape, sizeof shape);
-    for (int i = 1; i < n_in; i++) {
-        bool is_ok = in[i].ndim == in[0].ndim;
-        for (int d = 0; d < in[0].ndim && is_ok; d++)
-            is_ok = d == dim || in[i].shape[d] == in[0].shape[d];
-        if (!is_ok)
-            return sf_err_set(err, SF_ERR_GRAPH, &node->pos,
-                              "node '%s': input %d has shape [%lld,%lld], expected [*,%lld]",
-                              node->name, i, (long long)in[i].shape[0],
-                              (long long)in[i].shape[1], (long long)in[0].shape[1]);
-        shape[dim] += in[i].shape[dim];
-    }
-    out[0] = t_layout(in[0].dtype, in[0].ndim, shape);
-    return SF_OK;
-}
-
-static sf_status_t view_infer(const sf_node_t *node, const sf_tensor_t *in, int n_in,
-                              sf_tensor_t *out, int n_out, sf_err_t *err)
-{
-    (void)node, (void)n_in, (void)n_out, (void)err;
-    out[0] = in[0];
-    return SF_OK;
-}
-
-static const sf_op_attr_desc_t source_attrs[] = {
-    {"shape", SF_ATTR_INTS, NULL, "output shape"},
-    {"dtype", SF_ATTR_DTYPE, "f32", "output dtype"},
-    {"value", SF_ATTR_FLOAT, "0.0", "fill value"},
-};
-static const sf_op_attr_desc_t unary_attrs[] = {
-    {"k", SF_ATTR_INT, "1", "an int"},
-    {"flag", SF_ATTR_BOOL, "false", "a bool"},
-    {"label", SF_ATTR_STRING, "none", "a string"},
-    {"dims", SF_ATTR_INTS, "[]", "an int list"},
-};
-static const sf_op_attr_desc_t concat_attrs[] = {
-    {"dim", SF_ATTR_INT, "0", "concat dim"},
-};
-static const sf_op_desc_t test_ops[] = {
-    {.name = "t_source", .min_inputs = 0, .max_inputs = 0, .min_outputs = 1, .max_outputs = 1,
-     .attrs = source_attrs, .n_attrs = 3, .infer = source_infer},
-    {.name = "t_unary", .min_inputs = 1, .max_inputs = 1, .min_outputs = 1, .max_outputs = 1,
-     .attrs = unary_attrs, .n_attrs = 4, .infer = unary_infer},
-    {.name = "t_concat", .min_inputs = 1, .max_inputs = -1, .min_outputs = 1, .max_outputs = 1,
-     .attrs = concat_attrs, .n_attrs = 1, .infer = concat_infer},
-    {.name = "t_view", .min_inputs = 1, .max_inputs = 1, .min_outputs = 1, .max_outputs = 1,
-     .infer = view_infer, .outputs_are_views = true},
-};
 
 /* --- helpers ----------------------------------------------------------------------- */
 
@@ -119,21 +27,6 @@ static sf_graph_t *load_ok(const char *yaml, const sf_param_set_t *sets, int n_s
     return g;
 }
 
-static void expect_err(sf_status_t st, const sf_err_t *err, sf_status_t code, const char *file,
-                       int line, int col, const char *frag)
-{
-    char msg[1024];
-    sf_err_format(err, msg, sizeof msg);
-    ck_assert_msg(st == code, "status %s, expected %s: %s", sf_status_name(st),
-                  sf_status_name(code), msg);
-    ck_assert_int_eq(err->code, code);
-    if (file != NULL)
-        ck_assert_msg(strstr(err->file, file) != NULL, "file '%s' lacks '%s'", err->file, file);
-    ck_assert_msg(err->line == line && err->col == col, "at %d:%d, expected %d:%d: %s",
-                  err->line, err->col, line, col, msg);
-    ck_assert_msg(strstr(err->msg, frag) != NULL, "message lacks '%s': %s", frag, msg);
-}
-
 static void load_bad_buf(const char *yaml, const sf_param_set_t *sets, int n_sets,
                          sf_status_t code, int line, int col, const char *frag)
 {
@@ -142,29 +35,7 @@ static void load_bad_buf(const char *yaml, const sf_param_set_t *sets, int n_set
     sf_err_clear(&err);
     sf_status_t st = sf_graph_load_buffer(yaml, strlen(yaml), "t.yaml", sets, n_sets, &g, &err);
     ck_assert_ptr_null(g);
-    expect_err(st, &err, code, line > 0 ? "t.yaml" : NULL, line, col, frag);
-}
-
-/* Load tests/data/bad/<name>; the error is expected in err_file (a file it
- * includes, or itself when NULL). */
-static void load_bad_file_in(const char *name, const char *err_file, sf_status_t code, int line,
-                             int col, const char *frag)
-{
-    char rel[256];
-    snprintf(rel, sizeof rel, "tests/data/bad/%s", name);
-    sf_graph_t *g = (sf_graph_t *)1;
-    sf_err_t err;
-    sf_err_clear(&err);
-    sf_status_t st = sf_graph_load_file(tu_src(rel), NULL, 0, &g, &err);
-    ck_assert_ptr_null(g);
-    expect_err(st, &err, code, line > 0 ? (err_file != NULL ? err_file : name) : NULL, line, col,
-               frag);
-}
-
-static void load_bad_file(const char *name, sf_status_t code, int line, int col,
-                          const char *frag)
-{
-    load_bad_file_in(name, NULL, code, line, col, frag);
+    ld_expect_err(st, &err, code, line > 0 ? "t.yaml" : NULL, line, col, frag);
 }
 
 /* --- good graphs -------------------------------------------------------------------- */
@@ -505,14 +376,15 @@ START_TEST(test_loader_file_too_big)
     sf_err_t err;
     sf_err_clear(&err);
     sf_status_t st = sf_graph_load_file(p, NULL, 0, &g, &err);
-    expect_err(st, &err, SF_ERR_PARSE, "big.yaml", 0, 0, "4194305 bytes, more than the limit");
+    ld_expect_err(st, &err, SF_ERR_PARSE, "big.yaml", 0, 0,
+                  "4194305 bytes, more than the limit");
 
     /* The buffer entry point applies the same limit. */
     char *big = calloc(SF_GRAPH_MAX_FILE_BYTES + 2, 1);
     memset(big, '#', SF_GRAPH_MAX_FILE_BYTES + 1);
     sf_err_clear(&err);
     st = sf_graph_load_buffer(big, SF_GRAPH_MAX_FILE_BYTES + 1, "t.yaml", NULL, 0, &g, &err);
-    expect_err(st, &err, SF_ERR_PARSE, "t.yaml", 0, 0, "more than the limit");
+    ld_expect_err(st, &err, SF_ERR_PARSE, "t.yaml", 0, 0, "more than the limit");
     free(big);
 }
 END_TEST
@@ -523,7 +395,8 @@ START_TEST(test_loader_missing_file)
     sf_err_t err;
     sf_err_clear(&err);
     sf_status_t st = sf_graph_load_file("/nonexistent/x.yaml", NULL, 0, &g, &err);
-    expect_err(st, &err, SF_ERR_INPUT, "x.yaml", 0, 0, "cannot open '/nonexistent/x.yaml'");
+    ld_expect_err(st, &err, SF_ERR_INPUT, "x.yaml", 0, 0,
+                  "cannot open '/nonexistent/x.yaml'");
 }
 END_TEST
 
@@ -545,79 +418,6 @@ START_TEST(test_loader_inline_and_attrs_twice)
     load_bad_buf(y, NULL, 0, SF_ERR_GRAPH, 3, 59, "attr 'shape' is given twice");
 }
 END_TEST
-
-/* --- one test per file in tests/data/bad --------------------------------------------- */
-
-#define BAD(fn, file, code, line, col, frag)                                                \
-    START_TEST(fn) { load_bad_file(file, code, line, col, frag); }                           \
-    END_TEST
-
-BAD(test_bad_syntax, "syntax.yaml", SF_ERR_PARSE, 3, 5, "did not find expected ',' or ']'")
-BAD(test_bad_utf8, "bad_utf8.yaml", SF_ERR_PARSE, 3, 13, "invalid UTF-8: byte 0xff")
-BAD(test_bad_nul, "nul_byte.yaml", SF_ERR_PARSE, 4, 7, "NUL byte")
-BAD(test_bad_duplicate_key, "duplicate_key.yaml", SF_ERR_PARSE, 5, 3,
-    "duplicate key 'n' (first at line 3)")
-BAD(test_bad_alias_bomb, "alias_bomb.yaml", SF_ERR_PARSE, 7, 38, "alias expansion exceeds budget")
-BAD(test_bad_multi_doc, "multi_doc.yaml", SF_ERR_PARSE, 3, 1, "a second YAML document")
-BAD(test_bad_unknown_top_key, "unknown_top_key.yaml", SF_ERR_GRAPH, 3, 1,
-    "unknown top-level key 'output'")
-BAD(test_bad_missing_name, "missing_name.yaml", SF_ERR_GRAPH, 1, 1, "missing required key 'name'")
-BAD(test_bad_unknown_op, "unknown_op.yaml", SF_ERR_GRAPH, 4, 9, "unknown op 'no_such_op'")
-BAD(test_bad_wrong_n_inputs, "wrong_n_inputs.yaml", SF_ERR_GRAPH, 5, 32,
-    "op 't_unary' takes 1 inputs, got 2")
-BAD(test_bad_duplicate_node, "duplicate_node.yaml", SF_ERR_GRAPH, 5, 12,
-    "duplicate node name 'a' (first at")
-BAD(test_bad_undefined_input, "undefined_input.yaml", SF_ERR_GRAPH, 6, 10,
-    "input 'ax' is undefined")
-BAD(test_bad_produced_twice, "produced_twice.yaml", SF_ERR_GRAPH, 5, 35,
-    "tensor 'y' is already produced by node 'a'")
-BAD(test_bad_input_produced, "input_produced.yaml", SF_ERR_GRAPH, 5, 35,
-    "tensor 'x' is a graph input")
-BAD(test_bad_cycle, "cycle.yaml", SF_ERR_GRAPH, 4, 5, "cycle: a -> b -> c -> a")
-BAD(test_bad_output_not_produced, "output_not_produced.yaml", SF_ERR_GRAPH, 4, 14,
-    "output 'b' is never produced")
-BAD(test_bad_shape_mismatch, "shape_mismatch.yaml", SF_ERR_GRAPH, 6, 5,
-    "node 'cat': input 1 has shape [2,4], expected [*,3]")
-BAD(test_bad_infer_error, "infer_error.yaml", SF_ERR_GRAPH, 5, 50, "attr 'k' is -1, expected >= 0")
-BAD(test_bad_negative_dim, "negative_dim.yaml", SF_ERR_GRAPH, 5, 30, "dim 1 is -2; dims must be >= 0")
-BAD(test_bad_non_exact_div, "non_exact_div.yaml", SF_ERR_GRAPH, 5, 49, "non-exact division: 10 / 3")
-BAD(test_bad_expr_overflow, "expr_overflow.yaml", SF_ERR_GRAPH, 5, 56,
-    "overflow: 4611686018427387904 * 2 does not fit in int64")
-BAD(test_bad_div_by_zero, "div_by_zero.yaml", SF_ERR_GRAPH, 5, 49, "division by zero: 8 // 0")
-BAD(test_bad_unknown_subst, "unknown_subst.yaml", SF_ERR_GRAPH, 5, 59,
-    "unknown param 'dtyp' in '${...}'")
-BAD(test_bad_unknown_param, "unknown_param.yaml", SF_ERR_GRAPH, 5, 53, "unknown param 'batch'")
-BAD(test_bad_unknown_attr, "unknown_attr.yaml", SF_ERR_GRAPH, 6, 25,
-    "unknown attr 'dtpye' for op 't_source' (known: shape, dtype, value)")
-BAD(test_bad_missing_attr, "missing_attr.yaml", SF_ERR_GRAPH, 3, 5,
-    "missing required attr 'shape' (int list)")
-BAD(test_bad_wrong_attr_type, "wrong_attr_type.yaml", SF_ERR_GRAPH, 7, 14,
-    "attr 'shape': expected a list of ints, found a mapping")
-BAD(test_bad_dtype, "bad_dtype.yaml", SF_ERR_GRAPH, 3, 14, "unknown dtype 'f33'")
-BAD(test_bad_when, "bad_when.yaml", SF_ERR_GRAPH, 5, 58, "empty condition")
-/* The loop is found where it closes: in the file that includes an
- * ancestor again. */
-START_TEST(test_bad_include_loop)
-{
-    char frag[1024];
-    const char *a = tu_src("tests/data/bad/include_loop.yaml");
-    const char *b = tu_src("tests/data/bad/include_loop_b.yaml");
-    snprintf(frag, sizeof frag, "include loop: %s -> %s -> %s", a, b, a);
-    load_bad_file_in("include_loop.yaml", "/include_loop_b.yaml", SF_ERR_GRAPH, 1, 11, frag);
-}
-END_TEST
-START_TEST(test_bad_include_loop_b)
-{
-    char frag[1024];
-    const char *a = tu_src("tests/data/bad/include_loop.yaml");
-    const char *b = tu_src("tests/data/bad/include_loop_b.yaml");
-    snprintf(frag, sizeof frag, "include loop: %s -> %s -> %s", b, a, b);
-    load_bad_file_in("include_loop_b.yaml", "/include_loop.yaml", SF_ERR_GRAPH, 2, 10, frag);
-}
-END_TEST
-
-BAD(test_bad_missing_include, "missing_include.yaml", SF_ERR_INPUT, 3, 5,
-    "cannot open include")
 
 static Suite *loader_suite(void)
 {
@@ -642,48 +442,11 @@ static Suite *loader_suite(void)
     tcase_add_test(tc, test_loader_substitution_error_points_at_scalar);
     tcase_add_test(tc, test_loader_inline_and_attrs_twice);
     suite_add_tcase(s, tc);
-
-    tc = tcase_create("bad_files");
-    tcase_add_test(tc, test_bad_syntax);
-    tcase_add_test(tc, test_bad_utf8);
-    tcase_add_test(tc, test_bad_nul);
-    tcase_add_test(tc, test_bad_duplicate_key);
-    tcase_add_test(tc, test_bad_alias_bomb);
-    tcase_add_test(tc, test_bad_multi_doc);
-    tcase_add_test(tc, test_bad_unknown_top_key);
-    tcase_add_test(tc, test_bad_missing_name);
-    tcase_add_test(tc, test_bad_unknown_op);
-    tcase_add_test(tc, test_bad_wrong_n_inputs);
-    tcase_add_test(tc, test_bad_duplicate_node);
-    tcase_add_test(tc, test_bad_undefined_input);
-    tcase_add_test(tc, test_bad_produced_twice);
-    tcase_add_test(tc, test_bad_input_produced);
-    tcase_add_test(tc, test_bad_cycle);
-    tcase_add_test(tc, test_bad_output_not_produced);
-    tcase_add_test(tc, test_bad_shape_mismatch);
-    tcase_add_test(tc, test_bad_infer_error);
-    tcase_add_test(tc, test_bad_negative_dim);
-    tcase_add_test(tc, test_bad_non_exact_div);
-    tcase_add_test(tc, test_bad_expr_overflow);
-    tcase_add_test(tc, test_bad_div_by_zero);
-    tcase_add_test(tc, test_bad_unknown_subst);
-    tcase_add_test(tc, test_bad_unknown_param);
-    tcase_add_test(tc, test_bad_unknown_attr);
-    tcase_add_test(tc, test_bad_missing_attr);
-    tcase_add_test(tc, test_bad_wrong_attr_type);
-    tcase_add_test(tc, test_bad_dtype);
-    tcase_add_test(tc, test_bad_when);
-    tcase_add_test(tc, test_bad_include_loop);
-    tcase_add_test(tc, test_bad_include_loop_b);
-    tcase_add_test(tc, test_bad_missing_include);
-    suite_add_tcase(s, tc);
     return s;
 }
 
 int main(void)
 {
-    /* Once per process, before Check forks the tests. */
-    for (size_t i = 0; i < sizeof test_ops / sizeof test_ops[0]; i++)
-        sf_op_register(&test_ops[i], SF_OP_ID_NONE);
+    ld_register_test_ops(); /* once per process, before Check forks the tests */
     return tu_run_suite(loader_suite());
 }
