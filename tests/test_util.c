@@ -42,6 +42,16 @@ const char *tu_tmpdir(void)
     return p;
 }
 
+const char *tu_join(const char *dir, const char *name)
+{
+    static char slots[4][4096];
+    static int next;
+    char *p = slots[next++ % 4];
+    if (snprintf(p, 4096, "%s/%s", dir, name) >= 4096)
+        abort(); /* test paths are short; a truncated one would test the wrong file */
+    return p;
+}
+
 char *tu_read_file(const char *path, size_t *len)
 {
     return sf_file_read(path, SIZE_MAX, len);

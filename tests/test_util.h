@@ -12,6 +12,9 @@
 const char *tu_src(const char *rel);
 /* A fresh empty folder under /tmp; static buffer rotated over 8 slots. */
 const char *tu_tmpdir(void);
+/* dir "/" name, in a static buffer rotated over 4 slots of its own; aborts
+ * rather than truncate (a truncated path would test the wrong file). */
+const char *tu_join(const char *dir, const char *name);
 /* Read a whole file; caller frees; NULL if it cannot be read. */
 char *tu_read_file(const char *path, size_t *len);
 /* Do the files in run folders a and b hold the same bytes for every rank
