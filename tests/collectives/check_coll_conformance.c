@@ -14,7 +14,7 @@
  * body with ucx's 'halves' forced, and NCCL's own memory-kind contract.
  * What ucx and self do on their own is check_coll_host_backends.c, the
  * rendezvous check_bootstrap.c, the launcher environment and a dead peer
- * check_launch_env_and_dead_peer.c; rank_procs.c runs a body on every rank. */
+ * check_dead_peer.c; rank_procs.c runs a body on every rank. */
 #include <check.h>
 #include <stdbool.h>
 #include <stdint.h>
